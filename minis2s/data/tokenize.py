@@ -141,9 +141,9 @@ class MosesLikeTokenizer:
        the right (``man 's``, ``don 't``); French elisions on the left (``l' homme``,
        ``qu' il``); German (and any other language) splits every apostrophe off (``' s``).
     5. A word-final period splits off (``dogs .``) unless the word is an abbreviation with
-       inner periods (``u.s.``), a listed prefix (``mr.``, ``st.``, German ``bzw.``,
-       French ``vol.``), a single capital letter (initials) or, in German, an ordinal number
-       followed by more text (``am 25. mai``). Runs of dots (``...``) are one token.
+       inner periods (``u.s.``), a single capital letter (initials, ``john a. noble``) or,
+       unless it ends the text, a listed prefix (``mr.``, ``st.``, German ``bzw.``, French
+       ``vol.``) or a German ordinal (``am 25. mai``). Runs of dots (``...``) are one token.
     6. Like the corpus, special characters are XML-escaped: ``'`` -> ``&apos;``, ``"`` ->
        ``&quot;``, ``&`` -> ``&amp;`` (also ``| < > [ ]``), so ``"man's"`` gives
        ``["man", "&apos;s"]``. ``escape=False`` keeps them raw (``["man", "'s"]``).
@@ -205,37 +205,30 @@ class MosesLikeTokenizer:
             return True
         if len(pre) == 1 and pre.isupper():
             return True
-        if pre.lower() in _NONBREAKING[self.lang]:
-            return True
-        return self.lang == "de" and pre.isdigit() and not is_last
+        if is_last:  # the corpus splits "st." and "mr." when they end the sentence
+            return False
+        return pre.lower() in _NONBREAKING[self.lang] or (self.lang == "de" and pre.isdigit())
 
     # ------------------------------------------------------------------ detokenize
 
     def detokenize(self, tokens: Sequence[str]) -> str:
-        out = ""
+        pieces = []
         glue_next = True  # no space before the first token
-        open_quote = False
+        in_quote = False
         for raw in tokens:
             tok = _unescape(raw)
-            glue = glue_next or tok in _NO_SPACE_BEFORE
-            glue_next = tok in _NO_SPACE_AFTER
             if tok == '"':
                 # Quotes alternate: an opening one sticks to the next word, a closing one
                 # to the previous.
-                glue = glue_next_open = False
-                if open_quote:
-                    glue = True
-                else:
-                    glue_next_open = True
-                open_quote = not open_quote
-                glue = glue or not out
-                glue_next = glue_next_open
-            elif tok.startswith("'") and len(tok) > 1 and self.lang == "en":
-                glue = True  # 's, 't, 're
-            elif tok.endswith("'") and len(tok) > 1 and self.lang == "fr":
-                glue_next = True  # l', d', qu'
-            out += tok if glue else " " + tok
-        return out
+                in_quote = not in_quote
+                glue, glue_next = (glue_next, True) if in_quote else (True, False)
+            else:
+                clitic = self.lang == "en" and len(tok) > 1 and tok.startswith("'")  # 's 't
+                elision = self.lang == "fr" and len(tok) > 1 and tok.endswith("'")  # l' qu'
+                glue = glue_next or clitic or tok in _NO_SPACE_BEFORE
+                glue_next = elision or tok in _NO_SPACE_AFTER
+            pieces.append(tok if glue else " " + tok)
+        return "".join(pieces)
 
 
 def _escape(token: str) -> str:

@@ -1,12 +1,25 @@
 """Data: vocabularies, tokenizers, batching, toy tasks and Multi30k (lesson 01)."""
 
+from .batching import Batch, Batcher, batches_for_inference, make_batch, pad, restore_order
 from .tokenize import CharTokenizer, MosesLikeTokenizer, WhitespaceTokenizer, tokenizer_from_json
+from .toy import DATE_FORMATS, TASKS, Task, format_date, make_splits
 from .vocab import Vocab
 
 __all__ = [
+    "DATE_FORMATS",
+    "TASKS",
+    "Batch",
+    "Batcher",
     "CharTokenizer",
     "MosesLikeTokenizer",
+    "Task",
     "Vocab",
     "WhitespaceTokenizer",
+    "batches_for_inference",
+    "format_date",
+    "make_batch",
+    "make_splits",
+    "pad",
+    "restore_order",
     "tokenizer_from_json",
 ]

@@ -85,6 +85,7 @@ _MULTIDOT = re.compile(r"\.{2,}")
 # A comma is split off unless it sits between two digits ("95,000", German "2,5").
 _COMMA = re.compile(r"(?<!\d),|,(?!\d)")
 
+
 def _split_apostrophes(text: str, lang: str) -> str:
     """Moses's apostrophe rules, decided on each apostrophe's original neighbours.
 

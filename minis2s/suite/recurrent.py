@@ -1,0 +1,147 @@
+"""Gradient-check cases for the recurrent layers: RNN, LSTM, GRU and bidirectional.
+
+Every case takes the upstream gradient on all outputs at once (hs and the final states), so
+the state gradient that flows back in time and the one that enters from the end are both
+checked. Sizes stay tiny (B <= 3, T <= 5, D, H <= 4, D != H so a transposed weight fails).
+"""
+
+from ..functional import bidirectional as bi
+from ..functional import gru, lstm, rnn
+from . import case, lengths_mask
+
+GATES = {"rnn": 1, "lstm": 4, "gru": 3}
+STATES = {"rnn": ("h0",), "lstm": ("h0", "c0"), "gru": ("h0",)}
+PARAMS = ("Wx", "Wh", "bx", "bh")
+
+
+def _params(rng, cell, D, H, suffix=""):
+    G = GATES[cell]
+    return {f"Wx{suffix}": 0.6 * rng.standard_normal((G * H, D)),
+            f"Wh{suffix}": 0.6 * rng.standard_normal((G * H, H)),
+            f"bx{suffix}": 0.3 * rng.standard_normal(G * H),
+            f"bh{suffix}": 0.3 * rng.standard_normal(G * H)}
+
+
+def _sequence(rng, cell, Bn, T, D, H, suffix=""):
+    inputs = {f"{s}{suffix}": rng.standard_normal((Bn, H)) for s in STATES[cell]}
+    inputs.update(_params(rng, cell, D, H, suffix))
+    return inputs
+
+
+# --------------------------------------------------------------------------- pointwise cores
+
+
+@case("lstm gates", lstm.lstm_gates_forward, lstm.lstm_gates_backward, wrt=("a", "c_prev"))
+def _lstm_gates(rng):
+    return {"a": 2 * rng.standard_normal((3, 4 * 3)), "c_prev": rng.standard_normal((3, 3))}, {}
+
+
+@case("gru gates", gru.gru_gates_forward, gru.gru_gates_backward, wrt=("ax", "ah", "h_prev"))
+def _gru_gates(rng):
+    return {"ax": 2 * rng.standard_normal((3, 3 * 3)), "ah": 2 * rng.standard_normal((3, 3 * 3)),
+            "h_prev": rng.standard_normal((3, 3))}, {}
+
+
+# --------------------------------------------------------------------------- single steps
+
+_STEP = {
+    "rnn": (rnn.rnn_step_forward, rnn.rnn_step_backward, ("x", "h_prev")),
+    "lstm": (lstm.lstm_step_forward, lstm.lstm_step_backward, ("x", "h_prev", "c_prev")),
+    "gru": (gru.gru_step_forward, gru.gru_step_backward, ("x", "h_prev")),
+}
+
+
+def _register_step(cell, Bn):
+    forward, backward, args = _STEP[cell]
+
+    @case(f"{cell} step B={Bn}", forward, backward, wrt=args + PARAMS)
+    def _make(rng):
+        D, H = 4, 3
+        inputs = {"x": rng.standard_normal((Bn, D))}
+        inputs.update({a: rng.standard_normal((Bn, H)) for a in args[1:]})
+        inputs.update(_params(rng, cell, D, H))
+        return inputs, {}
+
+
+# --------------------------------------------------------------------------- sequences
+
+_SEQUENCE = {
+    "rnn": (rnn.rnn_forward, rnn.rnn_backward),
+    "lstm": (lstm.lstm_forward, lstm.lstm_backward),
+    "gru": (gru.gru_forward, gru.gru_backward),
+}
+
+# name: (B, T, lengths or None, given as "mask" or "lengths")
+_SITUATIONS = {
+    "padded mask": (3, 5, [5, 2, 4], "mask"),
+    "padded lengths": (3, 4, [1, 4, 3], "lengths"),
+    "one real row": (3, 5, [5, 0, 1], "lengths"),
+    "B=1 T=1": (1, 1, None, None),
+    "unpadded": (2, 3, None, None),
+}
+
+
+def _static(lengths, T, given):
+    if given == "mask":
+        return {"mask": lengths_mask(lengths, T)}
+    if given == "lengths":
+        return {"lengths": lengths_mask(lengths, T).sum(axis=1).astype("int64")}
+    return {}
+
+
+def _register_sequence(cell, situation):
+    forward, backward = _SEQUENCE[cell]
+    Bn, T, lengths, given = _SITUATIONS[situation]
+
+    @case(f"{cell} sequence {situation}", forward, backward, wrt=("x",) + STATES[cell] + PARAMS)
+    def _make(rng):
+        D, H = 3, 2
+        inputs = {"x": rng.standard_normal((Bn, T, D))}
+        inputs.update(_sequence(rng, cell, Bn, T, D, H))
+        return inputs, _static(lengths, T, given)
+
+
+# --------------------------------------------------------------------------- bidirectional
+
+
+def _bidirectional(cell):
+    """bidirectional_forward/backward with flat arguments and outputs, as gradcheck wants them:
+    inputs x, h0_f, (c0_f,) Wx_f, ..., h0_b, ...; outputs hs, final_f..., final_b..."""
+    names = STATES[cell] + PARAMS
+
+    def forward(x, mask=None, lengths=None, **arrays):
+        fwd = {n: arrays[n + "_f"] for n in names}
+        bwd = {n: arrays[n + "_b"] for n in names}
+        (hs, final_f, final_b), cache = bi.bidirectional_forward(cell, x, fwd, bwd, mask=mask, lengths=lengths)
+        return (hs, *final_f, *final_b), cache
+
+    def backward(dout, cache):
+        k = len(STATES[cell])
+        dhs, dfinal_f, dfinal_b = dout[0], dout[1 : 1 + k], dout[1 + k :]
+        dx, dfwd, dbwd = bi.bidirectional_backward((dhs, dfinal_f, dfinal_b), cache)
+        return (dx, *(dfwd[n] for n in names), *(dbwd[n] for n in names))
+
+    wrt = ("x",) + tuple(n + "_f" for n in names) + tuple(n + "_b" for n in names)
+    return forward, backward, wrt
+
+
+def _register_bidirectional(cell, situation):
+    forward, backward, wrt = _bidirectional(cell)
+    Bn, T, lengths, given = _SITUATIONS[situation]
+
+    @case(f"bidirectional {cell} {situation}", forward, backward, wrt=wrt, max_coords=60)
+    def _make(rng):
+        D, H = 3, 2
+        inputs = {"x": rng.standard_normal((Bn, T, D))}
+        inputs.update(_sequence(rng, cell, Bn, T, D, H, "_f"))
+        inputs.update(_sequence(rng, cell, Bn, T, D, H, "_b"))
+        return inputs, _static(lengths, T, given)
+
+
+for _cell in ("rnn", "lstm", "gru"):
+    for _Bn in (3, 1):
+        _register_step(_cell, _Bn)
+    for _situation in _SITUATIONS:
+        _register_sequence(_cell, _situation)
+    for _situation in ("padded mask", "one real row", "B=1 T=1"):
+        _register_bidirectional(_cell, _situation)

@@ -186,3 +186,13 @@ def test_bidirectional_padding_values_change_nothing(cell, backend):
         results.append([B.to_host(out[0]), B.to_host(dx)] + [B.to_host(g[k]) for g in (dfwd, dbwd) for k in sorted(g)])
     for r1, r2 in zip(*results):
         np.testing.assert_array_equal(r1, r2)
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_float32_in_float32_out(cell, backend):
+    forward, backward = SEQUENCE[cell]
+    a = {k: B.to_device(v, "float32") for k, v in _arrays(cell).items()}
+    args = [a["x"]] + [a[s] for s in STATES[cell]] + [a[n] for n in ("Wx", "Wh", "bx", "bh")]
+    out, cache = forward(*args, lengths=B.to_device(LENGTHS))
+    grads = backward(tuple(B.to_device(u, "float32") for u in _upstream(cell)), cache)
+    assert [o.dtype.name for o in out + grads] == ["float32"] * (len(out) + len(grads))

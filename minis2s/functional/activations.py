@@ -1,0 +1,77 @@
+"""Pointwise nonlinearities and (log-)softmax (lessons 02-04).
+
+    eq. 2.5   softmax(x)_k = exp(x_k - m) / sum_j exp(x_j - m),   m = max_j x_j (the shift
+              changes nothing mathematically and keeps exp from overflowing)
+    eq. 2.6   d softmax:      dx = p * (dp - sum_k p_k dp_k)
+    eq. 2.7   log_softmax(x)_k = x_k - m - log sum_j exp(x_j - m)
+    eq. 2.8   d log_softmax:  dx = dy - softmax(x) * sum_k dy_k
+    eq. 3.10  tanh' = 1 - tanh^2
+    eq. 4.20  sigmoid(x) = 1 / (1 + exp(-x)),  sigmoid' = s (1 - s)
+"""
+
+from __future__ import annotations
+
+from .. import backend as B
+from ._pointwise import sigmoid
+
+__all__ = ["sigmoid", "softmax", "log_softmax", "tanh_forward", "tanh_backward",
+           "sigmoid_forward", "sigmoid_backward", "softmax_forward", "softmax_backward",
+           "log_softmax_forward", "log_softmax_backward"]
+
+
+def softmax(x, axis=-1):
+    """Stable softmax (eq. 2.5)."""
+    xp = B.get_array_module(x)
+    e = xp.exp(x - x.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def log_softmax(x, axis=-1):
+    """Stable log-softmax (eq. 2.7)."""
+    xp = B.get_array_module(x)
+    z = x - x.max(axis=axis, keepdims=True)
+    return z - xp.log(xp.exp(z).sum(axis=axis, keepdims=True))
+
+
+def tanh_forward(x):
+    """x: any shape. Returns (tanh(x), cache)."""
+    y = B.get_array_module(x).tanh(x)
+    return y, y
+
+
+def tanh_backward(dy, cache):
+    """Returns dx (eq. 3.10)."""
+    return dy * (1.0 - cache * cache)
+
+
+def sigmoid_forward(x):
+    y = sigmoid(x)
+    return y, y
+
+
+def sigmoid_backward(dy, cache):
+    """Returns dx (eq. 4.20)."""
+    return dy * cache * (1.0 - cache)
+
+
+def softmax_forward(x):
+    """Softmax over the last axis. Returns (p, cache)."""
+    p = softmax(x)
+    return p, p
+
+
+def softmax_backward(dp, cache):
+    """Returns dx (eq. 2.6)."""
+    p = cache
+    return p * (dp - (p * dp).sum(axis=-1, keepdims=True))
+
+
+def log_softmax_forward(x):
+    y = log_softmax(x)
+    return y, y
+
+
+def log_softmax_backward(dy, cache):
+    """Returns dx (eq. 2.8): softmax(x) = exp(log_softmax(x))."""
+    xp = B.get_array_module(dy)
+    return dy - xp.exp(cache) * dy.sum(axis=-1, keepdims=True)

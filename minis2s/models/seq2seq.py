@@ -1,0 +1,210 @@
+"""The encoder-decoder model: one config, one params dict, one forward/backward (lessons 06-08).
+
+    src ─ encoder ─┬─ outputs ──────────── attention (keys projected once)
+                   └─ final states ─ bridge ─ decoder states ─ readout ─ logits ─ loss
+
+:meth:`Seq2Seq.forward_backward` runs the whole graph for a batch and leaves every
+parameter's gradient in :attr:`Seq2Seq.grads`; :meth:`encode` and :meth:`decode_step` are the
+inference path that greedy and beam search use.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+
+from .. import backend as B
+from ..errors import UserError
+from ..functional import dropout as Fd
+from ..functional import linear as Fl
+from ..functional import losses as Floss
+from ..functional.activations import log_softmax
+from ..nn import attention as attn
+from ..nn import cells, decoder, encoder
+
+
+@dataclass
+class Seq2SeqConfig:
+    """Everything that fixes the model's shape; saved as JSON in every checkpoint."""
+
+    src_vocab: int
+    tgt_vocab: int
+    cell: str = "lstm"
+    emb: int = 64
+    hidden: int = 128
+    layers: int = 1
+    bidirectional: bool = False
+    attention: str = "additive"
+    attention_size: int | None = None
+    input_feeding: bool = True
+    dropout: float = 0.0
+    tie_embeddings: bool = False
+    pad_id: int = 0
+
+    def validate(self) -> "Seq2SeqConfig":
+        if self.cell not in cells.CELLS:
+            raise UserError(f"cell must be one of {', '.join(cells.CELLS)}, got {self.cell!r}")
+        if self.attention not in attn.KINDS:
+            raise UserError(f"attention must be one of {', '.join(attn.KINDS)}, got {self.attention!r}")
+        for name in ("src_vocab", "tgt_vocab", "emb", "hidden", "layers"):
+            if int(getattr(self, name)) < 1:
+                raise UserError(f"{name} must be a positive integer, got {getattr(self, name)}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise UserError(f"dropout must be in [0, 1), got {self.dropout}")
+        return self
+
+    def to_json(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, d: dict) -> "Seq2SeqConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise UserError(f"model config has unknown fields {sorted(unknown)}; was it written by a newer minis2s?")
+        return cls(**d).validate()
+
+    def dumps(self) -> str:
+        return json.dumps(self.to_json(), indent=2)
+
+
+class Seq2Seq:
+    """Parameters and gradients live in two dicts with the same keys (arrays of the backend)."""
+
+    def __init__(self, cfg: Seq2SeqConfig, seed: int = 0, dtype=None):
+        self.cfg = cfg.validate()
+        generator = B.rng(seed)
+        with B.precision(dtype or B.float_dtype()):
+            self.params = {**encoder.init_params(cfg, generator), **decoder.init_params(cfg, generator)}
+        self.grads = {k: B.get_array_module(v).zeros_like(v) for k, v in self.params.items()}
+
+    @property
+    def n_params(self) -> int:
+        return sum(int(v.size) for v in self.params.values())
+
+    def load_params(self, arrays: dict) -> None:
+        """Copy host arrays into the parameters in place (optimizers keep their references)."""
+        missing = set(self.params) - set(arrays)
+        extra = set(arrays) - set(self.params)
+        if missing or extra:
+            raise UserError(
+                f"parameters do not fit this model: missing {sorted(missing)[:5]}, unexpected {sorted(extra)[:5]}"
+            )
+        for k, v in self.params.items():
+            if tuple(arrays[k].shape) != tuple(v.shape):
+                raise UserError(f"parameter {k}: checkpoint has shape {tuple(arrays[k].shape)}, model expects {tuple(v.shape)}")
+            v[...] = B.to_device(arrays[k], v.dtype)
+
+    # ----------------------------------------------------------------------- training
+
+    def forward_backward(self, src, src_mask, tgt_in, tgt_out, tgt_mask, *, rng=None, train=True,
+                         teacher_forcing=1.0, label_smoothing=0.0, backward=True):
+        """Loss of a batch and, with ``backward``, every gradient into :attr:`grads`.
+
+        src: (B, S) ids, src_mask: (B, S); tgt_in: (B, T) = <sos> y, tgt_out: (B, T) = y <eos>,
+        tgt_mask: (B, T). rng: a :class:`minis2s.backend.DeviceRNG` for dropout and sampling.
+
+        teacher_forcing: the probability of feeding the gold token y_{t-1} at step t; otherwise
+        the model's own argmax prediction is fed. The argmax is not differentiable, so no
+        gradient flows back through that choice: the fed token is a constant for backward, and
+        only its embedding row receives gradient (as it would for a gold token).
+
+        Returns (loss, nll_sum, n_tokens) as 0-d arrays -- no host synchronisation.
+        """
+        cfg, p = self.cfg, self.params
+        (enc_out, finals), enc_cache = encoder.encoder_forward(p, cfg, src, src_mask, rng, train)
+        states, bridge_cache = decoder.bridge_forward(p, cfg, finals)
+        memory = decoder.make_memory(p, cfg, enc_out, src_mask)
+        logits, dec_cache = _decoder_forward(p, cfg, memory, states, tgt_in, rng, train, teacher_forcing)
+        loss, loss_cache = Floss.softmax_cross_entropy_forward(
+            logits, tgt_out, mask=tgt_mask, label_smoothing=label_smoothing)
+        nll_sum, n_tokens = Floss.cross_entropy_stats(loss_cache)
+        if not backward:
+            return loss, nll_sum, n_tokens
+        for g in self.grads.values():
+            g.fill(0)
+        dlogits = Floss.softmax_cross_entropy_backward(1.0, loss_cache)
+        dstates, mem_grads = _decoder_backward(p, cfg, dlogits, dec_cache, memory, self.grads)
+        dfinals = decoder.bridge_backward(dstates, bridge_cache, self.grads)
+        denc = mem_grads["values"]
+        if cfg.attention != "none":
+            dv, dparams = attn.keys_backward(p, mem_grads["keys"], memory.keys_cache)
+            denc = denc + dv
+            for k, g in dparams.items():
+                self.grads[k] += g
+        encoder.encoder_backward(denc, dfinals, enc_cache, cfg, self.grads)
+        return loss, nll_sum, n_tokens
+
+    # ----------------------------------------------------------------------- inference
+
+    def encode(self, src, src_mask):
+        """Returns (memory, decoder states) for :meth:`decode_step`."""
+        (enc_out, finals), _ = encoder.encoder_forward(self.params, self.cfg, src, src_mask)
+        states, _ = decoder.bridge_forward(self.params, self.cfg, finals)
+        return decoder.make_memory(self.params, self.cfg, enc_out, src_mask), states
+
+    def decode_step(self, memory, states, prev_ids):
+        """prev_ids: (B,) the tokens fed at this step. Returns (log_probs (B, V), states, weights (B, S))."""
+        e, _ = Fl.embedding_forward(prev_ids, self.params["dec.emb"], padding_idx=self.cfg.pad_id)
+        (z, states, w), _ = decoder.step_forward(self.params, self.cfg, memory, states, e)
+        logits, _ = decoder.readout_forward(self.params, z)
+        return log_softmax(logits, axis=-1), states, w
+
+
+def _decoder_forward(p, cfg, memory, states, tgt_in, rng, train, teacher_forcing):
+    """All T decoder steps. Returns (logits (B, T, V), cache)."""
+    E = p["dec.emb"]
+    xp = B.get_array_module(E)
+    Bsz, T = tgt_in.shape
+    forced = teacher_forcing >= 1.0
+    if forced:  # every input is known: embed all steps at once
+        emb, emb_cache = Fl.embedding_forward(tgt_in, E, padding_idx=cfg.pad_id)
+        emb, emb_drop = Fd.dropout_forward(emb, cfg.dropout, rng, train)
+        fed = tgt_in
+    else:
+        fed = xp.empty_like(tgt_in)
+        emb_drop = []
+    zs = xp.empty((Bsz, T, decoder.readout_size(cfg)), dtype=E.dtype)
+    step_caches = []
+    for t in range(T):
+        if forced:
+            e = emb[:, t]
+        else:
+            if t == 0:
+                ids = tgt_in[:, 0]
+            else:
+                gold = rng.uniform((Bsz,), E.dtype) < teacher_forcing
+                ids = xp.where(gold, tgt_in[:, t], prediction)
+            fed[:, t] = ids
+            e, _ = Fl.embedding_forward(ids, E, padding_idx=cfg.pad_id)
+            e, dc = Fd.dropout_forward(e, cfg.dropout, rng, train)
+            emb_drop.append(dc)
+        (z, states, _), cache = decoder.step_forward(p, cfg, memory, states, e, rng, train)
+        zs[:, t] = z
+        step_caches.append(cache)
+        if not forced:
+            prediction = decoder.readout_forward(p, z)[0].argmax(axis=-1)
+    zd, z_drop = Fd.dropout_forward(zs, cfg.dropout, rng, train)
+    logits, readout_cache = decoder.readout_forward(p, zd)
+    if not forced:
+        emb_cache = Fl.embedding_forward(fed, E, padding_idx=cfg.pad_id)[1]
+    return logits, (step_caches, z_drop, readout_cache, emb_cache, emb_drop, states, forced)
+
+
+def _decoder_backward(p, cfg, dlogits, cache, memory, grads):
+    """Returns (dstates at step 0 -- the bridge's output gradient, memory gradients)."""
+    step_caches, z_drop, readout_cache, emb_cache, emb_drop, last_states, forced = cache
+    xp = B.get_array_module(dlogits)
+    dzs = Fd.dropout_backward(decoder.readout_backward(dlogits, readout_cache, grads), z_drop)
+    dstates = [tuple(xp.zeros_like(s) for s in layer) for layer in last_states]
+    mem_grads = {"keys": xp.zeros_like(memory.keys), "values": xp.zeros_like(memory.values)}
+    Bsz, T = dzs.shape[:2]
+    de_all = xp.empty((Bsz, T, cfg.emb), dtype=dzs.dtype)
+    for t in reversed(range(T)):
+        de, dstates = decoder.step_backward(p, cfg, dzs[:, t], dstates, step_caches[t], mem_grads, grads)
+        de_all[:, t] = de if forced else Fd.dropout_backward(de, emb_drop[t])
+    if forced:
+        de_all = Fd.dropout_backward(de_all, emb_drop)
+    grads["dec.emb"] += Fl.embedding_backward(de_all, emb_cache)
+    return dstates, mem_grads

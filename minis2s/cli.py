@@ -32,6 +32,43 @@ def _gradcheck(args) -> int:
     return 0 if all(r.passed(TOLERANCE) for r in results) else 1
 
 
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _positive_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {value}")
+    return value
+
+
+def _probability(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}") from None
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {value}")
+    return value
+
+
+def _unit(text):
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {value}")
+    return value
+
+
 def _progress(items, desc, quiet=False):
     from tqdm import tqdm
 
@@ -55,7 +92,89 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", choices=["numpy", "cupy", "strict"], help="array backend (default: $MINIS2S_BACKEND or numpy)")
     p.add_argument("--json", action="store_true", help="last stdout line: JSON list of {op, wrt, rel_error}")
     p.set_defaults(run=_gradcheck)
+
+    from .recipes import TASKS as TASK_NAMES
+
+    p = sub.add_parser(
+        "train",
+        help="train a model on a toy task or a corpus",
+        description="Train an encoder-decoder. Flags left out take the task's recommended recipe "
+        "(minis2s/recipes.py). Checkpoints, metrics.jsonl and TensorBoard events go to --out.",
+    )
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--task", choices=TASK_NAMES, help="a toy task generated from --seed")
+    src.add_argument("--resume", metavar="DIR", help="continue the run in DIR (its recipe, data order and RNG)")
+    p.add_argument("--out", metavar="DIR", help="run directory (required unless --resume)")
+    m = p.add_argument_group("model")
+    m.add_argument("--cell", choices=["rnn", "lstm", "gru"])
+    m.add_argument("--emb", type=_positive_int, metavar="N", help="embedding size")
+    m.add_argument("--hidden", type=_positive_int, metavar="N", help="hidden size per direction")
+    m.add_argument("--layers", type=_positive_int, metavar="N")
+    m.add_argument("--bidirectional", action=argparse.BooleanOptionalAction, default=None)
+    m.add_argument("--attention", choices=["additive", "dot", "scaled_dot", "general", "none"])
+    m.add_argument("--input-feeding", action=argparse.BooleanOptionalAction, default=None,
+                   help="feed the attention context into the decoder cell's input")
+    m.add_argument("--tie-embeddings", action=argparse.BooleanOptionalAction, default=None)
+    m.add_argument("--dropout", type=_probability, metavar="P")
+    t = p.add_argument_group("training")
+    t.add_argument("--batch-size", type=_positive_int, metavar="N")
+    t.add_argument("--lr", type=_positive_float, metavar="X")
+    t.add_argument("--optimizer", choices=["adam", "adamw", "sgd"])
+    t.add_argument("--weight-decay", type=float, metavar="X")
+    t.add_argument("--schedule", choices=["none", "cosine", "step", "plateau"])
+    t.add_argument("--warmup", type=int, metavar="STEPS")
+    t.add_argument("--clip", type=float, metavar="NORM", help="clip the global gradient norm (0: off)")
+    t.add_argument("--label-smoothing", type=_probability, metavar="E")
+    t.add_argument("--teacher-forcing", type=_unit, metavar="R", help="probability of feeding the gold token")
+    t.add_argument("--teacher-forcing-final", type=_unit, metavar="R", help="anneal linearly to this ratio")
+    t.add_argument("--seed", type=int, help="seed for data, initialisation, dropout (default 0)")
+    b = p.add_argument_group("budget (the first reached stops training)")
+    b.add_argument("--epochs", type=_positive_float, metavar="N")
+    b.add_argument("--max-steps", type=_positive_int, metavar="N")
+    b.add_argument("--minutes", type=_positive_float, metavar="M")
+    b.add_argument("--eval-every", type=_positive_int, metavar="STEPS")
+    b.add_argument("--patience", type=_positive_int, metavar="EVALS", help="early stopping")
+    p.add_argument("--backend", choices=["numpy", "cupy", "strict"])
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--json", action="store_true", help="last stdout line: JSON summary")
+    p.set_defaults(run=_run("train"))
+
+    p = sub.add_parser(
+        "translate",
+        help="translate stdin line by line with a trained checkpoint",
+        description="One input per stdin line, one output per stdout line, in order. An empty line "
+        "gives an empty line.",
+    )
+    p.add_argument("--checkpoint", required=True, metavar="DIR", help="a run directory or a checkpoint in it")
+    p.add_argument("--batch-size", type=_positive_int, default=64, metavar="N")
+    p.add_argument("--beam", type=_positive_int, default=1, metavar="K", help="beam size (1: greedy)")
+    p.add_argument("--backend", choices=["numpy", "cupy", "strict"])
+    p.set_defaults(run=_run("translate"))
+
+    p = sub.add_parser(
+        "demo",
+        help="the README's main job: learn to normalise dates, with and without attention",
+        description="Trains the dates model with attention, prints conversions and the held-out exact "
+        "match, and (with the plots extra) saves an attention heatmap and a loss curve.",
+    )
+    p.add_argument("--out", default="runs/demo", metavar="DIR")
+    p.add_argument("--minutes", type=_positive_float, default=1.0, metavar="M")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=_run("demo"))
     return parser
+
+
+def _run(command):
+    """Import a command's module only when it runs: ``--help`` stays instant."""
+
+    def run(args):
+        from . import commands
+
+        return getattr(commands, command)(args)
+
+    return run
 
 
 def main(argv=None) -> int:

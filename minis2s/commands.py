@@ -1,0 +1,152 @@
+"""What each command of ``python -m minis2s`` does; :mod:`minis2s.cli` parses the flags."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import fields
+from pathlib import Path
+
+from . import backend as B
+from . import checkpoint as ckpt
+from .errors import UserError
+from .models.seq2seq import Seq2Seq, Seq2SeqConfig
+from .recipes import recipe
+from .train import TrainConfig, Trainer
+
+MODEL_FLAGS = ("cell", "emb", "hidden", "layers", "bidirectional", "attention", "input_feeding",
+               "tie_embeddings", "dropout")
+TRAIN_FLAGS = tuple(f.name for f in fields(TrainConfig))
+BUDGET_FLAGS = ("epochs", "max_steps", "minutes", "eval_every", "patience")
+
+
+def _overrides(args, names) -> dict:
+    return {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
+
+
+def _emit(summary: dict, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(summary))
+    else:
+        for k, v in summary.items():
+            print(f"{k:>16}: {v}")
+
+
+# --------------------------------------------------------------------------- train
+
+
+def build_run(task_cfg: dict, model_cfg: dict, train_cfg: TrainConfig, out, quiet=False):
+    """Data, model and trainer for a run; the same inputs rebuild the same run on resume."""
+    from .data import Batcher
+    from .tasks import toy_evaluator, toy_task
+
+    task = toy_task(task_cfg["name"], seed=task_cfg["seed"], **task_cfg["data"])
+    cfg = Seq2SeqConfig(src_vocab=len(task.src_vocab), tgt_vocab=len(task.tgt_vocab), **model_cfg)
+    model = Seq2Seq(cfg, seed=train_cfg.seed)
+    batcher = Batcher(task.train, train_cfg.batch_size, seed=train_cfg.seed)
+    trainer = Trainer(
+        model, batcher, train_cfg, out, vocab=task.vocab_json(),
+        extra_config={"task": task_cfg, "tokenizers": task.tokenizer_json()},
+        evaluate=toy_evaluator(task, task.val), quiet=quiet)
+    return task, trainer
+
+
+def train(args) -> int:
+    if args.backend:
+        B.set_backend(args.backend)
+    if args.resume:
+        c = ckpt.load_checkpoint(args.resume, prefer="latest")
+        config = c.config
+        task_cfg, model_cfg = config["task"], dict(config["model"])
+        for k in ("src_vocab", "tgt_vocab"):
+            model_cfg.pop(k)
+        tc = TrainConfig(**{**config["train"], **_overrides(args, BUDGET_FLAGS)})
+        out = Path(args.resume)
+        if (out / "checkpoints").is_dir() is False:
+            raise UserError(f"--resume needs the run directory (the one holding checkpoints/), got {out}")
+        task, trainer = build_run(task_cfg, model_cfg, tc, out, args.quiet)
+        trainer.restore(c)
+    else:
+        if not args.out:
+            raise UserError("--out DIR is required to start a run (or --resume DIR to continue one)")
+        r = recipe(args.task)
+        seed = args.seed if args.seed is not None else 0
+        task_cfg = {"kind": "toy", "name": args.task, "seed": seed, "data": r["data"]}
+        model_cfg = {**r["model"], **_overrides(args, MODEL_FLAGS)}
+        train_over = _overrides(args, TRAIN_FLAGS)
+        if any(k in train_over for k in ("epochs", "max_steps", "minutes")):
+            base = {k: v for k, v in r["train"].items() if k not in ("epochs", "max_steps", "minutes")}
+        else:
+            base = r["train"]
+        tc = TrainConfig(**{**base, **train_over, "seed": seed})
+        task, trainer = build_run(task_cfg, model_cfg, tc, args.out, args.quiet)
+    summary = trainer.fit()
+    summary.update(test_summary(trainer.model, task, args.out or args.resume))
+    _emit(summary, args.json)
+    return 0
+
+
+def test_summary(model, task, run_dir) -> dict:
+    """Held-out figures of the best checkpoint."""
+    from .tasks import exact_match
+
+    best = ckpt.load_checkpoint(run_dir, prefer="best")
+    model.load_params(best.params)
+    figures = exact_match(model, task, task.test)
+    return {"checkpoint": str(best.path), "n_params": model.n_params,
+            **{k: round(v, 6) for k, v in figures.items()}}
+
+
+# --------------------------------------------------------------------------- translate
+
+
+def translate(args) -> int:
+    from .inference import Translator
+
+    if args.backend:
+        B.set_backend(args.backend)
+    translator = Translator.load(args.checkpoint)
+    lines = [line.rstrip("\n") for line in sys.stdin]
+    for out in translator.translate(lines, batch_size=args.batch_size, beam=args.beam):
+        print(out)
+    return 0
+
+
+# --------------------------------------------------------------------------- demo
+
+
+def demo(args) -> int:
+    from .inference import Translator
+
+    r = recipe("dates")
+    out = Path(args.out)
+    task_cfg = {"kind": "toy", "name": "dates", "seed": args.seed, "data": r["data"]}
+    train_cfg = {k: v for k, v in r["train"].items() if k not in ("epochs", "max_steps")}
+    tc = TrainConfig(**{**train_cfg, "minutes": args.minutes, "seed": args.seed})
+    if not args.quiet:
+        print(f"Training a GRU encoder-decoder with additive attention to normalise dates "
+              f"for {args.minutes:g} minute(s)...", file=sys.stderr)
+    task, trainer = build_run(task_cfg, dict(r["model"]), tc, out, args.quiet)
+    summary = trainer.fit()
+    summary.update(test_summary(trainer.model, task, out))
+    translator = Translator.load(out)
+    examples = ["september 27, 1994", "Tuesday, September 27, 1994", "9/27/94", "27.09.1994",
+                "DEC 1ST, 2001", "1 january 1900", "february 29th, 2000"]
+    for src, hyp in zip(examples, translator.translate(examples)):
+        print(f"{src:>30}  ->  {hyp}")
+    print(f"held-out exact match: {summary['exact_match']:.2%} on {len(task.test)} dates "
+          f"after {summary['train_seconds']:.0f} s of training ({summary['steps']} steps)")
+    try:
+        from . import plots
+    except ImportError:
+        plots = None
+    if plots is not None and plots.available():
+        heat = plots.attention_heatmap(translator, examples[1], out / "attention.png")
+        curve = plots.loss_curves(out, out / "loss.png")
+        summary.update({"attention_png": str(heat), "loss_png": str(curve)})
+        print(f"saved {heat} and {curve}")
+    else:
+        print("install the plots extra (pip install -e '.[plots]') for an attention heatmap and a loss curve")
+    if args.json:
+        print(json.dumps(summary))
+    return 0

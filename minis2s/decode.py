@@ -1,0 +1,217 @@
+"""Decoding: greedy search (lesson 06), beam search and sampling (lesson 09).
+
+All decoders work on a batch at once and stop early when every sentence has emitted <eos>.
+They return host lists of token ids (without <sos>/<eos>) and, where useful, scores.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from . import backend as B
+
+
+@dataclass
+class Decoded:
+    """ids: per sentence, token ids without specials; scores: per sentence, the sum of
+    log-probabilities of the tokens chosen (incl. <eos>); attention: per sentence (T, S) weights
+    or None."""
+
+    ids: list
+    scores: list
+    attention: list | None = None
+
+
+def max_target_length(src_mask, ratio: float = 2.0, extra: int = 10) -> int:
+    """The longest output allowed: ``ratio * longest source + extra`` tokens."""
+    S = src_mask.shape[1]
+    return int(ratio * S + extra)
+
+
+def greedy(model, src, src_mask, sos_id: int, eos_id: int, max_len: int | None = None,
+           return_attention: bool = False) -> Decoded:
+    """Feed back the argmax at every step. src: (B, S) device ids, src_mask: (B, S)."""
+    xp = B.get_array_module(model.params["dec.emb"])
+    max_len = max_len or max_target_length(src_mask)
+    memory, states = model.encode(src, src_mask)
+    Bsz = src.shape[0]
+    prev = xp.full((Bsz,), sos_id, dtype=src.dtype)
+    out = xp.zeros((Bsz, max_len), dtype=src.dtype)
+    score = xp.zeros((Bsz,), dtype=memory.values.dtype)
+    done = xp.zeros((Bsz,), dtype=bool)
+    weights = []
+    for t in range(max_len):
+        logp, states, w = model.decode_step(memory, states, prev)
+        prev = logp.argmax(axis=-1).astype(src.dtype)
+        prev = xp.where(done, eos_id, prev)
+        score += xp.where(done, 0.0, xp.take_along_axis(logp, prev[:, None], axis=1)[:, 0])
+        out[:, t] = prev
+        done |= prev == eos_id
+        if return_attention and w is not None:
+            weights.append(w)
+        # one small sync every few steps lets a finished batch stop early
+        if t % 8 == 7 and bool(B.to_host(done.all())):
+            out = out[:, : t + 1]
+            break
+    ids = _strip(B.to_host(out), eos_id)
+    att = None
+    if return_attention and weights:
+        W = B.to_host(xp.stack(weights, axis=1))
+        att = [W[b, : len(ids[b]) + 1] for b in range(Bsz)]
+    return Decoded(ids, B.to_host(score).tolist(), att)
+
+
+def _strip(out, eos_id) -> list:
+    ids = []
+    for row in out.tolist():
+        ids.append(row[: row.index(eos_id)] if eos_id in row else row)
+    return ids
+
+
+# --------------------------------------------------------------------------- beam search
+
+
+def length_penalty(length: int, alpha: float) -> float:
+    """GNMT length penalty lp(Y) = ((5 + |Y|) / 6)^alpha (Wu et al., 2016; eq. 9.8).
+    Hypotheses are ranked by log P(Y|X) / lp(Y): alpha = 0 is plain log-probability, larger
+    alpha favours longer outputs."""
+    return ((5.0 + length) / 6.0) ** alpha
+
+
+def beam_search(model, src, src_mask, sos_id: int, eos_id: int, beam: int = 5, alpha: float = 0.6,
+                max_len: int | None = None) -> Decoded:
+    """Batched beam search: every sentence of the batch keeps ``beam`` live hypotheses.
+
+    Each step scores all ``beam x V`` one-token extensions of a sentence and keeps the best;
+    an extension that ends in <eos> is set aside as finished (scored with the length penalty)
+    instead of taking a live slot. A sentence is done when it has ``beam`` finished
+    hypotheses; at ``max_len`` its live ones count as finished. Returns the best finished
+    hypothesis per sentence; ``scores`` are their raw log-probabilities.
+    """
+    np = B.host
+    xp = B.get_array_module(model.params["dec.emb"])
+    max_len = max_len or max_target_length(src_mask)
+    Bsz, k = src.shape[0], beam
+    memory, states = model.encode(src, src_mask)
+    rows = xp.repeat(xp.arange(Bsz), k)
+    memory = memory.select(rows)
+    states = [tuple(s[rows] for s in layer) for layer in states]
+    scores = np.full((Bsz, k), -np.inf)
+    scores[:, 0] = 0.0  # all beams start identical: expand only the first
+    prev = xp.full((Bsz * k,), sos_id, dtype=src.dtype)
+    back, toks = [], []  # per step (B, k): which beam each live hypothesis came from, its token
+    finished = [[] for _ in range(Bsz)]  # (normalised score, raw score, tokens)
+    done = np.zeros(Bsz, dtype=bool)
+
+    def tokens_of(t, b, j):
+        out = []
+        for step in range(t, -1, -1):
+            out.append(int(toks[step][b, j]))
+            j = back[step][b, j]
+        return out[::-1]
+
+    for t in range(max_len):
+        logp, states, _ = model.decode_step(memory, states, prev)
+        V = logp.shape[1]
+        cand = (B.to_device_like(scores, logp).reshape(Bsz, k, 1) + logp.reshape(Bsz, k, V)).reshape(Bsz, k * V)
+        n = min(2 * k, k * V)
+        top = xp.argpartition(-cand, n - 1, axis=1)[:, :n]
+        top_scores = xp.take_along_axis(cand, top, axis=1)
+        top, top_scores = B.to_host(top), B.to_host(top_scores)
+        order = np.argsort(-top_scores, axis=1, kind="stable")
+        top = np.take_along_axis(top, order, axis=1)
+        top_scores = np.take_along_axis(top_scores, order, axis=1)
+        src_beam, tok = top // V, top % V
+        live_beam = np.zeros((Bsz, k), dtype=np.int64)
+        live_tok = np.full((Bsz, k), eos_id, dtype=np.int64)
+        live_score = np.full((Bsz, k), -np.inf)
+        for b in range(Bsz):
+            if done[b]:
+                continue
+            j_live = 0
+            for r in range(n):
+                if not np.isfinite(top_scores[b, r]):
+                    break
+                if tok[b, r] == eos_id:
+                    if r < k:  # an <eos> among the best k extensions finishes a hypothesis
+                        seq = tokens_of(t - 1, b, src_beam[b, r]) if t > 0 else []
+                        raw = float(top_scores[b, r])
+                        finished[b].append((raw / length_penalty(len(seq) + 1, alpha), raw, seq))
+                    continue
+                live_beam[b, j_live], live_tok[b, j_live] = src_beam[b, r], tok[b, r]
+                live_score[b, j_live] = top_scores[b, r]
+                j_live += 1
+                if j_live == k:
+                    break
+            if len(finished[b]) >= k:
+                done[b] = True
+        back.append(live_beam)
+        toks.append(live_tok)
+        scores = np.where(done[:, None], -np.inf, live_score)
+        if done.all():
+            break
+        pick = B.to_device_like((np.arange(Bsz)[:, None] * k + live_beam).reshape(-1), rows)
+        states = [tuple(s[pick] for s in layer) for layer in states]
+        prev = B.to_device_like(live_tok.reshape(-1), prev)
+    last = len(toks) - 1
+    for b in range(Bsz):
+        if not done[b]:  # out of length: live hypotheses count as they are
+            for j in range(k):
+                if np.isfinite(scores[b, j]):
+                    seq = tokens_of(last, b, j)
+                    raw = float(scores[b, j])
+                    finished[b].append((raw / length_penalty(len(seq), alpha), raw, seq))
+    best = [max(f, key=lambda h: h[0]) if f else (0.0, 0.0, []) for f in finished]
+    return Decoded([h[2] for h in best], [h[1] for h in best])
+
+
+# --------------------------------------------------------------------------- sampling
+
+
+def sample(model, src, src_mask, sos_id: int, eos_id: int, rng, temperature: float = 1.0,
+           top_k: int | None = None, top_p: float | None = None, max_len: int | None = None) -> Decoded:
+    """Ancestral sampling from softmax(logits / temperature), optionally restricted to the
+    ``top_k`` most likely tokens or to the smallest set whose probability reaches ``top_p``
+    (nucleus sampling, Holtzman et al., 2020). rng: a :class:`minis2s.backend.DeviceRNG`."""
+    if temperature <= 0:
+        raise ValueError(f"temperature must be positive, got {temperature}; use greedy for temperature 0")
+    xp = B.get_array_module(model.params["dec.emb"])
+    max_len = max_len or max_target_length(src_mask)
+    memory, states = model.encode(src, src_mask)
+    Bsz = src.shape[0]
+    prev = xp.full((Bsz,), sos_id, dtype=src.dtype)
+    out = xp.zeros((Bsz, max_len), dtype=src.dtype)
+    score = xp.zeros((Bsz,), dtype=memory.values.dtype)
+    done = xp.zeros((Bsz,), dtype=bool)
+    for t in range(max_len):
+        logp, states, _ = model.decode_step(memory, states, prev)
+        p = filtered_probs(logp / temperature, top_k, top_p)
+        u = rng.uniform((Bsz, 1), p.dtype)
+        tok = (xp.cumsum(p, axis=1) < u * p.sum(axis=1, keepdims=True)).sum(axis=1)
+        tok = xp.minimum(tok, p.shape[1] - 1).astype(src.dtype)
+        tok = xp.where(done, eos_id, tok)
+        score += xp.where(done, 0.0, xp.take_along_axis(logp, tok[:, None], axis=1)[:, 0])
+        out[:, t] = tok
+        done |= tok == eos_id
+        prev = tok
+        if t % 8 == 7 and bool(B.to_host(done.all())):
+            out = out[:, : t + 1]
+            break
+    return Decoded(_strip(B.to_host(out), eos_id), B.to_host(score).tolist())
+
+
+def filtered_probs(scaled_logp, top_k=None, top_p=None):
+    """Unnormalised probabilities with everything outside the top-k / nucleus set to 0."""
+    xp = B.get_array_module(scaled_logp)
+    p = xp.exp(scaled_logp - scaled_logp.max(axis=1, keepdims=True))
+    if top_k is not None and top_k < p.shape[1]:
+        kth = -xp.partition(-p, top_k - 1, axis=1)[:, top_k - 1 : top_k]
+        p = xp.where(p >= kth, p, 0.0)
+    if top_p is not None and top_p < 1.0:
+        sorted_p = -xp.sort(-p, axis=1)
+        cum = xp.cumsum(sorted_p, axis=1) / sorted_p.sum(axis=1, keepdims=True)
+        # the nucleus: tokens up to and including the first that brings the mass to top_p
+        n_keep = (cum < top_p).sum(axis=1, keepdims=True) + 1
+        threshold = xp.take_along_axis(sorted_p, xp.minimum(n_keep, p.shape[1]) - 1, axis=1)
+        p = xp.where(p >= threshold, p, 0.0)
+    return p

@@ -1,0 +1,43 @@
+"""Recommended recipes: the defaults of ``train`` for each task (its flags override them).
+
+Each recipe was chosen by measurement on a 2-core CPU; ``benchmarks/RESULTS.md`` has the
+figures and the commands that produced them.
+"""
+
+from __future__ import annotations
+
+# model fields go to Seq2SeqConfig, train fields to TrainConfig, data fields to the task
+RECIPES = {
+    "copy": dict(
+        model=dict(cell="gru", emb=16, hidden=64, attention="additive"),
+        train=dict(minutes=1.0, batch_size=64, lr=3e-3, eval_every=200, metric="exact_match", higher_is_better=True),
+        data=dict(n_train=20000, n_test=1000, max_len=12),
+    ),
+    "reverse": dict(
+        model=dict(cell="gru", emb=16, hidden=64, attention="additive"),
+        train=dict(minutes=2.0, batch_size=64, lr=3e-3, eval_every=250, metric="exact_match", higher_is_better=True),
+        data=dict(n_train=30000, n_test=1000, max_len=20),
+    ),
+    "sort": dict(
+        model=dict(cell="gru", emb=16, hidden=64, attention="additive"),
+        train=dict(minutes=2.0, batch_size=64, lr=3e-3, eval_every=250, metric="exact_match", higher_is_better=True),
+        data=dict(n_train=30000, n_test=1000, max_len=12),
+    ),
+    "addition": dict(
+        model=dict(cell="lstm", emb=16, hidden=128, attention="additive"),
+        train=dict(minutes=2.0, batch_size=64, lr=3e-3, eval_every=250, metric="exact_match", higher_is_better=True),
+        data=dict(n_train=40000, n_test=1000),
+    ),
+    "dates": dict(
+        model=dict(cell="gru", emb=16, hidden=64, attention="additive"),
+        train=dict(minutes=1.0, batch_size=64, lr=5e-3, eval_every=200, metric="exact_match", higher_is_better=True),
+        data=dict(n_train=20000, n_test=2000),
+    ),
+}
+
+
+TASKS = tuple(RECIPES)
+
+
+def recipe(task: str) -> dict:
+    return RECIPES[task]

@@ -1,0 +1,96 @@
+"""From a task name to tokenized, encoded splits, and the figures that judge a model on them.
+
+A task bundles its tokenizers, vocabularies and three splits: ``train`` (id pairs for the
+:class:`~minis2s.data.Batcher`), ``val`` (picks the best checkpoint) and ``test`` (held out,
+reported once at the end).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from . import backend as B
+from .data import CharTokenizer, Vocab, batches_for_inference, make_batch, make_splits, restore_order
+from .decode import greedy
+from .functional import losses as Floss
+
+
+@dataclass
+class Task:
+    name: str
+    src_tokenizer: object
+    tgt_tokenizer: object
+    src_vocab: Vocab
+    tgt_vocab: Vocab
+    train: list  # [(src_ids, tgt_ids)]
+    val: list  # [(src_tokens, tgt_tokens)]
+    test: list
+
+    def vocab_json(self) -> dict:
+        return {"src": self.src_vocab.to_json(), "tgt": self.tgt_vocab.to_json()}
+
+    def tokenizer_json(self) -> dict:
+        return {"src": self.src_tokenizer.to_json(), "tgt": self.tgt_tokenizer.to_json()}
+
+
+def toy_task(name: str, n_train: int, n_test: int, seed: int = 0, **params) -> Task:
+    """Character-level toy task; val and test are disjoint halves of a held-out draw."""
+    train, held_out = make_splits(name, n_train, 2 * n_test, seed=seed, **params)
+    tok = CharTokenizer()
+    src_tokens = [tok.tokenize(s) for s, _ in train]
+    tgt_tokens = [tok.tokenize(t) for _, t in train]
+    src_vocab, tgt_vocab = Vocab.build(src_tokens), Vocab.build(tgt_tokens)
+    pairs = [(src_vocab.encode(s), tgt_vocab.encode(t)) for s, t in zip(src_tokens, tgt_tokens)]
+    held = [(tok.tokenize(s), tok.tokenize(t)) for s, t in held_out]
+    return Task(name, tok, tok, src_vocab, tgt_vocab, pairs, held[: len(held) // 2], held[len(held) // 2 :])
+
+
+def decode_tokens(model, src_vocab, tgt_vocab, src_token_lists, batch_size=128, beam=1, max_len=None):
+    """Decode token lists; returns the output token lists in the input order."""
+    from .decode import beam_search
+
+    ids = [src_vocab.encode(t) for t in src_token_lists]
+    batches, order = batches_for_inference(ids, batch_size)
+    outputs = []
+    for b in batches:
+        src, mask = B.to_device(b.src), B.to_device(b.src_mask, model.params["dec.emb"].dtype)
+        if beam > 1:
+            out = beam_search(model, src, mask, Vocab.sos_id, Vocab.eos_id, beam=beam, max_len=max_len)
+        else:
+            out = greedy(model, src, mask, Vocab.sos_id, Vocab.eos_id, max_len=max_len)
+        outputs.extend(tgt_vocab.decode(seq) for seq in out.ids)
+    return restore_order(outputs, order)
+
+
+def exact_match(model, task: Task, pairs, batch_size=256) -> dict:
+    """exact_match: share of outputs equal to the reference; token_accuracy: share of
+    reference positions whose token the output has at the same position."""
+    hyps = decode_tokens(model, task.src_vocab, task.tgt_vocab, [s for s, _ in pairs], batch_size)
+    exact = sum(h == t for h, (_, t) in zip(hyps, pairs))
+    right = sum(sum(a == b for a, b in zip(h, t)) for h, (_, t) in zip(hyps, pairs))
+    total = sum(len(t) for _, t in pairs)
+    return {"exact_match": exact / max(len(pairs), 1), "token_accuracy": right / max(total, 1)}
+
+
+def loss_and_ppl(model, task: Task, pairs, batch_size=256) -> dict:
+    """Teacher-forced cross-entropy per target token (incl. <eos>) and its perplexity."""
+    dtype = model.params["dec.emb"].dtype
+    nll, n = 0.0, 0
+    for start in range(0, len(pairs), batch_size):
+        chunk = pairs[start : start + batch_size]
+        b = make_batch([task.src_vocab.encode(s) for s, _ in chunk], [task.tgt_vocab.encode(t) for _, t in chunk])
+        arrays = (B.to_device(b.src), B.to_device(b.src_mask, dtype), B.to_device(b.tgt_in),
+                  B.to_device(b.tgt_out), B.to_device(b.tgt_mask, dtype))
+        _, s, k = model.forward_backward(*arrays, train=False, backward=False)
+        nll += B.to_float(s)
+        n += int(B.to_float(k))
+    mean = nll / max(n, 1)
+    return {"loss": mean, "ppl": math.exp(min(mean, 50.0))}
+
+
+def toy_evaluator(task: Task, pairs, batch_size=256):
+    def evaluate(model) -> dict:
+        return {**loss_and_ppl(model, task, pairs, batch_size), **exact_match(model, task, pairs, batch_size)}
+
+    return evaluate

@@ -1,0 +1,307 @@
+"""The training loop (lesson 06): a plain loop a reader can follow top to bottom.
+
+    for each batch:  loss, grads = model.forward_backward(batch)
+                     clip the global gradient norm; optimizer step; schedule step
+    every N steps:   validate; checkpoint (atomically); keep the best; maybe stop early
+
+Nothing is lost on a crash: checkpoints are directories renamed into place, so a kill during a
+save leaves the previous one intact, and ``resume`` restores parameters, optimizer, schedule,
+data order and random state -- on NumPy a resumed run is bit-identical to an uninterrupted one.
+A non-finite loss stops training with one line and leaves the last good checkpoint as it was.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from . import backend as B
+from . import checkpoint as ckpt
+from .errors import UserError
+from .functional.clip import clip_grad_norm
+from .models.seq2seq import Seq2Seq, Seq2SeqConfig
+from .optim import SGD, Adam, AdamW
+from .schedules import CosineLR, LinearWarmup, ReduceOnPlateau, StepLR
+
+
+class NonFiniteLoss(UserError):
+    """The loss became NaN or infinite."""
+
+
+@dataclass
+class TrainConfig:
+    """The training recipe; saved in every checkpoint beside the model config."""
+
+    epochs: float | None = None
+    max_steps: int | None = None
+    minutes: float | None = None
+    batch_size: int = 64
+    lr: float = 1e-3
+    optimizer: str = "adam"
+    weight_decay: float = 0.0
+    momentum: float = 0.9
+    clip: float = 1.0
+    schedule: str = "none"  # none | cosine | step | plateau
+    warmup: int = 0
+    label_smoothing: float = 0.0
+    teacher_forcing: float = 1.0
+    teacher_forcing_final: float | None = None  # linear schedule from teacher_forcing to this
+    eval_every: int = 500
+    patience: int | None = None
+    seed: int = 0
+    log_every: int = 10
+    keep_checkpoints: int = 2
+    metric: str = "loss"  # the validation figure that picks the best checkpoint
+    higher_is_better: bool = False
+
+    def validate(self):
+        if self.epochs is None and self.max_steps is None and self.minutes is None:
+            raise UserError("give a training budget: --epochs, --max-steps or --minutes")
+        if self.batch_size < 1:
+            raise UserError(f"--batch-size must be positive, got {self.batch_size}")
+        if self.lr <= 0:
+            raise UserError(f"--lr must be positive, got {self.lr}")
+        if not 0.0 <= self.teacher_forcing <= 1.0:
+            raise UserError(f"--teacher-forcing must be in [0, 1], got {self.teacher_forcing}")
+        if self.optimizer not in ("adam", "adamw", "sgd"):
+            raise UserError(f"--optimizer must be adam, adamw or sgd, got {self.optimizer!r}")
+        if self.schedule not in ("none", "cosine", "step", "plateau"):
+            raise UserError(f"--schedule must be none, cosine, step or plateau, got {self.schedule!r}")
+        return self
+
+
+@dataclass
+class TrainState:
+    step: int = 0
+    epoch: int = 0
+    best: float | None = None
+    best_key: list | None = None
+    bad_evals: int = 0
+    train_seconds: float = 0.0  # wall time minus validation: what the budget counts
+    eval_seconds: float = 0.0
+    target_tokens: int = 0
+    history: list = field(default_factory=list)
+
+
+def make_optimizer(params, tc: TrainConfig):
+    if tc.optimizer == "sgd":
+        return SGD(params, lr=tc.lr, momentum=tc.momentum, weight_decay=tc.weight_decay)
+    if tc.optimizer == "adamw":
+        return AdamW(params, lr=tc.lr, weight_decay=tc.weight_decay)
+    return Adam(params, lr=tc.lr, weight_decay=tc.weight_decay)
+
+
+def make_schedule(opt, tc: TrainConfig, total_steps: int | None):
+    after = None
+    if tc.schedule == "cosine":
+        if not total_steps:
+            raise UserError("--schedule cosine needs --max-steps or --epochs to know its length")
+        after = CosineLR(opt, total_steps=max(1, total_steps - tc.warmup), min_lr=tc.lr * 0.01)
+    elif tc.schedule == "step":
+        after = StepLR(opt, step_size=max(1, (total_steps or 10000) // 3), gamma=0.3)
+    elif tc.schedule == "plateau":
+        after = ReduceOnPlateau(opt, factor=0.5, patience=1, mode="max" if tc.higher_is_better else "min")
+    if tc.warmup:
+        return LinearWarmup(opt, warmup_steps=tc.warmup, after=after)
+    return after
+
+
+def teacher_forcing_at(tc: TrainConfig, step: int, total_steps: int | None) -> float:
+    """Constant, or linear from ``teacher_forcing`` to ``teacher_forcing_final`` over the run."""
+    if tc.teacher_forcing_final is None or not total_steps:
+        return tc.teacher_forcing
+    frac = min(1.0, step / total_steps)
+    return tc.teacher_forcing + frac * (tc.teacher_forcing_final - tc.teacher_forcing)
+
+
+def batch_to_device(batch, dtype):
+    return (
+        B.to_device(batch.src),
+        B.to_device(batch.src_mask, dtype),
+        B.to_device(batch.tgt_in),
+        B.to_device(batch.tgt_out),
+        B.to_device(batch.tgt_mask, dtype),
+    )
+
+
+class Trainer:
+    """Owns the model, optimizer, schedule, data order and RNG of one run directory."""
+
+    def __init__(self, model: Seq2Seq, batcher, tc: TrainConfig, out_dir, *, vocab: dict,
+                 extra_config: dict | None = None, evaluate: Callable | None = None, quiet=False):
+        self.model, self.batcher, self.tc = model, batcher, tc.validate()
+        self.out = Path(out_dir)
+        self.vocab, self.extra = vocab, extra_config or {}
+        self.evaluate = evaluate
+        self.quiet = quiet
+        self.total_steps = tc.max_steps or (
+            int(math.ceil(tc.epochs * batcher.batches_per_epoch())) if tc.epochs else None)
+        self.opt = make_optimizer(model.params, tc)
+        self.schedule = make_schedule(self.opt, tc, self.total_steps)
+        self.rng = B.DeviceRNG(tc.seed)
+        self.state = TrainState()
+        self._tb = None
+
+    # ----------------------------------------------------------------------- persistence
+
+    def config_json(self) -> dict:
+        return {"model": self.model.cfg.to_json(), "train": asdict(self.tc), **self.extra}
+
+    def save(self, name: str):
+        return ckpt.save_checkpoint(
+            self.out, name,
+            config=self.config_json(), vocab=self.vocab, params=self.model.params,
+            optimizer=self.opt.state_dict(),
+            state={
+                "trainer": asdict(self.state),
+                "rng": self.rng.get_state(),
+                "batcher": self.batcher.state_dict(),
+                "schedule": self.schedule.state_dict() if self.schedule else None,
+            },
+        )
+
+    def restore(self, c) -> None:
+        """Continue from a loaded :class:`minis2s.checkpoint.Checkpoint`."""
+        self.model.load_params(c.params)
+        if c.optimizer is not None:
+            self.opt.load_state_dict(c.optimizer)
+        st = c.state
+        self.state = TrainState(**st["trainer"])
+        self.rng.set_state(st["rng"])
+        self.batcher.load_state_dict(st["batcher"])
+        if self.schedule and st.get("schedule"):
+            self.schedule.load_state_dict(st["schedule"])
+
+    # ----------------------------------------------------------------------- the loop
+
+    def log(self, record: dict) -> None:
+        self.out.mkdir(parents=True, exist_ok=True)
+        with open(self.out / "metrics.jsonl", "a") as f:
+            f.write(json.dumps(record) + "\n")
+        if self._tb is None:
+            try:
+                from tensorboardX import SummaryWriter
+            except ImportError:
+                self._tb = False
+            else:
+                self._tb = SummaryWriter(str(self.out / "tensorboard"))
+        if self._tb:
+            for k, v in record.items():
+                if k != "step" and isinstance(v, (int, float)):
+                    self._tb.add_scalar(k, v, record["step"])
+
+    def _budget_left(self, started: float) -> bool:
+        tc, st = self.tc, self.state
+        if tc.max_steps is not None and st.step >= tc.max_steps:
+            return False
+        if self.total_steps is not None and st.step >= self.total_steps:
+            return False
+        if tc.minutes is not None and self._train_seconds(started) >= tc.minutes * 60:
+            return False
+        return True
+
+    def _train_seconds(self, started: float) -> float:
+        return self._seconds_before + (time.perf_counter() - started) - (self.state.eval_seconds - self._eval_before)
+
+    def fit(self) -> dict:
+        """Train until the budget is spent or early stopping fires; returns a summary."""
+        from tqdm import tqdm
+
+        tc, st, model = self.tc, self.state, self.model
+        dtype = model.params["dec.emb"].dtype
+        bar = tqdm(total=self.total_steps, initial=st.step, desc="train", unit="step",
+                   disable=self.quiet or None, file=sys.stderr, dynamic_ncols=True)
+        started = time.perf_counter()
+        self._seconds_before, self._eval_before = st.train_seconds, st.eval_seconds
+        run_loss, run_n, window_tokens, window_start = None, 0, 0, time.perf_counter()
+        stop_reason = "budget"
+        try:
+            while self._budget_left(started):
+                batch = self.batcher.next_batch()
+                if batch is None:  # epoch finished
+                    st.epoch += 1
+                    continue
+                tf = teacher_forcing_at(tc, st.step, self.total_steps)
+                loss, _, _ = model.forward_backward(
+                    *batch_to_device(batch, dtype), rng=self.rng, train=True,
+                    teacher_forcing=tf, label_smoothing=tc.label_smoothing)
+                clip_grad_norm(model.grads.values(), tc.clip) if tc.clip else None
+                self.opt.step(model.grads)
+                if self.schedule is not None and not isinstance(self.schedule, ReduceOnPlateau):
+                    self.schedule.step()  # a plateau schedule steps on validation instead
+                st.step += 1
+                st.target_tokens += batch.n_tgt_tokens
+                window_tokens += batch.n_tgt_tokens
+                run_loss = loss if run_loss is None else run_loss + loss
+                run_n += 1
+                bar.update(1)
+                if st.step % tc.log_every == 0:
+                    mean_loss = B.to_float(run_loss) / run_n  # one sync per log interval
+                    if not math.isfinite(mean_loss):
+                        raise NonFiniteLoss(
+                            f"loss became {mean_loss} at step {st.step}; training stopped and the last "
+                            f"good checkpoint in {self.out} is kept -- lower --lr or --clip and resume")
+                    now = time.perf_counter()
+                    tps = window_tokens / max(now - window_start, 1e-9)
+                    bar.set_postfix(loss=f"{mean_loss:.3f}", tok_s=f"{tps:,.0f}")
+                    self.log({"step": st.step, "epoch": st.epoch, "loss": mean_loss,
+                              "lr": self.opt.lr, "tokens_per_s": tps})
+                    run_loss, run_n, window_tokens, window_start = None, 0, 0, now
+                if tc.eval_every and st.step % tc.eval_every == 0:
+                    st.train_seconds = self._train_seconds(started)
+                    if self._validate_and_save():
+                        stop_reason = "early_stopping"
+                        break
+        finally:
+            bar.close()
+        st.train_seconds = self._train_seconds(started)
+        if st.history[-1:] == [] or st.history[-1]["step"] != st.step:
+            self._validate_and_save()  # the final state is always checkpointed
+        return {
+            "steps": st.step,
+            "epochs": st.epoch,
+            "train_seconds": round(st.train_seconds, 2),
+            "tokens_per_s": round(st.target_tokens / max(st.train_seconds, 1e-9), 1),
+            "best": st.best,
+            "stop_reason": stop_reason,
+            "run_dir": str(self.out),
+        }
+
+    def _inner_schedule(self):
+        s = self.schedule
+        return getattr(s, "after", s)
+
+    def _validate_and_save(self) -> bool:
+        """Validate, checkpoint, track the best; returns True when early stopping fires."""
+        st, tc = self.state, self.tc
+        t0 = time.perf_counter()
+        record = {"step": st.step, "epoch": st.epoch, "train_seconds": round(st.train_seconds, 2)}
+        if self.evaluate is not None:
+            record.update({f"val_{k}": v for k, v in self.evaluate(self.model).items()})
+        name = f"step-{st.step:08d}"
+        metric = record.get(f"val_{tc.metric}")
+        improved = False
+        if metric is not None:
+            # ties (e.g. exact match stuck at 100%) go to the lower validation loss
+            key = (metric if tc.higher_is_better else -metric, -record.get("val_loss", 0.0))
+            improved = st.best_key is None or tuple(key) > tuple(st.best_key)
+            if improved:
+                st.best, st.best_key, st.bad_evals = metric, list(key), 0
+            else:
+                st.bad_evals += 1
+            inner = self._inner_schedule()
+            if isinstance(inner, ReduceOnPlateau):
+                inner.step(metric)
+        st.history.append(record)
+        self.log(record)
+        self.save(name)
+        if improved or metric is None:
+            ckpt.mark_best(self.out, name)
+        ckpt.prune(self.out, keep=tc.keep_checkpoints)
+        st.eval_seconds += time.perf_counter() - t0
+        return tc.patience is not None and st.bad_evals > tc.patience

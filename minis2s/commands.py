@@ -71,7 +71,12 @@ def train(args) -> int:
             raise UserError("--out DIR is required to start a run (or --resume DIR to continue one)")
         r = recipe(args.task)
         seed = args.seed if args.seed is not None else 0
-        task_cfg = {"kind": "toy", "name": args.task, "seed": seed, "data": r["data"]}
+        data = dict(r["data"])
+        if args.train_size:
+            data["n_train"] = args.train_size
+        if args.test_size:
+            data["n_test"] = args.test_size
+        task_cfg = {"kind": "toy", "name": args.task, "seed": seed, "data": data}
         model_cfg = {**r["model"], **_overrides(args, MODEL_FLAGS)}
         train_over = _overrides(args, TRAIN_FLAGS)
         if any(k in train_over for k in ("epochs", "max_steps", "minutes")):

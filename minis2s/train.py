@@ -240,19 +240,17 @@ class Trainer:
                 run_loss = loss if run_loss is None else run_loss + loss
                 run_n += 1
                 bar.update(1)
-                if st.step % tc.log_every == 0:
-                    mean_loss = B.to_float(run_loss) / run_n  # one sync per log interval
-                    if not math.isfinite(mean_loss):
-                        raise NonFiniteLoss(
-                            f"loss became {mean_loss} at step {st.step}; training stopped and the last "
-                            f"good checkpoint in {self.out} is kept -- lower --lr or --clip and resume")
+                due_eval = bool(tc.eval_every) and st.step % tc.eval_every == 0
+                if st.step % tc.log_every == 0 or due_eval:
+                    # every checkpoint is preceded by this check, so none can hold a NaN
+                    mean_loss = self._checked_loss(run_loss, run_n)  # one sync per interval
                     now = time.perf_counter()
                     tps = window_tokens / max(now - window_start, 1e-9)
                     bar.set_postfix(loss=f"{mean_loss:.3f}", tok_s=f"{tps:,.0f}")
                     self.log({"step": st.step, "epoch": st.epoch, "loss": mean_loss,
                               "lr": self.opt.lr, "tokens_per_s": tps})
                     run_loss, run_n, window_tokens, window_start = None, 0, 0, now
-                if tc.eval_every and st.step % tc.eval_every == 0:
+                if due_eval:
                     st.train_seconds = self._train_seconds(started)
                     if self._validate_and_save():
                         stop_reason = "early_stopping"
@@ -260,6 +258,8 @@ class Trainer:
         finally:
             bar.close()
         st.train_seconds = self._train_seconds(started)
+        if run_n:
+            self._checked_loss(run_loss, run_n)
         if st.history[-1:] == [] or st.history[-1]["step"] != st.step:
             self._validate_and_save()  # the final state is always checkpointed
         return {
@@ -271,6 +271,14 @@ class Trainer:
             "stop_reason": stop_reason,
             "run_dir": str(self.out),
         }
+
+    def _checked_loss(self, run_loss, run_n) -> float:
+        mean_loss = B.to_float(run_loss) / run_n
+        if not math.isfinite(mean_loss):
+            raise NonFiniteLoss(
+                f"loss became {mean_loss} by step {self.state.step}; training stopped and the last "
+                f"good checkpoint in {self.out} is kept -- lower --lr or --clip, then --resume")
+        return mean_loss
 
     def _inner_schedule(self):
         s = self.schedule

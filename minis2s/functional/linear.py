@@ -22,7 +22,8 @@ def affine_forward(x, W, b):
         expect("x", x, ("B", "D"), dims)  # raises with the expected shape
     expect("x", x, ("B", "D") if x.ndim == 2 else ("B", "T", "D"), dims)
     same_dtype(x=x, W=W, b=b)
-    y = x @ W.T + b
+    # one 2-D GEMM over all B*T rows: a 3-D matmul would run T-row products per batch entry
+    y = (x.reshape(-1, dims["D"]) @ W.T + b).reshape(*x.shape[:-1], dims["H"])
     return y, (x, W)
 
 
@@ -35,7 +36,7 @@ def affine_backward(dy, cache):
     H, D = W.shape
     dy2 = dy.reshape(-1, H)
     x2 = x.reshape(-1, D)
-    dx = dy @ W
+    dx = (dy2 @ W).reshape(x.shape)
     dW = dy2.T @ x2
     db = dy2.sum(axis=0)
     return dx, dW, db

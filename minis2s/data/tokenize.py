@@ -101,6 +101,10 @@ def _split_apostrophes(text: str, lang: str) -> str:
             return {"en": " '", "fr": "' "}.get(lang, " ' ")
         if lang == "en" and before.isdigit() and after == "s":
             return " '"
+        if lang == "en" and before.isspace() and after.isalpha():
+            return " '"  # an already split clitic (" 's" in pre-tokenized text) stays whole
+        if lang == "fr" and before.isalpha() and after.isspace():
+            return "' "  # an already split elision ("l' homme") stays whole
         return " ' "
 
     return re.sub("'", split, text)
@@ -180,6 +184,9 @@ class MosesLikeTokenizer:
     # ------------------------------------------------------------------ tokenize
 
     def tokenize(self, text: str) -> list[str]:
+        # Already-escaped input (a line copied from the corpus) is unescaped first, so
+        # tokenizing pre-tokenized text gives back its tokens instead of "&amp; apos ;".
+        text = _unescape(text)
         for pattern, repl in _NORMALIZE:
             text = pattern.sub(repl, text)
         text = _SPECIAL.sub(r" \1 ", text)

@@ -101,3 +101,18 @@ def test_json_rejects_malformed(bad):
 def test_unknown_language_is_refused():
     with pytest.raises(ValueError, match="unknown language"):
         MosesLikeTokenizer("es")
+
+
+def test_moses_like_tokenizer_leaves_pre_tokenized_corpus_lines_as_they_are():
+    # translate reads raw or pre-tokenized lines; a corpus line must come back token for token
+    from pathlib import Path
+
+    mirror = Path(__file__).resolve().parents[2].parent / "shared" / "datasets" / "multi30k"
+    if not mirror.is_dir():
+        pytest.skip("Multi30k mirror not present")
+    for lang in ("de", "en", "fr"):
+        tok = MosesLikeTokenizer(lang)
+        lines = (mirror / f"val.lc.norm.tok.{lang}").read_text(encoding="utf-8").splitlines()
+        changed = sum(tok.tokenize(line) != line.split() for line in lines)
+        assert changed <= 0.005 * len(lines), (lang, changed)
+    assert MosesLikeTokenizer("en").tokenize("a woman &apos;s shoulders .") == ["a", "woman", "&apos;s", "shoulders", "."]

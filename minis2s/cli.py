@@ -102,10 +102,14 @@ def build_parser() -> argparse.ArgumentParser:
         "(minis2s/recipes.py). Checkpoints, metrics.jsonl and TensorBoard events go to --out.",
     )
     src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--task", choices=TASK_NAMES, help="a toy task generated from --seed")
+    src.add_argument("--task", choices=[t for t in TASK_NAMES if t != "multi30k"], help="a toy task generated from --seed")
+    src.add_argument("--data", choices=["multi30k"], help="a translation corpus (see --src, --tgt, --data-dir)")
     src.add_argument("--resume", metavar="DIR", help="continue the run in DIR (its recipe, data order and RNG)")
     p.add_argument("--out", metavar="DIR", help="run directory (required unless --resume)")
     d = p.add_argument_group("data")
+    d.add_argument("--src", default="de", choices=["de", "en", "fr"], help="source language (--data)")
+    d.add_argument("--tgt", default="en", choices=["de", "en", "fr"], help="target language (--data)")
+    d.add_argument("--data-dir", metavar="D", help="Multi30k files (default: $MINIS2S_DATA, then ~/.cache/minis2s/multi30k)")
     d.add_argument("--train-size", type=_positive_int, metavar="N", help="toy task: training examples")
     d.add_argument("--test-size", type=_positive_int, metavar="N", help="toy task: validation and test examples each")
     m = p.add_argument_group("model")
@@ -155,6 +159,39 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=_run("translate"))
 
     p = sub.add_parser(
+        "evaluate",
+        help="BLEU and perplexity of a translation checkpoint on a Multi30k split",
+        description="Corpus BLEU (tokenized, lower-cased, as sacrebleu with tokenize='none'), "
+        "teacher-forced perplexity, and the number of sentences.",
+    )
+    p.add_argument("--checkpoint", required=True, metavar="DIR")
+    p.add_argument("--data-dir", metavar="D")
+    p.add_argument("--split", choices=["val", "test2016"], default="test2016")
+    p.add_argument("--beam", type=_positive_int, default=1, metavar="K")
+    p.add_argument("--batch-size", type=_positive_int, default=128, metavar="N")
+    p.add_argument("--backend", choices=["numpy", "cupy", "strict"])
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=_run("evaluate"))
+
+    p = sub.add_parser("data", help="download a dataset",
+                       description="Download Multi30k task 1 (tokenized, lower-cased) with checksums.")
+    p.add_argument("name", choices=["multi30k"])
+    p.add_argument("--data-dir", required=True, metavar="D")
+    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=_run("data"))
+
+    p = sub.add_parser("plot", help="loss curves of a run, or an attention heatmap (plots extra)",
+                       description="plot curves --run DIR --out loss.png | plot attention --checkpoint DIR "
+                       "--sentence TEXT --out a.png")
+    p.add_argument("what", choices=["curves", "attention"])
+    p.add_argument("--run", metavar="DIR", help="curves: the run directory")
+    p.add_argument("--checkpoint", metavar="DIR", help="attention: a run or checkpoint directory")
+    p.add_argument("--sentence", help="attention: the source sentence")
+    p.add_argument("--out", required=True, metavar="PNG")
+    p.set_defaults(run=_run("plot"))
+
+    p = sub.add_parser(
         "demo",
         help="the README's main job: learn to normalise dates, with and without attention",
         description="Trains the dates model with attention, prints conversions and the held-out exact "
@@ -180,9 +217,24 @@ def _run(command):
     return run
 
 
+def _refuse_bad_combinations(parser, args) -> None:
+    """Flag combinations argparse cannot express, refused the way argparse refuses others."""
+    if args.command == "train":
+        if args.data and args.src == args.tgt:
+            parser.error(f"--src and --tgt are both {args.src!r}: choose two different languages")
+        if args.task and (args.data_dir):
+            parser.error("--data-dir belongs to --data, not to toy tasks (--task)")
+    if args.command == "plot":
+        if args.what == "curves" and not args.run:
+            parser.error("plot curves needs --run DIR")
+        if args.what == "attention" and not (args.checkpoint and args.sentence):
+            parser.error("plot attention needs --checkpoint DIR and --sentence TEXT")
+
+
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    _refuse_bad_combinations(parser, args)
     try:
         return args.run(args)
     except UserError as exc:

@@ -38,16 +38,23 @@ def _emit(summary: dict, as_json: bool) -> None:
 def build_run(task_cfg: dict, model_cfg: dict, train_cfg: TrainConfig, out, quiet=False):
     """Data, model and trainer for a run; the same inputs rebuild the same run on resume."""
     from .data import Batcher
-    from .tasks import toy_evaluator, toy_task
+    from .tasks import toy_evaluator, toy_task, translation_evaluator, translation_task
 
-    task = toy_task(task_cfg["name"], seed=task_cfg["seed"], **task_cfg["data"])
+    if task_cfg["kind"] == "translation":
+        log = None if quiet else (lambda msg: print(msg, file=sys.stderr))
+        task = translation_task(task_cfg.get("data_dir"), task_cfg["src"], task_cfg["tgt"],
+                                min_freq=task_cfg.get("min_freq", 2), log=log)
+        evaluate = translation_evaluator(task, task.val)
+    else:
+        task = toy_task(task_cfg["name"], seed=task_cfg["seed"], **task_cfg["data"])
+        evaluate = toy_evaluator(task, task.val)
     cfg = Seq2SeqConfig(src_vocab=len(task.src_vocab), tgt_vocab=len(task.tgt_vocab), **model_cfg)
     model = Seq2Seq(cfg, seed=train_cfg.seed)
     batcher = Batcher(task.train, train_cfg.batch_size, seed=train_cfg.seed)
     trainer = Trainer(
         model, batcher, train_cfg, out, vocab=task.vocab_json(),
         extra_config={"task": task_cfg, "tokenizers": task.tokenizer_json()},
-        evaluate=toy_evaluator(task, task.val), quiet=quiet)
+        evaluate=evaluate, quiet=quiet)
     return task, trainer
 
 
@@ -57,7 +64,9 @@ def train(args) -> int:
     if args.resume:
         c = ckpt.load_checkpoint(args.resume, prefer="latest")
         config = c.config
-        task_cfg, model_cfg = config["task"], dict(config["model"])
+        task_cfg, model_cfg = dict(config["task"]), dict(config["model"])
+        if args.data_dir:
+            task_cfg["data_dir"] = args.data_dir
         for k in ("src_vocab", "tgt_vocab"):
             model_cfg.pop(k)
         tc = TrainConfig(**{**config["train"], **_overrides(args, BUDGET_FLAGS)})
@@ -69,14 +78,19 @@ def train(args) -> int:
     else:
         if not args.out:
             raise UserError("--out DIR is required to start a run (or --resume DIR to continue one)")
-        r = recipe(args.task)
         seed = args.seed if args.seed is not None else 0
-        data = dict(r["data"])
-        if args.train_size:
-            data["n_train"] = args.train_size
-        if args.test_size:
-            data["n_test"] = args.test_size
-        task_cfg = {"kind": "toy", "name": args.task, "seed": seed, "data": data}
+        if args.data:
+            r = recipe(args.data)
+            task_cfg = {"kind": "translation", "name": args.data, "src": args.src, "tgt": args.tgt,
+                        "data_dir": args.data_dir, "min_freq": r["data"]["min_freq"]}
+        else:
+            r = recipe(args.task)
+            data = dict(r["data"])
+            if args.train_size:
+                data["n_train"] = args.train_size
+            if args.test_size:
+                data["n_test"] = args.test_size
+            task_cfg = {"kind": "toy", "name": args.task, "seed": seed, "data": data}
         model_cfg = {**r["model"], **_overrides(args, MODEL_FLAGS)}
         train_over = _overrides(args, TRAIN_FLAGS)
         if any(k in train_over for k in ("epochs", "max_steps", "minutes")):
@@ -92,12 +106,15 @@ def train(args) -> int:
 
 
 def test_summary(model, task, run_dir) -> dict:
-    """Held-out figures of the best checkpoint."""
-    from .tasks import exact_match
+    """Held-out figures of the best checkpoint (exact match for toy tasks, BLEU for translation)."""
+    from .tasks import bleu_and_ppl, exact_match
 
     best = ckpt.load_checkpoint(run_dir, prefer="best")
     model.load_params(best.params)
-    figures = exact_match(model, task, task.test)
+    if task.name.startswith("multi30k"):
+        figures = {f"test_{k}": v for k, v in bleu_and_ppl(model, task, task.test).items()}
+    else:
+        figures = exact_match(model, task, task.test)
     return {"checkpoint": str(best.path), "n_params": model.n_params,
             **{k: round(v, 6) for k, v in figures.items()}}
 
@@ -154,4 +171,57 @@ def demo(args) -> int:
         print("install the plots extra (pip install -e '.[plots]') for an attention heatmap and a loss curve")
     if args.json:
         print(json.dumps(summary))
+    return 0
+
+
+# --------------------------------------------------------------------------- evaluate
+
+
+def evaluate(args) -> int:
+    from .data.multi30k import find_data_dir, load_multi30k
+    from .inference import Translator
+    from .tasks import Task, bleu_and_ppl
+
+    if args.backend:
+        B.set_backend(args.backend)
+    tr = Translator.load(args.checkpoint)
+    task_cfg = tr.config.get("task", {})
+    if task_cfg.get("kind") != "translation":
+        raise UserError(f"{args.checkpoint} was trained on a toy task; evaluate reads Multi30k checkpoints "
+                        "(toy runs report their test exact match at the end of train)")
+    data = load_multi30k(find_data_dir(args.data_dir or task_cfg.get("data_dir")),
+                         task_cfg["src"], task_cfg["tgt"], args.split)
+    pairs = list(zip(data.src, data.tgt))
+    task = Task(task_cfg["name"], tr.src_tokenizer, tr.tgt_tokenizer, tr.src_vocab, tr.tgt_vocab, [], [], pairs)
+    figures = bleu_and_ppl(tr.model, task, pairs, beam=args.beam, batch_size=args.batch_size)
+    summary = {"split": args.split, "beam": args.beam, "n_sentences": len(pairs), **figures}
+    _emit(summary, args.json)
+    return 0
+
+
+# --------------------------------------------------------------------------- data
+
+
+def data(args) -> int:
+    from .data.multi30k import download
+
+    paths = download(Path(args.data_dir), progress=not args.quiet)
+    summary = {"data_dir": str(args.data_dir), "files": len(paths)}
+    _emit(summary, args.json)
+    return 0
+
+
+# --------------------------------------------------------------------------- plot
+
+
+def plot(args) -> int:
+    from . import plots
+
+    if args.what == "curves":
+        path = plots.loss_curves(args.run, args.out)
+    else:
+        from .inference import Translator
+
+        path = plots.attention_heatmap(Translator.load(args.checkpoint), args.sentence, args.out)
+    print(f"saved {path}")
     return 0

@@ -33,6 +33,13 @@ RECIPES = {
         train=dict(minutes=1.0, batch_size=64, lr=5e-3, eval_every=200, metric="exact_match", higher_is_better=True),
         data=dict(n_train=20000, n_test=2000),
     ),
+    # Multi30k: the reference shape (bidirectional LSTM 256 + attentive LSTM decoder)
+    "multi30k": dict(
+        model=dict(cell="lstm", emb=128, hidden=256, bidirectional=True, attention="additive", dropout=0.5),
+        train=dict(minutes=60.0, batch_size=64, lr=1e-3, eval_every=1000, label_smoothing=0.1,
+                   metric="bleu", higher_is_better=True, schedule="plateau"),
+        data=dict(min_freq=2),
+    ),
 }
 
 

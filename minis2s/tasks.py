@@ -7,13 +7,12 @@ reported once at the end).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from . import backend as B
 from .data import CharTokenizer, Vocab, batches_for_inference, make_batch, make_splits, restore_order
 from .decode import greedy
-from .functional import losses as Floss
+from .metrics import perplexity
 
 
 @dataclass
@@ -85,12 +84,54 @@ def loss_and_ppl(model, task: Task, pairs, batch_size=256) -> dict:
         _, s, k = model.forward_backward(*arrays, train=False, backward=False)
         nll += B.to_float(s)
         n += int(B.to_float(k))
-    mean = nll / max(n, 1)
-    return {"loss": mean, "ppl": math.exp(min(mean, 50.0))}
+    return {"loss": nll / n, "ppl": perplexity(nll, n)}
 
 
 def toy_evaluator(task: Task, pairs, batch_size=256):
     def evaluate(model) -> dict:
         return {**loss_and_ppl(model, task, pairs, batch_size), **exact_match(model, task, pairs, batch_size)}
+
+    return evaluate
+
+
+# --------------------------------------------------------------------------- translation
+
+
+def translation_task(data_dir=None, src: str = "de", tgt: str = "en", min_freq: int = 2,
+                     max_size: int | None = None, log=None) -> Task:
+    """Multi30k task 1 (tokenized, lower-cased): word vocabularies from the training split.
+
+    Training reads the corpus's own tokenization (whitespace); raw user input at translation
+    time goes through the rule-based tokenizer that reproduces it (lesson 09).
+    """
+    from .data import MosesLikeTokenizer, WhitespaceTokenizer
+    from .data.multi30k import find_data_dir, load_multi30k
+
+    root = find_data_dir(data_dir)
+    splits = {name: load_multi30k(root, src, tgt, name) for name in ("train", "val", "test2016")}
+    skipped = sum(d.n_skipped_empty for d in splits.values())
+    if skipped and log is not None:
+        log(f"skipped {skipped} empty sentence pair(s)")
+    train = splits["train"]
+    src_vocab = Vocab.build(train.src, min_freq=min_freq, max_size=max_size)
+    tgt_vocab = Vocab.build(train.tgt, min_freq=min_freq, max_size=max_size)
+    pairs = [(src_vocab.encode(s), tgt_vocab.encode(t)) for s, t in zip(train.src, train.tgt)]
+    held = {k: list(zip(v.src, v.tgt)) for k, v in splits.items() if k != "train"}
+    return Task(f"multi30k-{src}-{tgt}", MosesLikeTokenizer(src), WhitespaceTokenizer(),
+                src_vocab, tgt_vocab, pairs, held["val"], held["test2016"])
+
+
+def bleu_and_ppl(model, task: Task, pairs, beam: int = 1, batch_size: int = 128) -> dict:
+    """Corpus BLEU (tokenized, as sacrebleu with tokenize='none') and teacher-forced perplexity."""
+    from .metrics import corpus_bleu
+
+    hyps = decode_tokens(model, task.src_vocab, task.tgt_vocab, [s for s, _ in pairs], batch_size, beam=beam)
+    bleu = corpus_bleu([" ".join(h) for h in hyps], [" ".join(t) for _, t in pairs])
+    return {"bleu": round(bleu.score, 2), **loss_and_ppl(model, task, pairs, batch_size)}
+
+
+def translation_evaluator(task: Task, pairs, batch_size=128):
+    def evaluate(model) -> dict:
+        return bleu_and_ppl(model, task, pairs, beam=1, batch_size=batch_size)
 
     return evaluate

@@ -20,14 +20,14 @@ __all__ = ["sigmoid", "softmax", "log_softmax", "tanh_forward", "tanh_backward",
 
 
 def softmax(x, axis=-1):
-    """Stable softmax (eq. 2.5)."""
+    """Stable softmax along ``axis`` (eq. 2.5): softmax([1000, 1000]) is [0.5, 0.5], not nan."""
     xp = B.get_array_module(x)
     e = xp.exp(x - x.max(axis=axis, keepdims=True))
     return e / e.sum(axis=axis, keepdims=True)
 
 
 def log_softmax(x, axis=-1):
-    """Stable log-softmax (eq. 2.7)."""
+    """Stable log-softmax along ``axis`` (eq. 2.7): never log(0) for a very negative x_k."""
     xp = B.get_array_module(x)
     z = x - x.max(axis=axis, keepdims=True)
     return z - xp.log(xp.exp(z).sum(axis=axis, keepdims=True))
@@ -40,17 +40,18 @@ def tanh_forward(x):
 
 
 def tanh_backward(dy, cache):
-    """Returns dx (eq. 3.10)."""
+    """Returns dx (eq. 3.10): the derivative is read off the output, so only tanh(x) is cached."""
     return dy * (1.0 - cache * cache)
 
 
 def sigmoid_forward(x):
+    """x: any shape. Returns (sigmoid(x), cache); never overflows, even at |x| = 1000 in float32."""
     y = sigmoid(x)
     return y, y
 
 
 def sigmoid_backward(dy, cache):
-    """Returns dx (eq. 4.20)."""
+    """Returns dx (eq. 4.20): the derivative is read off the output, s (1 - s)."""
     return dy * cache * (1.0 - cache)
 
 
@@ -67,6 +68,7 @@ def softmax_backward(dp, cache):
 
 
 def log_softmax_forward(x):
+    """Log-softmax over the last axis. Returns (log p, cache)."""
     y = log_softmax(x)
     return y, y
 

@@ -23,14 +23,23 @@ from ..shapes import expect, same_dtype
 
 
 def masked_softmax_forward(scores, mask):
-    """scores, mask: (B, S). Returns (weights (B, S), cache)   (eq. 7.4)."""
+    """scores: (B, S); mask: (B, S), 1 (or True) on real positions. Returns (weights (B, S), cache)
+    (eq. 7.4). Padded positions get exactly 0; a row with no real position gets all zeros."""
+    dims = expect("scores", scores, ("B", "S"))
+    expect("mask", mask, ("B", "S"), dims, kind="mask")
+    return _masked_softmax(scores, mask)
+
+
+def _masked_softmax(scores, mask):
+    """(eq. 7.4) without argument checks: the attention kinds call it once per decoder step."""
     xp = B.get_array_module(scores)
     real = mask != 0
     c = xp.where(real, scores, -xp.inf).max(axis=1, keepdims=True)
-    c = xp.where(xp.isfinite(c), c, 0.0)
+    c = xp.where(xp.isfinite(c), c, 0.0)  # an all-padding row has no max; any finite shift will do
+    # exp(0) at padding keeps exp finite whatever the padded scores hold; the mask then zeroes it
     e = xp.exp(xp.where(real, scores - c, 0.0)) * real
     denom = e.sum(axis=1, keepdims=True)
-    w = e / xp.where(denom > 0, denom, 1.0)
+    w = e / xp.where(denom > 0, denom, 1.0)  # an all-padding row: 0 / 1, not 0 / 0
     return w, w
 
 
@@ -72,10 +81,11 @@ def additive_attention_forward(q, keys_proj, values, mask, Wq, v):
     dims = _check(q, keys_proj, values, mask, ("A",))
     expect("Wq", Wq, ("A", "Hq"), dims)
     expect("v", v, ("A",), dims)
+    same_dtype(q=q, Wq=Wq, v=v)
     xp = B.get_array_module(q)
     t = xp.tanh(keys_proj + (q @ Wq.T)[:, None, :])  # (B, S, A)
     scores = t @ v
-    w, wc = masked_softmax_forward(scores, mask)
+    w, wc = _masked_softmax(scores, mask)
     return (_context(w, values), w), (q, values, Wq, v, t, w, wc)
 
 
@@ -97,7 +107,7 @@ def dot_attention_forward(q, keys, values, mask, scaled=False):
     dims = _check(q, keys, values, mask, ("Hq",))
     scale = dims["Hq"] ** -0.5 if scaled else 1.0
     scores = (keys @ q[:, :, None])[..., 0] * scale
-    w, wc = masked_softmax_forward(scores, mask)
+    w, wc = _masked_softmax(scores, mask)
     return (_context(w, values), w), (q, keys, values, scale, w, wc)
 
 
@@ -115,9 +125,10 @@ def general_attention_forward(q, keys, values, mask, W):
     Returns ((context, weights), cache)."""
     dims = _check(q, keys, values, mask, ("Hk",))
     expect("W", W, ("Hq", "Hk"), dims)
+    same_dtype(q=q, W=W)
     u = q @ W  # (B, Hk): q^T W, shared by every source position
     scores = (keys @ u[:, :, None])[..., 0]
-    w, wc = masked_softmax_forward(scores, mask)
+    w, wc = _masked_softmax(scores, mask)
     return (_context(w, values), w), (q, keys, values, W, u, w, wc)
 
 

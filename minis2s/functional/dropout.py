@@ -2,23 +2,31 @@
 
     eq. 6.20  y = x * m / (1 - p),  m_k ~ Bernoulli(1 - p):  E[y] = x, so inference is the identity
     eq. 6.21  dx = dy * m / (1 - p)
+
+The mask is drawn on the device from a seeded :class:`minis2s.backend.DeviceRNG`, so a seed
+fixes it (per backend) and no random numbers cross from the host in the training step.
 """
 
 from __future__ import annotations
 
 
 def dropout_forward(x, p: float, rng, train: bool = True):
-    """x: any shape; p: drop probability; rng: a :class:`minis2s.backend.DeviceRNG`.
-    Returns (y, cache). With ``p == 0`` or ``train=False`` this is the identity."""
+    """x: any shape; p: drop probability in [0, 1); rng: a :class:`minis2s.backend.DeviceRNG`.
+
+    Returns (y, cache). With ``p == 0`` or ``train=False`` this is the identity (eq. 6.20: the
+    1 / (1 - p) rescaling in training is what makes inference need no correction).
+    """
+    if not 0.0 <= p < 1.0:
+        raise ValueError(f"dropout_forward: p is a drop probability in [0, 1), got {p}")
     if not train or p == 0.0:
         return x, None
     if rng is None:
         raise ValueError("dropout_forward: training with p > 0 needs a DeviceRNG (rng=...)")
-    scale = (rng.uniform(x.shape, x.dtype) >= p) * (1.0 / (1.0 - p))
-    scale = scale.astype(x.dtype)
+    keep = rng.uniform(x.shape, x.dtype) >= p  # P(keep) = 1 - p
+    scale = keep.astype(x.dtype) * (1.0 / (1.0 - p))  # 0 or 1 / (1 - p), in x's dtype
     return x * scale, scale
 
 
 def dropout_backward(dy, cache):
-    """Returns dx (eq. 6.21)."""
+    """Returns dx (eq. 6.21): the same mask and scale as the forward."""
     return dy if cache is None else dy * cache

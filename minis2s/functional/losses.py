@@ -18,11 +18,18 @@ from .activations import log_softmax
 
 
 def softmax_cross_entropy_forward(logits, targets, mask=None, ignore_index=None, label_smoothing=0.0):
-    """logits: (B, T, V) or (N, V); targets: (B, T) / (N,) ints; mask: (B, T) / (N,), 1 on real
-    tokens; targets equal to ``ignore_index`` count as padding too.
+    """Mean (label-smoothed) cross-entropy over the real tokens (eq. 2.9-2.10).
 
-    Returns (loss, cache): loss is a 0-d array (no host synchronisation), eq. 2.10. With no
-    real token the loss is 0 and so is the gradient.
+    logits: (B, T, V) or (N, V); targets: (B, T) / (N,) ints in [0, V); mask: (B, T) / (N,),
+    1 on real tokens, or None when all are real; targets equal to ``ignore_index`` (e.g. -100)
+    count as padding too and may lie outside [0, V); label_smoothing: eps in [0, 1).
+    Equal to ``torch.nn.functional.cross_entropy(logits, targets, ignore_index=...,
+    label_smoothing=eps, reduction="mean")`` with the masked targets set to ``ignore_index``.
+
+    Returns (loss, cache): loss is a 0-d array (no host synchronisation). With no real token
+    the loss is 0 and so is the gradient. :func:`cross_entropy_stats` reads the summed NLL and
+    the token count from the cache, for perplexity. Raises IndexError for a real target
+    outside [0, V) (one small explicit synchronisation, see ``backend.check_token_ids``).
     """
     xp = B.get_array_module(logits)
     lead = ("B", "T") if logits.ndim == 3 else ("N",)
@@ -32,27 +39,30 @@ def softmax_cross_entropy_forward(logits, targets, mask=None, ignore_index=None,
     expect("targets", targets, lead, dims, kind="int")
     if not 0.0 <= label_smoothing < 1.0:
         raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing}")
-    valid = xp.ones(targets.shape, dtype=logits.dtype)
+    real = xp.ones(targets.shape, dtype=bool)
     if mask is not None:
         expect("mask", mask, lead, dims, kind="mask")
-        valid = valid * (mask != 0)
+        real = real & (mask != 0)
     if ignore_index is not None:
-        valid = valid * (targets != ignore_index)
-    safe = xp.where(valid > 0, targets, 0)
+        real = real & (targets != ignore_index)
+    safe = xp.where(real, targets, 0)  # padding may hold any id (e.g. -100); it is never read
     B.check_token_ids(safe, dims["V"], "targets")
-    logp = log_softmax(logits)
+    logp = log_softmax(logits)  # eq. 2.7: max-shifted, so no exp overflows
     nll = -xp.take_along_axis(logp, safe[..., None], axis=-1)[..., 0]
     per_token = nll
     if label_smoothing:
-        per_token = (1.0 - label_smoothing) * nll - label_smoothing * logp.mean(axis=-1)
+        per_token = (1.0 - label_smoothing) * nll - label_smoothing * logp.mean(axis=-1)  # eq. 2.9
+    valid = real.astype(logits.dtype)
     n = valid.sum()
-    denom = xp.maximum(n, 1.0)
-    loss = (per_token * valid).sum() / denom
-    return loss, (logp, safe, valid, denom, label_smoothing, (nll * valid).sum(), n)
+    denom = xp.maximum(n, 1.0)  # no real token: loss 0 / 1 = 0, not 0 / 0
+    # where, not a product: whatever the padded logits hold (even inf), padding adds exactly 0
+    loss = xp.asarray(xp.where(real, per_token, 0.0).sum() / denom)  # eq. 2.10
+    nll_sum = xp.asarray(xp.where(real, nll, 0.0).sum())
+    return loss, (logp, safe, valid, denom, label_smoothing, nll_sum, xp.asarray(n))
 
 
 def softmax_cross_entropy_backward(dloss, cache):
-    """Returns dlogits, the shape of logits (eq. 2.11)."""
+    """dloss: a number or 0-d array. Returns dlogits, the shape of logits (eq. 2.11)."""
     xp = B.get_array_module(cache[0])
     logp, safe, valid, denom, eps, _, _ = cache
     V = logp.shape[-1]
@@ -61,10 +71,14 @@ def softmax_cross_entropy_backward(dloss, cache):
         dz -= eps / V
     onehot_rows = dz.reshape(-1, V)
     onehot_rows[xp.arange(onehot_rows.shape[0]), safe.reshape(-1)] -= 1.0 - eps
-    dz *= (valid * (dloss / denom))[..., None]
-    return dz
+    # where: a padded row of p may be nan if its logits were inf; its gradient is still exactly 0
+    return xp.where(valid[..., None] > 0, dz * (dloss / denom), 0.0).astype(logp.dtype, copy=False)
 
 
 def cross_entropy_stats(cache):
-    """(summed NLL of the real tokens, number of real tokens) as 0-d arrays, for perplexity."""
+    """(summed NLL of the real tokens, number of real tokens) as 0-d arrays on the device.
+
+    The NLL is the unsmoothed -log p_y, so exp(nll_sum / n) is the perplexity even when
+    training with label smoothing; read them back once per report, not once per step.
+    """
     return cache[5], cache[6]

@@ -1,0 +1,96 @@
+"""Cell builders shared by the lesson sources in this folder.
+
+A lesson source is a Python module defining ``FILENAME`` (the notebook's name in ``lessons/``)
+and ``CELLS``, a list of cells made with :func:`md` and :func:`code`. Write Markdown and code
+flush left inside triple-quoted strings; the common indentation is removed.
+"""
+
+from __future__ import annotations
+
+import textwrap
+
+
+def _clean(text: str) -> str:
+    return textwrap.dedent(text).strip("\n")
+
+
+def md(text: str) -> dict:
+    """A Markdown cell. Display equations: ``$$ ... \\tag{4.3} $$`` with the library's numbers."""
+    return {"cell_type": "markdown", "source": _clean(text)}
+
+
+def code(text: str) -> dict:
+    """A code cell (written without outputs)."""
+    return {"cell_type": "code", "source": _clean(text)}
+
+
+SETUP = code(
+    '''
+    import inspect
+    import os
+    import sys
+
+    try:
+        import minis2s
+    except ImportError:  # a checkout without `pip install -e .`: use the package beside lessons/
+        sys.path.insert(0, os.path.abspath(".."))
+        import minis2s
+
+    import matplotlib.pyplot as plt
+    import numpy as np
+    from IPython.display import Markdown, display
+
+    FAST = os.environ.get("MINIS2S_FAST", "") not in ("", "0")  # smaller sizes, same lessons
+
+
+    def show(*objects):
+        """Display the library's own source: what you read here is exactly what runs."""
+        for obj in objects:
+            display(Markdown(f"```python\\n{inspect.getsource(obj)}```"))
+    '''
+)
+"""The first code cell of every lesson: imports, ``FAST`` and ``show``."""
+
+
+EXERCISE_IMPORTS = code(
+    """
+    from minis2s.exercises import check, forwards, solutions, stubs
+    """
+)
+"""Imports for a lesson with exercises: ``check``, the exercise ``forwards`` (named caches), the
+``stubs`` you fill in, the reference ``solutions``."""
+
+
+def exercise(name: str, task: str) -> list[dict]:
+    """The cells of one graded exercise on ``minis2s.exercises.stubs.<name>``.
+
+    The stub cell holds the stub's source as it is in the package when the notebooks are built
+    (``make_lessons.py --check`` notices when the package changes it), followed by ``check``,
+    which reports "not implemented yet" without raising until the learner fills it in. The last
+    cell grades the reference solution, so the notebook runs top to bottom.
+    """
+    import inspect
+
+    from minis2s.exercises import stubs
+
+    stub = inspect.getsource(getattr(stubs, name)).rstrip("\n")
+    forward = name.removesuffix("_backward") + "_forward"
+    intro = (
+        f"### Exercise: `{name}`\n\n{inspect.cleandoc(task)}\n\n"
+        f"The grader runs `minis2s.exercises.forwards.{forward}`: the library's forward written out "
+        "with a *named* cache, so that you read `cache.x` instead of unpacking a tuple."
+    )
+    how = (
+        "The cell below holds the stub from `minis2s.exercises.stubs`. Replace the "
+        "`raise NotImplementedError(...)` with your code and run the cell: `check` grades your "
+        "function with the gradient checker of lesson 01 and, if a gradient is wrong, says which "
+        "one and why. Until you fill it in, it reports that the exercise is not implemented yet."
+    )
+    return [
+        md(intro),
+        code(f"show(forwards.{forward})"),
+        md(how),
+        code(f"{stub}\n\n\ncheck({name})"),
+        md("The reference solution, graded the same way — this is what a pass looks like:"),
+        code(f"check(solutions.{name})"),
+    ]

@@ -62,9 +62,9 @@ def _context_backward(dcontext, dweights, w, values):
     return dw, w[:, :, None] * dcontext[:, None, :]
 
 
-def _check(q, keys, values, mask, kspec):
+def _check(q, keys, values, mask, kspec, keys_name="keys"):
     dims = expect("q", q, ("B", "Hq"))
-    expect("keys", keys, ("B", "S") + kspec, dims)
+    expect(keys_name, keys, ("B", "S") + kspec, dims)
     expect("values", values, ("B", "S", "Hv"), dims)
     expect("mask", mask, ("B", "S"), dims, kind="mask")
     same_dtype(q=q, keys=keys, values=values)
@@ -78,7 +78,7 @@ def additive_attention_forward(q, keys_proj, values, mask, Wq, v):
     by ``Wk`` -- done once per batch with ``affine_forward``, not once per step; values:
     (B, S, Hv); mask: (B, S); Wq: (A, Hq); v: (A,). Returns ((context (B, Hv), weights (B, S)), cache).
     """
-    dims = _check(q, keys_proj, values, mask, ("A",))
+    dims = _check(q, keys_proj, values, mask, ("A",), "keys_proj")
     expect("Wq", Wq, ("A", "Hq"), dims)
     expect("v", v, ("A",), dims)
     same_dtype(q=q, Wq=Wq, v=v)

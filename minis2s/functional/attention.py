@@ -102,8 +102,9 @@ def additive_attention_backward(dout, cache):
 
 
 def dot_attention_forward(q, keys, values, mask, scaled=False):
-    """Dot (or scaled dot) attention (eq. 7.2). q: (B, H), keys: (B, S, H), values: (B, S, Hv).
-    Returns ((context, weights), cache)."""
+    """Dot (or scaled dot) attention (eq. 7.2, 7.4, 7.5). q: (B, H); keys: (B, S, H); values:
+    (B, S, Hv); mask: (B, S); scaled: divide the scores by sqrt(H).
+    Returns ((context (B, Hv), weights (B, S)), cache)."""
     dims = _check(q, keys, values, mask, ("Hq",))
     scale = dims["Hq"] ** -0.5 if scaled else 1.0
     scores = (keys @ q[:, :, None])[..., 0] * scale
@@ -112,7 +113,7 @@ def dot_attention_forward(q, keys, values, mask, scaled=False):
 
 
 def dot_attention_backward(dout, cache):
-    """Returns dq, dkeys, dvalues."""
+    """dout = (dcontext, dweights or None). Returns dq, dkeys, dvalues (eq. 7.6, 7.7)."""
     dcontext, dweights = dout
     q, keys, values, scale, w, wc = cache
     dw, dvalues = _context_backward(dcontext, dweights, w, values)
@@ -121,8 +122,8 @@ def dot_attention_backward(dout, cache):
 
 
 def general_attention_forward(q, keys, values, mask, W):
-    """Luong's general attention (eq. 7.3). q: (B, Hq), keys: (B, S, Hk), W: (Hq, Hk).
-    Returns ((context, weights), cache)."""
+    """Luong's general attention (eq. 7.3-7.5). q: (B, Hq); keys: (B, S, Hk); values: (B, S, Hv);
+    mask: (B, S); W: (Hq, Hk). Returns ((context (B, Hv), weights (B, S)), cache)."""
     dims = _check(q, keys, values, mask, ("Hk",))
     expect("W", W, ("Hq", "Hk"), dims)
     same_dtype(q=q, W=W)
@@ -133,7 +134,7 @@ def general_attention_forward(q, keys, values, mask, W):
 
 
 def general_attention_backward(dout, cache):
-    """Returns dq, dkeys, dvalues, dW."""
+    """dout = (dcontext, dweights or None). Returns dq, dkeys, dvalues, dW (eq. 7.6, 7.7)."""
     dcontext, dweights = dout
     q, keys, values, W, u, w, wc = cache
     dw, dvalues = _context_backward(dcontext, dweights, w, values)

@@ -1,0 +1,48 @@
+"""Gradient-check exercises: write a backward pass, and the grader says where it is wrong.
+
+In a lesson notebook::
+
+    from minis2s.exercises import check, stub
+    print(inspect.getsource(stub("lstm_step")))   # the stub to copy into a cell
+
+    def lstm_step_backward(dout, cache):
+        ...
+
+    check(lstm_step_backward)                     # exercise read from the function's name
+
+The verdict is the library's gradient check (:mod:`minis2s.gradcheck`) against the exercise's
+forward (:mod:`.forwards`, the library's function with a documented, named cache). When a
+gradient is wrong the report says which, and where: the gate block, the missing tanh', the
+transposed weight, the unmasked padding -- see :mod:`.grader` and :mod:`.mistakes`.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from . import forwards, stubs
+from .grader import GradResult, Report, check
+from .specs import EXERCISES, find
+
+__all__ = ["check", "list_exercises", "stub", "solution", "forward", "Report", "GradResult",
+           "forwards", "stubs"]
+
+
+def list_exercises() -> list[str]:
+    """The exercise names, in lesson order: affine, softmax_cross_entropy, rnn_step, ..."""
+    return list(EXERCISES)
+
+
+def stub(name: str) -> Callable:
+    """The stub a learner starts from, e.g. ``stub("lstm_step")`` is ``stubs.lstm_step_backward``."""
+    return find(name).stub
+
+
+def solution(name: str) -> Callable:
+    """The reference solution of an exercise (for instructors, or after the exercise)."""
+    return find(name).solution
+
+
+def forward(name: str) -> Callable:
+    """The exercise's forward, which returns the named cache the backward receives."""
+    return find(name).forward

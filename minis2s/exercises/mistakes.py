@@ -1,0 +1,318 @@
+"""A catalogue of typical wrong backward passes, and the hint that names each one.
+
+Every entry is a complete backward that a learner might plausibly write: the reference
+solution with one typical mistake. The grader runs each entry of the exercise on the same
+upstream gradient and cache as the learner's function; where the learner's gradient (or one
+gate block of it) equals a mistake's and differs from the right one, the mistake's hint is
+given. The tests grade every entry and assert that its hint comes back (``keywords``).
+
+``stress`` entries are right on ordinary inputs and fail only on the exercise's stress inputs
+(the softmax without its max shift overflows at logits of +-1000): the grader recognises those
+by non-finite gradients there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from .. import backend as B
+from .hints import OVERFLOW_HINT
+
+
+@dataclass(frozen=True)
+class Mistake:
+    exercise: str
+    name: str
+    hint: str
+    keywords: tuple  # words the hint must contain, lower case (the tests check them)
+    backward: Callable
+    stress: bool = False
+
+
+MISTAKES: list[Mistake] = []
+
+
+def mistake(exercise: str, hint: str, keywords, stress: bool = False):
+    """Decorator: register a wrong backward under its function name."""
+
+    def register(fn):
+        MISTAKES.append(Mistake(exercise, fn.__name__, hint, tuple(keywords), fn, stress))
+        return fn
+
+    return register
+
+
+def for_exercise(name: str) -> list[Mistake]:
+    return [m for m in MISTAKES if m.exercise == name]
+
+
+# --------------------------------------------------------------------------- affine
+
+
+@mistake("affine", "dW is transposed: W has PyTorch's (out, in) layout (H, D), so dW = dy^T x, "
+         "shape (H, D), not x^T dy (eq. 2.2)", ("transposed", "dw"))
+def affine_dW_transposed(dy, cache):
+    return dy @ cache.W, cache.x.T @ dy, dy.sum(axis=0)
+
+
+@mistake("affine", "db is not accumulated: it holds one row of dy (overwritten in a loop?) -- sum dy "
+         "over all the batch rows, db = dy.sum(axis=0) (eq. 2.2)", ("db", "accumulated"))
+def affine_db_one_row(dy, cache):
+    return dy @ cache.W, dy.T @ cache.x, dy[-1] * 1.0
+
+
+# --------------------------------------------------------------------------- softmax cross-entropy
+
+
+def _probs(logits, shift=True):
+    xp = B.get_array_module(logits)
+    e = xp.exp(logits - logits.max(axis=-1, keepdims=True) if shift else logits)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def _onehot(cache):
+    xp = B.get_array_module(cache.logits)
+    return xp.arange(cache.logits.shape[-1]) == cache.targets[..., None]
+
+
+@mistake("softmax_cross_entropy", "dlogits is nonzero at padded positions: multiply by the mask m, "
+         "dlogits = dloss * (p - onehot(y)) * m / N (eq. 2.11)", ("padded", "mask"))
+def ce_no_mask(dloss, cache):
+    return (_probs(cache.logits) - _onehot(cache)) * (dloss / cache.n)
+
+
+@mistake("softmax_cross_entropy", "dlogits is averaged over all B*T positions, padding included: "
+         "divide by N, the number of real tokens (cache.n), eq. 2.10-2.11", ("real tokens", "b*t"))
+def ce_mean_over_all_positions(dloss, cache):
+    Bn, T, _ = cache.logits.shape
+    return (_probs(cache.logits) - _onehot(cache)) * (cache.mask * (dloss / (Bn * T)))[..., None]
+
+
+@mistake("softmax_cross_entropy", OVERFLOW_HINT, ("overflow", "row max", "eq. 2.5"), stress=True)
+def ce_no_max_shift(dloss, cache):
+    p = _probs(cache.logits, shift=False)
+    return (p - _onehot(cache)) * (cache.mask * (dloss / cache.n))[..., None]
+
+
+@mistake("softmax_cross_entropy", "dlogits misses the target term: subtract 1 at the target class, "
+         "dlogits = (p - onehot(y)) * m / N (eq. 2.11)", ("onehot", "target"))
+def ce_no_onehot(dloss, cache):
+    return _probs(cache.logits) * (cache.mask * (dloss / cache.n))[..., None]
+
+
+@mistake("softmax_cross_entropy", "dlogits ignores the upstream gradient dloss: multiply by it, "
+         "dlogits = dloss * (p - onehot(y)) * m / N (eq. 2.11)", ("dloss",))
+def ce_ignores_dloss(dloss, cache):
+    return (_probs(cache.logits) - _onehot(cache)) * (cache.mask / cache.n)[..., None]
+
+
+# --------------------------------------------------------------------------- RNN step
+
+
+def _rnn_tail(da, cache, dWh=None):
+    db = da.sum(axis=0)
+    dWh = da.T @ cache.h_prev if dWh is None else dWh
+    return da @ cache.Wx, da @ cache.Wh, da.T @ cache.x, dWh, db, db.copy()
+
+
+@mistake("rnn_step", "missing tanh': the gradient of a is da = dh * (1 - h^2) (eq. 3.4), "
+         "and every other gradient is made from da", ("tanh'", "eq. 3.4"))
+def rnn_no_tanh_prime(dh, cache):
+    return _rnn_tail(dh * 1.0, cache)
+
+
+@mistake("rnn_step", "tanh' is 1 - h^2, not 1 - h: da = dh * (1 - h^2) (eq. 3.4)",
+         ("1 - h^2", "eq. 3.4"))
+def rnn_tanh_prime_as_1_minus_h(dh, cache):
+    return _rnn_tail(dh * (1 - cache.h), cache)
+
+
+@mistake("rnn_step", "dh_prev misses the recurrent weights: h_prev enters a through h_prev Wh^T, "
+         "so dh_prev = da Wh (eq. 3.5)", ("dh_prev", "wh", "recurrent"))
+def rnn_dh_prev_without_Wh(dh, cache):
+    da = dh * (1 - cache.h * cache.h)
+    dx, _, dWx, dWh, dbx, dbh = _rnn_tail(da, cache)
+    return dx, da, dWx, dWh, dbx, dbh
+
+
+@mistake("rnn_step", "dWh is transposed: Wh is stored (out, in), so dWh = da^T h_prev, not "
+         "h_prev^T da (eq. 3.7); Wh is square, so its shape cannot tell", ("transposed", "dwh"))
+def rnn_dWh_transposed(dh, cache):
+    da = dh * (1 - cache.h * cache.h)
+    return _rnn_tail(da, cache, dWh=cache.h_prev.T @ da)
+
+
+@mistake("rnn_step", "dWh is not accumulated over the batch: it holds the last row's outer product "
+         "only (overwritten in a loop?) -- sum over every row, dWh = da^T h_prev (eq. 3.7)",
+         ("accumulated", "batch", "dwh"))
+def rnn_dWh_last_row(dh, cache):
+    da = dh * (1 - cache.h * cache.h)
+    return _rnn_tail(da, cache, dWh=da[-1:].T @ cache.h_prev[-1:])
+
+
+# --------------------------------------------------------------------------- LSTM step
+
+
+def _lstm_tail(da_i, da_f, da_g, da_o, dc_prev, cache, transpose_dWx=False, last_row_dWh=False):
+    xp = B.get_array_module(da_i)
+    da = xp.concatenate([da_i, da_f, da_g, da_o], axis=1)
+    db = da.sum(axis=0)
+    dWx = cache.x.T @ da if transpose_dWx else da.T @ cache.x
+    dWh = da[-1:].T @ cache.h_prev[-1:] if last_row_dWh else da.T @ cache.h_prev
+    return da @ cache.Wx, da @ cache.Wh, dc_prev, dWx, dWh, db, db.copy()
+
+
+def _lstm(dout, cache, *, tanh_prime=True, sigmoid_prime=True, df_cell=None, dc_prev_f=True,
+          **tail):
+    dh, dc = dout
+    i, f, g, o, tanh_c = cache.i, cache.f, cache.g, cache.o, cache.tanh_c
+    dc_total = dc + dh * o * ((1 - tanh_c * tanh_c) if tanh_prime else 1.0)
+    di, df = dc_total * g, dc_total * (cache.c_prev if df_cell is None else df_cell)
+    dg, do = dc_total * i, dh * tanh_c
+    s = (lambda a: a * (1 - a)) if sigmoid_prime else (lambda a: a)
+    dc_prev = dc_total * f if dc_prev_f else dc_total * 1.0
+    return _lstm_tail(di * s(i), df * s(f), dg * (1 - g * g), do * s(o), dc_prev, cache, **tail)
+
+
+@mistake("lstm_step", "the gradient reaching c through h misses tanh': h = o * tanh(c), so "
+         "dc_total = dc + dh * o * (1 - tanh(c)^2) (eq. 4.6)", ("tanh", "eq. 4.6", "dc_total"))
+def lstm_no_tanh_prime_on_cell(dout, cache):
+    return _lstm(dout, cache, tanh_prime=False)
+
+
+@mistake("lstm_step", "sigmoid' is s * (1 - s), not s: da_i = di * i * (1 - i), and likewise for "
+         "f and o (eq. 4.8)", ("sigmoid'", "s * (1 - s)"))
+def lstm_sigmoid_prime_as_s(dout, cache):
+    return _lstm(dout, cache, sigmoid_prime=False)
+
+
+@mistake("lstm_step", "the forget-gate gradient uses the new cell c: f multiplies c_prev, so "
+         "df = dc_total * c_prev (eq. 4.7)", ("forget", "c_prev"))
+def lstm_df_uses_new_cell(dout, cache):
+    return _lstm(dout, cache, df_cell=cache.c)
+
+
+@mistake("lstm_step", "dc_prev misses the forget gate: c = f * c_prev + i * g, so "
+         "dc_prev = dc_total * f (eq. 4.7)", ("dc_prev", "* f"))
+def lstm_dc_prev_without_f(dout, cache):
+    return _lstm(dout, cache, dc_prev_f=False)
+
+
+@mistake("lstm_step", "dWx is transposed: Wx is stored (out, in) = (4H, D), so dWx = da^T x, "
+         "not x^T da (eq. 4.9)", ("transposed", "dwx"))
+def lstm_dWx_transposed(dout, cache):
+    return _lstm(dout, cache, transpose_dWx=True)
+
+
+@mistake("lstm_step", "dWh is not accumulated over the batch: it holds the last row's outer product "
+         "only (overwritten in a loop?) -- sum over every row, dWh = da^T h_prev (eq. 4.9)",
+         ("accumulated", "batch", "dwh"))
+def lstm_dWh_last_row(dout, cache):
+    return _lstm(dout, cache, last_row_dWh=True)
+
+
+# --------------------------------------------------------------------------- GRU step
+
+
+def _gru(dh, cache, *, swap_z=False, sigmoid_prime=True, recurrent=True, direct=True, reset=True):
+    xp = B.get_array_module(dh)
+    h_prev, r, z, n = cache.h_prev, cache.r, cache.z, cache.n
+    keep = 1 - z if swap_z else z  # the weight of h_prev in h
+    dn = dh * (1 - keep)
+    dz = dh * (n - h_prev) if swap_z else dh * (h_prev - n)
+    dax_n = dn * (1 - n * n)
+    dah_n = dax_n * r if reset else dax_n * 1.0
+    s = (lambda a: a * (1 - a)) if sigmoid_prime else (lambda a: a)
+    da_r, da_z = dax_n * cache.ah_n * s(r), dz * s(z)
+    dax = xp.concatenate([da_r, da_z, dax_n], axis=1)
+    dah = xp.concatenate([da_r, da_z, dah_n], axis=1)
+    dh_prev = xp.zeros_like(dh)
+    if direct:
+        dh_prev = dh_prev + dh * keep
+    if recurrent:
+        dh_prev = dh_prev + dah @ cache.Wh
+    return (dax @ cache.Wx, dh_prev, dax.T @ cache.x, dah.T @ h_prev,
+            dax.sum(axis=0), dah.sum(axis=0))
+
+
+@mistake("gru_step", "z and (1 - z) are swapped: PyTorch's GRU keeps the old state with z, "
+         "h = (1 - z) * n + z * h_prev (eq. 5.4), so dn = dh * (1 - z), dz = dh * (h_prev - n) and "
+         "the direct path into h_prev is dh * z (eq. 5.5) -- you differentiated "
+         "h = z * n + (1 - z) * h_prev", ("(1 - z)", "eq. 5.4"))
+def gru_z_swapped(dh, cache):
+    return _gru(dh, cache, swap_z=True)
+
+
+@mistake("gru_step", "sigmoid' is s * (1 - s), not s: da_r = dr * r * (1 - r), "
+         "da_z = dz * z * (1 - z) (eq. 5.7)", ("sigmoid'", "s * (1 - s)"))
+def gru_sigmoid_prime_as_s(dh, cache):
+    return _gru(dh, cache, sigmoid_prime=False)
+
+
+@mistake("gru_step", "dh_prev misses the recurrent term dah Wh: h_prev feeds the gates through Wh "
+         "as well as the direct path, dh_prev = dh * z + dah Wh (eq. 5.8)", ("recurrent", "dah wh"))
+def gru_dh_prev_without_recurrent(dh, cache):
+    return _gru(dh, cache, recurrent=False)
+
+
+@mistake("gru_step", "dh_prev misses the direct path dh * z: h = (1 - z) * n + z * h_prev uses "
+         "h_prev itself too, so dh_prev = dh * z + dah Wh (eq. 5.5, 5.8)", ("direct", "dh * z"))
+def gru_dh_prev_without_direct(dh, cache):
+    return _gru(dh, cache, direct=False)
+
+
+@mistake("gru_step", "the n block of dWh and dbh misses the reset gate: n = tanh(ax_n + r * ah_n), "
+         "so dah_n = dax_n * r (eq. 5.6), while dax_n has no r", ("reset", "dah_n"))
+def gru_reset_missing_in_dah_n(dh, cache):
+    return _gru(dh, cache, reset=False)
+
+
+# --------------------------------------------------------------------------- additive attention
+
+
+def _attention(dout, cache, *, dweights=True, softmax_mean=True, tanh_prime=True,
+               sum_over_s=True, transpose_dWq=False):
+    dcontext, dw_up = dout
+    q, values, Wq, v, t, w = cache.q, cache.values, cache.Wq, cache.v, cache.t, cache.weights
+    dw = (values @ dcontext[:, :, None])[..., 0]
+    if dweights:
+        dw = dw + dw_up
+    de = w * (dw - (w * dw).sum(axis=1, keepdims=True)) if softmax_mean else w * dw
+    du = de[:, :, None] * v * ((1 - t * t) if tanh_prime else 1.0)
+    dq_proj = du.sum(axis=1) if sum_over_s else du[:, -1] * 1.0
+    dWq = q.T @ dq_proj if transpose_dWq else dq_proj.T @ q
+    dv = (de[:, :, None] * t).sum(axis=(0, 1))
+    return dq_proj @ Wq, du, w[:, :, None] * dcontext[:, None, :], dWq, dv
+
+
+@mistake("additive_attention", "the softmax backward misses its second term: de_s = a_s (da_s - "
+         "sum_j a_j da_j) (eq. 7.7) -- the weights sum to 1, so one cannot move alone",
+         ("eq. 7.7", "sum_j"))
+def attention_softmax_without_mean(dout, cache):
+    return _attention(dout, cache, softmax_mean=False)
+
+
+@mistake("additive_attention", "your gradients ignore dweights: the forward returns (context, "
+         "weights), so da_s = v_s . dcontext + dweights_s before the softmax backward (eq. 7.6-7.7)",
+         ("dweights",))
+def attention_ignores_dweights(dout, cache):
+    return _attention(dout, cache, dweights=False)
+
+
+@mistake("additive_attention", "missing tanh': du = de_s v * (1 - t^2) (eq. 7.8)",
+         ("tanh'", "eq. 7.8"))
+def attention_no_tanh_prime(dout, cache):
+    return _attention(dout, cache, tanh_prime=False)
+
+
+@mistake("additive_attention", "dq and dWq use one source position only: q Wq^T is added at every "
+         "position s, so sum du over s first, dq = (sum_s du_s) Wq (eq. 7.8)", ("sum", "position"))
+def attention_query_not_summed_over_s(dout, cache):
+    return _attention(dout, cache, sum_over_s=False)
+
+
+@mistake("additive_attention", "dWq is transposed: Wq is stored (out, in) = (A, Hq), so "
+         "dWq = (sum_s du_s)^T q (eq. 7.8)", ("transposed", "dwq"))
+def attention_dWq_transposed(dout, cache):
+    return _attention(dout, cache, transpose_dWq=True)

@@ -1,0 +1,115 @@
+"""The functions a learner starts from: copy one into a notebook cell, fill it in, then check it.
+
+    from minis2s.exercises import check, stubs
+    from minis2s.exercises.forwards import lstm_step_forward   # the forward, with a named cache
+
+    def lstm_step_backward(dout, cache):
+        ...                                                    # your code
+
+    check(lstm_step_backward)
+
+Each stub has the signature of the library's backward and documents the cache its forward
+(:mod:`minis2s.exercises.forwards`) hands it. Gradients come back in the order of the forward's
+arguments, each with the shape of its argument. The grader always passes arrays (never None).
+"""
+
+
+def affine_backward(dy, cache):
+    """Backward of y = x W^T + b (lesson 02, eq. 2.1-2.2).
+
+    dy: (B, H), the gradient of the loss with respect to y.
+    cache (forwards.AffineCache):
+        cache.x  (B, D)  the input
+        cache.W  (H, D)  the weight, PyTorch's (out, in) layout
+    Returns dx (B, D), dW (H, D), db (H,).
+    """
+    raise NotImplementedError("write eq. 2.2 first: dx = dy W, dW = dy^T x, db = the sum of dy over the rows")
+
+
+def softmax_cross_entropy_backward(dloss, cache):
+    """Backward of the masked mean cross-entropy (lesson 02, eq. 2.5, 2.9-2.11).
+
+    dloss: a 0-d array, the gradient of the final loss with respect to this loss (often 1).
+    cache (forwards.CrossEntropyCache):
+        cache.logits   (B, T, V)  the raw scores z; compute p = softmax(z) yourself (eq. 2.5),
+                                  subtracting each row's max before exp
+        cache.targets  (B, T)     the target class ids y
+        cache.mask     (B, T)     1.0 on real tokens, 0.0 on padding
+        cache.n        0-d        N, the number of real tokens (eq. 2.10)
+    Returns dlogits (B, T, V): dloss * (p - onehot(y)) * m / N per token (eq. 2.11).
+    """
+    raise NotImplementedError(
+        "write eq. 2.5 (p = softmax(logits), max-shifted) and eq. 2.11: dlogits = (p - onehot(y)) m / N"
+    )
+
+
+def rnn_step_backward(dh, cache):
+    """Backward of h = tanh(x Wx^T + bx + h_prev Wh^T + bh) (lesson 03, eq. 3.1-3.5, 3.7).
+
+    dh: (B, H), the gradient of the loss with respect to h.
+    cache (forwards.RNNStepCache):
+        cache.x       (B, D)
+        cache.h_prev  (B, H)
+        cache.Wx      (H, D)
+        cache.Wh      (H, H)
+        cache.h       (B, H)  the new state, tanh(a) (eq. 3.2)
+    Returns dx (B, D), dh_prev (B, H), dWx (H, D), dWh (H, H), dbx (H,), dbh (H,).
+    """
+    raise NotImplementedError("write eq. 3.4 first: da = dh * (1 - h^2)")
+
+
+def lstm_step_backward(dout, cache):
+    """Backward of one LSTM step, gates i, f, g, o in PyTorch's order (lesson 04, eq. 4.1-4.9).
+
+    dout = (dh, dc), each (B, H): the gradients of the loss with respect to h and c.
+    cache (forwards.LSTMStepCache):
+        cache.x               (B, D)
+        cache.h_prev          (B, H)
+        cache.c_prev          (B, H)
+        cache.Wx              (4H, D)  row blocks i, f, g, o
+        cache.Wh              (4H, H)
+        cache.i, .f, .o       (B, H)   sigmoid gates (eq. 4.2)
+        cache.g               (B, H)   tanh candidate (eq. 4.3)
+        cache.c               (B, H)   the new cell f * c_prev + i * g (eq. 4.4)
+        cache.tanh_c          (B, H)   tanh(c), so h = o * tanh_c (eq. 4.5)
+    Returns dx (B, D), dh_prev (B, H), dc_prev (B, H), dWx (4H, D), dWh (4H, H), dbx (4H,),
+    dbh (4H,). Stack the gate gradients as da = [da_i, da_f, da_g, da_o], (B, 4H).
+    """
+    raise NotImplementedError("write eq. 4.6 first: dc_total = dc + dh * o * (1 - tanh(c)^2)")
+
+
+def gru_step_backward(dh, cache):
+    """Backward of one GRU step, gates r, z, n in PyTorch's order (lesson 05, eq. 5.1-5.8).
+
+    dh: (B, H), the gradient of the loss with respect to h = (1 - z) * n + z * h_prev.
+    cache (forwards.GRUStepCache):
+        cache.x       (B, D)
+        cache.h_prev  (B, H)
+        cache.Wx      (3H, D)  row blocks r, z, n
+        cache.Wh      (3H, H)
+        cache.r, .z   (B, H)   reset and update gates (eq. 5.2)
+        cache.n       (B, H)   candidate tanh(ax_n + r * ah_n) (eq. 5.3)
+        cache.ah_n    (B, H)   h_prev Wh_n^T + bh_n, the term r scales (eq. 5.1)
+    Returns dx (B, D), dh_prev (B, H), dWx (3H, D), dWh (3H, H), dbx (3H,), dbh (3H,).
+    The gradients of x Wx^T + bx (dax) and of h_prev Wh^T + bh (dah) differ in the n block.
+    """
+    raise NotImplementedError("write eq. 5.5 first: dn = dh * (1 - z), dz = dh * (h_prev - n)")
+
+
+def additive_attention_backward(dout, cache):
+    """Backward of Bahdanau attention for one query (lesson 07, eq. 7.1, 7.4-7.8).
+
+    dout = (dcontext (B, Hv), dweights (B, S)): the forward returns (context, weights).
+    cache (forwards.AttentionCache):
+        cache.q        (B, Hq)     the query
+        cache.values   (B, S, Hv)
+        cache.mask     (B, S)      1 on real source positions
+        cache.Wq       (A, Hq)
+        cache.v        (A,)
+        cache.t        (B, S, A)   tanh(q Wq^T + keys_proj) (eq. 7.1)
+        cache.weights  (B, S)      the attention weights a_s (eq. 7.4), 0 at padding
+    Returns dq (B, Hq), dkeys_proj (B, S, A), dvalues (B, S, Hv), dWq (A, Hq), dv (A,).
+    """
+    raise NotImplementedError(
+        "write eq. 7.6 first: da_s = v_s . dcontext + dweights_s, dvalues_s = a_s dcontext"
+    )

@@ -84,13 +84,14 @@ def exercise(name: str, task: str) -> list[dict]:
         "The cell below holds the stub from `minis2s.exercises.stubs`. Replace the "
         "`raise NotImplementedError(...)` with your code and run the cell: `check` grades your "
         "function with the gradient checker of lesson 01 and, if a gradient is wrong, says which "
-        "one and why. Until you fill it in, it reports that the exercise is not implemented yet."
+        "one and why. Until you fill it in, it reports that the exercise is not implemented yet. "
+        "(`check` prints its report and returns it: `report.passed` is True once you are done.)"
     )
     return [
         md(intro),
         code(f"show(forwards.{forward})"),
         md(how),
-        code(f"{stub}\n\n\ncheck({name})"),
+        code(f"{stub}\n\n\nreport = check({name})"),
         md("The reference solution, graded the same way — this is what a pass looks like:"),
-        code(f"check(solutions.{name})"),
+        code(f"report = check(solutions.{name})"),
     ]

@@ -1,0 +1,86 @@
+"""Lessons 00-05 stay in step with their sources and with the library they teach.
+
+Running the notebooks is CI's ``pytest --nbmake lessons``; these tests check, in a second, what
+a run cannot: that each notebook is exactly what ``lessons/_build`` generates (so the exercise
+stubs match ``minis2s.exercises.stubs``), that notebooks carry no outputs, that every equation
+the covered modules cite is derived under the same number, and that every backward function of
+those modules appears in a lesson.
+"""
+
+import importlib
+import pathlib
+import re
+import subprocess
+import sys
+
+import pytest
+
+nbformat = pytest.importorskip("nbformat")
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+LESSONS = ROOT / "lessons"
+NOTEBOOKS = sorted(LESSONS.glob("0[0-5]_*.ipynb"))
+# modules whose equations (chapters 1-5) and backward functions lessons 00-05 cover
+COVERED = ["gradcheck", "functional.linear", "functional.activations", "functional.losses",
+           "functional.rnn", "functional.lstm", "functional.gru", "functional.clip"]
+TAG = re.compile(r"\\tag\{(\d+\.\d+)\}")
+CITED = re.compile(r"eq\. ([1-5]\.\d+)")
+
+
+def _cells():
+    return {nb.name: nbformat.read(nb, as_version=4).cells for nb in NOTEBOOKS}
+
+
+def test_six_lessons_exist():
+    assert [nb.name[:2] for nb in NOTEBOOKS] == ["00", "01", "02", "03", "04", "05"]
+
+
+def test_notebooks_match_their_sources():
+    run = subprocess.run([sys.executable, str(LESSONS / "_build" / "make_lessons.py"), "--check"],
+                         capture_output=True, text=True, cwd=ROOT)
+    assert run.returncode == 0, run.stdout + run.stderr
+
+
+@pytest.mark.parametrize("name", [nb.name for nb in NOTEBOOKS])
+def test_committed_without_outputs(name):
+    for cell in _cells()[name]:
+        if cell.cell_type == "code":
+            assert cell.outputs == [] and cell.execution_count is None
+
+
+def test_every_cited_equation_is_derived_once_under_its_number():
+    tags = {}
+    for name, cells in _cells().items():
+        for cell in cells:
+            if cell.cell_type == "markdown":
+                for number in TAG.findall(cell.source):
+                    tags.setdefault(number, []).append(name)
+    duplicated = {n: where for n, where in tags.items() if len(where) > 1}
+    assert not duplicated, f"equation numbers tagged more than once: {duplicated}"
+    cited = set()
+    for module in COVERED:
+        source = (ROOT / "minis2s" / (module.replace(".", "/") + ".py")).read_text()
+        cited |= set(CITED.findall(source))
+    missing = sorted(cited - set(tags), key=lambda n: tuple(map(int, n.split("."))))
+    assert not missing, f"equations the library cites but no lesson derives: {missing}"
+    for number, (name,) in tags.items():
+        assert name.startswith(number.split(".")[0].zfill(2)), f"eq. {number} is derived in {name}"
+
+
+def test_every_backward_of_the_covered_modules_appears_in_a_lesson():
+    text = "\n".join(cell.source for cells in _cells().values() for cell in cells)
+    for module in COVERED[1:]:
+        mod = importlib.import_module(f"minis2s.{module}")
+        for fn in (n for n in vars(mod) if n.endswith("_backward") and not n.startswith("_")):
+            if getattr(mod, fn).__module__ == mod.__name__:
+                assert fn in text, f"{module}.{fn} is not shown in lessons 00-05"
+
+
+def test_exercise_cells_hold_the_stubs_and_grade_without_raising():
+    stubs = importlib.import_module("minis2s.exercises.stubs")
+    sources = "\n".join(c.source for cells in _cells().values() for c in cells if c.cell_type == "code")
+    for name in ("affine_backward", "softmax_cross_entropy_backward", "rnn_step_backward",
+                 "lstm_step_backward", "gru_step_backward"):
+        assert f"def {name}(" in sources and f"\ncheck({name})" in sources
+        assert f"check(solutions.{name})" in sources
+        assert hasattr(stubs, name)

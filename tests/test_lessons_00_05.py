@@ -76,11 +76,21 @@ def test_every_backward_of_the_covered_modules_appears_in_a_lesson():
                 assert fn in text, f"{module}.{fn} is not shown in lessons 00-05"
 
 
-def test_exercise_cells_hold_the_stubs_and_grade_without_raising():
-    stubs = importlib.import_module("minis2s.exercises.stubs")
+EXERCISES = ("affine_backward", "softmax_cross_entropy_backward", "rnn_step_backward",
+             "lstm_step_backward", "gru_step_backward")
+
+
+def test_exercise_cells_hold_the_stubs_then_grade_the_solutions():
     sources = "\n".join(c.source for cells in _cells().values() for c in cells if c.cell_type == "code")
-    for name in ("affine_backward", "softmax_cross_entropy_backward", "rnn_step_backward",
-                 "lstm_step_backward", "gru_step_backward"):
-        assert f"def {name}(" in sources and f"\ncheck({name})" in sources
-        assert f"check(solutions.{name})" in sources
-        assert hasattr(stubs, name)
+    for name in EXERCISES:
+        assert f"def {name}(" in sources and f"\nreport = check({name})" in sources
+        assert f"report = check(solutions.{name})" in sources
+
+
+@pytest.mark.parametrize("name", EXERCISES)
+def test_grading_a_stub_reports_instead_of_raising_and_the_solution_passes(name):
+    from minis2s.exercises import check, solutions, stubs
+
+    stub_report = check(getattr(stubs, name), verbose=False)
+    assert not stub_report.passed and "not implemented yet" in stub_report.error
+    assert check(getattr(solutions, name), verbose=False).passed

@@ -281,9 +281,9 @@ CELLS = [
         y = np.array([2])
         q = np.full((1, V), eps / V)
         q[0, y] += 1 - eps
-        for name, z in (("logits = log q (p = q)", np.log(q)), ("one-hot-ish logits", 10 * np.eye(V)[y])):
+        for name, z in (("logits = log q (p = q)", np.log(q)), ("confident: 10 on the target", 10 * np.eye(V)[y])):
             l, c = losses.softmax_cross_entropy_forward(z, y, label_smoothing=eps)
-            print(f"{name:24s} loss {float(l):.4f}  |gradient| {np.abs(losses.softmax_cross_entropy_backward(1.0, c)).max():.1e}")
+            print(f"{name:28s} loss {float(l):.4f}  |gradient| {np.abs(losses.softmax_cross_entropy_backward(1.0, c)).max():.1e}")
 
         try:
             import torch

@@ -310,8 +310,8 @@ CELLS = [
           copies the state (5.9).
         - The direct path $\bar h \odot z$ carries gradients across many steps when $z \approx 1$.
 
-        **Next:** the recurrent cells become an encoder and a decoder, joined by attention — the
-        following lessons build the sequence-to-sequence model.
+        **Next:** lesson 06 trains these cells (dropout, SGD and Adam, learning-rate schedules);
+        lessons 07 and 08 add attention and turn the cells into an encoder and a decoder.
         """
     ),
 ]

@@ -31,6 +31,8 @@ import types
 
 import numpy as np
 
+from .errors import UserError
+
 BACKENDS = ("numpy", "cupy", "strict")
 
 #: NumPy for host-side bookkeeping -- batching token ids, fixtures, reading checkpoints.
@@ -38,7 +40,7 @@ BACKENDS = ("numpy", "cupy", "strict")
 host = np
 
 
-class BackendError(RuntimeError):
+class BackendError(UserError):
     """The requested backend cannot run here (e.g. CuPy asked for without a GPU)."""
 
 
@@ -78,6 +80,13 @@ class StrictArray(np.ndarray):
 
     __float__ = __int__ = __bool__ = __index__ = __complex__ = _refuse
     item = tolist = _refuse
+
+    # printing is the learner looking, not the math syncing: show the values
+    def __repr__(self):
+        return "strict_" + repr(self.view(np.ndarray))
+
+    def __str__(self):
+        return str(self.view(np.ndarray))
 
 
 def _unwrap(a):

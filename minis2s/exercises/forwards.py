@@ -26,8 +26,11 @@ from ..shapes import expect, same_dtype
 
 
 def sigmoid(a):
-    """1 / (1 + exp(-a)), written as (1 + tanh(a / 2)) / 2: the same number, and no exp to overflow."""
-    return 0.5 * (1.0 + B.get_array_module(a).tanh(0.5 * a))
+    """1 / (1 + exp(-a)), computed as 1 / (1 + e) for a >= 0 and e / (1 + e) for a < 0 with
+    e = exp(-|a|) <= 1: exp never overflows, and both branches keep full relative precision."""
+    xp = B.get_array_module(a)
+    e = xp.exp(-xp.abs(a))
+    return xp.where(a >= 0, 1.0, e) / (1.0 + e)
 
 
 # --------------------------------------------------------------------------- lesson 02

@@ -62,6 +62,13 @@ def affine_db_one_row(dy, cache):
     return dy @ cache.W, dy.T @ cache.x, dy[-1] * 1.0
 
 
+@mistake("affine", "dW is averaged over the batch: the gradient of a sum over rows is the sum of "
+         "the rows' gradients, dW = dy^T x with no 1/B (eq. 2.2) -- the mean belongs to the loss, "
+         "and dy already carries it", ("averaged", "no 1/b"))
+def affine_dW_averaged(dy, cache):
+    return dy @ cache.W, dy.T @ cache.x / dy.shape[0], dy.sum(axis=0)
+
+
 # --------------------------------------------------------------------------- softmax cross-entropy
 
 

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from minis2s import backend as B
 from minis2s.exercises import Report, check, forward, list_exercises, solution, stub
 from minis2s.exercises import grader as grader_module
 from minis2s.exercises.specs import EXERCISES
@@ -158,3 +159,9 @@ def test_accessors_for_notebooks():
     assert stub("lstm_step_backward") is stub("lstm_step")
     assert solution("gru_step").__module__ == "minis2s.exercises.solutions.gru_step"
     assert forward("affine").__module__ == "minis2s.exercises.forwards"
+
+
+def test_grader_runs_on_host_numpy_whatever_the_selected_backend():
+    with B.use("strict"), B.precision("float32"):
+        report = check(solution("lstm_step"), verbose=False)
+    assert report.passed and max(r.rel_error for r in report.results) <= 1e-7

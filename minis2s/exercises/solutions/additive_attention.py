@@ -8,7 +8,8 @@ def additive_attention_backward(dout, cache):
     """
     dcontext, dweights = dout
     q, values, Wq, v, t, w = cache.q, cache.values, cache.Wq, cache.v, cache.t, cache.weights
-    dw = (values @ dcontext[:, :, None])[..., 0] + dweights  # eq. 7.6: da_s = v_s . dc, plus the direct dweights
+    # eq. 7.6: da_s = v_s . dc, plus dweights, the upstream gradient of the returned weights
+    dw = (values @ dcontext[:, :, None])[..., 0] + dweights
     dvalues = w[:, :, None] * dcontext[:, None, :]  # eq. 7.6: dv_s = a_s dc
     de = w * (dw - (w * dw).sum(axis=1, keepdims=True))  # eq. 7.7; 0 at padding since a_s = 0 there
     du = de[:, :, None] * v * (1 - t * t)  # eq. 7.8: (B, S, A), tanh' = 1 - t^2

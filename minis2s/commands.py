@@ -189,7 +189,7 @@ def evaluate(args) -> int:
     if task_cfg.get("kind") != "translation":
         raise UserError(f"{args.checkpoint} was trained on a toy task; evaluate reads Multi30k checkpoints "
                         "(toy runs report their test exact match at the end of train)")
-    data = load_multi30k(find_data_dir(args.data_dir or task_cfg.get("data_dir")),
+    data = load_multi30k(find_data_dir(args.data_dir or task_cfg.get("data_dir"), (task_cfg["src"], task_cfg["tgt"])),
                          task_cfg["src"], task_cfg["tgt"], args.split)
     pairs = list(zip(data.src, data.tgt))
     task = Task(task_cfg["name"], tr.src_tokenizer, tr.tgt_tokenizer, tr.src_vocab, tr.tgt_vocab, [], [], pairs)

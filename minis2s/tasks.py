@@ -107,7 +107,7 @@ def translation_task(data_dir=None, src: str = "de", tgt: str = "en", min_freq: 
     from .data import MosesLikeTokenizer, WhitespaceTokenizer
     from .data.multi30k import find_data_dir, load_multi30k
 
-    root = find_data_dir(data_dir)
+    root = find_data_dir(data_dir, langs=(src, tgt))
     splits = {name: load_multi30k(root, src, tgt, name) for name in ("train", "val", "test2016")}
     skipped = sum(d.n_skipped_empty for d in splits.values())
     if skipped and log is not None:

@@ -171,21 +171,37 @@ def _lstm_tail(da_i, da_f, da_g, da_o, dc_prev, cache, transpose_dWx=False, last
 
 
 def _lstm(dout, cache, *, tanh_prime=True, sigmoid_prime=True, df_cell=None, dc_prev_f=True,
-          **tail):
+          upstream_dc=True, g_tanh=True, **tail):
     dh, dc = dout
     i, f, g, o, tanh_c = cache.i, cache.f, cache.g, cache.o, cache.tanh_c
-    dc_total = dc + dh * o * ((1 - tanh_c * tanh_c) if tanh_prime else 1.0)
+    dc_total = dh * o * ((1 - tanh_c * tanh_c) if tanh_prime else 1.0)
+    if upstream_dc:
+        dc_total = dc_total + dc
     di, df = dc_total * g, dc_total * (cache.c_prev if df_cell is None else df_cell)
     dg, do = dc_total * i, dh * tanh_c
     s = (lambda a: a * (1 - a)) if sigmoid_prime else (lambda a: a)
+    da_g = dg * (1 - g * g) if g_tanh else dg * g * (1 - g)
     dc_prev = dc_total * f if dc_prev_f else dc_total * 1.0
-    return _lstm_tail(di * s(i), df * s(f), dg * (1 - g * g), do * s(o), dc_prev, cache, **tail)
+    return _lstm_tail(di * s(i), df * s(f), da_g, do * s(o), dc_prev, cache, **tail)
 
 
 @mistake("lstm_step", "the gradient reaching c through h misses tanh': h = o * tanh(c), so "
          "dc_total = dc + dh * o * (1 - tanh(c)^2) (eq. 4.6)", ("tanh", "eq. 4.6", "dc_total"))
 def lstm_no_tanh_prime_on_cell(dout, cache):
     return _lstm(dout, cache, tanh_prime=False)
+
+
+@mistake("lstm_step", "dc_total misses the upstream dc: c reaches the loss directly (the next step "
+         "reads it) as well as through h, so dc_total = dc + dh * o * (1 - tanh(c)^2) (eq. 4.6)",
+         ("dc_total", "directly", "eq. 4.6"))
+def lstm_dc_total_without_dc(dout, cache):
+    return _lstm(dout, cache, upstream_dc=False)
+
+
+@mistake("lstm_step", "the candidate g is a tanh, not a sigmoid: its slope is 1 - g^2, so "
+         "da_g = dg * (1 - g^2) (eq. 4.8)", ("tanh", "1 - g^2"))
+def lstm_g_with_sigmoid_slope(dout, cache):
+    return _lstm(dout, cache, g_tanh=False)
 
 
 @mistake("lstm_step", "sigmoid' is s * (1 - s), not s: da_i = di * i * (1 - i), and likewise for "

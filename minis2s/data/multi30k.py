@@ -88,9 +88,13 @@ def download(data_dir, base_url: str = UPSTREAM, langs=LANGS, progress: bool = T
                     with urllib.request.urlopen(url, timeout=60) as response:
                         for chunk in iter(lambda: response.read(1 << 16), b""):
                             out.write(chunk)
+                except urllib.error.HTTPError as exc:
+                    raise DataError(f"could not download {url}: the server answered HTTP {exc.code} "
+                                    f"{exc.reason}; pass --data-dir / set MINIS2S_DATA to an existing "
+                                    "copy") from None
                 except (urllib.error.URLError, OSError) as exc:
-                    reason = getattr(exc, "reason", exc)
-                    raise DataError(f"could not download {url} ({reason}); check the network, or pass "
+                    reason = " ".join(str(getattr(exc, "reason", exc)).split())  # one line, always
+                    raise DataError(f"could not reach {url} ({reason}): check the network, or pass "
                                     "--data-dir / set MINIS2S_DATA to an existing copy") from None
             got = sha256(tmp)
             if got != SHA256[name]:

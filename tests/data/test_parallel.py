@@ -1,0 +1,89 @@
+"""Parallel text: aligned files and TSV, with one-line errors that name the file and line."""
+
+from pathlib import Path
+
+import pytest
+
+from minis2s.data.parallel import ParallelData, read_parallel, read_tsv
+from minis2s.errors import DataError, UserError
+
+FIXTURES = Path(__file__).resolve().parents[2] / "datasets" / "fixtures"
+
+
+def test_line_count_mismatch_names_both_files_and_counts(tmp_path):
+    a, b = tmp_path / "a.de", tmp_path / "b.en"
+    a.write_text("eins\nzwei\ndrei\n")
+    b.write_text("one\ntwo\n")
+    with pytest.raises(DataError) as exc:
+        read_parallel(a, b)
+    msg = str(exc.value)
+    assert str(a) in msg and str(b) in msg and "3 lines" in msg and "has 2" in msg and "\n" not in msg
+
+
+def test_non_utf8_bytes_are_reported_with_file_and_line(tmp_path):
+    a, b = tmp_path / "a.de", tmp_path / "b.en"
+    a.write_bytes("eins\nzwei\ndr\xe9i\n".encode("latin-1"))
+    b.write_text("one\ntwo\nthree\n")
+    with pytest.raises(DataError, match=r"a\.de, line 3: not UTF-8.*UTF-8"):
+        read_parallel(a, b)
+
+
+def test_non_utf8_in_the_target_names_the_target(tmp_path):
+    a, b = tmp_path / "a.de", tmp_path / "b.en"
+    a.write_text("eins\nzwei\n")
+    b.write_bytes(b"one\n\xff\xfe\n")
+    with pytest.raises(DataError, match=r"b\.en, line 2"):
+        read_parallel(a, b)
+
+
+def test_missing_file_is_named(tmp_path):
+    a = tmp_path / "a.de"
+    a.write_text("eins\n")
+    with pytest.raises(DataError, match="b.en does not exist"):
+        read_parallel(a, tmp_path / "b.en")
+
+
+def test_data_error_is_a_user_error():
+    assert issubclass(DataError, UserError)
+
+
+def test_empty_pairs_are_skipped_and_counted(tmp_path):
+    a, b = tmp_path / "a.de", tmp_path / "b.en"
+    a.write_text("eins\n\ndrei\nvier\n")
+    b.write_text("one\ntwo\nthree\n  \n")
+    data = read_parallel(a, b)
+    assert isinstance(data, ParallelData)
+    assert data.src == [["eins"], ["drei"]] and data.tgt == [["one"], ["three"]]
+    assert data.n_skipped_empty == 2 and len(data) == 2
+    assert data.paths == (str(a), str(b))
+
+
+def test_custom_tokenizer_and_crlf_line_endings(tmp_path):
+    a, b = tmp_path / "a.de", tmp_path / "b.en"
+    a.write_bytes(b"ab\r\ncd\r\n")
+    b.write_bytes(b"xy\r\nz\r\n")
+    data = read_parallel(a, b, tokenize=list)
+    assert data.src == [["a", "b"], ["c", "d"]] and data.tgt == [["x", "y"], ["z"]]
+
+
+def test_tsv_needs_exactly_one_tab(tmp_path):
+    p = tmp_path / "pairs.tsv"
+    p.write_text("ein haus\ta house\nkaputt\n")
+    with pytest.raises(DataError, match="pairs.tsv, line 2: .*found 0 tabs"):
+        read_tsv(p)
+    p.write_text("ein haus\ta house\na\tb\tc\n")
+    with pytest.raises(DataError, match="line 2: .*found 2 tabs"):
+        read_tsv(p)
+
+
+def test_tsv_reads_pairs_and_skips_empty_sides(tmp_path):
+    p = tmp_path / "pairs.tsv"
+    p.write_text("ein haus\ta house\n\tnothing\n")
+    data = read_tsv(p)
+    assert data.src == [["ein", "haus"]] and data.tgt == [["a", "house"]] and data.n_skipped_empty == 1
+
+
+def test_fixtures_read_as_parallel_text_and_as_tsv():
+    a = read_parallel(FIXTURES / "tiny.de", FIXTURES / "tiny.en")
+    b = read_tsv(FIXTURES / "tiny.tsv")
+    assert len(a) == 64 and a.n_skipped_empty == 0 and a.src == b.src and a.tgt == b.tgt

@@ -1,0 +1,319 @@
+"""A trained minis2s model as a PyTorch ``nn.Module`` (issue 7).
+
+:class:`TorchSeq2Seq` mirrors :class:`minis2s.models.seq2seq.Seq2Seq` for every configuration
+:class:`~minis2s.models.seq2seq.Seq2SeqConfig` allows (cell rnn / lstm / gru, any number of
+layers, bidirectional or not, attention none / additive / dot / scaled_dot / general, input
+feeding, tied embeddings), built from PyTorch's own layers: ``nn.LSTM`` / ``nn.GRU`` /
+``nn.RNN`` over a packed batch for the encoder, ``nn.*Cell`` for the decoder. minis2s keeps
+its weights in PyTorch's layout (``(out_features, in_features)``, gates i f g o / r z n), so
+export is a renaming -- :func:`state_dict_names` gives it -- never a transposition::
+
+    from minis2s.torch_export import to_torch, export
+    module = to_torch(model)                  # a live Seq2Seq -> TorchSeq2Seq (eval mode)
+    logits = module(src, src_mask, tgt_in)    # equal to minis2s's logits
+    export("runs/m30k", "m30k.pt")            # a checkpoint -> a .pt file (weights_only-safe)
+    module = load("m30k.pt")
+
+The ``.pt`` file is a plain dict of tensors, strings and numbers, so
+``torch.load(path, weights_only=True)`` reads it without running code. :func:`params_from_torch`
+goes the other way: a state dict (e.g. fine-tuned in PyTorch) back to minis2s parameters.
+
+Dropout sits where minis2s puts it (embeddings, between layers, the readout input), so the
+module trains in PyTorch as it would in minis2s; masks are drawn by PyTorch, so train-mode
+outputs are not bit-equal. In eval mode the logits match minis2s's to float rounding.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from . import backend as B
+from .errors import UserError
+from .models.seq2seq import Seq2Seq, Seq2SeqConfig
+from .nn import decoder as _dec
+from .nn import encoder as _enc
+
+FORMAT = "minis2s-torch"
+VERSION = 1
+
+_SEQUENCE = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
+_CELL = {"lstm": nn.LSTMCell, "gru": nn.GRUCell, "rnn": nn.RNNCell}
+_CELL_NAMES = (("Wx", "weight_ih"), ("Wh", "weight_hh"), ("bx", "bias_ih"), ("bh", "bias_hh"))
+
+
+# --------------------------------------------------------------------------- names
+
+
+def state_dict_names(cfg: Seq2SeqConfig) -> dict:
+    """minis2s parameter name -> :class:`TorchSeq2Seq` state-dict name, for ``cfg``.
+
+    One entry per minis2s parameter; with tied embeddings ``dec.emb`` is both the decoder's
+    input embedding and the output projection, and appears once (``dec_emb.weight``).
+    """
+    names = {"enc.emb": "enc_emb.weight", "dec.emb": "dec_emb.weight"}
+    n_states = 2 if cfg.cell == "lstm" else 1
+    for l in range(cfg.layers):
+        for d, suffix in zip(_enc.directions(cfg), ("", "_reverse")):
+            for ours, theirs in _CELL_NAMES:
+                names[f"enc.l{l}.{d}.{ours}"] = f"encoder.{theirs}_l{l}{suffix}"
+        for ours, theirs in _CELL_NAMES:
+            names[f"dec.l{l}.{ours}"] = f"decoder.{l}.{theirs}"
+        for s in ("h", "c")[:n_states]:
+            names[f"bridge.l{l}.{s}.W"] = f"bridge.l{l}_{s}.weight"
+            names[f"bridge.l{l}.{s}.b"] = f"bridge.l{l}_{s}.bias"
+    H, Henc = cfg.hidden, _enc.output_size(cfg)
+    if cfg.attention == "additive":
+        names.update({"attn.Wk": "attention.key.weight", "attn.Wq": "attention.query.weight",
+                      "attn.v": "attention.v"})
+    elif cfg.attention in ("dot", "scaled_dot") and Henc != H:
+        names["attn.Wk"] = "attention.key.weight"
+    elif cfg.attention == "general":
+        names["attn.W"] = "attention.W"
+    if cfg.tie_embeddings:
+        names.update({"out.proj.W": "out_proj.weight", "out.proj.b": "out_proj.bias", "out.b": "out_bias"})
+    else:
+        names.update({"out.W": "out.weight", "out.b": "out.bias"})
+    return names
+
+
+# --------------------------------------------------------------------------- the module
+
+
+class Attention(nn.Module):
+    """The attention kinds of :mod:`minis2s.nn.attention` (lesson 07, eq. 7.1-7.5)."""
+
+    def __init__(self, kind: str, H: int, Henc: int, A: int):
+        super().__init__()
+        self.kind = kind
+        self.scale = H**-0.5 if kind == "scaled_dot" else 1.0
+        if kind == "additive":
+            self.key = nn.Linear(Henc, A, bias=False)
+            self.query = nn.Linear(H, A, bias=False)
+            self.v = nn.Parameter(torch.zeros(A))
+        elif kind in ("dot", "scaled_dot") and Henc != H:
+            self.key = nn.Linear(Henc, H, bias=False)
+        elif kind == "general":
+            self.W = nn.Parameter(torch.zeros(H, Henc))
+
+    def keys(self, values):
+        """values: (B, S, Henc) -> keys, once per batch."""
+        return self.key(values) if hasattr(self, "key") else values
+
+    def forward(self, q, keys, values, mask):
+        """q: (B, H); keys: (B, S, K); values: (B, S, Henc); mask: (B, S) bool.
+        Returns (context (B, Henc), weights (B, S))."""
+        if self.kind == "additive":
+            scores = torch.tanh(keys + self.query(q).unsqueeze(1)) @ self.v  # eq. 7.1
+        elif self.kind == "general":
+            scores = torch.bmm(keys, (q @ self.W).unsqueeze(2)).squeeze(2)  # eq. 7.3
+        else:
+            scores = torch.bmm(keys, q.unsqueeze(2)).squeeze(2) * self.scale  # eq. 7.2
+        # eq. 7.4: padding gets exactly 0, and a row with no real position all zeros (not nan)
+        lowest = torch.finfo(scores.dtype).min
+        w = torch.softmax(scores.masked_fill(~mask, lowest), dim=1) * mask
+        return torch.bmm(w.unsqueeze(1), values).squeeze(1), w  # eq. 7.5
+
+
+class TorchSeq2Seq(nn.Module):
+    """A :class:`minis2s.models.seq2seq.Seq2Seq` in PyTorch; see the module docstring."""
+
+    def __init__(self, cfg: Seq2SeqConfig):
+        super().__init__()
+        self.cfg = cfg = cfg.validate()
+        D, H, L = cfg.emb, cfg.hidden, cfg.layers
+        Henc, R = _enc.output_size(cfg), _dec.readout_size(cfg)
+        self.enc_emb = nn.Embedding(cfg.src_vocab, D, padding_idx=cfg.pad_id)
+        self.encoder = _SEQUENCE[cfg.cell](D, H, num_layers=L, bidirectional=cfg.bidirectional,
+                                           batch_first=True, dropout=cfg.dropout if L > 1 else 0.0)
+        self.dec_emb = nn.Embedding(cfg.tgt_vocab, D, padding_idx=cfg.pad_id)
+        self.decoder = nn.ModuleList(_CELL[cfg.cell](_dec.cell_input_size(cfg, l), H) for l in range(L))
+        n_states = 2 if cfg.cell == "lstm" else 1
+        self.bridge = nn.ModuleDict({f"l{l}_{s}": nn.Linear(Henc, H)
+                                     for l in range(L) for s in ("h", "c")[:n_states]})
+        if cfg.attention != "none":
+            self.attention = Attention(cfg.attention, H, Henc, cfg.attention_size or H)
+        if cfg.tie_embeddings:
+            self.out_proj = nn.Linear(R, D)
+            self.out_bias = nn.Parameter(torch.zeros(cfg.tgt_vocab))
+        else:
+            self.out = nn.Linear(R, cfg.tgt_vocab)
+        self.drop = nn.Dropout(cfg.dropout)
+
+    # ------------------------------------------------------------------ pieces
+
+    def _embed(self, emb, ids):
+        # minis2s embeds <pad> as the zero vector whatever its row holds (with tied
+        # embeddings the readout does train that row), so mask rather than trust the row
+        return emb(ids) * (ids != self.cfg.pad_id).unsqueeze(-1).to(emb.weight.dtype)
+
+    def encode(self, src, src_mask):
+        """src: (B, S) int64; src_mask: (B, S), 1 on real tokens (a prefix of each row).
+        Returns (memory, states): memory = (values, keys, mask), states per decoder layer."""
+        cfg = self.cfg
+        mask = src_mask != 0
+        lengths = mask.sum(1).cpu()
+        x = self.drop(self._embed(self.enc_emb, src))
+        # packing refuses empty rows; minis2s gives them zero outputs and the zero state
+        packed = pack_padded_sequence(x, lengths.clamp(min=1), batch_first=True, enforce_sorted=False)
+        out, finals = self.encoder(packed)
+        values, _ = pad_packed_sequence(out, batch_first=True, total_length=src.shape[1])
+        finals = finals if isinstance(finals, tuple) else (finals,)
+        empty = (lengths == 0).to(values.device)
+        values = values.masked_fill(empty[:, None, None], 0.0)
+        dirs = 2 if cfg.bidirectional else 1
+        states = []
+        for l in range(cfg.layers):
+            layer = []
+            for s, f in zip(("h", "c"), finals):
+                fin = torch.cat([f[l * dirs + d] for d in range(dirs)], dim=1).masked_fill(empty[:, None], 0.0)
+                layer.append(torch.tanh(self.bridge[f"l{l}_{s}"](fin)))  # eq. 8.5
+            states.append(tuple(layer))
+        keys = self.attention.keys(values) if cfg.attention != "none" else values
+        return (values, keys, mask), states
+
+    def step(self, memory, states, e):
+        """One decoder step on e (B, D), the fed token's embedding (already dropped out).
+        Returns (z (B, R), new states, attention weights (B, S) or None)."""
+        cfg = self.cfg
+        values, keys, mask = memory
+        ctx = w = None
+        x = e
+        if cfg.attention != "none":
+            ctx, w = self.attention(states[-1][0], keys, values, mask)  # query = s_{t-1}
+            if cfg.input_feeding:
+                x = torch.cat([e, ctx], dim=1)
+        new_states = []
+        for l, cell in enumerate(self.decoder):
+            if l > 0:
+                x = self.drop(x)
+            st = cell(x, states[l]) if cfg.cell == "lstm" else (cell(x, states[l][0]),)
+            new_states.append(tuple(st))
+            x = st[0]
+        z = torch.cat([x, ctx, e] if ctx is not None else [x, e], dim=1)
+        return z, new_states, w
+
+    def readout(self, z):
+        """z: (..., R) -> logits (..., V)."""
+        if self.cfg.tie_embeddings:
+            return F.linear(self.out_proj(z), self.dec_emb.weight, self.out_bias)
+        return self.out(z)
+
+    # ------------------------------------------------------------------ the model
+
+    def forward(self, src, src_mask, tgt_in):
+        """Teacher-forced logits (B, T, V) of ``tgt_in = <sos> y``, as minis2s computes them."""
+        memory, states = self.encode(src, src_mask)
+        emb = self.drop(self._embed(self.dec_emb, tgt_in))
+        zs = []
+        for t in range(tgt_in.shape[1]):
+            z, states, _ = self.step(memory, states, emb[:, t])
+            zs.append(z)
+        return self.readout(self.drop(torch.stack(zs, dim=1)))
+
+    def decode_step(self, memory, states, prev_ids):
+        """prev_ids: (B,). Returns (log_probs (B, V), states, weights), as Seq2Seq.decode_step."""
+        z, states, w = self.step(memory, states, self._embed(self.dec_emb, prev_ids))
+        return torch.log_softmax(self.readout(z), dim=-1), states, w
+
+    @torch.no_grad()
+    def greedy(self, src, src_mask, sos_id: int, eos_id: int, max_len: int | None = None):
+        """Greedy search as :func:`minis2s.decode.greedy`. Returns id lists without <eos>."""
+        max_len = max_len or int(2.0 * src.shape[1] + 10)
+        memory, states = self.encode(src, src_mask)
+        prev = torch.full((src.shape[0],), sos_id, dtype=torch.long, device=src.device)
+        done = torch.zeros_like(prev, dtype=torch.bool)
+        out = []
+        for _ in range(max_len):
+            logp, states, _ = self.decode_step(memory, states, prev)
+            prev = logp.argmax(dim=-1).masked_fill(done, eos_id)
+            out.append(prev)
+            done |= prev == eos_id
+            if bool(done.all()):
+                break
+        rows = torch.stack(out, dim=1).tolist()
+        return [r[: r.index(eos_id)] if eos_id in r else r for r in rows]
+
+
+# --------------------------------------------------------------------------- weights
+
+
+@torch.no_grad()
+def load_minis2s_params(module: TorchSeq2Seq, params: dict) -> TorchSeq2Seq:
+    """Copy minis2s parameters (arrays of any backend, or host arrays) into ``module``."""
+    names = state_dict_names(module.cfg)
+    missing, extra = set(names) - set(params), set(params) - set(names)
+    if missing or extra:
+        raise UserError(f"parameters do not fit this model: missing {sorted(missing)[:5]}, "
+                        f"unexpected {sorted(extra)[:5]}")
+    target = module.state_dict()
+    for ours, theirs in names.items():
+        value = torch.from_numpy(B.to_host(params[ours]).copy())
+        if tuple(value.shape) != tuple(target[theirs].shape):
+            raise UserError(f"parameter {ours}: shape {tuple(value.shape)}, the module expects "
+                            f"{tuple(target[theirs].shape)}")
+        target[theirs].copy_(value)
+    return module
+
+
+def params_from_torch(state_dict: dict, cfg: Seq2SeqConfig) -> dict:
+    """A :class:`TorchSeq2Seq` state dict -> minis2s parameters (host arrays), e.g. for
+    ``Seq2Seq.load_params`` after fine-tuning in PyTorch."""
+    return {ours: state_dict[theirs].detach().cpu().numpy().copy()
+            for ours, theirs in state_dict_names(cfg).items()}
+
+
+def to_torch(model: Seq2Seq, dtype=None) -> TorchSeq2Seq:
+    """A live minis2s model -> an equal :class:`TorchSeq2Seq` in eval mode, in the dtype of
+    the model's parameters (or ``dtype``, a torch dtype)."""
+    if dtype is None:
+        dtype = torch.float64 if model.params["dec.emb"].dtype.itemsize == 8 else torch.float32
+    module = TorchSeq2Seq(model.cfg).to(dtype)
+    return load_minis2s_params(module, model.params).eval()
+
+
+# --------------------------------------------------------------------------- files
+
+
+def export(checkpoint_dir, out_pt, prefer: str = "best") -> Path:
+    """Write a minis2s checkpoint (a run directory or one checkpoint in it; ``prefer`` picks
+    best or latest of a run) as a ``.pt`` file for PyTorch.
+
+    The file holds ``{"format", "version", "config", "vocab", "state_dict"}``: the model
+    config as JSON-like data, the vocabularies (token lists), and the
+    :class:`TorchSeq2Seq` state dict in the checkpoint's dtype. Read it with :func:`load`, or
+    ``torch.load(path, weights_only=True)``.
+    """
+    from .checkpoint import load_checkpoint
+
+    c = load_checkpoint(checkpoint_dir, prefer=prefer)
+    try:
+        cfg = Seq2SeqConfig.from_json(c.config["model"])
+    except (KeyError, TypeError) as exc:
+        raise UserError(f"{c.path} is not a minis2s Seq2Seq checkpoint (its config lacks {exc})") from None
+    dtype = torch.float64 if next(iter(c.params.values())).dtype.itemsize == 8 else torch.float32
+    module = load_minis2s_params(TorchSeq2Seq(cfg).to(dtype), c.params)
+    out_pt = Path(out_pt)
+    if out_pt.parent and not out_pt.parent.exists():
+        raise UserError(f"cannot write {out_pt}: the directory {out_pt.parent} does not exist")
+    torch.save({"format": FORMAT, "version": VERSION, "config": cfg.to_json(), "vocab": c.vocab,
+                "state_dict": module.state_dict()}, out_pt)
+    return out_pt
+
+
+def load(path) -> TorchSeq2Seq:
+    """Read a file written by :func:`export` (safely: ``weights_only=True``); eval mode."""
+    blob = torch.load(path, weights_only=True, map_location="cpu")
+    if not isinstance(blob, dict) or blob.get("format") != FORMAT:
+        raise UserError(f"{path} is not a minis2s PyTorch export (format {FORMAT!r})")
+    if blob.get("version", 0) > VERSION:
+        raise UserError(f"{path} was written by a newer minis2s (version {blob.get('version')})")
+    cfg = Seq2SeqConfig.from_json(blob["config"])
+    state = blob["state_dict"]
+    module = TorchSeq2Seq(cfg).to(next(iter(state.values())).dtype)
+    module.load_state_dict(state)
+    return module.eval()

@@ -141,6 +141,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--minutes", type=_positive_float, metavar="M")
     b.add_argument("--eval-every", type=_positive_int, metavar="STEPS")
     b.add_argument("--patience", type=_positive_int, metavar="EVALS", help="early stopping")
+    b.add_argument("--keep-checkpoints", type=_positive_int, metavar="N",
+                   help="how many recent checkpoints to keep besides the best (default 2)")
     p.add_argument("--backend", choices=["numpy", "cupy", "strict"])
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--json", action="store_true", help="last stdout line: JSON summary")

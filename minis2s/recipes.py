@@ -33,9 +33,12 @@ RECIPES = {
         train=dict(minutes=1.0, batch_size=64, lr=5e-3, eval_every=200, metric="exact_match", higher_is_better=True),
         data=dict(n_train=20000, n_test=2000),
     ),
-    # Multi30k: the reference shape (bidirectional LSTM 256 + attentive LSTM decoder)
+    # Multi30k: the reference shape (bidirectional LSTM 256 + attentive LSTM decoder) with tied
+    # embeddings (a 256-d readout instead of a V-wide one: regularises and makes the step ~40%
+    # cheaper), label smoothing, and the learning rate halved when validation BLEU stalls
     "multi30k": dict(
-        model=dict(cell="lstm", emb=128, hidden=256, bidirectional=True, attention="additive", dropout=0.5),
+        model=dict(cell="lstm", emb=256, hidden=256, bidirectional=True, attention="additive",
+                   dropout=0.4, tie_embeddings=True),
         train=dict(minutes=60.0, batch_size=64, lr=1e-3, eval_every=1000, label_smoothing=0.1,
                    metric="bleu", higher_is_better=True, schedule="plateau"),
         data=dict(min_freq=2),

@@ -1,0 +1,76 @@
+"""Multi30k translation with the default recipe: BLEU after 15, 30 and 60 minutes of training.
+
+    python benchmarks/multi30k.py [--src de --tgt en] [--minutes 60] [--data-dir D] [--out DIR] [--json]
+
+Trains with ``minis2s/recipes.py``'s ``multi30k`` recipe (exactly what
+``python -m minis2s train --data multi30k`` does), keeping every checkpoint. For each milestone
+it takes the checkpoint with the best validation BLEU among those reached by then and reports
+test2016 BLEU (greedy and beam 5; sacrebleu-equivalent, tokenize none, against the tokenized
+lower-cased references) and perplexity.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from minis2s import checkpoint as ckpt  # noqa: E402
+from minis2s.commands import build_run  # noqa: E402
+from minis2s.recipes import recipe  # noqa: E402
+from minis2s.tasks import bleu_and_ppl  # noqa: E402
+from minis2s.train import TrainConfig  # noqa: E402
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--src", default="de")
+    ap.add_argument("--tgt", default="en")
+    ap.add_argument("--minutes", type=float, default=60.0)
+    ap.add_argument("--milestones", type=float, nargs="+", default=[15.0, 30.0, 60.0])
+    ap.add_argument("--data-dir")
+    ap.add_argument("--out", default="runs/bench-multi30k")
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+
+    r = recipe("multi30k")
+    task_cfg = {"kind": "translation", "name": "multi30k", "src": args.src, "tgt": args.tgt,
+                "data_dir": args.data_dir, "min_freq": r["data"]["min_freq"]}
+    tc = TrainConfig(**{**r["train"], "minutes": args.minutes, "keep_checkpoints": 1000})
+    task, trainer = build_run(task_cfg, dict(r["model"]), tc, args.out)
+    started = time.time()
+    summary = trainer.fit()
+    history = [h for h in trainer.state.history if "val_bleu" in h]
+    rows = []
+    for m in sorted(set(min(x, args.minutes) for x in args.milestones)):
+        reached = [h for h in history if h["train_seconds"] <= m * 60 + 1]
+        if not reached:
+            continue
+        best = max(reached, key=lambda h: (h["val_bleu"], -h["val_loss"]))
+        c = ckpt.load_checkpoint(Path(args.out) / "checkpoints" / f"step-{best['step']:08d}")
+        trainer.model.load_params(c.params)
+        greedy = bleu_and_ppl(trainer.model, task, task.test, beam=1)
+        beam = bleu_and_ppl(trainer.model, task, task.test, beam=5)
+        rows.append({"minutes": m, "step": best["step"], "val_bleu_greedy": best["val_bleu"],
+                     "val_ppl": round(best["val_ppl"], 2), "test_bleu_greedy": greedy["bleu"],
+                     "test_bleu_beam5": beam["bleu"], "test_ppl": round(greedy["ppl"], 2)})
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores; {args.src}->{args.tgt}; "
+          f"{summary['steps']} steps, {summary['epochs']} epochs, {summary['tokens_per_s']:.0f} target tokens/s; "
+          f"wall {time.time() - started:.0f} s")
+    print(f"{'minutes':>7} {'step':>6} {'val BLEU':>9} {'val PPL':>8} {'test greedy':>12} {'test beam5':>11} {'test PPL':>9}")
+    for row in rows:
+        print(f"{row['minutes']:7.0f} {row['step']:6d} {row['val_bleu_greedy']:9.2f} {row['val_ppl']:8.2f} "
+              f"{row['test_bleu_greedy']:12.2f} {row['test_bleu_beam5']:11.2f} {row['test_ppl']:9.2f}")
+    if args.json:
+        print(json.dumps({"summary": summary, "milestones": rows}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

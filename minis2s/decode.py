@@ -31,6 +31,13 @@ def max_target_length(src_mask, ratio: float = 2.0, extra: int = 10) -> int:
 def greedy(model, src, src_mask, sos_id: int, eos_id: int, max_len: int | None = None,
            return_attention: bool = False) -> Decoded:
     """Feed back the argmax at every step. src: (B, S) device ids, src_mask: (B, S)."""
+    return _one_token_at_a_time(model, src, src_mask, sos_id, eos_id, max_len,
+                                lambda logp: logp.argmax(axis=-1), return_attention)
+
+
+def _one_token_at_a_time(model, src, src_mask, sos_id, eos_id, max_len, choose, return_attention=False):
+    """The loop greedy search and sampling share: ``choose(log_probs (B, V)) -> (B,)`` picks
+    each sentence's next token; finished sentences keep emitting <eos> at no cost."""
     xp = B.get_array_module(model.params["dec.emb"])
     max_len = max_len or max_target_length(src_mask)
     memory, states = model.encode(src, src_mask)
@@ -42,8 +49,7 @@ def greedy(model, src, src_mask, sos_id: int, eos_id: int, max_len: int | None =
     weights = []
     for t in range(max_len):
         logp, states, w = model.decode_step(memory, states, prev)
-        prev = logp.argmax(axis=-1).astype(src.dtype)
-        prev = xp.where(done, eos_id, prev)
+        prev = xp.where(done, eos_id, choose(logp).astype(src.dtype))
         score += xp.where(done, 0.0, xp.take_along_axis(logp, prev[:, None], axis=1)[:, 0])
         out[:, t] = prev
         done |= prev == eos_id
@@ -176,28 +182,15 @@ def sample(model, src, src_mask, sos_id: int, eos_id: int, rng, temperature: flo
     if temperature <= 0:
         raise ValueError(f"temperature must be positive, got {temperature}; use greedy for temperature 0")
     xp = B.get_array_module(model.params["dec.emb"])
-    max_len = max_len or max_target_length(src_mask)
-    memory, states = model.encode(src, src_mask)
-    Bsz = src.shape[0]
-    prev = xp.full((Bsz,), sos_id, dtype=src.dtype)
-    out = xp.zeros((Bsz, max_len), dtype=src.dtype)
-    score = xp.zeros((Bsz,), dtype=memory.values.dtype)
-    done = xp.zeros((Bsz,), dtype=bool)
-    for t in range(max_len):
-        logp, states, _ = model.decode_step(memory, states, prev)
+
+    def choose(logp):
         p = filtered_probs(logp / temperature, top_k, top_p)
-        u = rng.uniform((Bsz, 1), p.dtype)
+        u = rng.uniform((p.shape[0], 1), p.dtype)
+        # inverse-CDF sampling: the first token whose cumulative mass exceeds u
         tok = (xp.cumsum(p, axis=1) < u * p.sum(axis=1, keepdims=True)).sum(axis=1)
-        tok = xp.minimum(tok, p.shape[1] - 1).astype(src.dtype)
-        tok = xp.where(done, eos_id, tok)
-        score += xp.where(done, 0.0, xp.take_along_axis(logp, tok[:, None], axis=1)[:, 0])
-        out[:, t] = tok
-        done |= tok == eos_id
-        prev = tok
-        if t % 8 == 7 and bool(B.to_host(done.all())):
-            out = out[:, : t + 1]
-            break
-    return Decoded(_strip(B.to_host(out), eos_id), B.to_host(score).tolist())
+        return xp.minimum(tok, p.shape[1] - 1)
+
+    return _one_token_at_a_time(model, src, src_mask, sos_id, eos_id, max_len, choose)
 
 
 def filtered_probs(scaled_logp, top_k=None, top_p=None):

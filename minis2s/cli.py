@@ -177,6 +177,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, metavar="PNG")
     p.set_defaults(run=_run("plot"))
 
+    p = sub.add_parser("export", help="write a trained checkpoint as a PyTorch state_dict (torch extra)",
+                       description="Writes a state_dict for minis2s.torch_export.TorchSeq2Seq, which gives the "
+                       "same outputs as minis2s; load it with minis2s.torch_export.load(path).")
+    p.add_argument("--checkpoint", required=True, metavar="DIR", help="a run directory or a checkpoint in it")
+    p.add_argument("--torch", required=True, metavar="OUT.pt")
+    p.add_argument("--prefer", choices=["best", "latest"], default="best")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=_run("export"))
+
     p = sub.add_parser(
         "demo",
         help="the README's main job: learn to normalise dates, with and without attention",

@@ -225,3 +225,12 @@ def plot(args) -> int:
         path = plots.attention_heatmap(Translator.load(args.checkpoint), args.sentence, args.out)
     print(f"saved {path}")
     return 0
+
+
+# --------------------------------------------------------------------------- export
+
+
+def export(args) -> int:
+    from .commands_export import export as write_torch
+
+    return write_torch(args)

@@ -171,7 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
                        description="plot curves --run DIR --out loss.png | plot attention --checkpoint DIR "
                        "--sentence TEXT --out a.png")
     p.add_argument("what", choices=["curves", "attention"])
-    p.add_argument("--run", metavar="DIR", help="curves: the run directory")
+    p.add_argument("--run", dest="run_dir", metavar="DIR", help="curves: the run directory")
     p.add_argument("--checkpoint", metavar="DIR", help="attention: a run or checkpoint directory")
     p.add_argument("--sentence", help="attention: the source sentence")
     p.add_argument("--out", required=True, metavar="PNG")
@@ -220,7 +220,7 @@ def _refuse_bad_combinations(parser, args) -> None:
         if args.task and (args.data_dir):
             parser.error("--data-dir belongs to --data, not to toy tasks (--task)")
     if args.command == "plot":
-        if args.what == "curves" and not args.run:
+        if args.what == "curves" and not args.run_dir:
             parser.error("plot curves needs --run DIR")
         if args.what == "attention" and not (args.checkpoint and args.sentence):
             parser.error("plot attention needs --checkpoint DIR and --sentence TEXT")

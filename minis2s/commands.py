@@ -218,7 +218,7 @@ def plot(args) -> int:
     from . import plots
 
     if args.what == "curves":
-        path = plots.loss_curves(args.run, args.out)
+        path = plots.loss_curves(args.run_dir, args.out)
     else:
         from .inference import Translator
 

@@ -95,3 +95,18 @@ def exercise(name: str, task: str) -> list[dict]:
         md("The reference solution, graded the same way — this is what a pass looks like:"),
         code(f"report = check(solutions.{name})"),
     ]
+
+
+ONE_BLAS_THREAD = code(
+    """
+    import os
+
+    # Lessons 06-10 train models on the CPU. Their matrices are small, so BLAS worker threads
+    # barely speed them up; on a busy machine (other jobs, `pytest -n 2`) threads that wait for
+    # a core slow every product down many times over -- lesson 10 measures it. This must run
+    # before NumPy is imported; export OPENBLAS_NUM_THREADS yourself to choose another number.
+    for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(variable, "1")
+    """
+)
+"""The first code cell of the lessons that train (06-10), before ``SETUP``: one BLAS thread."""

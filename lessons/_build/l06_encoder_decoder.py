@@ -229,6 +229,8 @@ CELLS = [
         \tag{6.17}
         $$
 
+        for $t \ge 2$; the first input is always `<sos>`.
+
         **What happens to the gradient.** $\hat y_{t-1}$ is an $\arg\max$: a piecewise-constant
         function of the parameters $\theta$. Moving $\theta$ a little does not change which token
         wins, so its derivative is zero almost everywhere (and undefined where two logits tie).
@@ -720,7 +722,7 @@ CELLS = [
     code(
         r"""
         from minis2s import decode
-        from minis2s.tasks import decode_tokens, exact_match
+        from minis2s.tasks import decode_tokens
 
         show(decode.greedy)
         """
@@ -728,21 +730,23 @@ CELLS = [
     code(
         r"""
         model = trainer.model
-        examples = task.test[:10]
-        outputs = decode_tokens(model, task.src_vocab, task.tgt_vocab, [s for s, _ in examples])
-        for (src, ref), out in zip(examples, outputs):
-            verdict = "ok" if out == ref else f"wrong (expected {''.join(ref)})"
-            print(f"{''.join(src):>10s} -> {''.join(out):10s} {verdict}")
-        print(exact_match(model, task, task.test))
+        outputs = decode_tokens(model, task.src_vocab, task.tgt_vocab, [s for s, _ in task.test])
+        right = [(src, out) for (src, ref), out in zip(task.test, outputs) if out == ref]
+        wrong = [(src, ref, out) for (src, ref), out in zip(task.test, outputs) if out != ref]
+        print(f"exact match on {len(task.test)} held-out strings: {len(right) / len(task.test):.1%}")
+        for src, out in right[:4]:
+            print(f"{''.join(src):>10s} -> {''.join(out):12s} ok")
+        for src, ref, out in wrong[:8]:
+            print(f"{''.join(src):>10s} -> {''.join(out):12s} wrong, expected {''.join(ref)}")
         """
     ),
     md(
         r"""
-        The errors are telling: a wrong letter, or the right letters in a slightly wrong order,
-        usually in the middle of the string; and the longer the string, the worse. The first
-        output letter must come from the *last* input letter, which the encoder read most
-        recently; but the decoder's state must carry every letter through one vector, and the
-        middle ones blur.
+        Look at where the errors are (fast mode leaves many; the full run, few). The first
+        output letters — the *last* input letters, which the encoder read most recently — are
+        usually right; the errors gather towards the middle and the end of the output, and in
+        the longer strings. Everything the decoder knows about the source passed through one
+        vector, and the letters read first have blurred in it.
 
         **Exposure bias, measured.** The same held-out sentences, scored with the gold prefix
         fed ($\rho = 1$) and with the model's own predictions fed ($\rho = 0$, eq. 6.17):

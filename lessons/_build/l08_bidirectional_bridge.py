@@ -177,9 +177,9 @@ CELLS = [
 
         The decoder needs a first state $s_0$. Without attention it is the decoder's only view
         of the source; with attention it still sets the decoder off in the right direction. The
-        encoder's final states have a different size ($2H$ when bidirectional) and an
-        unbounded-ish range for LSTM cells, so minis2s maps them with one tanh layer per decoder
-        layer $l$ (and, for LSTMs, a second one for the cell state $c$):
+        encoder's final states have a different size ($2H$ when bidirectional), and an LSTM's
+        cell state is unbounded, so minis2s maps them with one tanh layer per decoder layer $l$
+        (and, for LSTMs, a second one for the cell state $c$):
 
         $$
         s_0^{(l)} = \tanh\Bigl(W^{(l)} \bigl[\,\overrightarrow{h}^{(l)}_{\text{final}};\ \overleftarrow{h}^{(l)}_{\text{final}}\,\bigr] + b^{(l)}\Bigr)

@@ -383,18 +383,20 @@ CELLS = [
         that runs close to the processor's peak; still, it takes the largest share of the step.
         This is why vocabulary size is the first lever on speed (lesson 09 capped it), and why
         large-vocabulary systems use subword units and sampled or adaptive softmaxes. The
-        **recurrent cells** do fewer operations, but in $2(2S + T)$ small products that must run
-        one after another, each followed by a dozen element-wise kernels for the gates: they
-        run at a lower rate (compare the GFLOP/s figures), and the smaller the batch or the
-        hidden size, the wider the gap — a bigger batch amortises the fixed cost of a step.
-        The softmax and cross-entropy over $V$ come next: element-wise, but over $N 	imes V$
-        entries. **Adam** is a few percent: pure memory traffic, proportional to $P$ and
-        independent of the batch.
+        **recurrent cells** do about a third as many operations, in $2(2S + T)$ products that
+        must run one after another, each followed by a dozen element-wise kernels for the gates.
+        At these sizes each product — $(B, H) \times (H, 4H)$ — is still large enough for BLAS to
+        run at nearly the output layer's rate (compare the GFLOP/s figures); with a smaller
+        batch or hidden size the fixed cost of every step takes over, which is one reason
+        recurrent models are trained with batches as large as memory and convergence allow.
+        The softmax and cross-entropy are element-wise, but over $N \times V$ entries, which is
+        why they show up at all. **Adam** is a few percent: pure memory traffic, proportional to
+        $P$ and independent of the batch.
 
         On a GPU the balance shifts. The products — the output layer above all — become very
         cheap, and the fixed cost of launching a kernel (a few microseconds, hundreds of kernels
-        per recurrent step) dominates: a recurrent model on a GPU is latency-bound, which is the
-        main reason Transformers, whose time steps run in parallel, replaced RNNs.
+        per recurrent step) dominates: a recurrent model on a GPU is latency-bound — one of the
+        main reasons Transformers, whose time steps run in parallel, replaced RNNs.
 
         ## 5. A CPU pitfall: BLAS threads
 
@@ -425,9 +427,9 @@ CELLS = [
         arrays = batch_to_device(batch, np.float32)
         model.forward_backward(*arrays)
         t0 = time.perf_counter()
-        for _ in range(3):
+        for _ in range(2):
             model.forward_backward(*arrays)
-        print((time.perf_counter() - t0) / 3)
+        print((time.perf_counter() - t0) / 2)
         '''
         package_root = os.path.dirname(os.path.dirname(minis2s.__file__))
         cores = os.cpu_count() or 1
@@ -438,7 +440,7 @@ CELLS = [
                 result = subprocess.run([sys.executable, "-c", inspect.cleandoc(probe)], env=env, capture_output=True,
                                         text=True, check=True, timeout=30)
             except subprocess.TimeoutExpired:
-                print(f"{threads:3d} BLAS thread(s): more than 30 s for four steps -- stopped")
+                print(f"{threads:3d} BLAS thread(s): more than 30 s for three steps -- stopped")
             else:
                 print(f"{threads:3d} BLAS thread(s): {float(result.stdout) * 1e3:7.1f} ms per forward and backward")
         print(f"({cores} cores; load average over the last minute: {os.getloadavg()[0]:.1f})")

@@ -345,8 +345,8 @@ CELLS = [
         \tag{10.2}
         $$
 
-        Small products use a processor poorly, and every step adds fixed costs: Python calls,
-        a dozen NumPy kernels for the gates, allocation. Adam, finally, does no products at all:
+        The smaller a product, the worse it uses the processor, and every step adds fixed costs:
+        Python calls, a dozen NumPy kernels for the gates, allocation. Adam, finally, does no products at all:
         it is 13 element-wise passes over every parameter, about 31 reads and writes of each of
         the $P$ parameters per step, bound by memory bandwidth:
 
@@ -394,7 +394,7 @@ CELLS = [
         $P$ and independent of the batch.
 
         On a GPU the balance shifts. The products — the output layer above all — become very
-        cheap, and the fixed cost of launching a kernel (a few microseconds, hundreds of kernels
+        cheap, and the fixed cost of launching a kernel (a few microseconds, dozens of kernels
         per recurrent step) dominates: a recurrent model on a GPU is latency-bound — one of the
         main reasons Transformers, whose time steps run in parallel, replaced RNNs.
 

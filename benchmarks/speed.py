@@ -78,9 +78,10 @@ def _openblas():
         path = line.split()[-1]
         if "openblas" in path.lower() and ".so" in path:
             lib = ctypes.CDLL(path)
-            for prefix, suffix in (("scipy_openblas", "64_"), ("openblas", "64_"), ("scipy_openblas", ""), ("openblas", "")):
-                if hasattr(lib, f"{prefix}_get_num_threads{suffix}"):
-                    return lib, (prefix, suffix)
+            for prefix in ("scipy_openblas", "openblas"):
+                for suffix in ("64_", ""):
+                    if hasattr(lib, f"{prefix}_get_num_threads{suffix}"):
+                        return lib, (prefix, suffix)
     return None, None
 
 
@@ -246,7 +247,8 @@ class Pair:
         """(minis2s arrays, twin tensors) of a batch, made before any timing."""
         ours = (B.to_device(batch.src), B.to_device(batch.src_mask, "float32"), B.to_device(batch.tgt_in),
                 B.to_device(batch.tgt_out), B.to_device(batch.tgt_mask, "float32"))
-        theirs = tuple(torch.from_numpy(np.ascontiguousarray(a)) for a in (batch.src, batch.src_mask, batch.tgt_in, batch.tgt_out))
+        theirs = tuple(torch.from_numpy(np.ascontiguousarray(a))
+                       for a in (batch.src, batch.src_mask, batch.tgt_in, batch.tgt_out))
         return ours, theirs
 
     def step_minis2s(self, ours, backward_only=False):
@@ -550,7 +552,8 @@ def bench_memory(args) -> dict:
     rows = []
     print("\n== peak memory of forward + backward (fresh process each; parameters, gradients and "
           "optimizer state already allocated), no padding, vocabularies %d / %d" % M30K_VOCAB)
-    print(f"{'B, S, T':>12} {'analytic':>9} {'minis2s':>9} {'(traced)':>9} {'twin':>9}   MB; minis2s/analytic, twin/analytic")
+    print(f"{'B, S, T':>12} {'analytic':>9} {'minis2s':>9} {'(traced)':>9} {'twin':>9}   "
+          "MB; minis2s/analytic, twin/analytic")
     for shape in shapes:
         got = {}
         for fw in ("minis2s", "twin"):
@@ -569,7 +572,8 @@ def bench_memory(args) -> dict:
               f"{row['twin_rss'] / mb:9.1f}   {row['minis2s_rss'] / analytic:.2f}x, {row['twin_rss'] / analytic:.2f}x")
     parts = rows[0]["analytic_parts"]
     total = sum(parts.values())
-    print(f"analytic activations at {rows[0]['shape']}: " + ", ".join(f"{k} {100 * v / total:.0f}%" for k, v in parts.items()))
+    print(f"analytic activations at {rows[0]['shape']}: "
+          + ", ".join(f"{k} {100 * v / total:.0f}%" for k, v in parts.items()))
     return {"rows": rows}
 
 

@@ -143,7 +143,8 @@ def test_state_dict_round_trip_through_a_pt_file(tmp_path):
     fresh.load_state_dict(torch.load(tmp_path / "m.pt", weights_only=True))
     fresh.eval()
     src, src_mask, tgt_in, _, _ = _batch()
-    np.testing.assert_array_equal(torch_logits(fresh, src, src_mask, tgt_in), torch_logits(module, src, src_mask, tgt_in))
+    np.testing.assert_array_equal(torch_logits(fresh, src, src_mask, tgt_in),
+                                  torch_logits(module, src, src_mask, tgt_in))
     back = params_from_torch(fresh.state_dict(), model.cfg)
     assert set(back) == set(model.params)
     for k, v in model.params.items():

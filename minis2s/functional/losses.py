@@ -71,8 +71,10 @@ def softmax_cross_entropy_backward(dloss, cache):
         dz -= eps / V
     onehot_rows = dz.reshape(-1, V)
     onehot_rows[xp.arange(onehot_rows.shape[0]), safe.reshape(-1)] -= 1.0 - eps
-    # where: a padded row of p may be nan if its logits were inf; its gradient is still exactly 0
-    return xp.where(valid[..., None] > 0, dz * (dloss / denom), 0.0).astype(logp.dtype, copy=False)
+    dz *= dloss / denom  # in place: no second (B, T, V) array
+    # a padded row of p may be nan if its logits were inf; its gradient is still exactly 0
+    xp.copyto(dz, 0.0, where=valid[..., None] == 0)
+    return dz
 
 
 def cross_entropy_stats(cache):

@@ -119,6 +119,7 @@ class Seq2Seq:
         logits, dec_cache = _decoder_forward(p, cfg, memory, states, tgt_in, rng, train, teacher_forcing)
         loss, loss_cache = Floss.softmax_cross_entropy_forward(
             logits, tgt_out, mask=tgt_mask, label_smoothing=label_smoothing)
+        del logits  # the loss keeps the log-probabilities; the logits would only hold memory
         nll_sum, n_tokens = Floss.cross_entropy_stats(loss_cache)
         if not backward:
             return loss, nll_sum, n_tokens

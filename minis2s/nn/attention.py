@@ -32,7 +32,9 @@ def init_params(kind: str, H: int, Henc: int, A: int, generator) -> dict:
 def keys_forward(params: dict, enc_out):
     """enc_out: (B, S, Henc) -> keys (B, S, A or H or Henc), once per batch."""
     if "attn.Wk" in params:
-        return enc_out @ params["attn.Wk"].T, enc_out
+        Wk = params["attn.Wk"]
+        Bn, S, Henc = enc_out.shape
+        return (enc_out.reshape(Bn * S, Henc) @ Wk.T).reshape(Bn, S, Wk.shape[0]), enc_out
     return enc_out, None
 
 
@@ -43,7 +45,8 @@ def keys_backward(params: dict, dkeys, cache) -> tuple:
     enc_out = cache
     Wk = params["attn.Wk"]
     dWk = dkeys.reshape(-1, Wk.shape[0]).T @ enc_out.reshape(-1, Wk.shape[1])
-    return dkeys @ Wk, {"attn.Wk": dWk}
+    Bn, S, K = dkeys.shape
+    return (dkeys.reshape(Bn * S, K) @ Wk).reshape(Bn, S, Wk.shape[1]), {"attn.Wk": dWk}
 
 
 def step_forward(kind: str, params: dict, q, keys, values, mask):

@@ -310,8 +310,8 @@ CELLS = [
           copies the state (5.9).
         - The direct path $\bar h \odot z$ carries gradients across many steps when $z \approx 1$.
 
-        **Next:** lesson 06 trains these cells (dropout, SGD and Adam, learning-rate schedules);
-        lessons 07 and 08 add attention and turn the cells into an encoder and a decoder.
+        **Next:** [lesson 06](06_encoder_decoder.ipynb) — two of these cells become an encoder
+        and a decoder, trained with teacher forcing (and the optimizers that train them).
         """
     ),
 ]

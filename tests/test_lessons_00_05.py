@@ -56,7 +56,7 @@ def test_every_backward_of_the_covered_modules_appears_in_a_lesson():
                 assert fn in text, f"{module}.{fn} is not shown in lessons 00-05"
 
 
-EXERCISES = ("affine_backward", "softmax_cross_entropy_backward", "rnn_step_backward",
+EXERCISES = ("affine_backward", "softmax_cross_entropy_backward", "rnn_step_backward", "rnn_backward",
              "lstm_step_backward", "gru_step_backward")
 
 

@@ -163,7 +163,20 @@ CELLS = [
         m_t = 0:\quad \bar a_t = 0, \qquad \bar h_{t-1} = \bar h_t
         \tag{3.8}
         $$
-
+        """
+    ),
+    *exercise(
+        "rnn_backward",
+        r"""Write BPTT over a padded batch: given `dout = (dhs, dh_last)` — the gradients of every
+        output $h_t$, shape $(B, T, H)$, and of the final state, $(B, H)$ — and a cache holding
+        one step cache per time step and the mask, return `dx, dh0, dWx, dWh, dbx, dbh`
+        (eq. 3.6-3.8, with 3.3 for the padding). Call a step backward inside your loop: your
+        own from the exercise above, or `solutions.rnn_step_backward`. The grader knows the
+        classic mistakes: weights not summed over time, the recurrent gradient dropped, padding
+        treated as real, the loop run forwards, `dh_last` forgotten.""",
+    ),
+    md(
+        r"""
         The library's sequence functions follow the equations, with one efficiency twist: because
         the parameter gradients (3.7) are sums over time, the backward stores every $\bar a_t$ in
         one $(B, T, H)$ buffer and forms $\bar W_x, \bar W_h, \bar x$ as *single* matrix products

@@ -11,6 +11,7 @@ A NamedTuple unpacks like a tuple too: ``x, W = cache``.
     softmax_cross_entropy  minis2s.functional.losses.softmax_cross_entropy_forward
                                                                                02, eq. 2.5, 2.9-2.11
     rnn_step               minis2s.functional.rnn.rnn_step_forward             03, eq. 3.1-3.5, 3.7
+    rnn_sequence           minis2s.functional.rnn.rnn_forward                  03, eq. 3.3, 3.6-3.8
     lstm_step              minis2s.functional.lstm.lstm_step_forward           04, eq. 4.1-4.9
     gru_step               minis2s.functional.gru.gru_step_forward             05, eq. 5.1-5.8
     additive_attention     minis2s.functional.attention.additive_attention_forward
@@ -129,6 +130,35 @@ def _check_cell(x, h_prev, Wx, Wh, bx, bh, gates):
     same_dtype(x=x, h_prev=h_prev, Wx=Wx, Wh=Wh, bx=bx, bh=bh)
     return dims
 
+
+
+class RNNSequenceCache(NamedTuple):
+    """What :func:`rnn_forward` saves. steps: a list of T :class:`RNNStepCache`, one per time
+    step; mask: (B, T), 1.0 on real tokens and 0.0 on padding (each row real, then padded)."""
+
+    steps: list
+    mask: Any
+
+
+def rnn_forward(x, h0, Wx, Wh, bx, bh, mask):
+    """The RNN over a padded batch, one :func:`rnn_step_forward` per step (eq. 3.1-3.3).
+
+    x: (B, T, D); h0: (B, H); mask: (B, T). Returns ((hs (B, T, H), h_last (B, H)),
+    RNNSequenceCache): hs is 0 at padded steps and h_last is each row's state after its last
+    real token (h0 for an empty row).
+    """
+    dims = expect("x", x, ("B", "T", "D"))
+    expect("h0", h0, ("B", "H"), dims)
+    expect("mask", mask, ("B", "T"), dims, kind="mask")
+    xp = B.get_array_module(x)
+    h, hs, steps = h0, [], []
+    for t in range(x.shape[1]):
+        h_new, step = rnn_step_forward(x[:, t], h, Wx, Wh, bx, bh)
+        m = mask[:, t, None]
+        h = m * h_new + (1 - m) * h  # eq. 3.3: a padded step keeps the state...
+        hs.append(m * h)  # ...and outputs 0
+        steps.append(step)
+    return (xp.stack(hs, axis=1), h), RNNSequenceCache(steps, mask)
 
 # --------------------------------------------------------------------------- lesson 04
 

@@ -158,6 +158,61 @@ def rnn_dWh_last_row(dh, cache):
     return _rnn_tail(da, cache, dWh=da[-1:].T @ cache.h_prev[-1:])
 
 
+
+# --------------------------------------------------------------------------- RNN sequence (BPTT)
+
+
+def _bptt(dout, cache, *, carry=True, mask=True, accumulate=True, reverse=True, start=True):
+    """The reference BPTT (solutions.rnn_backward) with one of its five parts switched off."""
+    from .solutions import rnn_step_backward
+
+    dhs, dh_last = dout
+    xp = B.get_array_module(dhs)
+    T = dhs.shape[1]
+    dh = dh_last if start else xp.zeros_like(dh_last)
+    dx, sums = [None] * T, [0.0] * 4
+    for t in (reversed(range(T)) if reverse else range(T)):
+        m = cache.mask[:, t, None] if mask else 1.0
+        dh = (dh if carry or t == T - 1 else (1 - m) * dh) + m * dhs[:, t]
+        dx[t], dh_prev, *step = rnn_step_backward(m * dh, cache.steps[t])
+        dh = dh_prev + (1 - m) * dh
+        sums = [a + b for a, b in zip(sums, step)] if accumulate else step
+    return (xp.stack(dx, axis=1), dh, *sums)
+
+
+@mistake("rnn_sequence", "dWx, dWh, dbx and dbh hold one time step's contribution only "
+         "(overwritten in the loop?): every step uses the same weights, so their gradients are "
+         "summed over time, dWh = sum_t da_t^T h_(t-1) (eq. 3.7)", ("summed over time", "eq. 3.7"))
+def bptt_weights_not_summed_over_time(dout, cache):
+    return _bptt(dout, cache, accumulate=False)
+
+
+@mistake("rnn_sequence", "the gradient each step sends back, da_t Wh, is dropped: h_(t-1) feeds "
+         "step t as well as the output, so add dh_prev into the dh of the step before (eq. 3.6)",
+         ("dropped", "dh_prev", "eq. 3.6"))
+def bptt_dh_not_carried(dout, cache):
+    return _bptt(dout, cache, carry=False)
+
+
+@mistake("rnn_sequence", "padded steps are treated as real: where m_t = 0 the output is the "
+         "constant 0, so dhs_t is ignored, the tanh gets no gradient and dh passes to t-1 "
+         "unchanged (eq. 3.8, with eq. 3.3)", ("padded", "eq. 3.8"))
+def bptt_padding_not_masked(dout, cache):
+    return _bptt(dout, cache, mask=False)
+
+
+@mistake("rnn_sequence", "the loop runs forward in time: BPTT goes from the last step to the "
+         "first, t = T-1 down to 0, because dh_(t-1) needs step t's gradient (eq. 3.6)",
+         ("last step to the first", "eq. 3.6"))
+def bptt_forward_in_time(dout, cache):
+    return _bptt(dout, cache, reverse=False)
+
+
+@mistake("rnn_sequence", "dh_last, the gradient of the final state, is never used: start the "
+         "loop with dh = dh_last rather than zeros (eq. 3.6 at t = T-1)", ("dh_last", "start"))
+def bptt_dh_last_ignored(dout, cache):
+    return _bptt(dout, cache, start=False)
+
 # --------------------------------------------------------------------------- LSTM step
 
 

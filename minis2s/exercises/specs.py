@@ -1,4 +1,4 @@
-"""The six exercises: what each one checks, on which inputs, and the lesson text its hints cite.
+"""The seven exercises: what each one checks, on which inputs, and the lesson text its hints cite.
 
 An :class:`Exercise` pairs the exercise forward (:mod:`.forwards`) with the inputs the grader
 draws, the gradients the learner returns, and the equations to point at when one is wrong:
@@ -190,6 +190,48 @@ RNN_STEP = Exercise(
                     ("dx", "dh_prev", "dWx", "dWh", "dbx", "dbh")),),
 )
 
+
+def _sequence_inputs(rng, Bn=3, T=5, D=4, H=5):
+    """A batch of lengths 5, 2 and 0: a full row, a padded one and one that is all padding."""
+    cell, _ = _cell_inputs(rng, 1, Bn=Bn, D=D, H=H)
+    inputs = {"x": rng.standard_normal((Bn, T, D)), "h0": cell["h_prev"],
+               **{k: cell[k] for k in ("Wx", "Wh", "bx", "bh")}}
+    return inputs, {"mask": _lengths_mask([T, 2, 0], T)}
+
+
+RNN_SEQUENCE = Exercise(
+    name="rnn_sequence",
+    backward_name="rnn_backward",
+    lesson="03",
+    equations="eq. 3.3, 3.6-3.8",
+    first_step=("write eq. 3.6 first: loop t from T-1 down to 0, dh = dh + m_t dhs_t, and send m_t dh through a step backward"),
+    forward=forwards.rnn_forward,
+    library_forward=F_rnn.rnn_forward,
+    make=_sequence_inputs,
+    wrt=("x", "h0", "Wx", "Wh", "bx", "bh"),
+    formulas={
+        "dx": "dx_t = da_t Wx at each real step, 0 at padding (eq. 3.5, 3.8)",
+        "dh0": "dh0 is the dh carried out of the first step: da_0 Wh, or what padding passes on "
+               "unchanged (eq. 3.5, 3.8)",
+        "dWx": "dWx = the sum over the steps of da_t^T x_t (eq. 3.7)",
+        "dWh": "dWh = the sum over the steps of da_t^T h_(t-1) (eq. 3.7)",
+        "dbx": "dbx = the sum of da_t over the batch rows and the steps (eq. 3.7)",
+        "dbh": "dbh = the sum of da_t over the batch rows and the steps (eq. 3.7)",
+    },
+    sizes=lambda inputs, static: {BATCH: inputs["x"].shape[0],
+                                  "T, the number of steps": inputs["x"].shape[1]},
+    upstream=("dhs", "dh_last"),
+    paths={
+        "dhs": "dhs_t joins the carried gradient at step t, masked, since a padded output is the "
+               "constant 0 (eq. 3.3, 3.6)",
+        "dh_last": "dh_last, the gradient of the final state, starts the loop at t = T-1 and passes "
+                   "unchanged through a row's padded steps (eq. 3.6, 3.8)",
+    },
+    padded=lambda inputs, static: {
+        "dx": B.host.broadcast_to((static["mask"] == 0)[..., None], inputs["x"].shape)},
+    padded_note="a padded step's tanh gets no gradient, so dx is 0 there (eq. 3.8)",
+)
+
 LSTM_STEP = Exercise(
     name="lstm_step",
     backward_name="lstm_step_backward",
@@ -332,8 +374,8 @@ ADDITIVE_ATTENTION = Exercise(
 )
 
 
-EXERCISES = {e.name: e for e in (AFFINE, SOFTMAX_CROSS_ENTROPY, RNN_STEP, LSTM_STEP, GRU_STEP,
-                                 ADDITIVE_ATTENTION)}
+EXERCISES = {e.name: e for e in (AFFINE, SOFTMAX_CROSS_ENTROPY, RNN_STEP, RNN_SEQUENCE, LSTM_STEP,
+                                 GRU_STEP, ADDITIVE_ATTENTION)}
 
 
 def find(name: str) -> Exercise:

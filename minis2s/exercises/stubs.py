@@ -58,6 +58,22 @@ def rnn_step_backward(dh, cache):
     raise NotImplementedError("write eq. 3.4 first: da = dh * (1 - h^2)")
 
 
+def rnn_backward(dout, cache):
+    """Backpropagation through time over a padded batch (lesson 03, eq. 3.3, 3.6-3.8).
+
+    dout = (dhs, dh_last): dhs (B, T, H), the gradient of every output h_t; dh_last (B, H),
+    the gradient of the final state.
+    cache (forwards.RNNSequenceCache):
+        cache.steps  a list of T forwards.RNNStepCache, one per step: pass cache.steps[t] to a
+                     step backward (yours from the previous exercise, or
+                     minis2s.exercises.solutions.rnn_step_backward)
+        cache.mask   (B, T)  1.0 on real tokens, 0.0 on padding (each row real, then padded)
+    Returns dx (B, T, D), dh0 (B, H), dWx (H, D), dWh (H, H), dbx (H,), dbh (H,).
+    """
+    raise NotImplementedError(
+        "write eq. 3.6 first: loop t from T-1 down to 0, dh = dh + m_t dhs_t, and send m_t dh through a step backward"
+    )
+
 def lstm_step_backward(dout, cache):
     """Backward of one LSTM step, gates i, f, g, o in PyTorch's order (lesson 04, eq. 4.1-4.9).
 

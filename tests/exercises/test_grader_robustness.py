@@ -153,8 +153,8 @@ def test_report_prints_a_table_and_a_one_line_repr():
 
 
 def test_accessors_for_notebooks():
-    assert list_exercises() == ["affine", "softmax_cross_entropy", "rnn_step", "lstm_step",
-                                "gru_step", "additive_attention"]
+    assert list_exercises() == ["affine", "softmax_cross_entropy", "rnn_step", "rnn_sequence",
+                                "lstm_step", "gru_step", "additive_attention"]
     assert stub("lstm_step").__name__ == "lstm_step_backward"
     assert stub("lstm_step_backward") is stub("lstm_step")
     assert solution("gru_step").__module__ == "minis2s.exercises.solutions.gru_step"

@@ -1,5 +1,7 @@
 """The translation commands end to end on a tiny Multi30k-shaped corpus (the fixtures)."""
 
+import contextlib
+import io
 import json
 import shutil
 from pathlib import Path
@@ -23,19 +25,39 @@ def corpus(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def run(corpus, tmp_path_factory):
+def trained(corpus, tmp_path_factory):
+    """(the run directory, the JSON summary train printed)."""
     out = tmp_path_factory.mktemp("runs") / "m30k"
-    code = main(["train", "--data", "multi30k", "--data-dir", str(corpus), "--out", str(out), "--max-steps", "6",
-                 "--emb", "8", "--hidden", "8", "--batch-size", "16", "--eval-every", "3", "--quiet", "--json"])
+    stdout = io.StringIO()
+    with contextlib.redirect_stdout(stdout):
+        code = main(["train", "--data", "multi30k", "--data-dir", str(corpus), "--out", str(out), "--max-steps",
+                     "6", "--emb", "8", "--hidden", "8", "--batch-size", "16", "--eval-every", "3", "--quiet",
+                     "--json"])
     assert code == 0
-    return out
+    return out, json.loads(stdout.getvalue().strip().splitlines()[-1])
 
 
-def test_train_on_a_corpus_reports_test_bleu(run, capsys):
+@pytest.fixture(scope="module")
+def run(trained):
+    return trained[0]
+
+
+def test_train_on_a_corpus_reports_val_bleu_while_training(run):
     lines = (run / "metrics.jsonl").read_text().splitlines()
     evals = [json.loads(l) for l in lines if "val_bleu" in l]
     assert [e["step"] for e in evals] == [3, 6]
     assert all(0.0 <= e["val_bleu"] <= 100.0 and e["val_ppl"] > 1.0 for e in evals)
+
+
+def test_train_summary_gives_greedy_and_beam5_test_bleu_as_evaluate_does(trained, corpus, capsys):
+    summary = trained[1]
+    assert summary["steps"] == 6 and summary["test_ppl"] > 1.0
+    for beam, key in ((1, "test_bleu"), (5, "test_bleu_beam5")):
+        capsys.readouterr()
+        assert main(["evaluate", "--checkpoint", summary["checkpoint"], "--data-dir", str(corpus),
+                     "--split", "test2016", "--beam", str(beam), "--json"]) == 0
+        figures = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+        assert summary[key] == figures["bleu"], key
 
 
 def test_evaluate_prints_bleu_ppl_and_sentence_count(run, corpus, capsys):

@@ -64,22 +64,13 @@ def step_backward(cell, dstate, cache):
 
 def sequence_forward(cell, x, state0, p, mask):
     """A whole sequence. x: (B, T, D); mask: (B, T). Returns ((hs, final_state), cache)."""
-    if cell == "lstm":
-        (hs, h, c), cache = lstm.lstm_forward(x, *state0, *p, mask=mask)
-        return (hs, (h, c)), cache
-    f = rnn.rnn_forward if cell == "rnn" else gru.gru_forward
-    (hs, h), cache = f(x, state0[0], *p, mask=mask)
-    return (hs, (h,)), cache
+    return bi.sequence_forward(cell, x, state0, p, mask=mask)
 
 
 def sequence_backward(cell, dhs, dfinal, cache):
-    """Returns (dx, dstate0 tuple, dparams tuple)."""
-    if cell == "lstm":
-        dx, dh0, dc0, *dp = lstm.lstm_backward((dhs, *dfinal), cache)
-        return dx, (dh0, dc0), tuple(dp)
-    f = rnn.rnn_backward if cell == "rnn" else gru.gru_backward
-    dx, dh0, *dp = f((dhs, dfinal[0]), cache)
-    return dx, (dh0,), tuple(dp)
+    """Returns (dx, dstate0 tuple, dparams tuple). The cache knows its cell; ``cell`` is kept
+    so that every adapter here takes the same leading argument."""
+    return bi.sequence_backward((dhs, dfinal), cache)
 
 
 def _direction(state0, p):

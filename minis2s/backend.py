@@ -371,6 +371,21 @@ def scatter_add(target, indices, values) -> None:
     t[sorted_ids[starts]] += np.add.reduceat(v[order], starts, axis=0)
 
 
+def real_rows(mask):
+    """Flat indices of the nonzero entries of ``mask`` (B, T), or None to keep every row.
+
+    Work done only on the real rows of a padded batch is work saved (the readout GEMMs over
+    the target vocabulary are three quarters of a translation step). On the host the indices
+    are free; on a GPU their count is data-dependent, and reading it back would stall the
+    stream once per step, so there (and when nothing is padding) the answer is None: the
+    caller keeps the dense rows, which the mask already zeroes.
+    """
+    if get_array_module(mask) is not np:
+        return None
+    rows = np.flatnonzero(mask.reshape(-1))
+    return None if rows.size == mask.size else rows
+
+
 def check_token_ids(ids, vocab_size: int, name: str = "ids") -> None:
     """Refuse ids outside [0, vocab_size): CuPy would wrap them silently.
 

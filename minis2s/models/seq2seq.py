@@ -116,9 +116,12 @@ class Seq2Seq:
         (enc_out, finals), enc_cache = encoder.encoder_forward(p, cfg, src, src_mask, rng, train)
         states, bridge_cache = decoder.bridge_forward(p, cfg, finals)
         memory = decoder.make_memory(p, cfg, enc_out, src_mask)
-        logits, dec_cache = _decoder_forward(p, cfg, memory, states, tgt_in, rng, train, teacher_forcing)
+        rows = B.real_rows(tgt_mask)  # None: every (B, T) position goes through the readout
+        logits, dec_cache = _decoder_forward(p, cfg, memory, states, tgt_in, rng, train,
+                                             teacher_forcing, rows)
+        targets, mask = (tgt_out, tgt_mask) if rows is None else (tgt_out.reshape(-1)[rows], None)
         loss, loss_cache = Floss.softmax_cross_entropy_forward(
-            logits, tgt_out, mask=tgt_mask, label_smoothing=label_smoothing)
+            logits, targets, mask=mask, label_smoothing=label_smoothing)
         del logits  # the loss keeps the log-probabilities; the logits would only hold memory
         nll_sum, n_tokens = Floss.cross_entropy_stats(loss_cache)
         if not backward:
@@ -153,8 +156,13 @@ class Seq2Seq:
         return log_softmax(logits, axis=-1), states, w
 
 
-def _decoder_forward(p, cfg, memory, states, tgt_in, rng, train, teacher_forcing):
-    """All T decoder steps. Returns (logits (B, T, V), cache)."""
+def _decoder_forward(p, cfg, memory, states, tgt_in, rng, train, teacher_forcing, rows=None):
+    """All T decoder steps. Returns (logits, cache).
+
+    logits: (B, T, V), or (N, V) for the N flat positions ``rows`` of the real target tokens
+    when given: padded positions add nothing to the loss (eq. 2.10) and get zero gradient
+    (eq. 2.11), so skipping their readout changes no figure and saves its GEMMs.
+    """
     E = p["dec.emb"]
     xp = B.get_array_module(E)
     Bsz, T = tgt_in.shape
@@ -187,17 +195,25 @@ def _decoder_forward(p, cfg, memory, states, tgt_in, rng, train, teacher_forcing
         if not forced:
             prediction = decoder.readout_forward(p, z)[0].argmax(axis=-1)
     zd, z_drop = Fd.dropout_forward(zs, cfg.dropout, rng, train)
+    if rows is not None:
+        zd = zd.reshape(Bsz * T, -1)[rows]
     logits, readout_cache = decoder.readout_forward(p, zd)
     if not forced:
         emb_cache = Fl.embedding_forward(fed, E, padding_idx=cfg.pad_id)[1]
-    return logits, (step_caches, z_drop, readout_cache, emb_cache, emb_drop, states, forced)
+    return logits, (step_caches, z_drop, readout_cache, emb_cache, emb_drop, states, forced, rows)
 
 
 def _decoder_backward(p, cfg, dlogits, cache, memory, grads):
     """Returns (dstates at step 0 -- the bridge's output gradient, memory gradients)."""
-    step_caches, z_drop, readout_cache, emb_cache, emb_drop, last_states, forced = cache
+    step_caches, z_drop, readout_cache, emb_cache, emb_drop, last_states, forced, rows = cache
     xp = B.get_array_module(dlogits)
-    dzs = Fd.dropout_backward(decoder.readout_backward(dlogits, readout_cache, grads), z_drop)
+    dzs = decoder.readout_backward(dlogits, readout_cache, grads)
+    if rows is not None:  # scatter the real rows back; padded positions get zero gradient
+        Bsz, T = emb_cache[0].shape  # the fed ids, (B, T)
+        dense = xp.zeros((Bsz * T, dzs.shape[-1]), dtype=dzs.dtype)
+        dense[rows] = dzs
+        dzs = dense.reshape(Bsz, T, -1)
+    dzs = Fd.dropout_backward(dzs, z_drop)
     dstates = [tuple(xp.zeros_like(s) for s in layer) for layer in last_states]
     mem_grads = {"keys": xp.zeros_like(memory.keys), "values": xp.zeros_like(memory.values)}
     Bsz, T = dzs.shape[:2]

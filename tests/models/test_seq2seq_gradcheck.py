@@ -88,3 +88,32 @@ def test_gradient_reaches_encoder_embeddings_through_attention_and_bridge():
         g = B.to_host(model.grads["enc.emb"])
     assert np.abs(g[4:]).sum() > 0
     assert np.all(g[0] == 0), "the padding row must receive no gradient"
+
+
+@pytest.mark.parametrize("name", ["lstm-bi-additive", "lstm-noattention-tied"])
+def test_readout_over_real_rows_only_equals_the_dense_readout(name, monkeypatch):
+    """On the host the readout runs on the real target rows alone; it must change no figure."""
+    cfg = Seq2SeqConfig(src_vocab=9, tgt_vocab=8, emb=3, hidden=4, dropout=0.3, **CONFIGS[name])
+    with B.precision("float64"):
+        model = Seq2Seq(cfg, seed=3)
+        batch = _batch(np.random.default_rng(2), 9, 8)
+        rows = B.real_rows(batch[4])
+        assert rows is not None and rows.size == int(batch[4].sum()) < batch[4].size
+
+        def run():
+            figures = model.forward_backward(*batch, rng=B.DeviceRNG(5), label_smoothing=0.1)
+            return [float(f) for f in figures], {k: g.copy() for k, g in model.grads.items()}
+
+        packed, packed_grads = run()
+        monkeypatch.setattr(B, "real_rows", lambda mask: None)
+        dense, dense_grads = run()
+    np.testing.assert_allclose(packed, dense, rtol=1e-12)
+    for k in dense_grads:
+        np.testing.assert_allclose(packed_grads[k], dense_grads[k], rtol=1e-10, atol=1e-14, err_msg=k)
+
+
+def test_real_rows_keeps_every_row_without_padding():
+    mask = np.ones((2, 3))
+    assert B.real_rows(mask) is None
+    mask[1, 2] = 0
+    assert B.real_rows(mask).tolist() == [0, 1, 2, 3, 4]

@@ -36,29 +36,39 @@ def greedy(model, src, src_mask, sos_id: int, eos_id: int, max_len: int | None =
 
 
 def _one_token_at_a_time(model, src, src_mask, sos_id, eos_id, max_len, choose, return_attention=False):
-    """The loop greedy search and sampling share: ``choose(log_probs (B, V)) -> (B,)`` picks
-    each sentence's next token; finished sentences keep emitting <eos> at no cost."""
+    """The loop greedy search and sampling share: ``choose(log_probs (N, V)) -> (N,)`` picks
+    each live sentence's next token; a finished sentence emits <eos> at no cost until the
+    next check, where it leaves the batch (unless attention is returned, which keeps all rows)."""
     xp = B.get_array_module(model.params["dec.emb"])
     max_len = max_len or max_target_length(src_mask)
     memory, states = model.encode(src, src_mask)
     Bsz = src.shape[0]
+    live = xp.arange(Bsz)  # the batch rows still decoding
     prev = xp.full((Bsz,), sos_id, dtype=src.dtype)
-    out = xp.zeros((Bsz, max_len), dtype=src.dtype)
+    out = xp.full((Bsz, max_len), eos_id, dtype=src.dtype)
     score = xp.zeros((Bsz,), dtype=memory.values.dtype)
     done = xp.zeros((Bsz,), dtype=bool)
     weights = []
     for t in range(max_len):
         logp, states, w = model.decode_step(memory, states, prev)
         prev = xp.where(done, eos_id, choose(logp).astype(src.dtype))
-        score += xp.where(done, 0.0, xp.take_along_axis(logp, prev[:, None], axis=1)[:, 0])
-        out[:, t] = prev
+        score[live] += xp.where(done, 0.0, xp.take_along_axis(logp, prev[:, None], axis=1)[:, 0])
+        out[live, t] = prev
         done |= prev == eos_id
         if return_attention and w is not None:
             weights.append(w)
-        # one small sync every few steps lets a finished batch stop early
-        if t % 8 == 7 and bool(B.to_host(done.all())):
-            out = out[:, : t + 1]
-            break
+        # one small sync every few steps: stop when all are done, else drop the finished rows
+        # (the readout over the vocabulary is most of a step; finished rows would only pad it)
+        if t % 8 == 7:
+            finished = B.to_host(done)
+            if finished.all():
+                out = out[:, : t + 1]
+                break
+            if finished.any() and not return_attention:
+                keep = B.to_device_like(B.host.flatnonzero(~finished), live)
+                live, prev, done = live[keep], prev[keep], done[keep]
+                memory = memory.select(keep)
+                states = [tuple(s[keep] for s in layer) for layer in states]
     ids = _strip(B.to_host(out), eos_id)
     att = None
     if return_attention and weights:
@@ -108,6 +118,7 @@ def beam_search(model, src, src_mask, sos_id: int, eos_id: int, beam: int = 5, a
     back, toks = [], []  # per step (B, k): which beam each live hypothesis came from, its token
     finished = [[] for _ in range(Bsz)]  # (normalised score, raw score, tokens)
     done = np.zeros(Bsz, dtype=bool)
+    alive = np.arange(Bsz)  # the sentences still searching: a finished one leaves the batch
 
     def tokens_of(t, b, j):
         out = []
@@ -119,33 +130,27 @@ def beam_search(model, src, src_mask, sos_id: int, eos_id: int, beam: int = 5, a
     for t in range(max_len):
         logp, states, _ = model.decode_step(memory, states, prev)
         V = logp.shape[1]
-        cand = (B.to_device_like(scores, logp).reshape(Bsz, k, 1) + logp.reshape(Bsz, k, V)).reshape(Bsz, k * V)
+        A = len(alive)
+        cand = (B.to_device_like(scores[alive], logp).reshape(A, k, 1) + logp.reshape(A, k, V)).reshape(A, k * V)
         n = min(2 * k, k * V)
-        top = xp.argpartition(-cand, n - 1, axis=1)[:, :n]
-        top_scores = xp.take_along_axis(cand, top, axis=1)
-        top, top_scores = B.to_host(top), B.to_host(top_scores)
-        order = np.argsort(-top_scores, axis=1, kind="stable")
-        top = np.take_along_axis(top, order, axis=1)
-        top_scores = np.take_along_axis(top_scores, order, axis=1)
+        top, top_scores = best_n(cand, n)
         src_beam, tok = top // V, top % V
         live_beam = np.zeros((Bsz, k), dtype=np.int64)
         live_tok = np.full((Bsz, k), eos_id, dtype=np.int64)
         live_score = np.full((Bsz, k), -np.inf)
-        for b in range(Bsz):
-            if done[b]:
-                continue
+        for i, b in enumerate(alive.tolist()):  # i: row of this step's batch, b: sentence
             j_live = 0
             for r in range(n):
-                if not np.isfinite(top_scores[b, r]):
+                if not np.isfinite(top_scores[i, r]):
                     break
-                if tok[b, r] == eos_id:
+                if tok[i, r] == eos_id:
                     if r < k:  # an <eos> among the best k extensions finishes a hypothesis
-                        seq = tokens_of(t - 1, b, src_beam[b, r]) if t > 0 else []
-                        raw = float(top_scores[b, r])
+                        seq = tokens_of(t - 1, b, src_beam[i, r]) if t > 0 else []
+                        raw = float(top_scores[i, r])
                         finished[b].append((raw / length_penalty(len(seq) + 1, alpha), raw, seq))
                     continue
-                live_beam[b, j_live], live_tok[b, j_live] = src_beam[b, r], tok[b, r]
-                live_score[b, j_live] = top_scores[b, r]
+                live_beam[b, j_live], live_tok[b, j_live] = src_beam[i, r], tok[i, r]
+                live_score[b, j_live] = top_scores[i, r]
                 j_live += 1
                 if j_live == k:
                     break
@@ -156,9 +161,13 @@ def beam_search(model, src, src_mask, sos_id: int, eos_id: int, beam: int = 5, a
         scores = np.where(done[:, None], -np.inf, live_score)
         if done.all():
             break
-        pick = B.to_device_like((np.arange(Bsz)[:, None] * k + live_beam).reshape(-1), rows)
+        keep = np.flatnonzero(~done[alive])  # rows of this step's batch still searching
+        pick = B.to_device_like((keep[:, None] * k + live_beam[alive[keep]]).reshape(-1), rows)
         states = [tuple(s[pick] for s in layer) for layer in states]
-        prev = B.to_device_like(live_tok.reshape(-1), prev)
+        if keep.size < A:
+            memory = memory.select(B.to_device_like((keep[:, None] * k + np.arange(k)).reshape(-1), rows))
+        alive = alive[keep]
+        prev = B.to_device_like(live_tok[alive].reshape(-1), prev)
     last = len(toks) - 1
     for b in range(Bsz):
         if not done[b]:  # out of length: live hypotheses count as they are
@@ -169,6 +178,50 @@ def beam_search(model, src, src_mask, sos_id: int, eos_id: int, beam: int = 5, a
                     finished[b].append((raw / length_penalty(len(seq), alpha), raw, seq))
     best = [max(f, key=lambda h: h[0]) if f else (0.0, 0.0, []) for f in finished]
     return Decoded([h[2] for h in best], [h[1] for h in best])
+
+
+def best_n(cand, n: int):
+    """The n largest entries of each row, best first: cand (B, N) -> host (indices, scores), (B, n).
+
+    A row with fewer than n finite entries is padded with -inf. Beam search asks this of
+    B x (k V) candidates every step. On the host a full ``argpartition`` costs ~7 ns per
+    entry, as much as the readout GEMM. Instead: split each row into m = 32 n chunks; the
+    n-th largest chunk maximum is a lower bound on the n-th largest entry (n chunks hold an
+    entry at least that large), so only the chunks whose maximum reaches it -- n of them,
+    barring ties -- need looking into. On a device ``argpartition`` runs there.
+    """
+    np = B.host
+    xp = B.get_array_module(cand)
+    Bsz, N = cand.shape
+    if xp is not np:
+        top = xp.argpartition(-cand, n - 1, axis=1)[:, :n]
+        top_scores = xp.take_along_axis(cand, top, axis=1)
+        top, top_scores = B.to_host(top), B.to_host(top_scores)
+        order = np.argsort(-top_scores, axis=1, kind="stable")
+        return np.take_along_axis(top, order, axis=1), np.take_along_axis(top_scores, order, axis=1)
+    m = min(N, 32 * n)
+    starts = (np.arange(m) * N) // m
+    ends = np.r_[starts[1:], N]
+    chunk_max = np.maximum.reduceat(cand, starts, axis=1)  # (B, m), one pass over cand
+    bound = np.partition(chunk_max, m - n, axis=1)[:, m - n]
+    # a row with fewer than n finite entries: take all of them, never a -inf
+    bound = np.where(bound > -np.inf, bound, np.finfo(cand.dtype).min)[:, None]
+    rows, chunks = np.nonzero(chunk_max >= bound)
+    cols = starts[chunks][:, None] + np.arange((ends - starts).max())  # (P, longest chunk)
+    inside = cols < ends[chunks][:, None]
+    cols = np.minimum(cols, N - 1)
+    vals = cand[rows[:, None], cols]
+    hit = inside & (vals >= bound[rows])
+    r, c, v = np.broadcast_to(rows[:, None], cols.shape)[hit], cols[hit], vals[hit]
+    order = np.lexsort((c, -v, r))  # by row, then best first, then lowest index
+    r, c, v = r[order], c[order], v[order]
+    rank = np.arange(r.size) - np.searchsorted(r, r, side="left")
+    keep = rank < n
+    top = np.zeros((Bsz, n), dtype=np.int64)
+    top_scores = np.full((Bsz, n), -np.inf, dtype=cand.dtype)
+    top[r[keep], rank[keep]] = c[keep]
+    top_scores[r[keep], rank[keep]] = v[keep]
+    return top, top_scores
 
 
 # --------------------------------------------------------------------------- sampling

@@ -87,3 +87,75 @@ def test_nucleus_keeps_the_smallest_set_reaching_top_p(backend):
     assert (kept > 0).tolist() == [[True, True, False, False]]
     kept = B.to_host(filtered_probs(logp, top_k=3))
     assert (kept > 0).tolist() == [[True, True, True, False]]
+
+
+def test_best_n_equals_a_full_sort(backend):
+    """beam search's top-2k: the chunk-maximum bound must never lose an entry a full sort keeps."""
+    from minis2s.decode import best_n
+
+    rng = np.random.default_rng(0)
+    for trial in range(40):
+        Bsz, N, n = int(rng.integers(1, 6)), int(rng.integers(1, 400)), int(rng.integers(1, 12))
+        n = min(n, N)
+        x = rng.standard_normal((Bsz, N)).astype("float32")
+        if trial % 3 == 0:
+            x = np.round(x, 1)  # ties: the lowest index comes first, as in a stable sort
+        x[0, rng.random(N) < 0.7] = -np.inf  # a row with few finite entries
+        if Bsz > 1:
+            x[1] = -np.inf  # a finished sentence
+        top, scores = best_n(B.to_device(x), n)
+        want = np.argsort(-x, axis=1, kind="stable")[:, :n]
+        want_scores = np.take_along_axis(x, want, axis=1)
+        np.testing.assert_array_equal(scores, want_scores)
+        finite = np.isfinite(want_scores)
+        if B.get_backend() == "numpy":
+            np.testing.assert_array_equal(top[finite], want[finite])
+        else:  # a device argpartition picks among tied entries in no set order
+            rows = np.nonzero(finite)[0]
+            np.testing.assert_array_equal(x[rows, top[finite]], scores[finite])
+            assert all(len(set(r[f])) == f.sum() for r, f in zip(top, finite))
+
+
+def _random_model_with_ragged_endings():
+    from minis2s.models.seq2seq import Seq2Seq, Seq2SeqConfig
+
+    cfg = Seq2SeqConfig(src_vocab=12, tgt_vocab=12, emb=8, hidden=16, cell="gru", attention="dot")
+    model = Seq2Seq(cfg, seed=4)
+    rng = np.random.default_rng(4)
+    for p in model.params.values():
+        p[...] = B.to_device(rng.normal(0.0, 0.6, size=p.shape), p.dtype)
+    model.params["out.b"][Vocab.eos_id] += 1.2  # <eos> wins at some steps of some sentences
+    ids = [rng.integers(4, 12, size=int(rng.integers(2, 9))).tolist() for _ in range(24)]
+    return model, ids
+
+
+def test_greedy_drops_finished_rows_without_changing_any_output(backend):
+    model, ids = _random_model_with_ragged_endings()
+    (batch,), _ = batches_for_inference(ids, len(ids))
+    src, mask = B.to_device(batch.src), B.to_device(batch.src_mask, B.float_dtype())
+    together = greedy(model, src, mask, Vocab.sos_id, Vocab.eos_id, max_len=40)
+    lengths = sorted(len(x) for x in together.ids)
+    assert lengths[0] < 7 and lengths[-1] > 8, f"the rows must end at different checks: {lengths}"
+    dense = greedy(model, src, mask, Vocab.sos_id, Vocab.eos_id, max_len=40, return_attention=True)
+    assert together.ids == dense.ids
+    np.testing.assert_allclose(together.scores, dense.scores, rtol=1e-5)
+    for row, index in enumerate(batch.index.tolist()):
+        (single,), _ = batches_for_inference([ids[index]], 1)
+        alone = greedy(model, B.to_device(single.src), B.to_device(single.src_mask, B.float_dtype()),
+                       Vocab.sos_id, Vocab.eos_id, max_len=40)
+        assert alone.ids[0] == together.ids[row]
+
+
+def test_beam_search_drops_finished_sentences_without_changing_any_output(backend):
+    model, ids = _random_model_with_ragged_endings()
+    (batch,), _ = batches_for_inference(ids, len(ids))
+    src, mask = B.to_device(batch.src), B.to_device(batch.src_mask, B.float_dtype())
+    together = beam_search(model, src, mask, Vocab.sos_id, Vocab.eos_id, beam=3, max_len=40)
+    lengths = sorted(len(x) for x in together.ids)
+    assert lengths[0] < lengths[-1], f"sentences must finish at different steps: {lengths}"
+    for row, index in enumerate(batch.index.tolist()):
+        (single,), _ = batches_for_inference([ids[index]], 1)
+        alone = beam_search(model, B.to_device(single.src), B.to_device(single.src_mask, B.float_dtype()),
+                            Vocab.sos_id, Vocab.eos_id, beam=3, max_len=40)
+        assert alone.ids[0] == together.ids[row]
+        assert abs(alone.scores[0] - together.scores[row]) < 1e-4

@@ -150,9 +150,14 @@ def sgemm_peak(n: int = 2048, repeats: int = 5) -> float:
     return 2.0 * n**3 / best / 1e9
 
 
-def _timed(fn) -> float:
+def _timed(fn, sync=None) -> float:
+    """Seconds ``fn`` takes; on a GPU, ``sync`` waits for the queued work before each clock read."""
+    if sync:
+        sync()
     t0 = time.perf_counter()
     fn()
+    if sync:
+        sync()
     return time.perf_counter() - t0
 
 
@@ -232,7 +237,7 @@ def fixed_batch(batch_size: int, S: int, T: int, n_src: int, n_tgt: int, seed: i
 class Pair:
     """minis2s and its twin, with optimizers, starting from the same weights."""
 
-    def __init__(self, n_src: int, n_tgt: int, seed: int = 0):
+    def __init__(self, n_src: int, n_tgt: int, seed: int = 0, device: str = "cpu"):
         self.cfg = Seq2SeqConfig(n_src, n_tgt, **REFERENCE)
         self.model = Seq2Seq(self.cfg, seed=seed)
         self.opt = Adam(self.model.params, lr=LR)
@@ -240,14 +245,16 @@ class Pair:
         torch.manual_seed(seed)
         self.twin = TorchTwin(n_src, n_tgt, emb=self.cfg.emb, hidden=self.cfg.hidden, dropout=self.cfg.dropout)
         self.twin.load_minis2s({k: B.to_host(v) for k, v in self.model.params.items()})
+        self.twin.to(device)
         self.topt = torch.optim.Adam(self.twin.parameters(), lr=LR)
 
     @staticmethod
-    def inputs(batch):
-        """(minis2s arrays, twin tensors) of a batch, made before any timing."""
+    def inputs(batch, device: str = "cpu"):
+        """(minis2s arrays on the backend's device, twin tensors on ``device``) of a batch,
+        made before any timing."""
         ours = (B.to_device(batch.src), B.to_device(batch.src_mask, "float32"), B.to_device(batch.tgt_in),
                 B.to_device(batch.tgt_out), B.to_device(batch.tgt_mask, "float32"))
-        theirs = tuple(torch.from_numpy(np.ascontiguousarray(a))
+        theirs = tuple(torch.from_numpy(np.ascontiguousarray(a)).to(device)
                        for a in (batch.src, batch.src_mask, batch.tgt_in, batch.tgt_out))
         return ours, theirs
 
@@ -277,19 +284,20 @@ class Pair:
         t_loss.backward()
         worst = 0.0
         for name, p in self.twin.minis2s_grad_names().items():
-            g, tg = B.to_host(self.model.grads[name]), p.grad.numpy()
+            g, tg = B.to_host(self.model.grads[name]), p.grad.detach().cpu().numpy()
             worst = max(worst, float(np.abs(g - tg).max() / max(np.abs(tg).max(), 1e-30)))
         self.twin.zero_grad(set_to_none=True)
         return {"loss_minis2s": B.to_float(loss), "loss_twin": t_loss.item(), "grad_max_rel_diff": worst}
 
 
 def alternate(pair: Pair, items, warmup: int, budget_s: float | None = None, backward_only=False,
-              between=None):
+              between=None, sync=None):
     """Time one minis2s and one twin step per item, alternating which goes first.
 
     items: (minis2s inputs, twin inputs) pairs. Returns per-item times (s) of each, warm-up
     excluded; stops early (after at least 3 timed items) once ``budget_s`` is spent.
-    ``between()`` runs untimed before every 10th item (the GEMM-peak probe).
+    ``between()`` runs untimed before every 10th item (the GEMM-peak probe); ``sync()``
+    waits for a GPU's queued work around each timed step.
     """
     t_ours, t_theirs = [], []
     started = time.perf_counter()
@@ -299,9 +307,9 @@ def alternate(pair: Pair, items, warmup: int, budget_s: float | None = None, bac
         a = lambda: pair.step_minis2s(ours, backward_only)  # noqa: E731
         b = lambda: pair.step_twin(theirs, backward_only)  # noqa: E731
         if i % 2 == 0:
-            ta, tb = _timed(a), _timed(b)
+            ta, tb = _timed(a, sync), _timed(b, sync)
         else:
-            tb, ta = _timed(b), _timed(a)
+            tb, ta = _timed(b, sync), _timed(a, sync)
         if i >= warmup:
             t_ours.append(ta)
             t_theirs.append(tb)

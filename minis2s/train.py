@@ -119,6 +119,13 @@ def teacher_forcing_at(tc: TrainConfig, step: int, total_steps: int | None) -> f
     return tc.teacher_forcing + frac * (tc.teacher_forcing_final - tc.teacher_forcing)
 
 
+def check_batch_ids(batch, cfg) -> None:
+    """The batch's token ids against the model's vocabularies, on the host (no device read)."""
+    B.check_token_ids(batch.src, cfg.src_vocab, "source ids")
+    B.check_token_ids(batch.tgt_in, cfg.tgt_vocab, "target ids")
+    B.check_token_ids(batch.tgt_out, cfg.tgt_vocab, "target ids")
+
+
 def batch_to_device(batch, dtype):
     return (
         B.to_device(batch.src),
@@ -227,11 +234,13 @@ class Trainer:
                     st.epoch += 1
                     continue
                 tf = teacher_forcing_at(tc, st.step, self.total_steps)
-                loss, _, _ = model.forward_backward(
-                    *batch_to_device(batch, dtype), rng=self.rng, train=True,
-                    teacher_forcing=tf, label_smoothing=tc.label_smoothing)
-                clip_grad_norm(model.grads.values(), tc.clip) if tc.clip else None
-                self.opt.step(model.grads)
+                check_batch_ids(batch, model.cfg)  # on the host, so the step never synchronises
+                with B.ids_checked_on_host():
+                    loss, _, _ = model.forward_backward(
+                        *batch_to_device(batch, dtype), rng=self.rng, train=True,
+                        teacher_forcing=tf, label_smoothing=tc.label_smoothing)
+                    clip_grad_norm(model.grads.values(), tc.clip) if tc.clip else None
+                    self.opt.step(model.grads)
                 if self.schedule is not None and not isinstance(self.schedule, ReduceOnPlateau):
                     self.schedule.step()  # a plateau schedule steps on validation instead
                 st.step += 1

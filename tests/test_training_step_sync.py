@@ -1,0 +1,70 @@
+"""A training step queues its work without reading anything back from the device (issue 7).
+
+On the strict backend (the CPU stand-in for a GPU) every device->host read goes through
+``backend.to_host``; counting those calls counts the synchronisations a GPU would make.
+"""
+
+import numpy as np
+import pytest
+
+from minis2s import backend as B
+from minis2s.data import make_batch
+from minis2s.functional.clip import clip_grad_norm
+from minis2s.models.seq2seq import Seq2Seq, Seq2SeqConfig
+from minis2s.optim import Adam
+from minis2s.train import batch_to_device, check_batch_ids
+
+CFG = Seq2SeqConfig(src_vocab=11, tgt_vocab=9, emb=4, hidden=6, cell="lstm", bidirectional=True,
+                    attention="additive", dropout=0.2)
+
+
+def _batch():
+    return make_batch([[4, 5, 6], [7, 8], [9, 10, 4, 5]], [[4, 5], [6, 7, 8], [5]])
+
+
+@pytest.fixture(params=["strict", pytest.param("cupy", marks=pytest.mark.gpu)])
+def device_backend(request):
+    with B.use(request.param):
+        yield
+
+
+def _count_reads(monkeypatch):
+    reads = []
+    real = B.to_host
+
+    def counting(a):
+        reads.append(getattr(a, "shape", None))
+        return real(a)
+
+    monkeypatch.setattr(B, "to_host", counting)
+    return reads
+
+
+def _step(model, opt, batch, rng):
+    model.forward_backward(*batch_to_device(batch, B.float_dtype()), rng=rng, label_smoothing=0.1)
+    clip_grad_norm(model.grads.values(), 1.0)
+    opt.step(model.grads)
+
+
+def test_training_step_makes_no_device_read_once_ids_are_checked_on_the_host(device_backend, monkeypatch):
+    model, batch, rng = Seq2Seq(CFG), _batch(), B.DeviceRNG(0)
+    opt = Adam(model.params, lr=1e-3)
+    check_batch_ids(batch, CFG)
+    reads = _count_reads(monkeypatch)
+    with B.ids_checked_on_host():
+        _step(model, opt, batch, rng)
+    assert reads == [], f"device reads inside the step: {reads}"
+    _step(model, opt, batch, rng)  # outside the block the id range is read back, as it must be
+    assert len(reads) >= 1
+
+
+def test_host_check_of_a_batch_names_the_bad_ids():
+    batch = _batch()
+    batch.src[1, 0] = CFG.src_vocab  # one past the vocabulary
+    with pytest.raises(IndexError, match="source ids: token id 11 is outside the vocabulary"):
+        check_batch_ids(batch, CFG)
+
+
+def test_ids_on_the_host_are_always_checked_even_inside_the_block():
+    with B.ids_checked_on_host(), pytest.raises(IndexError):
+        B.check_token_ids(np.array([0, 12]), 9)

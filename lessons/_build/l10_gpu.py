@@ -180,7 +180,11 @@ CELLS = [
           by it even when it is 1 (lesson 03), instead of asking `if norm > max_norm:`;
         - Adam's bias corrections are Python floats from the integer step count (lesson 06);
         - dropout masks and teacher-forcing choices are drawn on the device by a `DeviceRNG`;
-        - masks become lengths, and lengths become gather indices, on the device (lesson 08).
+        - masks become lengths, and lengths become gather indices, on the device (lesson 08);
+        - token ids are range-checked on the host before the batch moves (`check_batch_ids`),
+          and the step runs inside `backend.ids_checked_on_host()`, so the layers' own check —
+          which would read the ids' min and max back, because CuPy would silently wrap an id
+          past the vocabulary — trusts them.
         """
     ),
     code(

@@ -17,7 +17,7 @@ from .train import TrainConfig, Trainer
 MODEL_FLAGS = ("cell", "emb", "hidden", "layers", "bidirectional", "attention", "input_feeding",
                "tie_embeddings", "dropout")
 TRAIN_FLAGS = tuple(f.name for f in fields(TrainConfig))
-BUDGET_FLAGS = ("epochs", "max_steps", "minutes", "eval_every", "patience")
+BUDGET_FLAGS = ("epochs", "max_steps", "minutes", "eval_every", "patience", "target")
 
 
 def _overrides(args, names) -> dict:
@@ -99,6 +99,7 @@ def train(args) -> int:
             base = r["train"]
         tc = TrainConfig(**{**base, **train_over, "seed": seed})
         task, trainer = build_run(task_cfg, model_cfg, tc, args.out, args.quiet)
+    trainer.threads = getattr(args, "blas", None)
     summary = trainer.fit()
     summary.update(test_summary(trainer.model, task, args.out or args.resume))
     _emit(summary, args.json)
@@ -139,27 +140,37 @@ def translate(args) -> int:
 # --------------------------------------------------------------------------- demo
 
 
+DEMO_DATES = ["september 27, 1994", "Tuesday, September 27, 1994", "9/27/94", "27.09.1994",
+              "DEC 1ST, 2001", "1 january 1900", "february 29th, 2000"]
+
+
 def demo(args) -> int:
+    """Train the dates recipe until validation exact match reaches ``args.target`` (a step
+    budget, not a time budget: the same seed gives the same model on any machine)."""
     from .inference import Translator
 
     r = recipe("dates")
     out = Path(args.out)
     task_cfg = {"kind": "toy", "name": "dates", "seed": args.seed, "data": r["data"]}
-    train_cfg = {k: v for k, v in r["train"].items() if k not in ("epochs", "max_steps")}
-    tc = TrainConfig(**{**train_cfg, "minutes": args.minutes, "seed": args.seed})
+    train_cfg = {k: v for k, v in r["train"].items() if k not in ("epochs", "max_steps", "minutes")}
+    tc = TrainConfig(**{**train_cfg, "max_steps": args.max_steps, "target": args.target, "seed": args.seed})
     if not args.quiet:
-        print(f"Training a GRU encoder-decoder with additive attention to normalise dates "
-              f"for {args.minutes:g} minute(s)...", file=sys.stderr)
+        print(f"Training a GRU encoder-decoder with additive attention to normalise dates, until it "
+              f"gets {args.target:.1%} of the validation dates right (at most {args.max_steps} steps)...",
+              file=sys.stderr)
     task, trainer = build_run(task_cfg, dict(r["model"]), tc, out, args.quiet)
+    trainer.threads = getattr(args, "blas", None)
     summary = trainer.fit()
     summary.update(test_summary(trainer.model, task, out))
     translator = Translator.load(out)
-    examples = ["september 27, 1994", "Tuesday, September 27, 1994", "9/27/94", "27.09.1994",
-                "DEC 1ST, 2001", "1 january 1900", "february 29th, 2000"]
+    examples = DEMO_DATES
     for src, hyp in zip(examples, translator.translate(examples)):
         print(f"{src:>30}  ->  {hyp}")
     print(f"held-out exact match: {summary['exact_match']:.2%} on {len(task.test)} dates "
-          f"after {summary['train_seconds']:.0f} s of training ({summary['steps']} steps)")
+          f"after {summary['steps']} steps ({summary['train_seconds']:.0f} s of training)")
+    if summary["stop_reason"] != "target":
+        print(f"the validation exact match did not reach {args.target:.1%} within {args.max_steps} steps; "
+              f"give it more with --max-steps", file=sys.stderr)
     try:
         from . import plots
     except ImportError:

@@ -53,6 +53,7 @@ class TrainConfig:
     teacher_forcing_final: float | None = None  # linear schedule from teacher_forcing to this
     eval_every: int = 500
     patience: int | None = None
+    target: float | None = None  # stop once the validation metric reaches this
     seed: int = 0
     log_every: int = 10
     keep_checkpoints: int = 2
@@ -152,6 +153,7 @@ class Trainer:
         self.schedule = make_schedule(self.opt, tc, self.total_steps)
         self.rng = B.DeviceRNG(tc.seed)
         self.state = TrainState()
+        self.threads = None  # a minis2s.threads.BlasThreads to re-measure while training
         self._tb = None
 
     # ----------------------------------------------------------------------- persistence
@@ -249,6 +251,8 @@ class Trainer:
                 run_loss = loss if run_loss is None else run_loss + loss
                 run_n += 1
                 bar.update(1)
+                if self.threads is not None:
+                    self.threads.update()  # give a core back when other work starts
                 due_eval = bool(tc.eval_every) and st.step % tc.eval_every == 0
                 if st.step % tc.log_every == 0 or due_eval:
                     # every checkpoint is preceded by this check, so none can hold a NaN
@@ -261,8 +265,9 @@ class Trainer:
                     run_loss, run_n, window_tokens, window_start = None, 0, 0, now
                 if due_eval:
                     st.train_seconds = self._train_seconds(started)
-                    if self._validate_and_save():
-                        stop_reason = "early_stopping"
+                    reason = self._validate_and_save()
+                    if reason:
+                        stop_reason = reason
                         break
         finally:
             bar.close()
@@ -293,8 +298,9 @@ class Trainer:
         s = self.schedule
         return getattr(s, "after", s)
 
-    def _validate_and_save(self) -> bool:
-        """Validate, checkpoint, track the best; returns True when early stopping fires."""
+    def _validate_and_save(self) -> str | None:
+        """Validate, checkpoint, track the best; returns why training should stop, if it should:
+        "target" (the metric reached ``tc.target``) or "early_stopping"."""
         st, tc = self.state, self.tc
         t0 = time.perf_counter()
         record = {"step": st.step, "epoch": st.epoch, "train_seconds": round(st.train_seconds, 2)}
@@ -321,4 +327,9 @@ class Trainer:
             ckpt.mark_best(self.out, name)
         ckpt.prune(self.out, keep=tc.keep_checkpoints)
         st.eval_seconds += time.perf_counter() - t0
-        return tc.patience is not None and st.bad_evals > tc.patience
+        if metric is not None and tc.target is not None and (
+                metric >= tc.target if tc.higher_is_better else metric <= tc.target):
+            return "target"
+        if tc.patience is not None and st.bad_evals > tc.patience:
+            return "early_stopping"
+        return None

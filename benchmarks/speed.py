@@ -47,6 +47,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import torch  # noqa: E402
+from threadpoolctl import ThreadpoolController, threadpool_info  # noqa: E402
 
 from minis2s import backend as B  # noqa: E402
 from minis2s.data import Batcher, Vocab, batches_for_inference, make_batch  # noqa: E402
@@ -68,40 +69,22 @@ M30K_LENGTH = ((12.1, 4.0), (13.1, 4.5))  # (mean, sd) tokens per sentence, de a
 # =========================================================================== the machine
 
 
-def _openblas():
-    """The OpenBLAS library NumPy loaded and its symbols' (prefix, suffix), or (None, None)."""
-    try:
-        maps = Path("/proc/self/maps").read_text()
-    except OSError:
-        return None, None
-    for line in maps.splitlines():
-        path = line.split()[-1]
-        if "openblas" in path.lower() and ".so" in path:
-            lib = ctypes.CDLL(path)
-            for prefix in ("scipy_openblas", "openblas"):
-                for suffix in ("64_", ""):
-                    if hasattr(lib, f"{prefix}_get_num_threads{suffix}"):
-                        return lib, (prefix, suffix)
-    return None, None
+_LIMITS = []  # threadpoolctl limiters alive for the whole run
+
+
+def _blas_info() -> dict:
+    """threadpoolctl's entry for NumPy's BLAS (torch brings OpenMP entries of its own)."""
+    return next((i for i in threadpool_info() if i["user_api"] == "blas"), {})
 
 
 def blas_threads() -> int:
-    lib, names = _openblas()
-    if lib is not None:
-        return int(getattr(lib, f"{names[0]}_get_num_threads{names[1]}")())
-    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        if os.environ.get(var, "").isdigit():
-            return int(os.environ[var])
-    return os.cpu_count() or 1
+    return _blas_info().get("num_threads", 1)
 
 
 def set_threads(n: int | None) -> int:
     """Give NumPy's BLAS and PyTorch the same number of threads (NumPy's unless ``n``)."""
     if n:
-        lib, names = _openblas()
-        if lib is None:
-            raise SystemExit("--threads needs an OpenBLAS NumPy (set OPENBLAS_NUM_THREADS instead)")
-        getattr(lib, f"{names[0]}_set_num_threads{names[1]}")(ctypes.c_int(n))
+        _LIMITS.append(ThreadpoolController().limit(limits=n, user_api="blas"))
     n = blas_threads()
     torch.set_num_threads(n)
     return n
@@ -117,12 +100,7 @@ def machine_info(threads: int) -> dict:
     except OSError:
         pass
     blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
-    lib, names = _openblas()
-    core = ""
-    if lib is not None and hasattr(lib, f"{names[0]}_get_corename{names[1]}"):
-        fn = getattr(lib, f"{names[0]}_get_corename{names[1]}")
-        fn.restype = ctypes.c_char_p
-        core = fn().decode()
+    core = _blas_info().get("architecture") or ""
     return {
         "command": "python " + " ".join(shlex.quote(a) for a in sys.argv),
         "cpu": cpu, "cores": os.cpu_count(), "usable_cores": len(os.sched_getaffinity(0)),

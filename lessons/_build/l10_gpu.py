@@ -458,6 +458,26 @@ CELLS = [
         of a model like lesson 07's at about 10 ms with one thread and about 600 ms with two.
         Export `OPENBLAS_NUM_THREADS` before starting Jupyter to choose for yourself.
 
+        The command line chooses for you. With `--threads auto` (the default of `train`,
+        `demo`, `translate` and `evaluate`) BLAS gets the cores that no other process is using:
+        `minis2s.threads.BlasThreads` reads how busy each core was from `/proc/stat`, subtracts
+        this process's own CPU time, and re-measures every five seconds while training, so a
+        run gives a core back when a second job starts and takes it again when it ends
+        (`benchmarks/threads.py` measures the three settings side by side). The rule itself:
+        """
+    ),
+    code(
+        r"""
+        from minis2s.threads import threads_for
+
+        show(threads_for)
+        for others in (0.0, 0.2, 0.6, 1.0, 2.0):
+            print(f"other processes keep {others:.1f} cores busy -> {threads_for(others, cores)} BLAS thread(s) of {cores}")
+        """
+    ),
+    md(
+        r"""
+
         ## Summary
 
         - `minis2s.set_backend("cupy")` (or `MINIS2S_BACKEND=cupy`) runs the same code on a GPU,

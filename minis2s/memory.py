@@ -17,6 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from . import backend as B
+from .errors import UserError
 from .nn import cells
 from .nn.decoder import cell_input_size, readout_size
 from .nn.encoder import directions, output_size
@@ -136,3 +137,34 @@ def available_bytes() -> int | None:
 
 def gib(n: int) -> str:
     return f"{n / 2**30:.2f} GiB" if n >= 2**30 else f"{n / 2**20:.0f} MiB"
+
+
+def check_step_fits(cfg, batch_size: int, pairs, optimizer: str = "adam", itemsize: int = 4,
+                    resume: bool = False) -> None:
+    """Refuse, in one line, a training step that would not fit in the memory available now.
+
+    pairs: the training (src_ids, tgt_ids); the largest batch is ``batch_size`` of the longest
+    source and target (+1 each for <eos> / <sos>), an upper bound the bucketed batches stay under.
+    """
+    available = available_bytes()
+    if available is None:
+        return
+    S = max(len(s) for s, _ in pairs) + 1
+    T = max(len(t) for _, t in pairs) + 1
+    need = training_step_bytes(cfg, batch_size, S, T, optimizer, itemsize)
+    total = sum(need.values())
+    if total <= available:
+        return
+    model = need["parameters"] + need["gradients"] + need["optimizer state"]
+    fits = largest_batch_that_fits(cfg, S, T, available, optimizer, itemsize)
+    if fits == 0:
+        todo = "even a batch of 1 does not fit: choose a smaller model (--hidden, --emb, --layers) or free memory"
+    elif resume:
+        todo = f"a run keeps its batch size: free memory, or start a new run with --batch-size {fits} or less"
+    else:
+        todo = f"use --batch-size {fits} or less (the largest that fits) or free memory"
+    where = "GPU memory" if B.get_backend() == "cupy" else "memory"
+    raise UserError(
+        f"a training step needs about {gib(total)} (the model, its gradients and {optimizer} state "
+        f"{gib(model)}; activations for a batch of {batch_size} x {S} source x {T} target tokens "
+        f"{gib(total - model)}) but only {gib(available)} of {where} is available; {todo}")

@@ -214,13 +214,14 @@ def write_error(out: Path, exc: OSError, what: Path) -> RunWriteError:
 
 
 def append_line(path: Path, line: str) -> None:
-    """Append one line; if the write fails, cut the file back, so that no half line stays."""
+    """Append one line; if the write fails (or Ctrl-C cuts it), cut the file back, so that no
+    half line stays."""
     with open(path, "a", encoding="utf-8") as f:
         size = os.fstat(f.fileno()).st_size
         try:
             f.write(line + "\n")
             f.flush()
-        except OSError:
+        except BaseException:
             with contextlib.suppress(OSError):
                 os.truncate(path, size)
             raise

@@ -53,6 +53,7 @@ from minis2s import backend as B  # noqa: E402
 from minis2s.data import Batcher, Vocab, batches_for_inference, make_batch  # noqa: E402
 from minis2s.decode import beam_search, greedy, max_target_length  # noqa: E402
 from minis2s.functional.clip import clip_grad_norm  # noqa: E402
+from minis2s.memory import activation_bytes  # noqa: E402  (the trainer's estimate, one implementation)
 from minis2s.models.seq2seq import Seq2Seq, Seq2SeqConfig  # noqa: E402
 from minis2s.optim import Adam  # noqa: E402
 from torch_twin import TorchTwin  # noqa: E402
@@ -327,27 +328,6 @@ def train_flops(cfg, Bn: int, S: int, T: int, readout_rows: int | None = None) -
         "readout": 2 * (Bn * T if readout_rows is None else readout_rows) * R * V,
     }
     return {k: 3 * v for k, v in fwd.items()}
-
-
-def activation_bytes(cfg, Bn: int, S: int, T: int, itemsize: int = 4) -> dict:
-    """The activations a training step must keep from forward for backward (bytes), by part:
-    what any implementation of this model needs, independent of framework."""
-    H, dirs, Henc, A, G, E, R, V = _dims(cfg, Bn, S, T)
-    counts = {
-        # dropped-out embeddings and their masks
-        "embeddings": 2 * Bn * S * E + 2 * Bn * T * E,
-        # per direction and position: the 4 gate activations, c, tanh(c), h
-        "encoder LSTM": dirs * Bn * S * (G + 3 * H),
-        # encoder outputs (the values) and projected keys
-        "values + keys": Bn * S * (Henc + A),
-        # per decoder step: tanh(keys + query) (B, S, A), weights, cell input, gates, c, tanh c, h
-        "decoder steps": T * Bn * (S * A + S + (E + Henc) + G + 3 * H),
-        # the readout input and its dropout mask
-        "readout input": 2 * Bn * T * R,
-        # the log-probabilities the loss backward reads
-        "log-probs": Bn * T * V,
-    }
-    return {k: v * itemsize for k, v in counts.items()}
 
 
 # =========================================================================== benchmarks

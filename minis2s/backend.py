@@ -214,6 +214,16 @@ def get_array_module(*arrays):
     return np
 
 
+def free_device_bytes() -> int | None:
+    """Bytes free on the GPU (the driver's count plus what CuPy's pool holds unused); None
+    on the host backends, which use the machine's memory (:mod:`minis2s.memory`)."""
+    if get_backend() != "cupy":
+        return None
+    cp = _state["xp"]
+    free, _total = cp.cuda.runtime.memGetInfo()
+    return int(free) + int(cp.get_default_memory_pool().free_bytes())
+
+
 def is_array(a) -> bool:
     cp = _cupy_if_loaded()
     return isinstance(a, np.ndarray) or (cp is not None and isinstance(a, cp.ndarray))

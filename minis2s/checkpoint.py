@@ -39,7 +39,8 @@ from . import __version__
 from . import backend as B
 from .errors import CheckpointError
 
-__all__ = ["Checkpoint", "save_checkpoint", "load_checkpoint", "mark_best", "prune", "FORMAT", "VERSION"]
+__all__ = ["Checkpoint", "save_checkpoint", "load_checkpoint", "locate_checkpoint", "mark_best", "prune",
+           "FORMAT", "VERSION"]
 
 FORMAT = "minis2s-checkpoint"
 VERSION = 1
@@ -164,6 +165,11 @@ def load_checkpoint(path, prefer: str = "latest") -> Checkpoint:
 
     Every file is checked against the manifest (size and sha256) before it is read.
     """
+    return _read_checkpoint(locate_checkpoint(path, prefer))
+
+
+def locate_checkpoint(path, prefer: str = "latest") -> Path:
+    """The checkpoint directory :func:`load_checkpoint` would read, found without reading it."""
     if prefer not in ("latest", "best"):
         raise ValueError(f"prefer must be 'latest' or 'best', got {prefer!r}")
     path = Path(path)
@@ -177,9 +183,9 @@ def load_checkpoint(path, prefer: str = "latest") -> Checkpoint:
             f"{path} is a file; pass the run directory or the checkpoint directory that holds it"
         )
     if (path / "manifest.json").exists():
-        return _read_checkpoint(path)
+        return path
     if any((path / f).exists() for f in ("latest.json", "best.json", "checkpoints")):
-        return _read_checkpoint(_resolve_run_dir(path, prefer))
+        return _resolve_run_dir(path, prefer)
     raise CheckpointError(
         f"{path} has no manifest.json: it is a partially written checkpoint (its save was "
         "interrupted) or not a checkpoint; load the run directory or another checkpoint"

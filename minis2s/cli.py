@@ -100,7 +100,11 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--task", choices=[t for t in TASK_NAMES if t != "multi30k"], help="a toy task generated from --seed")
     src.add_argument("--data", choices=["multi30k"], help="a translation corpus (see --src, --tgt, --data-dir)")
     src.add_argument("--resume", metavar="DIR", help="continue the run in DIR (its recipe, data order and RNG)")
-    p.add_argument("--out", metavar="DIR", help="run directory (required unless --resume)")
+    p.add_argument("--out", metavar="DIR", help="run directory (required unless --resume); it must not hold "
+                   "another run")
+    p.add_argument("--overwrite", action="store_true",
+                   help="if --out holds a run, remove it (its checkpoints, pointers, metrics and TensorBoard "
+                   "events; other files stay) and start again")
     d = p.add_argument_group("data")
     d.add_argument("--src", default="de", choices=["de", "en", "fr"], help="source language (--data)")
     d.add_argument("--tgt", default="en", choices=["de", "en", "fr"], help="target language (--data)")
@@ -247,6 +251,8 @@ def _refuse_bad_combinations(parser, args) -> None:
             parser.error(f"--src and --tgt are both {args.src!r}: choose two different languages")
         if args.task and (args.data_dir):
             parser.error("--data-dir belongs to --data, not to toy tasks (--task)")
+        if args.resume and args.overwrite:
+            parser.error("--overwrite starts a run again; --resume continues one: choose one of them")
     if args.command == "plot":
         if args.what == "curves" and not args.run_dir:
             parser.error("plot curves needs --run DIR")
@@ -263,6 +269,6 @@ def main(argv=None) -> int:
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+    except KeyboardInterrupt as exc:  # training says what it saved and how to resume
+        print(str(exc) or "interrupted", file=sys.stderr)
         return 130

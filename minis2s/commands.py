@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import fields
+from dataclasses import fields, replace
 from pathlib import Path
 
 from . import backend as B
 from . import checkpoint as ckpt
+from . import memory, runs
 from .errors import UserError
 from .models.seq2seq import Seq2Seq, Seq2SeqConfig
 from .recipes import recipe
@@ -35,8 +36,12 @@ def _emit(summary: dict, as_json: bool) -> None:
 # --------------------------------------------------------------------------- train
 
 
-def build_run(task_cfg: dict, model_cfg: dict, train_cfg: TrainConfig, out, quiet=False):
-    """Data, model and trainer for a run; the same inputs rebuild the same run on resume."""
+def build_run(task_cfg: dict, model_cfg: dict, train_cfg: TrainConfig, out, quiet=False, resume=False):
+    """Data, model and trainer for a run; the same inputs rebuild the same run on resume.
+
+    Before anything large is made: a batch size above the number of training pairs is capped
+    to it, and a training step that would not fit in the memory available is refused.
+    """
     from .data import Batcher
     from .tasks import toy_evaluator, toy_task, translation_evaluator, translation_task
 
@@ -48,7 +53,13 @@ def build_run(task_cfg: dict, model_cfg: dict, train_cfg: TrainConfig, out, quie
     else:
         task = toy_task(task_cfg["name"], seed=task_cfg["seed"], **task_cfg["data"])
         evaluate = toy_evaluator(task, task.val)
-    cfg = Seq2SeqConfig(src_vocab=len(task.src_vocab), tgt_vocab=len(task.tgt_vocab), **model_cfg)
+    if train_cfg.batch_size > len(task.train):
+        print(f"note: the batch size {train_cfg.batch_size} is more than the {len(task.train)} training "
+              f"pairs; using batches of {len(task.train)}", file=sys.stderr)
+        train_cfg = replace(train_cfg, batch_size=len(task.train))
+    cfg = Seq2SeqConfig(src_vocab=len(task.src_vocab), tgt_vocab=len(task.tgt_vocab), **model_cfg).validate()
+    memory.check_step_fits(cfg, train_cfg.batch_size, task.train, train_cfg.optimizer,
+                           B.float_dtype().itemsize, resume=resume)
     model = Seq2Seq(cfg, seed=train_cfg.seed)
     batcher = Batcher(task.train, train_cfg.batch_size, seed=train_cfg.seed)
     trainer = Trainer(
@@ -61,49 +72,62 @@ def build_run(task_cfg: dict, model_cfg: dict, train_cfg: TrainConfig, out, quie
 def train(args) -> int:
     if args.backend:
         B.set_backend(args.backend)
-    if args.resume:
-        c = ckpt.load_checkpoint(args.resume, prefer="latest")
-        config = c.config
-        task_cfg, model_cfg = dict(config["task"]), dict(config["model"])
-        if args.data_dir:
-            task_cfg["data_dir"] = args.data_dir
-        for k in ("src_vocab", "tgt_vocab"):
-            model_cfg.pop(k)
-        tc = TrainConfig(**{**config["train"], **_overrides(args, BUDGET_FLAGS)})
-        out = Path(args.resume)
-        if (out / "checkpoints").is_dir() is False:
-            raise UserError(f"--resume needs the run directory (the one holding checkpoints/), got {out}")
-        task, trainer = build_run(task_cfg, model_cfg, tc, out, args.quiet)
-        trainer.restore(c)
-    else:
-        if not args.out:
-            raise UserError("--out DIR is required to start a run (or --resume DIR to continue one)")
-        seed = args.seed if args.seed is not None else 0
-        if args.data:
-            r = recipe(args.data)
-            task_cfg = {"kind": "translation", "name": args.data, "src": args.src, "tgt": args.tgt,
-                        "data_dir": args.data_dir, "min_freq": r["data"]["min_freq"]}
-        else:
-            r = recipe(args.task)
-            data = dict(r["data"])
-            if args.train_size:
-                data["n_train"] = args.train_size
-            if args.test_size:
-                data["n_test"] = args.test_size
-            task_cfg = {"kind": "toy", "name": args.task, "seed": seed, "data": data}
-        model_cfg = {**r["model"], **_overrides(args, MODEL_FLAGS)}
-        train_over = _overrides(args, TRAIN_FLAGS)
-        if any(k in train_over for k in ("epochs", "max_steps", "minutes")):
-            base = {k: v for k, v in r["train"].items() if k not in ("epochs", "max_steps", "minutes")}
-        else:
-            base = r["train"]
-        tc = TrainConfig(**{**base, **train_over, "seed": seed})
-        task, trainer = build_run(task_cfg, model_cfg, tc, args.out, args.quiet)
-    trainer.threads = getattr(args, "blas", None)
-    summary = trainer.fit()
-    summary.update(test_summary(trainer.model, task, args.out or args.resume))
+    if not (args.out or args.resume):
+        raise UserError("--out DIR is required to start a run (or --resume DIR to continue one)")
+    # the folder is checked and locked before any work, and stays locked until the end
+    with runs.open_run(args.resume or args.out, overwrite=args.overwrite, resume=bool(args.resume)) as run:
+        task, trainer = _resume_run(args) if args.resume else _start_run(args)
+        trainer.threads = getattr(args, "blas", None)
+        summary = trainer.fit()
+        summary.update(test_summary(trainer.model, task, run.path))
     _emit(summary, args.json)
     return 0
+
+
+def _absolute(data_dir):
+    """A data folder as an absolute path, so the checkpoint works from any working directory."""
+    return str(Path(data_dir).expanduser().resolve()) if data_dir else None
+
+
+def _resume_run(args):
+    c = ckpt.load_checkpoint(args.resume, prefer="latest")
+    config = c.config
+    task_cfg, model_cfg = dict(config["task"]), dict(config["model"])
+    if args.data_dir:
+        task_cfg["data_dir"] = _absolute(args.data_dir)
+    for k in ("src_vocab", "tgt_vocab"):
+        model_cfg.pop(k)
+    tc = TrainConfig(**{**config["train"], **_overrides(args, BUDGET_FLAGS)})
+    out = Path(args.resume)
+    if (out / "checkpoints").is_dir() is False:
+        raise UserError(f"--resume needs the run directory (the one holding checkpoints/), got {out}")
+    task, trainer = build_run(task_cfg, model_cfg, tc, out, args.quiet, resume=True)
+    trainer.restore(c)
+    return task, trainer
+
+
+def _start_run(args):
+    seed = args.seed if args.seed is not None else 0
+    if args.data:
+        r = recipe(args.data)
+        task_cfg = {"kind": "translation", "name": args.data, "src": args.src, "tgt": args.tgt,
+                    "data_dir": _absolute(args.data_dir), "min_freq": r["data"]["min_freq"]}
+    else:
+        r = recipe(args.task)
+        data = dict(r["data"])
+        if args.train_size:
+            data["n_train"] = args.train_size
+        if args.test_size:
+            data["n_test"] = args.test_size
+        task_cfg = {"kind": "toy", "name": args.task, "seed": seed, "data": data}
+    model_cfg = {**r["model"], **_overrides(args, MODEL_FLAGS)}
+    train_over = _overrides(args, TRAIN_FLAGS)
+    if any(k in train_over for k in ("epochs", "max_steps", "minutes")):
+        base = {k: v for k, v in r["train"].items() if k not in ("epochs", "max_steps", "minutes")}
+    else:
+        base = r["train"]
+    tc = TrainConfig(**{**base, **train_over, "seed": seed})
+    return build_run(task_cfg, model_cfg, tc, args.out, args.quiet)
 
 
 def test_summary(model, task, run_dir) -> dict:
@@ -145,6 +169,15 @@ DEMO_DATES = ["september 27, 1994", "Tuesday, September 27, 1994", "9/27/94", "2
 
 
 def demo(args) -> int:
+    """The demo's folder is its own: a run there from an earlier demo is replaced."""
+    with runs.open_run(args.out, overwrite=True, resume=False) as run:
+        if run.replaced:
+            print(f"starting {run.path} afresh (the previous run there, {run.replaced}, is replaced)",
+                  file=sys.stderr)
+        return _demo(args)
+
+
+def _demo(args) -> int:
     """Train the dates recipe until validation exact match reaches ``args.target`` (a step
     budget, not a time budget: the same seed gives the same model on any machine)."""
     from .inference import Translator

@@ -8,12 +8,19 @@ Nothing is lost on a crash: checkpoints are directories renamed into place, so a
 save leaves the previous one intact, and ``resume`` restores parameters, optimizer, schedule,
 data order and random state -- on NumPy a resumed run is bit-identical to an uninterrupted one.
 A non-finite loss stops training with one line and leaves the last good checkpoint as it was.
+
+Ctrl-C once: the current step finishes, a checkpoint is saved (no validation, so it is quick)
+and the run stops with the command that resumes it. Ctrl-C twice: it stops at once, and the
+atomic saves leave the last complete checkpoint loadable. A failed write (disk full, read-only)
+stops with one line saying what was not written and which checkpoint is intact.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import signal
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -22,6 +29,7 @@ from typing import Callable
 
 from . import backend as B
 from . import checkpoint as ckpt
+from . import runs
 from .errors import UserError
 from .functional.clip import clip_grad_norm
 from .models.seq2seq import Seq2Seq, Seq2SeqConfig
@@ -31,6 +39,37 @@ from .schedules import CosineLR, LinearWarmup, ReduceOnPlateau, StepLR
 
 class NonFiniteLoss(UserError):
     """The loss became NaN or infinite."""
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C ended training; the message says what was saved and how to resume (exit 130)."""
+
+
+class CtrlC:
+    """While active, the first SIGINT asks the loop to stop after the current step (``requested``)
+    and the second raises KeyboardInterrupt at once. The previous handler comes back on exit."""
+
+    def __init__(self):
+        self.requested = False
+        self._previous = None
+
+    def __enter__(self):
+        try:
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        except ValueError:  # not the main thread: Ctrl-C keeps its usual meaning
+            self._previous = None
+        return self
+
+    def _handle(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        print("\nCtrl-C: saving a checkpoint after this step (Ctrl-C again stops at once)", file=sys.stderr)
+
+    def __exit__(self, *exc_info):
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+        return False
 
 
 @dataclass
@@ -189,20 +228,32 @@ class Trainer:
     # ----------------------------------------------------------------------- the loop
 
     def log(self, record: dict) -> None:
-        self.out.mkdir(parents=True, exist_ok=True)
-        with open(self.out / "metrics.jsonl", "a") as f:
-            f.write(json.dumps(record) + "\n")
+        """One line of metrics.jsonl, and the same figures as TensorBoard scalars."""
+        with self._writing(self.out / "metrics.jsonl"):
+            self.out.mkdir(parents=True, exist_ok=True)
+            runs.append_line(self.out / "metrics.jsonl", json.dumps(record))
         if self._tb is None:
-            try:
-                from tensorboardX import SummaryWriter
-            except ImportError:
-                self._tb = False
-            else:
-                self._tb = SummaryWriter(str(self.out / "tensorboard"))
+            self._tb = self._open_tensorboard()
         if self._tb:
-            for k, v in record.items():
-                if k != "step" and isinstance(v, (int, float)):
-                    self._tb.add_scalar(k, v, record["step"])
+            with self._writing(self.out / "tensorboard"):
+                self._tb.add(record)
+
+    def _open_tensorboard(self):
+        """The TensorBoard event writer, or False without the tensorboardX package."""
+        try:
+            import tensorboardX  # noqa: F401
+        except ImportError:
+            return False
+        with self._writing(self.out / "tensorboard"):
+            return runs.TensorBoardEvents(self.out / "tensorboard")
+
+    @contextlib.contextmanager
+    def _writing(self, what: Path):
+        """Turn a failed write into the run folder into one line (runs.write_error)."""
+        try:
+            yield
+        except OSError as exc:
+            raise runs.write_error(self.out, exc, what) from None
 
     def _budget_left(self, started: float) -> bool:
         tc, st = self.tc, self.state
@@ -218,7 +269,26 @@ class Trainer:
         return self._seconds_before + (time.perf_counter() - started) - (self.state.eval_seconds - self._eval_before)
 
     def fit(self) -> dict:
-        """Train until the budget is spent or early stopping fires; returns a summary."""
+        """Train until the budget is spent, early stopping fires or Ctrl-C; returns a summary."""
+        try:
+            with CtrlC() as ctrl_c:
+                return self._fit(ctrl_c)
+        except KeyboardInterrupt as exc:
+            if isinstance(exc, TrainingInterrupted):
+                raise
+            # a second Ctrl-C (or one outside our handler) stops wherever it lands; a save it
+            # cuts short leaves only a temporary folder, so the last complete checkpoint loads
+            raise TrainingInterrupted(
+                f"stopped at once by Ctrl-C at step {self.state.step}: {runs.intact(self.out)}"
+                + (f"; continue with {runs.RESUME} {self.out}" if runs.last_checkpoint(self.out) else "")
+            ) from None
+        finally:
+            if self._tb:
+                with contextlib.suppress(OSError):
+                    self._tb.close()
+                self._tb = None
+
+    def _fit(self, ctrl_c: CtrlC) -> dict:
         from tqdm import tqdm
 
         tc, st, model = self.tc, self.state, self.model
@@ -230,7 +300,7 @@ class Trainer:
         run_loss, run_n, window_tokens, window_start = None, 0, 0, time.perf_counter()
         stop_reason = "budget"
         try:
-            while self._budget_left(started):
+            while self._budget_left(started) and not ctrl_c.requested:
                 batch = self.batcher.next_batch()
                 if batch is None:  # epoch finished
                     st.epoch += 1
@@ -274,6 +344,8 @@ class Trainer:
         st.train_seconds = self._train_seconds(started)
         if run_n:
             self._checked_loss(run_loss, run_n)
+        if ctrl_c.requested:
+            raise self._save_interrupted()
         if st.history[-1:] == [] or st.history[-1]["step"] != st.step:
             self._validate_and_save()  # the final state is always checkpointed
         return {
@@ -286,13 +358,38 @@ class Trainer:
             "run_dir": str(self.out),
         }
 
+    def _save_interrupted(self) -> TrainingInterrupted:
+        """After the first Ctrl-C: checkpoint the current step without validating (quick), and
+        the exception that ends the run with what was saved and how to go on."""
+        st = self.state
+        name = f"step-{st.step:08d}"
+        if not (st.history and st.history[-1]["step"] == st.step):  # not just saved by validation
+            with self._writing(self.out / "checkpoints" / name):
+                self.save(name)
+                if not (self.out / "best.json").exists():  # the end of a resumed run reports the best
+                    ckpt.mark_best(self.out, name)
+                ckpt.prune(self.out, keep=self.tc.keep_checkpoints)
+        return TrainingInterrupted(
+            f"interrupted: saved {self.out / 'checkpoints' / name} (step {st.step}); "
+            f"continue with {runs.RESUME} {self.out}")
+
     def _checked_loss(self, run_loss, run_n) -> float:
         mean_loss = B.to_float(run_loss) / run_n
         if not math.isfinite(mean_loss):
-            raise NonFiniteLoss(
-                f"loss became {mean_loss} by step {self.state.step}; training stopped and the last "
-                f"good checkpoint in {self.out} is kept -- lower --lr or --clip, then --resume")
+            raise NonFiniteLoss(self._non_finite_message(mean_loss))
         return mean_loss
+
+    def _non_finite_message(self, loss: float) -> str:
+        """What is left after a NaN: the last complete checkpoint (from before it), or nothing."""
+        head = f"loss became {loss} by step {self.state.step}, so training stopped (--lr is {self.tc.lr:g})"
+        last = runs.last_checkpoint(self.out)
+        if last is None:
+            reuse = f", adding --overwrite to reuse {self.out}" if runs.describe(self.out) else ""
+            return f"{head}; nothing was saved: start again with a smaller --lr (or --clip){reuse}"
+        # on NumPy a resumed run replays the same batches bit for bit, so it diverges again
+        return (f"{head}; {last[0]} (step {last[1]}) is the last complete checkpoint and is intact: "
+                f"use it as it is, resume from it with {runs.RESUME} {self.out} (same batches and "
+                f"--lr, so it may diverge again), or start again with a smaller --lr and --overwrite")
 
     def _inner_schedule(self):
         s = self.schedule
@@ -322,10 +419,11 @@ class Trainer:
                 inner.step(metric)
         st.history.append(record)
         self.log(record)
-        self.save(name)
-        if improved or metric is None:
-            ckpt.mark_best(self.out, name)
-        ckpt.prune(self.out, keep=tc.keep_checkpoints)
+        with self._writing(self.out / "checkpoints" / name):
+            self.save(name)
+            if improved or metric is None:
+                ckpt.mark_best(self.out, name)
+            ckpt.prune(self.out, keep=tc.keep_checkpoints)
         st.eval_seconds += time.perf_counter() - t0
         if metric is not None and tc.target is not None and (
                 metric >= tc.target if tc.higher_is_better else metric <= tc.target):

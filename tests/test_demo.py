@@ -74,3 +74,14 @@ def test_demo_help_shows_its_defaults(capsys):
     text = " ".join(capsys.readouterr().out.split())
     for default in ("runs/demo", "0.999", "6000", "auto"):
         assert default in text
+
+
+def test_a_second_demo_replaces_the_first_and_says_so(tmp_path, capsys):
+    out = tmp_path / "demo"
+    run_demo(capsys, out, "--max-steps", "20", "--threads", "1")
+    code, summary, captured = run_demo(capsys, out, "--max-steps", "20", "--threads", "1")
+    assert code == 0
+    assert f"starting {out} afresh" in captured.err and "is replaced" in captured.err
+    steps = [json.loads(line)["step"] for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert steps == sorted(steps) and steps.count(20) == 2, "one run's records: a log line and a validation at step 20"
+    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["step-00000020"]

@@ -2,8 +2,11 @@
 
 import io
 import json
+import re
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -70,10 +73,77 @@ def test_non_finite_loss_stops_with_one_line_and_keeps_the_last_good_checkpoint(
     out_dir = tmp_path / "nan"
     code, out, err = run_cli(["train"] + SMALL + ["--out", str(out_dir), "--max-steps", "40", "--eval-every", "10"], capsys)
     assert code == 2
-    assert len(err.strip().splitlines()) == 1 and "loss became nan" in err
+    assert len(err.strip().splitlines()) == 1
+    assert err.strip() == (
+        f"error: loss became nan by step 20, so training stopped (--lr is 0.005); {out_dir}/checkpoints/step-00000010 "
+        f"(step 10) is the last complete checkpoint and is intact: use it as it is, resume from it with python -m "
+        f"minis2s train --resume {out_dir} (same batches and --lr, so it may diverge again), or start again with a "
+        f"smaller --lr and --overwrite")
     kept = ckpt.load_checkpoint(out_dir, prefer="latest")
     assert kept.state["trainer"]["step"] == 10
     assert all(np.isfinite(v).all() for v in kept.params.values())
+
+
+@pytest.mark.filterwarnings("ignore:overflow:RuntimeWarning", "ignore:invalid value:RuntimeWarning")
+def test_non_finite_loss_before_any_checkpoint_says_nothing_was_saved(tmp_path, capsys):
+    # plain SGD at lr 1e6 without clipping overflows within the first ten steps
+    out_dir = tmp_path / "nan"
+    code, _, err = run_cli(["train"] + SMALL + ["--out", str(out_dir), "--max-steps", "40", "--eval-every", "20",
+                                                "--optimizer", "sgd", "--lr", "1e6", "--clip", "0"], capsys)
+    assert code == 2
+    assert err.strip() == ("error: loss became nan by step 10, so training stopped (--lr is 1e+06); nothing was "
+                           "saved: start again with a smaller --lr (or --clip)")
+    assert not out_dir.exists()  # nothing written, so no folder left to --overwrite
+
+
+def test_batch_size_above_the_training_pairs_is_capped_with_a_note(tmp_path, capsys):
+    out_dir = tmp_path / "r"
+    code, _, err = run_cli(["train", "--task", "copy", "--emb", "8", "--hidden", "8", "--train-size", "50",
+                            "--test-size", "10", "--batch-size", "64", "--max-steps", "3", "--quiet",
+                            "--out", str(out_dir)], capsys)
+    assert code == 0
+    assert err.strip() == "note: the batch size 64 is more than the 50 training pairs; using batches of 50"
+    assert ckpt.load_checkpoint(out_dir).config["train"]["batch_size"] == 50
+
+
+def test_a_step_too_large_for_memory_is_refused_with_the_batch_size_that_fits(tmp_path, capsys, monkeypatch):
+    from minis2s import memory
+
+    monkeypatch.setattr(memory, "available_bytes", lambda: 3 * 2**20)
+    argv = ["train", "--task", "copy", "--emb", "8", "--hidden", "64", "--train-size", "200", "--test-size", "10",
+            "--max-steps", "2", "--quiet", "--batch-size"]
+    code, _, err = run_cli(argv + ["200", "--out", str(tmp_path / "big")], capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    match = re.search(r"needs about ([\d.]+) MiB .* a batch of 200 x (\d+) source x (\d+) target tokens .* but only "
+                      r"3 MiB of memory is available; use --batch-size (\d+) or less \(the largest that fits\)", err)
+    assert match, err
+    assert float(match[1]) > 3 and not (tmp_path / "big").exists()
+    fits = int(match[4])
+    assert 1 <= fits < 200
+    # the suggestion passes the same check, and one more does not
+    assert run_cli(argv + [str(fits), "--out", str(tmp_path / "fits")], capsys)[0] == 0
+    assert run_cli(argv + [str(fits + 1), "--out", str(tmp_path / "one_more")], capsys)[0] == 2
+
+
+def test_a_relative_data_dir_is_stored_absolute_so_evaluate_works_from_elsewhere(tmp_path, capsys, monkeypatch):
+    from minis2s.data import multi30k
+
+    fixtures = Path(__file__).resolve().parents[1] / "datasets" / "fixtures"
+    (tmp_path / "corpus").mkdir()
+    for split in multi30k.SPLITS:
+        for lang in ("de", "en"):
+            shutil.copy(fixtures / f"tiny.{lang}", tmp_path / "corpus" / multi30k.file_name(split, lang))
+    monkeypatch.delenv("MINIS2S_DATA", raising=False)
+    monkeypatch.chdir(tmp_path)
+    code = main(["train", "--data", "multi30k", "--data-dir", "corpus", "--out", "run", "--max-steps", "2",
+                 "--emb", "8", "--hidden", "8", "--batch-size", "16", "--quiet"])
+    assert code == 0
+    assert ckpt.load_checkpoint(tmp_path / "run").config["task"]["data_dir"] == str(tmp_path / "corpus")
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    capsys.readouterr()
+    assert main(["evaluate", "--checkpoint", str(tmp_path / "run"), "--split", "val", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["n_sentences"] == 64
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,170 @@
+"""How much memory a training step needs, counted from the model's shapes (no arrays made).
+
+A training step holds, at its peak (the loss backward):
+
+    parameters + gradients + optimizer state          fixed by the model
+    + the activations forward keeps for backward       grow with the batch: B x (S, T)
+    + the logits' gradient beside the log-probabilities, and one weight gradient before
+      it is added into ``grads``                       the backward's transients
+
+The trainer compares this with the memory the machine has free before the first step, so a
+batch too large for the machine is refused with the batch size that fits, instead of
+swapping or being killed; ``benchmarks/speed.py memory`` compares it with measured peaks.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from . import backend as B
+from .errors import UserError
+from .nn import cells
+from .nn.decoder import cell_input_size, readout_size
+from .nn.encoder import directions, output_size
+
+# per-parameter buffers each optimizer keeps: Adam's m and v, SGD's momentum
+OPTIMIZER_SLOTS = {"adam": 2, "adamw": 2, "sgd": 1}
+# scratch buffers as large as the largest parameter (minis2s.optim.Optimizer._scratch_count)
+OPTIMIZER_SCRATCH = {"adam": 2, "adamw": 2, "sgd": 1}
+
+
+def param_shapes(cfg) -> dict:
+    """Every parameter's shape, as ``Seq2Seq(cfg).params`` would have it (tests hold them equal)."""
+    H, E, Henc, G = cfg.hidden, cfg.emb, output_size(cfg), cells.GATES[cfg.cell] * cfg.hidden
+
+    def cell(prefix, D):
+        return {prefix + "Wx": (G, D), prefix + "Wh": (G, H), prefix + "bx": (G,), prefix + "bh": (G,)}
+
+    shapes = {"enc.emb": (cfg.src_vocab, E), "dec.emb": (cfg.tgt_vocab, E)}
+    for l in range(cfg.layers):
+        for d in directions(cfg):
+            shapes.update(cell(f"enc.l{l}.{d}.", E if l == 0 else Henc))
+        shapes.update(cell(f"dec.l{l}.", cell_input_size(cfg, l)))
+        for s in ("h", "c")[: cells.n_states(cfg.cell)]:
+            shapes.update({f"bridge.l{l}.{s}.W": (H, Henc), f"bridge.l{l}.{s}.b": (H,)})
+    A = cfg.attention_size or H
+    if cfg.attention == "additive":
+        shapes.update({"attn.Wk": (A, Henc), "attn.Wq": (A, H), "attn.v": (A,)})
+    elif cfg.attention in ("dot", "scaled_dot") and Henc != H:
+        shapes["attn.Wk"] = (H, Henc)
+    elif cfg.attention == "general":
+        shapes["attn.W"] = (H, Henc)
+    R = readout_size(cfg)
+    if cfg.tie_embeddings:
+        shapes.update({"out.proj.W": (E, R), "out.proj.b": (E,)})
+    else:
+        shapes["out.W"] = (cfg.tgt_vocab, R)
+    shapes["out.b"] = (cfg.tgt_vocab,)
+    return shapes
+
+
+def _size(shape) -> int:
+    n = 1
+    for d in shape:
+        n *= d
+    return n
+
+
+def activation_counts(cfg, Bn: int, S: int, T: int) -> dict:
+    """The numbers forward keeps for backward on a (B, S) / (B, T) batch, by part: what any
+    implementation of this model must keep, independent of framework (lesson 06's caches)."""
+    H, E, V, L = cfg.hidden, cfg.emb, cfg.tgt_vocab, cfg.layers
+    Henc, G, R = output_size(cfg), cells.GATES[cfg.cell] * H, readout_size(cfg)
+    dirs = len(directions(cfg))
+    kept = G + 3 * H  # per cell position: the gate activations, c, tanh(c), h (an LSTM's; fewer for GRU, RNN)
+    drop = 2 if cfg.dropout > 0 else 1  # a dropped-out array keeps its mask beside it
+    attends = cfg.attention != "none"
+    A = cfg.attention_size or H
+    keys = {"additive": A, "dot": H if Henc != H else 0, "scaled_dot": H if Henc != H else 0}.get(cfg.attention, 0)
+    # per decoder step: additive attention keeps tanh(keys + query) (B, S, A), every kind its weights (B, S)
+    scores = (S * A if cfg.attention == "additive" else S) + S if attends else 0
+    feeds = Henc if attends and cfg.input_feeding else 0
+    return {
+        "embeddings": drop * Bn * (S + T) * E,
+        "encoder": Bn * S * (dirs * L * kept + (L - 1) * drop * Henc),
+        "values + keys": Bn * S * (Henc + keys),
+        "decoder steps": T * Bn * (scores + E + feeds + L * kept + (L - 1) * drop * H),
+        # the readout input and its mask; tied embeddings keep the projection too
+        "readout input": Bn * T * (drop * R + (E if cfg.tie_embeddings else 0)),
+        "log-probs": Bn * T * V,  # what the loss backward reads
+    }
+
+
+def activation_bytes(cfg, Bn: int, S: int, T: int, itemsize: int = 4) -> dict:
+    """:func:`activation_counts` in bytes."""
+    return {k: v * itemsize for k, v in activation_counts(cfg, Bn, S, T).items()}
+
+
+def training_step_bytes(cfg, Bn: int, S: int, T: int, optimizer: str = "adam", itemsize: int = 4) -> dict:
+    """Peak bytes of one training step (forward, backward, optimizer update), by part."""
+    sizes = [_size(s) for s in param_shapes(cfg).values()]
+    P, largest = sum(sizes), max(sizes)
+    return {
+        "parameters": P * itemsize,
+        "gradients": P * itemsize,
+        "optimizer state": (OPTIMIZER_SLOTS[optimizer] * P + OPTIMIZER_SCRATCH[optimizer] * largest) * itemsize,
+        "activations": sum(activation_counts(cfg, Bn, S, T).values()) * itemsize,
+        # the logits' gradient is alive beside the log-probabilities; a weight gradient is a
+        # new array until it is added into grads
+        "backward transients": (Bn * T * cfg.tgt_vocab + largest) * itemsize,
+    }
+
+
+def largest_batch_that_fits(cfg, S: int, T: int, budget: int, optimizer: str = "adam", itemsize: int = 4) -> int:
+    """The largest batch size whose training step fits in ``budget`` bytes (0 if none does).
+
+    Everything but the parameters' share grows linearly with the batch, so one division does.
+    """
+    fixed = sum(training_step_bytes(cfg, 0, S, T, optimizer, itemsize).values())
+    per_pair = sum(training_step_bytes(cfg, 1, S, T, optimizer, itemsize).values()) - fixed
+    return max(0, int((budget - fixed) // per_pair))
+
+
+def available_bytes() -> int | None:
+    """Memory free for a new training step: the GPU's on CuPy, else MemAvailable from
+    /proc/meminfo (what Linux can hand out without swapping); None where unknown."""
+    if B.get_backend() == "cupy":
+        return B.free_device_bytes()
+    try:
+        text = Path("/proc/meminfo").read_text()
+    except OSError:
+        return None
+    for line in text.splitlines():
+        if line.startswith("MemAvailable:"):
+            return int(line.split()[1]) * 1024  # the file counts kB
+    return None
+
+
+def gib(n: int) -> str:
+    return f"{n / 2**30:.2f} GiB" if n >= 2**30 else f"{n / 2**20:.0f} MiB"
+
+
+def check_step_fits(cfg, batch_size: int, pairs, optimizer: str = "adam", itemsize: int = 4,
+                    resume: bool = False) -> None:
+    """Refuse, in one line, a training step that would not fit in the memory available now.
+
+    pairs: the training (src_ids, tgt_ids); the largest batch is ``batch_size`` of the longest
+    source and target (+1 each for <eos> / <sos>), an upper bound the bucketed batches stay under.
+    """
+    available = available_bytes()
+    if available is None:
+        return
+    S = max(len(s) for s, _ in pairs) + 1
+    T = max(len(t) for _, t in pairs) + 1
+    need = training_step_bytes(cfg, batch_size, S, T, optimizer, itemsize)
+    total = sum(need.values())
+    if total <= available:
+        return
+    model = need["parameters"] + need["gradients"] + need["optimizer state"]
+    fits = largest_batch_that_fits(cfg, S, T, available, optimizer, itemsize)
+    if fits == 0:
+        todo = "even a batch of 1 does not fit: choose a smaller model (--hidden, --emb, --layers) or free memory"
+    elif resume:
+        todo = f"a run keeps its batch size: free memory, or start a new run with --batch-size {fits} or less"
+    else:
+        todo = f"use --batch-size {fits} or less (the largest that fits) or free memory"
+    where = "GPU memory" if B.get_backend() == "cupy" else "memory"
+    raise UserError(
+        f"a training step needs about {gib(total)} (the model, its gradients and {optimizer} state "
+        f"{gib(model)}; activations for a batch of {batch_size} x {S} source x {T} target tokens "
+        f"{gib(total - model)}) but only {gib(available)} of {where} is available; {todo}")

@@ -1,0 +1,79 @@
+"""The training-step memory estimate: parameter shapes as the model has them, and a peak
+within a stated factor of the one tracemalloc measures."""
+
+import itertools
+import tracemalloc
+
+import numpy as np
+import pytest
+
+from minis2s import backend as B
+from minis2s import memory
+from minis2s.data import make_batch
+from minis2s.functional.clip import clip_grad_norm
+from minis2s.models.seq2seq import Seq2Seq, Seq2SeqConfig
+from minis2s.train import TrainConfig, batch_to_device, make_optimizer
+
+ARCHITECTURES = list(itertools.product(["rnn", "lstm", "gru"], [False, True],
+                                       ["none", "additive", "dot", "scaled_dot", "general"], [1, 2]))
+
+
+@pytest.mark.parametrize("cell, bidirectional, attention, layers", ARCHITECTURES)
+def test_param_shapes_are_the_models_for_every_architecture(cell, bidirectional, attention, layers):
+    for tie, feed in ((False, True), (True, False)):
+        cfg = Seq2SeqConfig(src_vocab=11, tgt_vocab=13, cell=cell, emb=5, hidden=7, layers=layers,
+                            bidirectional=bidirectional, attention=attention, tie_embeddings=tie,
+                            input_feeding=feed)
+        model = {k: tuple(v.shape) for k, v in Seq2Seq(cfg).params.items()}
+        assert memory.param_shapes(cfg) == model
+
+
+def traced_training_step(cfg, Bn, S, T, optimizer):
+    """Peak bytes tracemalloc sees while a model is built and takes one full training step."""
+    rng = np.random.default_rng(0)
+    batch = make_batch([list(rng.integers(4, cfg.src_vocab, S - 1)) for _ in range(Bn)],
+                       [list(rng.integers(4, cfg.tgt_vocab, T - 1)) for _ in range(Bn)])
+    assert batch.src.shape == (Bn, S) and batch.tgt_in.shape == (Bn, T)
+    tracemalloc.start()
+    try:
+        model = Seq2Seq(cfg)
+        opt = make_optimizer(model.params, TrainConfig(max_steps=1, optimizer=optimizer))
+        model.forward_backward(*batch_to_device(batch, np.float32), rng=B.DeviceRNG(0), train=True,
+                               label_smoothing=0.1)
+        clip_grad_norm(model.grads.values(), 1.0)
+        opt.step(model.grads)
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.parametrize("kw, shape, optimizer", [
+    (dict(emb=32, hidden=64, bidirectional=True, dropout=0.5), (32, 20, 20), "adam"),
+    (dict(cell="gru", emb=32, hidden=64, layers=2, attention="dot"), (32, 15, 18), "sgd"),
+])
+def test_step_estimate_is_within_half_to_three_times_the_traced_peak(kw, shape, optimizer):
+    cfg = Seq2SeqConfig(src_vocab=500, tgt_vocab=600, **kw)
+    with B.use("numpy"):
+        traced = traced_training_step(cfg, *shape, optimizer)
+    estimate = sum(memory.training_step_bytes(cfg, *shape, optimizer=optimizer).values())
+    assert 0.5 * traced <= estimate <= 3.0 * traced, (estimate, traced)
+
+
+def test_largest_batch_that_fits_fits_and_one_more_does_not():
+    cfg = Seq2SeqConfig(src_vocab=500, tgt_vocab=600, emb=32, hidden=64)
+    budget = 40 * 2**20
+    n = memory.largest_batch_that_fits(cfg, 30, 31, budget)
+    assert n >= 1
+    assert sum(memory.training_step_bytes(cfg, n, 30, 31).values()) <= budget
+    assert sum(memory.training_step_bytes(cfg, n + 1, 30, 31).values()) > budget
+    assert memory.largest_batch_that_fits(cfg, 30, 31, 1000) == 0  # not even the parameters fit
+
+
+def test_available_memory_is_read_from_proc_meminfo():
+    got = memory.available_bytes()
+    try:
+        text = open("/proc/meminfo").read()
+    except OSError:
+        assert got is None
+        return
+    assert "MemAvailable:" in text and got is not None and got > 0

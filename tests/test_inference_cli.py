@@ -5,6 +5,7 @@ import contextlib
 import errno
 import io
 import json
+import os
 import re
 import time
 
@@ -185,7 +186,7 @@ def raise_oserror(code):
         for a in args:  # write something first: a partial file must not be left behind
             if hasattr(a, "write"):
                 a.write(b"partial")
-        raise OSError(code, __import__("os").strerror(code), "somewhere")
+        raise OSError(code, os.strerror(code), "somewhere")
 
     return fail
 
@@ -221,8 +222,6 @@ def test_plot_that_cannot_be_written_leaves_no_file(run, tmp_path, capsys, monke
 
 def test_plot_whose_rename_fails_leaves_neither_file_nor_temporary(run, tmp_path, capsys, monkeypatch):
     pytest.importorskip("matplotlib")
-    import os
-
     folder = tmp_path / "out"
     folder.mkdir()
     monkeypatch.setattr(os, "replace", raise_oserror(errno.EROFS))

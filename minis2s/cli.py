@@ -8,7 +8,9 @@ stderr and exit with status 2.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
+import os
 import sys
 
 from .errors import UserError
@@ -61,7 +63,7 @@ def _threads(text):
 def _add_threads(p) -> None:
     p.add_argument("--threads", type=_threads, default="auto", metavar="N",
                    help="BLAS threads: a number, or auto = the cores no other process is using, "
-                   "re-measured while training (default: auto)")
+                   "re-measured while training")
 
 
 def _progress(items, desc, quiet=False):
@@ -70,12 +72,44 @@ def _progress(items, desc, quiet=False):
     return tqdm(items, desc=desc, leave=False, disable=quiet or None, file=sys.stderr)
 
 
+_BACKEND_HELP = "array backend (default: $MINIS2S_BACKEND or numpy)"
+_BEAM_HELP = ("beam size (1: greedy search). At most the target vocabulary's size; a beam whose search "
+              "would not fit in the free memory is refused with the largest that fits")
+_BATCH_HELP = ("sentences decoded at once; the only setting besides --beam that can change an output "
+               "(float rounding), so keep it equal to compare runs")
+_DECODE_NOTES = ("Beam search holds about batch x beam x (decoder state + the source's keys and values "
+                 "+ 5 x target vocabulary) numbers: a beam wider than the vocabulary is refused, and one "
+                 "too large for the free memory (MemAvailable, or the GPU's) lowers --batch-size when that "
+                 "is enough, else is refused with the largest beam that fits.")
+
+
+class _HelpFormatter(argparse.HelpFormatter):
+    """Every option's help ends with its default when it has one worth saying ("(default:
+    128)"); flags whose absence means "the recipe's value" or "off" (None, False) say nothing.
+    Descriptions keep their paragraphs (blank lines)."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        default = action.default
+        quiet = default is None or default is False or default is argparse.SUPPRESS
+        if "%(default)" in text or quiet or not action.option_strings:
+            return text
+        return f"{text} (default: %(default)s)".lstrip()
+
+    def _fill_text(self, text, width, indent):
+        fill = super()._fill_text
+        return "\n\n".join(fill(paragraph, width, indent) for paragraph in text.split("\n\n"))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m minis2s",
         description="Sequence-to-sequence learning from scratch on NumPy and CuPy.",
     )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="command")
+    # every command's --help shows its defaults
+    commands = functools.partial(argparse.ArgumentParser, formatter_class=_HelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="command", parser_class=commands)
+    from .recipes import DECODE_BATCH_SIZE
 
     p = sub.add_parser(
         "gradcheck",
@@ -153,38 +187,47 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "translate",
         help="translate stdin line by line with a trained checkpoint",
-        description="One input per stdin line, one output per stdout line, in order. An empty line "
-        "gives an empty line.",
+        description="One input per stdin line (raw text, or tokenized like the corpus), one output per "
+        "stdout line, in order. An empty or whitespace-only line gives an empty line.\n\n"
+        "The outputs for a corpus file are the sentences `evaluate` scores with the same --beam and "
+        "--batch-size. " + _DECODE_NOTES,
     )
     p.add_argument("--checkpoint", required=True, metavar="DIR", help="a run directory or a checkpoint in it")
-    p.add_argument("--batch-size", type=_positive_int, default=64, metavar="N")
-    p.add_argument("--beam", type=_positive_int, default=1, metavar="K", help="beam size (1: greedy)")
-    p.add_argument("--backend", choices=["numpy", "cupy", "strict"])
+    p.add_argument("--batch-size", type=_positive_int, default=DECODE_BATCH_SIZE, metavar="N", help=_BATCH_HELP)
+    p.add_argument("--beam", type=_positive_int, default=1, metavar="K", help=_BEAM_HELP)
+    p.add_argument("--backend", choices=["numpy", "cupy", "strict"], help=_BACKEND_HELP)
     _add_threads(p)
     p.set_defaults(run=_run("translate"))
 
     p = sub.add_parser(
         "evaluate",
-        help="BLEU and perplexity of a translation checkpoint on a Multi30k split",
-        description="Corpus BLEU (tokenized, lower-cased, as sacrebleu with tokenize='none'), "
-        "teacher-forced perplexity, and the number of sentences.",
+        help="BLEU and perplexity of a checkpoint on a held-out split (exact match for toy tasks)",
+        description="Multi30k: corpus BLEU (tokenized, lower-cased, as sacrebleu with tokenize='none'), "
+        "teacher-forced perplexity, and the number of sentences. Toy tasks: exact match, token accuracy "
+        "and perplexity on the held-out sentences train reported on.\n\n"
+        "The sentences scored are the ones `translate` prints for the split's source file with the same "
+        "--beam and --batch-size (--hyps FILE writes them). " + _DECODE_NOTES,
     )
-    p.add_argument("--checkpoint", required=True, metavar="DIR")
-    p.add_argument("--data-dir", metavar="D")
-    p.add_argument("--split", choices=["val", "test2016"], default="test2016")
-    p.add_argument("--beam", type=_positive_int, default=1, metavar="K")
-    p.add_argument("--batch-size", type=_positive_int, default=128, metavar="N")
-    p.add_argument("--backend", choices=["numpy", "cupy", "strict"])
+    p.add_argument("--checkpoint", required=True, metavar="DIR", help="a run directory or a checkpoint in it")
+    p.add_argument("--data-dir", metavar="D", help="Multi30k files (default: the run's, $MINIS2S_DATA, "
+                   "then ~/.cache/minis2s/multi30k)")
+    p.add_argument("--split", choices=["val", "test", "test2016"], default="test",
+                   help="held-out split; test is test2016 for Multi30k")
+    p.add_argument("--beam", type=_positive_int, default=1, metavar="K", help=_BEAM_HELP)
+    p.add_argument("--batch-size", type=_positive_int, default=DECODE_BATCH_SIZE, metavar="N", help=_BATCH_HELP)
+    p.add_argument("--hyps", metavar="FILE",
+                   help="also write the output sentences, one per line, in the split's order")
+    p.add_argument("--backend", choices=["numpy", "cupy", "strict"], help=_BACKEND_HELP)
     _add_threads(p)
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="last stdout line: JSON of the figures")
     p.set_defaults(run=_run("evaluate"))
 
     p = sub.add_parser("data", help="download a dataset",
                        description="Download Multi30k task 1 (tokenized, lower-cased) with checksums.")
     p.add_argument("name", choices=["multi30k"])
-    p.add_argument("--data-dir", required=True, metavar="D")
-    p.add_argument("--quiet", action="store_true")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--data-dir", required=True, metavar="D", help="where to put the files")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--json", action="store_true", help="last stdout line: JSON summary")
     p.set_defaults(run=_run("data"))
 
     p = sub.add_parser("plot", help="loss curves of a run, or an attention heatmap (plots extra)",
@@ -194,32 +237,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run", dest="run_dir", metavar="DIR", help="curves: the run directory")
     p.add_argument("--checkpoint", metavar="DIR", help="attention: a run or checkpoint directory")
     p.add_argument("--sentence", help="attention: the source sentence")
-    p.add_argument("--out", required=True, metavar="PNG")
+    p.add_argument("--out", required=True, metavar="PNG", help="the image to write (its folder must exist)")
     p.set_defaults(run=_run("plot"))
 
     p = sub.add_parser("export", help="write a trained checkpoint as a PyTorch state_dict (torch extra)",
                        description="Writes a state_dict for minis2s.torch_export.TorchSeq2Seq, which gives the "
                        "same outputs as minis2s; load it with minis2s.torch_export.load(path).")
     p.add_argument("--checkpoint", required=True, metavar="DIR", help="a run directory or a checkpoint in it")
-    p.add_argument("--torch", required=True, metavar="OUT.pt")
-    p.add_argument("--prefer", choices=["best", "latest"], default="best")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--torch", required=True, metavar="OUT.pt", help="the file to write (its folder must exist)")
+    p.add_argument("--prefer", choices=["best", "latest"], default="best", help="which checkpoint of a run")
+    p.add_argument("--json", action="store_true", help="last stdout line: JSON summary")
     p.set_defaults(run=_run("export"))
 
     p = sub.add_parser(
         "demo",
         help="the README's main job: learn to normalise dates with a GRU encoder-decoder with attention",
-        description="Trains the dates model with attention until it converts every validation date "
+        description="Trains the dates model with attention until it converts --target of the validation dates "
         "(or --max-steps), prints conversions and the held-out exact match, and (with the plots "
         "extra) saves an attention heatmap and a loss curve. The budget is steps, not time: a "
         "slower machine takes longer and gets the same result.",
     )
-    p.add_argument("--out", default="runs/demo", metavar="DIR", help="run directory, started afresh (default: runs/demo)")
+    p.add_argument("--out", default="runs/demo", metavar="DIR", help="run directory, started afresh")
     p.add_argument("--target", type=_unit, default=0.999, metavar="X",
-                   help="stop once the validation exact match reaches X (default: 0.999)")
+                   help="stop once the validation exact match reaches X")
     p.add_argument("--max-steps", type=_positive_int, default=6000, metavar="N",
-                   help="stop after N steps if the target is not reached (default: 6000)")
-    p.add_argument("--seed", type=int, default=0, help="seed for data, initialisation and order (default: 0)")
+                   help="stop after N steps if the target is not reached")
+    p.add_argument("--seed", type=int, default=0, help="seed for data, initialisation and order")
     _add_threads(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--json", action="store_true", help="last stdout line: JSON summary")
@@ -260,15 +303,44 @@ def _refuse_bad_combinations(parser, args) -> None:
             parser.error("plot attention needs --checkpoint DIR and --sentence TEXT")
 
 
+# The status a shell reports for a command that a closed pipe stopped (128 + SIGPIPE), as
+# `yes | head -1` shows with `echo ${PIPESTATUS[0]}`.
+CLOSED_PIPE = 141
+
+
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     _refuse_bad_combinations(parser, args)
     try:
-        return args.run(args)
+        code = args.run(args)
+        sys.stdout.flush()  # a closed pipe shows here, inside the handlers, not at exit
+        return code
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as exc:  # training says what it saved and how to resume
         print(str(exc) or "interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        return _closed_pipe()
+    except OSError as exc:
+        # the last resort for a file-system failure no command turned into a UserError; any
+        # other exception is a bug and keeps its traceback
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"error: {exc.strerror or exc}{where}; check the path, its permissions and the free space, "
+              "then run the command again", file=sys.stderr)
+        return 2
+
+
+def _closed_pipe() -> int:
+    """The reader of stdout went away (``translate ... | head -1``): stop quietly.
+
+    Python's recipe (docs: signal, "Note on SIGPIPE"): point stdout at /dev/null, so that
+    the interpreter's own flush at exit does not fail a second time with a traceback."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout is not a real file (a test's capture): nothing to redirect
+        pass
+    return CLOSED_PIPE

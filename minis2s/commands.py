@@ -150,6 +150,8 @@ def test_summary(model, task, run_dir) -> dict:
 
 
 def translate(args) -> int:
+    """stdin -> stdout, line by line. A reader that stops early (``| head -1``) is
+    :func:`minis2s.cli.main`'s to handle: it closes the pipe, the next write fails."""
     from .inference import Translator
 
     if args.backend:
@@ -224,25 +226,64 @@ def _demo(args) -> int:
 
 
 def evaluate(args) -> int:
-    from .data.multi30k import find_data_dir, load_multi30k
+    """The figures of a checkpoint on a held-out split: BLEU and perplexity for Multi30k, exact
+    match for toy tasks. The sentences are decoded by :meth:`Translator.translate_tokens`,
+    the path ``translate`` takes, so ``translate`` prints the sentences scored here."""
+    from .atomic import check_folder
     from .inference import Translator
-    from .tasks import Task, bleu_and_ppl
+    from .tasks import bleu_and_ppl, exact_match, loss_and_ppl
 
     if args.backend:
         B.set_backend(args.backend)
+    if args.hyps:
+        check_folder(args.hyps, "--hyps")  # before any work
     tr = Translator.load(args.checkpoint)
-    task_cfg = tr.config.get("task", {})
-    if task_cfg.get("kind") != "translation":
-        raise UserError(f"{args.checkpoint} was trained on a toy task; evaluate reads Multi30k checkpoints "
-                        "(toy runs report their test exact match at the end of train)")
-    data = load_multi30k(find_data_dir(args.data_dir or task_cfg.get("data_dir"), (task_cfg["src"], task_cfg["tgt"])),
-                         task_cfg["src"], task_cfg["tgt"], args.split)
-    pairs = list(zip(data.src, data.tgt))
-    task = Task(task_cfg["name"], tr.src_tokenizer, tr.tgt_tokenizer, tr.src_vocab, tr.tgt_vocab, [], [], pairs)
-    figures = bleu_and_ppl(tr.model, task, pairs, beam=args.beam, batch_size=args.batch_size)
-    summary = {"split": args.split, "beam": args.beam, "n_sentences": len(pairs), **figures}
+    task, pairs, split = _evaluation_split(tr, args)
+    hyps = tr.translate_tokens([s for s, _ in pairs], batch_size=args.batch_size, beam=args.beam)
+    if task.name.startswith("multi30k"):
+        figures = bleu_and_ppl(tr.model, task, pairs, beam=args.beam, batch_size=args.batch_size, hyps=hyps)
+    else:
+        figures = {**exact_match(tr.model, task, pairs, hyps=hyps),
+                   **loss_and_ppl(tr.model, task, pairs, batch_size=args.batch_size)}
+    summary = {"split": split, "beam": args.beam, "n_sentences": len(pairs), **figures}
+    if args.hyps:
+        summary["hyps"] = str(_write_lines(args.hyps, [tr.tgt_tokenizer.detokenize(h) for h in hyps], "--hyps"))
     _emit(summary, args.json)
     return 0
+
+
+def _evaluation_split(tr, args):
+    """(task, [(src tokens, tgt tokens)], split name) for the checkpoint's task."""
+    from .tasks import Task, toy_task
+
+    task_cfg = tr.config.get("task", {})
+    if task_cfg.get("kind") == "translation":
+        from .data.multi30k import find_data_dir, load_multi30k
+
+        split = "test2016" if args.split == "test" else args.split
+        root = find_data_dir(args.data_dir or task_cfg.get("data_dir"), (task_cfg["src"], task_cfg["tgt"]))
+        data = load_multi30k(root, task_cfg["src"], task_cfg["tgt"], split)
+        pairs = list(zip(data.src, data.tgt))
+        task = Task(task_cfg["name"], tr.src_tokenizer, tr.tgt_tokenizer, tr.src_vocab, tr.tgt_vocab, [], [], pairs)
+        return task, pairs, split
+    if task_cfg.get("kind") != "toy":
+        raise UserError(f"{tr.path} has no task in its config; evaluate reads checkpoints written by train")
+    if args.split == "test2016":
+        raise UserError(f"{tr.path} was trained on the toy task {task_cfg['name']!r}, which has no test2016; "
+                        "use --split test or --split val")
+    if args.data_dir:
+        raise UserError("--data-dir belongs to Multi30k checkpoints; a toy task is generated from its seed")
+    # the same seed and sizes draw the same held-out sentences train reported on
+    task = toy_task(task_cfg["name"], seed=task_cfg["seed"], **task_cfg["data"])
+    task.src_vocab, task.tgt_vocab = tr.src_vocab, tr.tgt_vocab
+    return task, (task.val if args.split == "val" else task.test), args.split
+
+
+def _write_lines(path, lines, flag):
+    from .atomic import write_file
+
+    text = "".join(line + "\n" for line in lines)
+    return write_file(path, lambda f: f.write(text.encode("utf-8")), flag)
 
 
 # --------------------------------------------------------------------------- data
@@ -262,7 +303,9 @@ def data(args) -> int:
 
 def plot(args) -> int:
     from . import plots
+    from .atomic import check_folder
 
+    check_folder(args.out, "--out")  # before loading anything
     if args.what == "curves":
         path = plots.loss_curves(args.run_dir, args.out)
     else:

@@ -1,14 +1,21 @@
-"""A trained checkpoint as a translator: text in, text out (the checkpoint carries everything)."""
+"""A trained checkpoint as a translator: text in, text out (the checkpoint carries everything).
+
+``translate`` and ``evaluate`` both decode through :meth:`Translator.translate_tokens`, with
+the same default batch size (:data:`minis2s.recipes.DECODE_BATCH_SIZE`), so a checkpoint gives
+one answer: the sentences ``translate`` prints for a test file are the ones ``evaluate`` scores.
+"""
 
 from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 from . import checkpoint as ckpt
 from .data import Vocab, tokenizer_from_json
-from .errors import CheckpointError
+from .errors import CheckpointError, UserError
 from .models.seq2seq import Seq2Seq, Seq2SeqConfig
+from .recipes import DECODE_BATCH_SIZE
 
 
 @dataclass
@@ -19,6 +26,8 @@ class Translator:
     src_vocab: Vocab
     tgt_vocab: Vocab
     config: dict
+    path: Path | None = None  # the checkpoint directory it was loaded from
+    step: int | None = None  # the training step that checkpoint was saved at
 
     @classmethod
     def load(cls, path, prefer: str = "best") -> "Translator":
@@ -32,23 +41,112 @@ class Translator:
             raise CheckpointError(f"{c.path} is not a minis2s translation checkpoint (missing {exc})") from None
         model = Seq2Seq(cfg)
         model.load_params(c.params)
-        return cls(model, src_tok, tgt_tok, src_vocab, tgt_vocab, c.config)
+        step = (c.state.get("trainer") or {}).get("step") if isinstance(c.state, dict) else None
+        return cls(model, src_tok, tgt_tok, src_vocab, tgt_vocab, c.config, Path(c.path), step)
 
-    def translate(self, lines, batch_size: int = 64, beam: int = 1, warn=sys.stderr) -> list[str]:
-        """Translate raw text lines; empty lines stay empty. Unknown source tokens map to
-        <unk>, with one warning listing them."""
-        from .tasks import decode_tokens
-
-        tokens = [self.src_tokenizer.tokenize(line) for line in lines]
+    def translate(self, lines, batch_size: int = DECODE_BATCH_SIZE, beam: int = 1, warn="stderr") -> list[str]:
+        """Translate raw text lines; an empty or whitespace-only line gives an empty line (a
+        character model would otherwise read the spaces as a sentence). Unknown source tokens
+        map to <unk>, with one warning listing them. ``warn``: a file for warnings and notes,
+        "stderr" (whatever ``sys.stderr`` is at the call) or None (none)."""
+        warn = sys.stderr if warn == "stderr" else warn
+        tokens = [self.src_tokenizer.tokenize(line) if line.strip() else [] for line in lines]
+        outputs = self.translate_tokens(tokens, batch_size=batch_size, beam=beam, note=warn)
         unknown = sorted({t for toks in tokens for t in toks if t not in self.src_vocab})
-        if unknown and warn is not None:
+        if unknown and warn is not None:  # after decoding: a refused --beam is the only line then
             shown = " ".join(repr(u) for u in unknown[:10])
             print(f"warning: {len(unknown)} unknown input token(s) mapped to <unk>: {shown}", file=warn)
-        todo = [i for i, t in enumerate(tokens) if t]
-        outputs = [""] * len(lines)
-        if todo:
-            decoded = decode_tokens(self.model, self.src_vocab, self.tgt_vocab, [tokens[i] for i in todo],
-                                    batch_size=batch_size, beam=beam)
-            for i, out in zip(todo, decoded):
-                outputs[i] = self.tgt_tokenizer.detokenize(out)
+        return [self.tgt_tokenizer.detokenize(out) if toks else "" for toks, out in zip(tokens, outputs)]
+
+    def translate_tokens(self, token_lists, batch_size: int = DECODE_BATCH_SIZE, beam: int = 1,
+                         note="stderr") -> list[list[str]]:
+        """Source token lists -> output token lists, in order; an empty list gives []. The one
+        decoding path of ``translate`` and ``evaluate``. Refuses a beam wider than the target
+        vocabulary or too large for the memory (:func:`fit_beam_search`), which writes to
+        ``note`` when it lowers the batch size (as ``warn`` of :meth:`translate`)."""
+        from .tasks import decode_tokens
+
+        note = sys.stderr if note == "stderr" else note
+        todo = [i for i, t in enumerate(token_lists) if t]
+        outputs = [[] for _ in token_lists]
+        if not todo:
+            return outputs
+        longest = max(len(token_lists[i]) for i in todo) + 1  # + <eos>
+        batch_size = fit_beam_search(self.model.cfg, beam, min(batch_size, len(todo)), longest,
+                                     self.model.params["dec.emb"].dtype.itemsize, note=note,
+                                     where=self.path)
+        decoded = decode_tokens(self.model, self.src_vocab, self.tgt_vocab, [token_lists[i] for i in todo],
+                                batch_size=batch_size, beam=beam)
+        for i, out in zip(todo, decoded):
+            outputs[i] = out
         return outputs
+
+
+# --------------------------------------------------------------------------- beam bounds
+
+MEMINFO = Path("/proc/meminfo")
+
+
+def available_memory() -> int | None:
+    """Bytes free for decoding: the GPU's on CuPy (where the backend can say), else
+    MemAvailable from /proc/meminfo (what Linux can hand out without swapping); None where
+    unknown, and then no memory bound is applied."""
+    from . import backend as B
+
+    if B.get_backend() == "cupy":
+        free = getattr(B, "free_device_bytes", None)
+        return free() if free else None
+    try:
+        text = MEMINFO.read_text()
+    except OSError:
+        return None
+    for line in text.splitlines():
+        if line.startswith("MemAvailable:"):
+            return int(line.split()[1]) * 1024  # the file counts kB
+    return None
+
+
+def _size(n: int) -> str:
+    if n >= 2**30:
+        return f"{n / 2**30:.1f} GiB"
+    return f"{n / 2**20:.0f} MiB" if n >= 2**20 else f"{n / 2**10:.0f} KiB"
+
+
+def fit_beam_search(cfg, beam: int, batch_size: int, src_len: int, itemsize: int = 4,
+                    available: int | None = None, note=None, where=None) -> int:
+    """The batch size to decode with ``beam``, or a :class:`UserError` when no batch fits.
+
+    A beam wider than the target vocabulary is refused: after one step there are no more
+    distinct hypotheses than tokens. Then the estimate of :func:`minis2s.decode.beam_search_bytes`
+    for sources of ``src_len`` positions is held against the free memory: when one sentence at a
+    time would not fit, the beam is refused with the largest one that would; when a smaller
+    batch fits, the batch is lowered and ``note`` says so. Nothing is allocated to find out.
+    """
+    from .decode import beam_search_bytes
+
+    model = f" of {where}" if where else ""
+    if beam > cfg.tgt_vocab:
+        raise UserError(f"--beam {beam} is wider than the target vocabulary{model} ({cfg.tgt_vocab} tokens); "
+                        f"use --beam {cfg.tgt_vocab} or less (5 is usual)")
+    if beam == 1:
+        return batch_size  # greedy search holds one hypothesis per sentence
+    available = available_memory() if available is None else available
+    if available is None:
+        return batch_size
+    need = beam_search_bytes(cfg, batch_size, beam, src_len, itemsize)
+    if need <= available:
+        return batch_size
+    per_sentence = beam_search_bytes(cfg, 1, beam, src_len, itemsize)
+    if per_sentence > available:
+        per_hypothesis = beam_search_bytes(cfg, 1, 1, src_len, itemsize)
+        largest = available // per_hypothesis
+        raise UserError(
+            f"--beam {beam} needs about {_size(per_sentence)} for even one sentence of {src_len - 1} tokens "
+            f"({cfg.tgt_vocab}-token target vocabulary), more than the {_size(available)} of memory available; "
+            + (f"use --beam {largest} or less" if largest >= 1 else "free some memory"))
+    fitting = int(available // per_sentence)
+    if note is not None:
+        print(f"note: decoding {fitting} sentences at a time instead of {batch_size} so that --beam {beam} fits "
+              f"in the {_size(available)} of memory available (about {_size(need)} for {batch_size}); a smaller "
+              "--batch-size can change an output through float rounding", file=note)
+    return fitting

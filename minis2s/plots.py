@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 from . import backend as B
+from .atomic import check_folder, write_file
 from .errors import UserError
 
 
@@ -42,8 +43,54 @@ def read_metrics(run_dir) -> list[dict]:
         return [json.loads(line) for line in f if line.strip()]
 
 
+def describe_model(model_cfg: dict) -> str:
+    """"bidirectional LSTM x2, additive attention" from a checkpoint's model config."""
+    cell = str(model_cfg.get("cell", "?")).upper()
+    layers = model_cfg.get("layers", 1)
+    shape = ("bidirectional " if model_cfg.get("bidirectional") else "") + cell + (f" x{layers}" if layers > 1 else "")
+    attention = model_cfg.get("attention", "none")
+    return shape + (", no attention" if attention == "none" else f", {attention} attention")
+
+
+def _run_title(run_dir) -> str:
+    """The run directory, and its task and model when a checkpoint's config says them."""
+    title = f"training run {run_dir}"
+    configs = sorted(Path(run_dir).glob("checkpoints/*/config.json"))
+    try:
+        config = json.loads(configs[-1].read_text()) if configs else {}
+        task = config.get("task", {})
+        name = task.get("name", "")
+        if task.get("kind") == "translation":
+            name = f"{name} {task.get('src')}->{task.get('tgt')}"
+        return f"{title}\n{name}, {describe_model(config['model'])}"
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return title  # the title is a courtesy: a run without a readable config still plots
+
+
+def _plain_number(value, _pos=None) -> str:
+    """Tick labels as plain decimals (0.5, 1, 2), not matplotlib's 5x10^-1 of a log axis."""
+    return f"{value:g}"
+
+
+def _readable_log_axis(axis) -> None:
+    """Log scale (a loss falls by factors), ticks at 1, 2 and 5 times powers of ten, labelled
+    as plain numbers; when the data spans too little for those, the minor ticks get labels."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    axis.set_major_formatter(FuncFormatter(_plain_number))
+    axis.set_minor_locator(LogLocator(base=10, subs=tuple(range(1, 10))))
+    low, high = sorted(axis.get_view_interval())
+    majors = [t for t in axis.get_major_locator().tick_values(low, high) if low <= t <= high]
+    axis.set_minor_formatter(FuncFormatter(_plain_number) if len(majors) < 2 else NullFormatter())
+
+
 def loss_curves(run_dir, out=None, ax=None):
-    """Training loss per logged step and validation loss per evaluation; returns the path."""
+    """Training loss per logged step and validation loss per evaluation; returns the path
+    (or the axes when ``ax`` is given or ``out`` is None)."""
+    own_file = ax is None and out is not None
+    if own_file:
+        check_folder(out, "--out")  # before any work
     records = read_metrics(run_dir)
     plt = _pyplot()
     own = ax is None
@@ -58,14 +105,23 @@ def loss_curves(run_dir, out=None, ax=None):
     ax.set_xlabel("step")
     ax.set_ylabel("cross-entropy per token")
     ax.set_yscale("log")
+    _readable_log_axis(ax.yaxis)
+    ax.set_title(_run_title(run_dir), fontsize=10)
     ax.grid(alpha=0.3)
+    ax.grid(alpha=0.1, which="minor")
     ax.legend()
-    if own and out is not None:
-        fig.tight_layout()
-        fig.savefig(out, dpi=120)
-        plt.close(fig)
-        return Path(out)
+    if own_file:
+        return _save(plt, fig, out)
     return ax
+
+
+def _save(plt, fig, out) -> Path:
+    fig.tight_layout()
+    fmt = Path(out).suffix.lstrip(".").lower() or "png"
+    try:
+        return write_file(out, lambda f: fig.savefig(f, dpi=120, format=fmt), "--out")
+    finally:
+        plt.close(fig)
 
 
 def attention_matrix(translator, sentence: str):
@@ -74,7 +130,7 @@ def attention_matrix(translator, sentence: str):
     from .decode import greedy
 
     model = translator.model
-    tokens = translator.src_tokenizer.tokenize(sentence)
+    tokens = translator.src_tokenizer.tokenize(sentence) if sentence.strip() else []
     if not tokens:
         raise UserError("the sentence is empty: give some text to translate")
     if model.cfg.attention == "none":
@@ -88,21 +144,43 @@ def attention_matrix(translator, sentence: str):
     return tokens + ["<eos>"], outputs, out.attention[0][: len(outputs), : len(tokens) + 1]
 
 
+def shorten(text: str, limit: int = 60) -> str:
+    """``text`` cut to ``limit`` characters at a word boundary, with "..." where it was cut."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 3]
+    if " " in cut:
+        cut = cut.rsplit(" ", 1)[0]
+    return cut + "..."
+
+
+def attention_title(translator, sentence: str) -> str:
+    """The sentence (shortened if long) and the model: cell, attention, checkpoint step."""
+    model = describe_model(translator.model.cfg.to_json())
+    step = f", step {translator.step}" if getattr(translator, "step", None) is not None else ""
+    return f"\u201c{shorten(sentence)}\u201d\n{model}{step}"
+
+
 def attention_heatmap(translator, sentence: str, out=None, ax=None):
-    """Heatmap of attention weights: rows are output tokens, columns source tokens."""
+    """Heatmap of attention weights: rows are output tokens, columns source tokens, with a
+    colour bar and a title naming the sentence and the model."""
+    own_file = ax is None and out is not None
+    if own_file:
+        check_folder(out, "--out")  # before any work
     src, tgt, weights = attention_matrix(translator, sentence)
     plt = _pyplot()
     own = ax is None
     if own:
-        fig, ax = plt.subplots(figsize=(0.35 * len(src) + 2, 0.35 * len(tgt) + 1.5))
-    ax.imshow(weights, cmap="viridis", aspect="auto", vmin=0.0, vmax=1.0)
+        # room for the tokens, the colour bar and a two-line title
+        fig, ax = plt.subplots(figsize=(max(0.35 * len(src) + 3, 5), 0.35 * len(tgt) + 2))
+    image = ax.imshow(weights, cmap="viridis", aspect="auto", vmin=0.0, vmax=1.0)
+    ax.figure.colorbar(image, ax=ax, label="attention weight", fraction=0.05, pad=0.03)
     ax.set_xticks(range(len(src)), src, rotation=90)
     ax.set_yticks(range(len(tgt)), tgt)
     ax.set_xlabel("source")
     ax.set_ylabel("output")
-    if own and out is not None:
-        fig.tight_layout()
-        fig.savefig(out, dpi=120)
-        plt.close(fig)
-        return Path(out)
+    ax.set_title(attention_title(translator, sentence), fontsize=10)
+    if own_file:
+        return _save(plt, fig, out)
     return ax

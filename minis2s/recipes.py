@@ -48,6 +48,12 @@ RECIPES = {
 
 TASKS = tuple(RECIPES)
 
+# Sentences decoded at once by translate, evaluate, demo and train's validation and test
+# figures. One value everywhere, because the batch is the one thing besides the checkpoint,
+# the input and the beam that can change an output: it decides which sentences share a
+# batch, and so the float rounding of their matrix products, which can tip a near tie.
+DECODE_BATCH_SIZE = 128
+
 
 def recipe(task: str) -> dict:
     return RECIPES[task]

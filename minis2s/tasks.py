@@ -13,6 +13,7 @@ from . import backend as B
 from .data import CharTokenizer, Vocab, batches_for_inference, make_batch, make_splits, restore_order
 from .decode import greedy
 from .metrics import perplexity
+from .recipes import DECODE_BATCH_SIZE
 
 
 @dataclass
@@ -45,8 +46,13 @@ def toy_task(name: str, n_train: int, n_test: int, seed: int = 0, **params) -> T
     return Task(name, tok, tok, src_vocab, tgt_vocab, pairs, held[: len(held) // 2], held[len(held) // 2 :])
 
 
-def decode_tokens(model, src_vocab, tgt_vocab, src_token_lists, batch_size=128, beam=1, max_len=None):
-    """Decode token lists; returns the output token lists in the input order."""
+def decode_tokens(model, src_vocab, tgt_vocab, src_token_lists, batch_size=DECODE_BATCH_SIZE, beam=1,
+                  max_len=None):
+    """Decode token lists; returns the output token lists in the input order.
+
+    Every figure and every printed translation comes from here, with the same default
+    ``batch_size``: the batch (which sentences share it) is the one setting besides the beam
+    that can change an output, through float rounding (see :func:`batches_for_inference`)."""
     from .decode import beam_search
 
     ids = [src_vocab.encode(t) for t in src_token_lists]
@@ -62,17 +68,19 @@ def decode_tokens(model, src_vocab, tgt_vocab, src_token_lists, batch_size=128, 
     return restore_order(outputs, order)
 
 
-def exact_match(model, task: Task, pairs, batch_size=256) -> dict:
+def exact_match(model, task: Task, pairs, batch_size=DECODE_BATCH_SIZE, beam: int = 1, hyps=None) -> dict:
     """exact_match: share of outputs equal to the reference; token_accuracy: share of
-    reference positions whose token the output has at the same position."""
-    hyps = decode_tokens(model, task.src_vocab, task.tgt_vocab, [s for s, _ in pairs], batch_size)
+    reference positions whose token the output has at the same position. ``hyps``: the
+    output token lists when already decoded (``evaluate`` decodes once and also writes them)."""
+    if hyps is None:
+        hyps = decode_tokens(model, task.src_vocab, task.tgt_vocab, [s for s, _ in pairs], batch_size, beam=beam)
     exact = sum(h == t for h, (_, t) in zip(hyps, pairs))
     right = sum(sum(a == b for a, b in zip(h, t)) for h, (_, t) in zip(hyps, pairs))
     total = sum(len(t) for _, t in pairs)
     return {"exact_match": exact / max(len(pairs), 1), "token_accuracy": right / max(total, 1)}
 
 
-def loss_and_ppl(model, task: Task, pairs, batch_size=256) -> dict:
+def loss_and_ppl(model, task: Task, pairs, batch_size=DECODE_BATCH_SIZE) -> dict:
     """Teacher-forced cross-entropy per target token (incl. <eos>) and its perplexity."""
     dtype = model.params["dec.emb"].dtype
     nll, n = 0.0, 0
@@ -87,7 +95,7 @@ def loss_and_ppl(model, task: Task, pairs, batch_size=256) -> dict:
     return {"loss": nll / n, "ppl": perplexity(nll, n)}
 
 
-def toy_evaluator(task: Task, pairs, batch_size=256):
+def toy_evaluator(task: Task, pairs, batch_size=DECODE_BATCH_SIZE):
     def evaluate(model) -> dict:
         return {**loss_and_ppl(model, task, pairs, batch_size), **exact_match(model, task, pairs, batch_size)}
 
@@ -121,16 +129,18 @@ def translation_task(data_dir=None, src: str = "de", tgt: str = "en", min_freq: 
                 src_vocab, tgt_vocab, pairs, held["val"], held["test2016"])
 
 
-def bleu_and_ppl(model, task: Task, pairs, beam: int = 1, batch_size: int = 128) -> dict:
-    """Corpus BLEU (tokenized, as sacrebleu with tokenize='none') and teacher-forced perplexity."""
+def bleu_and_ppl(model, task: Task, pairs, beam: int = 1, batch_size: int = DECODE_BATCH_SIZE, hyps=None) -> dict:
+    """Corpus BLEU (tokenized, as sacrebleu with tokenize='none') and teacher-forced perplexity.
+    ``hyps``: the output token lists when already decoded."""
     from .metrics import corpus_bleu
 
-    hyps = decode_tokens(model, task.src_vocab, task.tgt_vocab, [s for s, _ in pairs], batch_size, beam=beam)
+    if hyps is None:
+        hyps = decode_tokens(model, task.src_vocab, task.tgt_vocab, [s for s, _ in pairs], batch_size, beam=beam)
     bleu = corpus_bleu([" ".join(h) for h in hyps], [" ".join(t) for _, t in pairs])
     return {"bleu": round(bleu.score, 2), **loss_and_ppl(model, task, pairs, batch_size)}
 
 
-def translation_evaluator(task: Task, pairs, batch_size=128):
+def translation_evaluator(task: Task, pairs, batch_size=DECODE_BATCH_SIZE):
     def evaluate(model) -> dict:
         return bleu_and_ppl(model, task, pairs, beam=1, batch_size=batch_size)
 

@@ -288,8 +288,10 @@ def export(checkpoint_dir, out_pt, prefer: str = "best") -> Path:
     :class:`TorchSeq2Seq` state dict in the checkpoint's dtype. Read it with :func:`load`, or
     ``torch.load(path, weights_only=True)``.
     """
+    from .atomic import check_folder, write_file
     from .checkpoint import load_checkpoint
 
+    out_pt = check_folder(out_pt, "--torch")  # before any work
     c = load_checkpoint(checkpoint_dir, prefer=prefer)
     try:
         cfg = Seq2SeqConfig.from_json(c.config["model"])
@@ -297,12 +299,11 @@ def export(checkpoint_dir, out_pt, prefer: str = "best") -> Path:
         raise UserError(f"{c.path} is not a minis2s Seq2Seq checkpoint (its config lacks {exc})") from None
     dtype = torch.float64 if next(iter(c.params.values())).dtype.itemsize == 8 else torch.float32
     module = load_minis2s_params(TorchSeq2Seq(cfg).to(dtype), c.params)
-    out_pt = Path(out_pt)
-    if out_pt.parent and not out_pt.parent.exists():
-        raise UserError(f"cannot write {out_pt}: the directory {out_pt.parent} does not exist")
-    torch.save({"format": FORMAT, "version": VERSION, "config": cfg.to_json(), "vocab": c.vocab,
-                "state_dict": module.state_dict()}, out_pt)
-    return out_pt
+    blob = {"format": FORMAT, "version": VERSION, "config": cfg.to_json(), "vocab": c.vocab,
+            "state_dict": module.state_dict()}
+    # into an open file, not a path: a failed write is then an OSError (errno, path) rather
+    # than torch's RuntimeError, and the file appears only when whole (temporary + rename)
+    return write_file(out_pt, lambda f: torch.save(blob, f), "--torch")
 
 
 def load(path) -> TorchSeq2Seq:

@@ -159,3 +159,29 @@ def test_beam_search_drops_finished_sentences_without_changing_any_output(backen
                             Vocab.sos_id, Vocab.eos_id, beam=3, max_len=40)
         assert alone.ids[0] == together.ids[row]
         assert abs(alone.scores[0] - together.scores[row]) < 1e-4
+
+
+def test_beam_search_memory_estimate_is_near_the_measured_peak():
+    # the estimate that refuses a beam too large for the memory (minis2s.inference) must be
+    # neither far above the truth (refusing beams that fit) nor far below (letting one swap)
+    import tracemalloc
+
+    from minis2s.decode import beam_search_bytes
+    from minis2s.models.seq2seq import Seq2Seq, Seq2SeqConfig
+
+    cfg = Seq2SeqConfig(src_vocab=50, tgt_vocab=3000, cell="lstm", emb=16, hidden=32, bidirectional=True,
+                        attention="additive")
+    model = Seq2Seq(cfg, seed=0)
+    rng = np.random.default_rng(0)
+    ids = [list(rng.integers(4, 50, 11)) for _ in range(6)]  # untrained: runs to the length limit
+    (batch,), _ = batches_for_inference(ids, len(ids))
+    mask = batch.src_mask.astype(np.float32)
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        beam_search(model, batch.src, mask, Vocab.sos_id, Vocab.eos_id, beam=8)
+        peak = tracemalloc.get_traced_memory()[1] - base
+    finally:
+        tracemalloc.stop()
+    estimate = beam_search_bytes(cfg, len(ids), 8, batch.src.shape[1])
+    assert 0.7 <= estimate / peak <= 1.5, (estimate, peak)

@@ -123,6 +123,11 @@ def make_batch(
 def batches_for_inference(src_ids_list: Sequence[Sequence[int]], batch_size: int):
     """Batches of sources for decoding, longest first, so each batch pads little.
 
+    Sentences of equal length are ordered by their ids, not by their place in the input, so
+    which sentences share a batch depends only on the set of inputs and ``batch_size``: the
+    same file decodes to the same outputs in any line order (a batch's neighbours change the
+    float rounding of a sentence's matrix products, which can tip a near tie).
+
     Returns ``(batches, order)``: the batches (tgt fields None, ``src = x <eos>``), and
     ``order`` (N,) int64, the original position of each sentence in batch order --
     ``batches[0].index`` followed by ``batches[1].index`` and so on. Put outputs made in
@@ -130,8 +135,8 @@ def batches_for_inference(src_ids_list: Sequence[Sequence[int]], batch_size: int
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be positive, got {batch_size}")
-    lengths = np.array([len(s) for s in src_ids_list], dtype=np.int64)
-    order = np.argsort(-lengths, kind="stable")
+    seqs = [[int(i) for i in s] for s in src_ids_list]
+    order = np.array(sorted(range(len(seqs)), key=lambda i: (-len(seqs[i]), seqs[i])), dtype=np.int64)
     batches = []
     for start in range(0, len(order), batch_size):
         index = order[start : start + batch_size]

@@ -117,7 +117,7 @@ _NONBREAKING = {
            "gen", "gov", "lt", "col", "sgt", "capt", "rev", "hon", "messrs"},
     "de": {"bzw", "usw", "st", "dr", "prof", "nr", "hr", "fr", "str", "ca", "evtl", "ggf",
            "inkl", "vgl", "bspw", "sog", "abb", "jh"},
-    "fr": {"mme", "mlle", "mm", "dr", "st", "ste", "vol", "prof", "mgr", "me"},
+    "fr": {"mme", "mlle", "mm", "dr", "st", "ste", "vol", "prof", "mgr", "me", "art", "sec"},
 }
 
 _ESCAPE = [("&", "&amp;"), ("|", "&#124;"), ("<", "&lt;"), (">", "&gt;"),
@@ -146,9 +146,12 @@ class MosesLikeTokenizer:
        the right (``man 's``, ``don 't``); French elisions on the left (``l' homme``,
        ``qu' il``); German (and any other language) splits every apostrophe off (``' s``).
     5. A word-final period splits off (``dogs .``) unless the word is an abbreviation with
-       inner periods (``u.s.``), a single capital letter (initials, ``john a. noble``) or,
-       unless it ends the text, a listed prefix (``mr.``, ``st.``, German ``bzw.``, French
-       ``vol.``) or a German ordinal (``am 25. mai``). Runs of dots (``...``) are one token.
+       inner periods (``u.s.``), a single letter (initials, ``john a. noble``), a listed
+       prefix (``mr.``, ``st.``, German ``bzw.``, French ``vol.``, ``art.``) or a German
+       ordinal (``am 25. mai``). At the end of the text English splits all but initials
+       (``3rd st .``), as the corpus does; German and French keep them (``nummer 10.``,
+       ``une œuvre d' art.``). Runs of dots (``...``) are one token. With these rules every
+       val and test2016 line of the corpus tokenizes to its own tokens.
     6. Like the corpus, special characters are XML-escaped: ``'`` -> ``&apos;``, ``"`` ->
        ``&quot;``, ``&`` -> ``&amp;`` (also ``| < > [ ]``), so ``"man's"`` gives
        ``["man", "&apos;s"]``. ``escape=False`` keeps them raw (``["man", "'s"]``).
@@ -213,9 +216,17 @@ class MosesLikeTokenizer:
             return True
         if len(pre) == 1 and pre.isupper():
             return True
-        if is_last:  # the corpus splits "st." and "mr." when they end the sentence
+        if is_last and self.lang == "en":  # the English corpus splits "st." at the end: "3rd st ."
             return False
-        return pre.lower() in _NONBREAKING[self.lang] or (self.lang == "de" and pre.isdigit())
+        # Initials are lower-cased in the corpus ("john a. noble", "linie a."), and it keeps
+        # German and French prefixes whole even at the end ("d' art.", "nummer 10."): without
+        # these rules a line copied from the corpus would not come back as its own tokens.
+        if len(pre) == 1 and pre.isalpha():
+            return True
+        if pre.lower() in _NONBREAKING[self.lang]:
+            return True
+        # German ordinals ("am 25. mai"); at the end only one or two digits ("nummer 10." but "281 .")
+        return self.lang == "de" and pre.isdigit() and (not is_last or len(pre) <= 2)
 
     # ------------------------------------------------------------------ detokenize
 

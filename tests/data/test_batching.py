@@ -178,3 +178,14 @@ def test_inference_batches_are_sorted_and_restore_order():
     # a fake "model" that reports each row's length; put back in the original order
     outputs = [int(n) - 1 for b in batches for n in b.src_mask.sum(axis=1)]
     assert restore_order(outputs, order) == [len(s) for s in srcs]
+
+
+def test_inference_batches_depend_on_the_set_of_sentences_not_their_order():
+    # equal lengths are ordered by ids: a shuffled file gets the same batches, so the same outputs
+    srcs = [[4, 5], [9, 9], [6, 7], [5, 5], [8, 4, 4], [7, 6]]
+    shuffled = [srcs[i] for i in (3, 0, 5, 1, 4, 2)]
+    batches_a, _ = batches_for_inference(srcs, batch_size=2)
+    batches_b, _ = batches_for_inference(shuffled, batch_size=2)
+    for a, b in zip(batches_a, batches_b):
+        assert a.src.tolist() == b.src.tolist()
+    assert [srcs[i] for i in batches_a[1].index.tolist()] == [[5, 5], [6, 7]]

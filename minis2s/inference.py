@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import checkpoint as ckpt
+from . import memory
 from .data import Vocab, tokenizer_from_json
 from .errors import CheckpointError, UserError
 from .models.seq2seq import Seq2Seq, Seq2SeqConfig
@@ -84,34 +85,6 @@ class Translator:
 
 # --------------------------------------------------------------------------- beam bounds
 
-MEMINFO = Path("/proc/meminfo")
-
-
-def available_memory() -> int | None:
-    """Bytes free for decoding: the GPU's on CuPy (where the backend can say), else
-    MemAvailable from /proc/meminfo (what Linux can hand out without swapping); None where
-    unknown, and then no memory bound is applied."""
-    from . import backend as B
-
-    if B.get_backend() == "cupy":
-        free = getattr(B, "free_device_bytes", None)
-        return free() if free else None
-    try:
-        text = MEMINFO.read_text()
-    except OSError:
-        return None
-    for line in text.splitlines():
-        if line.startswith("MemAvailable:"):
-            return int(line.split()[1]) * 1024  # the file counts kB
-    return None
-
-
-def _size(n: int) -> str:
-    if n >= 2**30:
-        return f"{n / 2**30:.1f} GiB"
-    return f"{n / 2**20:.0f} MiB" if n >= 2**20 else f"{n / 2**10:.0f} KiB"
-
-
 def fit_beam_search(cfg, beam: int, batch_size: int, src_len: int, itemsize: int = 4,
                     available: int | None = None, note=None, where=None) -> int:
     """The batch size to decode with ``beam``, or a :class:`UserError` when no batch fits.
@@ -130,7 +103,7 @@ def fit_beam_search(cfg, beam: int, batch_size: int, src_len: int, itemsize: int
                         f"use --beam {cfg.tgt_vocab} or less (5 is usual)")
     if beam == 1:
         return batch_size  # greedy search holds one hypothesis per sentence
-    available = available_memory() if available is None else available
+    available = memory.available_bytes() if available is None else available
     if available is None:
         return batch_size
     need = beam_search_bytes(cfg, batch_size, beam, src_len, itemsize)
@@ -141,12 +114,14 @@ def fit_beam_search(cfg, beam: int, batch_size: int, src_len: int, itemsize: int
         per_hypothesis = beam_search_bytes(cfg, 1, 1, src_len, itemsize)
         largest = available // per_hypothesis
         raise UserError(
-            f"--beam {beam} needs about {_size(per_sentence)} for even one sentence of {src_len - 1} tokens "
-            f"({cfg.tgt_vocab}-token target vocabulary), more than the {_size(available)} of memory available; "
+            f"--beam {beam} needs about {memory.size_text(per_sentence)} for even one sentence of "
+            f"{src_len - 1} tokens ({cfg.tgt_vocab}-token target vocabulary), more than the "
+            f"{memory.size_text(available)} of memory available; "
             + (f"use --beam {largest} or less" if largest >= 1 else "free some memory"))
     fitting = int(available // per_sentence)
     if note is not None:
         print(f"note: decoding {fitting} sentences at a time instead of {batch_size} so that --beam {beam} fits "
-              f"in the {_size(available)} of memory available (about {_size(need)} for {batch_size}); a smaller "
+              f"in the {memory.size_text(available)} of memory available "
+              f"(about {memory.size_text(need)} for {batch_size}); a smaller "
               "--batch-size can change an output through float rounding", file=note)
     return fitting

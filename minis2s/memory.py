@@ -120,13 +120,16 @@ def largest_batch_that_fits(cfg, S: int, T: int, budget: int, optimizer: str = "
     return max(0, int((budget - fixed) // per_pair))
 
 
+MEMINFO = Path("/proc/meminfo")
+
+
 def available_bytes() -> int | None:
-    """Memory free for a new training step: the GPU's on CuPy, else MemAvailable from
+    """Memory free for a training step or a search: the GPU's on CuPy, else MemAvailable from
     /proc/meminfo (what Linux can hand out without swapping); None where unknown."""
     if B.get_backend() == "cupy":
         return B.free_device_bytes()
     try:
-        text = Path("/proc/meminfo").read_text()
+        text = MEMINFO.read_text()
     except OSError:
         return None
     for line in text.splitlines():
@@ -135,8 +138,11 @@ def available_bytes() -> int | None:
     return None
 
 
-def gib(n: int) -> str:
-    return f"{n / 2**30:.2f} GiB" if n >= 2**30 else f"{n / 2**20:.0f} MiB"
+def size_text(n: int) -> str:
+    """Bytes for a message: "1.5 GiB", "830 MiB", "12 KiB"."""
+    if n >= 2**30:
+        return f"{n / 2**30:.1f} GiB"
+    return f"{n / 2**20:.0f} MiB" if n >= 2**20 else f"{n / 2**10:.0f} KiB"
 
 
 def check_step_fits(cfg, batch_size: int, pairs, optimizer: str = "adam", itemsize: int = 4,
@@ -165,6 +171,6 @@ def check_step_fits(cfg, batch_size: int, pairs, optimizer: str = "adam", itemsi
         todo = f"use --batch-size {fits} or less (the largest that fits) or free memory"
     where = "GPU memory" if B.get_backend() == "cupy" else "memory"
     raise UserError(
-        f"a training step needs about {gib(total)} (the model, its gradients and {optimizer} state "
-        f"{gib(model)}; activations for a batch of {batch_size} x {S} source x {T} target tokens "
-        f"{gib(total - model)}) but only {gib(available)} of {where} is available; {todo}")
+        f"a training step needs about {size_text(total)} (the model, its gradients and {optimizer} state "
+        f"{size_text(model)}; activations for a batch of {batch_size} x {S} source x {T} target tokens "
+        f"{size_text(total - model)}) but only {size_text(available)} of {where} is available; {todo}")

@@ -32,7 +32,7 @@ from . import checkpoint as ckpt
 from . import runs
 from .errors import UserError
 from .functional.clip import clip_grad_norm
-from .models.seq2seq import Seq2Seq, Seq2SeqConfig
+from .models.seq2seq import Seq2Seq
 from .optim import SGD, Adam, AdamW
 from .schedules import CosineLR, LinearWarmup, ReduceOnPlateau, StepLR
 

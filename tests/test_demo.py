@@ -72,8 +72,8 @@ def test_demo_help_shows_its_defaults(capsys):
     with pytest.raises(SystemExit):
         main(["demo", "--help"])
     text = " ".join(capsys.readouterr().out.split())
-    for default in ("runs/demo", "0.999", "6000", "auto"):
-        assert default in text
+    for default in ("runs/demo", "0.999", "6000", "0", "auto"):
+        assert f"(default: {default})" in text
 
 
 def test_a_second_demo_replaces_the_first_and_says_so(tmp_path, capsys):

@@ -5,7 +5,6 @@ import json
 import numpy as np
 import pytest
 
-from minis2s import backend as B
 from minis2s import suite
 from minis2s.cli import main
 from minis2s.functional import linear as F

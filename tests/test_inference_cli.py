@@ -117,21 +117,21 @@ def test_a_beam_wider_than_the_target_vocabulary_is_refused(run, capsys, monkeyp
 @pytest.fixture
 def meminfo(tmp_path, monkeypatch):
     """Pretend /proc/meminfo says ``kib`` kB are available."""
-    from minis2s import inference
+    from minis2s import memory
 
     def set_available(kib):
         path = tmp_path / "meminfo"
         path.write_text(f"MemTotal:       16000000 kB\nMemFree:          100000 kB\nMemAvailable:   {kib} kB\n")
-        monkeypatch.setattr(inference, "MEMINFO", path)
+        monkeypatch.setattr(memory, "MEMINFO", path)
 
     return set_available
 
 
 def test_available_memory_reads_memavailable(meminfo):
-    from minis2s.inference import available_memory
+    from minis2s.memory import available_bytes
 
     meminfo(2048)
-    assert available_memory() == 2048 * 1024
+    assert available_bytes() == 2048 * 1024
 
 
 def test_a_beam_too_large_for_memory_is_refused_at_once_with_one_that_fits(run, capsys, monkeypatch, meminfo):
@@ -277,12 +277,6 @@ def help_of(command, capsys):
         main([command, "--help"])
     assert exc.value.code == 0
     return " ".join(capsys.readouterr().out.split())  # unwrap argparse's line breaks
-
-
-def test_demo_help_shows_its_defaults(capsys):
-    text = help_of("demo", capsys)
-    for default in ("(default: runs/demo)", "(default: 1.0)", "(default: 0)"):
-        assert default in text
 
 
 def test_translate_and_evaluate_help_show_defaults_and_the_beam_bound(capsys):

@@ -1,6 +1,5 @@
 """Training runs end to end through the command line: resume, NaN handling, translate, bad input."""
 
-import io
 import json
 import re
 import shutil

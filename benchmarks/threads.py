@@ -8,8 +8,8 @@ worker looks like to the scheduler), training runs at 1 and at 2 BLAS threads an
 ``auto`` (minis2s/threads.py: the idle cores, re-measured every 5 s; what ``--threads``
 sets) for ``--seconds`` each; the configurations
 of one load alternate, so drift hits both. Reported: target tokens/s, the share relative to
-the best idle figure, and the share of this process's CPU time spent in the kernel (spinning
-BLAS threads show up there: sched_yield in a loop).
+the best idle figure, the share of this process's CPU time spent in the kernel (threads that
+spin in sched_yield would show there), and how many CPUs the process kept busy.
 
 Nothing else should run during the measurement; the competitors are the only load.
 """
@@ -115,11 +115,11 @@ def measure(names, loads, threads, seconds, data_dir, log) -> list[dict]:
 
 def table(rows) -> str:
     lines = ["| workload | competing processes | BLAS threads | threads at the end | target tokens/s | "
-             "vs best idle | kernel share of CPU time |", "|---|---|---|---|---|---|---|"]
+             "vs best idle | kernel share of CPU time | CPUs busy |", "|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['workload']} | {r['competitors']} | {r['threads']} | {r['threads_at_end']:g} | "
                      f"{r['tokens_per_s']:,.0f} | "
-                     f"{r['vs_best_idle']:.2f} | {r['system_share']:.1%} |")
+                     f"{r['vs_best_idle']:.2f} | {r['system_share']:.1%} | {r['cpu_per_wall']:.2f} |")
     return "\n".join(lines)
 
 

@@ -1,12 +1,16 @@
 """How many BLAS threads to use: as many as there are cores nobody else is using.
 
 Measured on the project's 2-core machine (``python benchmarks/threads.py``, table in
-benchmarks/RESULTS.md): idle, 2 BLAS threads train the Multi30k model ~1.5x faster than 1;
-but with one other CPU-bound process running, 2 threads fall to ~0.3x of the idle speed,
-while 1 thread keeps ~0.55-0.95x. OpenBLAS's threads wait for each other by spinning, and
-when the scheduler hands a core to the other process, every GEMM waits for a thread that is
-not running. So minis2s gives BLAS the cores that are idle -- measured from ``/proc/stat``
-minus this process's own use -- and measures again every few seconds while it trains.
+benchmarks/RESULTS.md): idle, 2 BLAS threads train the Multi30k model 1.46x faster than 1.
+But with one other CPU-bound process running, 2 threads fall to 0.35x of the idle speed
+(the dates model: 0.30x) while 1 thread keeps 0.64x (0.90x); with two others, 0.12x against
+0.44x. OpenBLAS splits every product between its threads, and they wait for each other by
+spinning: when the scheduler gives a core to the other process, every product waits for a
+thread that is not running while its partner burns CPU time (with one other process, 2
+threads keep 1.3 CPUs busy to do 0.35x of the work). So minis2s gives
+BLAS the cores that are idle -- measured from ``/proc/stat`` minus this process's own use --
+and measures again every few seconds while it trains. In that table ``auto`` is within 4%
+of the better fixed setting under every load.
 
 ``--threads N`` fixes the number instead (``--threads auto`` is the default).
 """

@@ -101,18 +101,19 @@ CELLS = [
 
         For one step the sum over $t$ has a single term; the sum over the batch is inside the
         product $\bar a^{\top} x$ $(H, B)(B, D) = (H, D)$. Here is the library's step backward,
-        and the tanh helper it calls:
+        one line per equation. Its cache is a `NamedTuple` whose fields are the symbols above, so
+        the backward reads `cache.h` and `cache.Wx`, not positions in a tuple:
         """
     ),
     code(
         """
-        show(rnn._tanh_backward, rnn.rnn_step_backward)
+        show(rnn.RNNStepCache, rnn.rnn_step_backward)
         """
     ),
     md(
         r"""
-        The same derivative (3.10) also exists as a stand-alone forward/backward pair, for use
-        outside the recurrent cells:
+        Its first line is the derivative (3.10), the backward of the library's stand-alone tanh
+        pair, whose cache is the tanh's output itself:
         """
     ),
     code(

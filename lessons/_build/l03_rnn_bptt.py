@@ -169,10 +169,11 @@ CELLS = [
     *exercise(
         "rnn_backward",
         r"""Write BPTT over a padded batch: given `dout = (dhs, dh_last)` — the gradients of every
-        output $h_t$, shape $(B, T, H)$, and of the final state, $(B, H)$ — and a cache holding
-        one step cache per time step and the mask, return `dx, dh0, dWx, dWh, dbx, dbh`
-        (eq. 3.6-3.8, with 3.3 for the padding). Call a step backward inside your loop: your
-        own from the exercise above, or `solutions.rnn_step_backward`. The grader knows the
+        output $h_t$, shape $(B, T, H)$, and of the final state, $(B, H)$ — and the cache of
+        `rnn.rnn_forward` (the inputs, the mask and every state $h_t$; `cache.step(t)` is step
+        $t$'s own cache), return `dx, dh0, dWx, dWh, dbx, dbh` (eq. 3.6-3.8, with 3.3 for the
+        padding). Call a step backward inside your loop: your own from the exercise above, or
+        `solutions.rnn_step_backward`. The grader knows the
         classic mistakes: weights not summed over time, the recurrent gradient dropped, padding
         treated as real, the loop run forwards, `dh_last` forgotten.""",
     ),

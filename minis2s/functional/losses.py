@@ -82,7 +82,8 @@ def softmax_cross_entropy_forward(logits, targets, mask=None, ignore_index=None,
     # where, not a product: whatever the padded logits hold (even inf), padding adds exactly 0
     loss = xp.asarray(xp.where(real, per_token, 0.0).sum() / N)  # eq. 2.10
     nll_sum = xp.asarray(xp.where(real, nll, 0.0).sum())
-    return loss, CrossEntropyCache(logits, logp, safe, m, N, label_smoothing, nll_sum, xp.asarray(n_tokens))
+    cache = CrossEntropyCache(logits, logp, safe, m, N, label_smoothing, nll_sum, xp.asarray(n_tokens))
+    return loss, cache
 
 
 def softmax_cross_entropy_backward(dloss, cache):
@@ -93,8 +94,9 @@ def softmax_cross_entropy_backward(dloss, cache):
     p = xp.exp(cache.logp)  # eq. 2.7 read backwards: p = exp(log p)
     onehot = (xp.arange(V) == cache.targets[..., None]).astype(p.dtype)
     q = (1.0 - eps) * onehot + eps / V  # eq. 2.9
-    dz = (p - q) * (dloss / cache.n)  # eq. 2.11 at every position, then times m: where, not a
-    return xp.where(cache.mask[..., None] != 0, dz, 0.0)  # product, so a nan (inf logits) at padding becomes 0
+    dz = (p - q) * (dloss / cache.n)  # eq. 2.11 at every position ...
+    # ... times m: where, not a product, so that a nan at padding (from inf logits) becomes 0 too
+    return xp.where(cache.mask[..., None] != 0, dz, 0.0)
 
 
 def cross_entropy_stats(cache):

@@ -50,7 +50,8 @@ def test_reference_solution_equals_the_library_backward(name, backend):
     douts = tuple(B.to_device(rng.standard_normal(o.shape), "float64") for o in outs)
     dout = douts if isinstance(out, tuple) else douts[0]
     ours, theirs = ex.solution(dout, cache), _library_backward(ex)(dout, cache)
-    ours, theirs = (ours if isinstance(ours, tuple) else (ours,)), (theirs if isinstance(theirs, tuple) else (theirs,))
+    ours = ours if isinstance(ours, tuple) else (ours,)
+    theirs = theirs if isinstance(theirs, tuple) else (theirs,)
     assert len(ours) == len(theirs) == len(ex.wrt)
     for g, a, b in zip(ex.grads, ours, theirs):
         np.testing.assert_allclose(B.to_host(a), B.to_host(b), rtol=1e-12, atol=1e-14, err_msg=g)

@@ -87,16 +87,27 @@ def softmax_cross_entropy_forward(logits, targets, mask=None, ignore_index=None,
 
 
 def softmax_cross_entropy_backward(dloss, cache):
-    """dloss: a number or 0-d array. Returns dlogits, the shape of logits (eq. 2.11)."""
+    """dloss: a number or 0-d array. Returns dlogits, the shape of logits (eq. 2.11):
+
+        dz = m * (p - q) * dloss / N,   q = (1 - eps) onehot(y) + eps / V   (eq. 2.9)
+
+    built in place in one buffer, term by term. The readout's gradient is the largest array of
+    a training step; written as five temporaries of its size (one-hot, q, p - q, the product,
+    the masked copy) this backward took 23-31 ms instead of 5.8 ms at Multi30k's 1040 x 5921,
+    about 5% of a whole training step (benchmarks/speed.py train: 0.99-1.05x the PyTorch twin
+    against 1.14-1.15x).
+    """
     xp = B.get_array_module(cache.logp)
     V = cache.logp.shape[-1]
     eps = cache.eps
-    p = xp.exp(cache.logp)  # eq. 2.7 read backwards: p = exp(log p)
-    onehot = (xp.arange(V) == cache.targets[..., None]).astype(p.dtype)
-    q = (1.0 - eps) * onehot + eps / V  # eq. 2.9
-    dz = (p - q) * (dloss / cache.n)  # eq. 2.11 at every position ...
-    # ... times m: where, not a product, so that a nan at padding (from inf logits) becomes 0 too
-    return xp.where(cache.mask[..., None] != 0, dz, 0.0)
+    dz = xp.exp(cache.logp)  # p (eq. 2.7 read backwards: p = exp(log p))
+    dz -= eps / V  # p - eps / V: the smoothing part of q
+    rows = dz.reshape(-1, V)
+    rows[xp.arange(rows.shape[0]), cache.targets.reshape(-1)] -= 1.0 - eps  # p - q (eq. 2.11)
+    dz *= dloss / cache.n  # (p - q) dloss / N
+    # times m: copyto, not a product, so that a nan at padding (from inf logits) becomes 0 too
+    xp.copyto(dz, 0.0, where=cache.mask[..., None] == 0)
+    return dz
 
 
 def cross_entropy_stats(cache):

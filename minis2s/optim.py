@@ -215,6 +215,7 @@ class Adam(Optimizer):
     def _update(self, grads: dict) -> None:
         lr, eps, wd = self.lr, self.eps, self.weight_decay
         b1, b2 = self.betas
+        w = 1.0 - b1  # the weight of g in eq. 6.5
         step_size = lr / (1.0 - b1**self.t)  # eq. 6.7: m / (1 - b1^t) folded into the step
         bc2_sqrt = math.sqrt(1.0 - b2**self.t)
         xp = B.get_array_module(next(iter(self.params.values())))
@@ -228,10 +229,16 @@ class Adam(Optimizer):
                 xp.multiply(p, wd, out=gd)
                 gd += g  # eq. 6.1
                 g = gd
-            # eq. 6.5 as m += (1 - b1)(g - m): no cancellation when m is close to g
+            # eq. 6.5 as torch.lerp(m, g, w), w = 1 - b1: m + w (g - m) for w < 0.5, else
+            # g - (1 - w)(g - m), which is exactly g at b1 = 0 (m + (g - m) loses g's low digits
+            # when |m| >> |g|)
             xp.subtract(g, m, out=s)
-            s *= 1.0 - b1
-            m += s
+            if w < 0.5:
+                s *= w
+                m += s
+            else:
+                s *= 1.0 - w
+                xp.subtract(g, s, out=m)
             xp.multiply(g, g, out=s)  # eq. 6.6
             s *= 1.0 - b2
             v *= b2

@@ -25,7 +25,7 @@ ALL_NOTEBOOKS = sorted(LESSONS.glob("[01][0-9]_*.ipynb"))
 # modules whose equations (chapters 6-10) lessons 06-10 derive
 COVERED = ["optim", "schedules", "functional.dropout", "functional.attention", "functional.bidirectional",
            "nn.attention", "nn.decoder", "nn.encoder", "models.seq2seq", "train", "decode", "metrics",
-           "exercises.stubs", "exercises.forwards", "exercises.solutions.additive_attention"]
+           "exercises.stubs", "exercises.solutions.additive_attention"]
 # modules whose public backward functions must be shown, with the name the lessons import them as
 BACKWARDS = {"functional.dropout": "dropout", "functional.attention": "Fatt", "functional.bidirectional": "bi",
              "nn.attention": "attn", "nn.decoder": "decoder", "nn.encoder": "encoder"}
@@ -121,7 +121,7 @@ def test_additive_attention_exercise_cells_hold_the_stub_then_grade_the_solution
     stub = inspect.getsource(stubs.additive_attention_backward).rstrip("\n")
     assert f"{stub}\n\n\nreport = check(additive_attention_backward)" in sources
     assert "report = check(solutions.additive_attention_backward)" in sources
-    assert "show(forwards.additive_attention_forward)" in sources
+    assert "from minis2s.functional import attention\n\nshow(attention.AdditiveAttentionCache)" in sources
     assert sources.index(f"{stub}\n\n\nreport = check(additive_attention_backward)") < sources.index(
         "report = check(solutions.additive_attention_backward)")
 

@@ -66,6 +66,39 @@ def test_matches_torch_optim_for_20_steps(backend, cls, torch_name, kwargs):
         assert not np.allclose(ours, host_params[k]), "the parameters did not move"
 
 
+
+@pytest.mark.parametrize("cls, torch_name, b1", [
+    pytest.param(Adam, "Adam", 0.0, id="adam-b1=0"),
+    pytest.param(AdamW, "AdamW", 0.0, id="adamw-b1=0"),
+    pytest.param(Adam, "Adam", 0.3, id="adam-b1=0.3"),  # w = 0.7: the lerp's second form
+])
+def test_first_moment_matches_torch_lerp_when_the_gradient_drops_by_1e6(backend, cls, torch_name, b1):
+    """eq. 6.5 with w = 1 - b1 >= 0.5 is torch.lerp's g - (1 - w)(g - m): at b1 = 0 it is g
+    exactly, where m + (g - m) would keep ~1e-16 |m_old| of error, 1e-10 of a 1e6 times smaller g."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(3)
+    host_params = {k: rng.standard_normal(s) for k, s in SHAPES.items()}
+    g = {k: rng.standard_normal(s) for k, s in SHAPES.items()}
+    grad_seq = [g, {k: 1e-6 * v for k, v in g.items()},
+                {k: 1e-12 * rng.standard_normal(s) for k, s in SHAPES.items()}]
+    kwargs = dict(lr=0.01, betas=(b1, 0.999))
+    params = to_device(host_params)
+    opt = cls(params, **kwargs)
+    tparams = {k: torch.tensor(v, dtype=torch.float64, requires_grad=True) for k, v in host_params.items()}
+    topt = getattr(torch.optim, torch_name)(list(tparams.values()), **kwargs)
+    for grads in grad_seq:
+        opt.step(to_device(grads))
+        for k, v in grads.items():
+            tparams[k].grad = torch.tensor(v, dtype=torch.float64)
+        topt.step()
+        for k in SHAPES:
+            m_torch, p_torch = topt.state[tparams[k]]["exp_avg"].numpy(), tparams[k].detach().numpy()
+            np.testing.assert_allclose(B.to_host(opt.m[k]), m_torch, rtol=1e-12, atol=0, err_msg=f"m {k}")
+            np.testing.assert_allclose(B.to_host(params[k]), p_torch, rtol=1e-12, atol=0, err_msg=k)
+    if b1 == 0.0:
+        for k in SHAPES:
+            np.testing.assert_array_equal(B.to_host(opt.m[k]), grad_seq[-1][k])
+
 @pytest.mark.parametrize("cls, torch_name, kwargs", CONFIGS)
 def test_state_dict_round_trip_resumes_exactly(backend, cls, torch_name, kwargs):
     host_params, grad_seq = host_problem(seed=1)

@@ -54,31 +54,39 @@ SETUP = code(
 
 EXERCISE_IMPORTS = code(
     """
-    from minis2s.exercises import check, forwards, solutions, stubs
+    from minis2s.exercises import check, solutions, stubs
     """
 )
-"""Imports for a lesson with exercises: ``check``, the exercise ``forwards`` (named caches), the
-``stubs`` you fill in, the reference ``solutions``."""
+"""Imports for a lesson with exercises: ``check``, the ``stubs`` you fill in, the reference
+``solutions``."""
 
 
 def exercise(name: str, task: str) -> list[dict]:
     """The cells of one graded exercise on ``minis2s.exercises.stubs.<name>``.
 
-    The stub cell holds the stub's source as it is in the package when the notebooks are built
-    (``make_lessons.py --check`` notices when the package changes it), followed by ``check``,
-    which reports "not implemented yet" without raising until the learner fills it in. The last
-    cell grades the reference solution, so the notebook runs top to bottom.
+    The first cell shows the cache the library's forward hands the backward (a ``NamedTuple``
+    of ``minis2s.functional``). The stub cell holds the stub's source as it is in the package
+    when the notebooks are built (``make_lessons.py --check`` notices when the package changes
+    it), followed by ``check``, which reports "not implemented yet" without raising until the
+    learner fills it in. The last cell grades the reference solution, so the notebook runs top
+    to bottom.
     """
     import inspect
 
+    from minis2s import backend as B
     from minis2s.exercises import stubs
+    from minis2s.exercises.specs import find
 
+    ex = find(name)
     stub = inspect.getsource(getattr(stubs, name)).rstrip("\n")
-    forward = name.removesuffix("_backward") + "_forward"
+    module = ex.forward.__module__.rsplit(".", 1)[1]  # "lstm" for minis2s.functional.lstm
+    inputs, static = ex.make(B.rng(0))
+    cache = type(ex.forward(**inputs, **static)[1]).__name__
     intro = (
         f"### Exercise: `{name}`\n\n{inspect.cleandoc(task)}\n\n"
-        f"The grader runs `minis2s.exercises.forwards.{forward}`: the library's forward written out "
-        "with a *named* cache, so that you read `cache.x` instead of unpacking a tuple."
+        f"The grader runs the library's own forward, `{module}.{ex.forward.__name__}`. Its cache "
+        f"is a `NamedTuple` whose fields are the lesson's symbols, so you read `cache.x` rather "
+        f"than unpacking a tuple. Here is `{cache}`; the stub below lists its fields with their shapes:"
     )
     how = (
         "The cell below holds the stub from `minis2s.exercises.stubs`. Replace the "
@@ -89,7 +97,7 @@ def exercise(name: str, task: str) -> list[dict]:
     )
     return [
         md(intro),
-        code(f"show(forwards.{forward})"),
+        code(f"from minis2s.functional import {module}\n\nshow({module}.{cache})"),
         md(how),
         code(f"{stub}\n\n\nreport = check({name})"),
         md("The reference solution, graded the same way — this is what a pass looks like:"),

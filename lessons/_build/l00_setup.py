@@ -216,9 +216,10 @@ CELLS = [
            like.
 
         The exercises come from `minis2s.exercises`: `stubs` (the functions you fill in),
-        `solutions` (the reference answers), `forwards` (each exercise's forward, with a cache
-        whose fields are named after the lesson's symbols) and `check`. Here is the list, and the
-        grader's verdict on an untouched stub:
+        `solutions` (the reference answers) and `check`, which grades your backward against the
+        library's own forward; that forward's cache has fields named after the lesson's symbols
+        (`cache.x`, `cache.h_prev`, ...). Here is the list, and the grader's verdict on an
+        untouched stub:
         """
     ),
     code(

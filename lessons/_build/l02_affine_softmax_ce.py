@@ -71,8 +71,9 @@ CELLS = [
     ),
     *exercise(
         "affine_backward",
-        r"""Write the backward of the affine map: given `dy` $(B, H)$ and the cache $(x, W)$,
-        return `dx, dW, db` (eq. 2.2). Before you type, say what shape each must have.""",
+        r"""Write the backward of the affine map: given `dy` $(B, H)$ and the cache (`cache.x`,
+        `cache.W`), return `dx, dW, db` (eq. 2.2). Before you type, say what shape each must
+        have.""",
     ),
     md(
         r"""
@@ -318,10 +319,10 @@ CELLS = [
     *exercise(
         "softmax_cross_entropy_backward",
         r"""Write the backward of the masked mean cross-entropy (no label smoothing here, so
-        $q = \text{onehot}(y)$). The cache holds the raw `logits` — compute $p$ yourself with the
-        max shift (2.5) — the `targets`, the float `mask` and `n` $= N$. Return `dlogits`
-        (eq. 2.11). The grader also tries logits around $\pm 1000$: an unshifted `exp` fails
-        there.""",
+        $q = \text{onehot}(y)$). The cache holds the raw `logits` and their log-probabilities
+        `logp` (2.7), the `targets`, the float `mask` and `n` $= N$. Return `dlogits`
+        (eq. 2.11). Take $p$ from `logp`, or compute it from `logits` with the max shift (2.5):
+        the grader also tries logits around $\pm 1000$, where an unshifted `exp` fails.""",
     ),
     md(
         r"""

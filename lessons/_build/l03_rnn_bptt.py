@@ -101,18 +101,19 @@ CELLS = [
 
         For one step the sum over $t$ has a single term; the sum over the batch is inside the
         product $\bar a^{\top} x$ $(H, B)(B, D) = (H, D)$. Here is the library's step backward,
-        and the tanh helper it calls:
+        one line per equation. Its cache is a `NamedTuple` whose fields are the symbols above, so
+        the backward reads `cache.h` and `cache.Wx`, not positions in a tuple:
         """
     ),
     code(
         """
-        show(rnn._tanh_backward, rnn.rnn_step_backward)
+        show(rnn.RNNStepCache, rnn.rnn_step_backward)
         """
     ),
     md(
         r"""
-        The same derivative (3.10) also exists as a stand-alone forward/backward pair, for use
-        outside the recurrent cells:
+        Its first line is the derivative (3.10), the backward of the library's stand-alone tanh
+        pair, whose cache is the tanh's output itself:
         """
     ),
     code(
@@ -168,10 +169,11 @@ CELLS = [
     *exercise(
         "rnn_backward",
         r"""Write BPTT over a padded batch: given `dout = (dhs, dh_last)` — the gradients of every
-        output $h_t$, shape $(B, T, H)$, and of the final state, $(B, H)$ — and a cache holding
-        one step cache per time step and the mask, return `dx, dh0, dWx, dWh, dbx, dbh`
-        (eq. 3.6-3.8, with 3.3 for the padding). Call a step backward inside your loop: your
-        own from the exercise above, or `solutions.rnn_step_backward`. The grader knows the
+        output $h_t$, shape $(B, T, H)$, and of the final state, $(B, H)$ — and the cache of
+        `rnn.rnn_forward` (the inputs, the mask and every state $h_t$; `cache.step(t)` is step
+        $t$'s own cache), return `dx, dh0, dWx, dWh, dbx, dbh` (eq. 3.6-3.8, with 3.3 for the
+        padding). Call a step backward inside your loop: your own from the exercise above, or
+        `solutions.rnn_step_backward`. The grader knows the
         classic mistakes: weights not summed over time, the recurrent gradient dropped, padding
         treated as real, the loop run forwards, `dh_last` forgotten.""",
     ),

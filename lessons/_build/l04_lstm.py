@@ -75,16 +75,16 @@ CELLS = [
         \tag{4.5}
         $$
 
-        The library implements (4.2)–(4.5) once, in a private `_gates_forward` shared by the step,
-        the sequence and the attention decoder. It computes the sigmoid on all four blocks and
-        then overwrites the $g$ block with the tanh:
+        The library implements (4.2)–(4.5) once, in `lstm_gates_forward`, one line per equation;
+        the step adds (4.1), and the sequence (section 3) calls the same function at every step.
+        Its cache, `LSTMGatesCache`, keeps the gates under their names:
         """
     ),
     code(
         """
         from minis2s.functional import lstm
 
-        show(lstm._gates_forward, lstm.lstm_step_forward)
+        show(lstm.LSTMGatesCache, lstm.lstm_gates_forward, lstm.lstm_step_forward)
         """
     ),
     md(
@@ -150,26 +150,15 @@ CELLS = [
         \tag{4.9}
         $$
 
-        The library's gate backward writes (4.7) into the four blocks of one $(B, 4H)$ buffer, then
-        multiplies by the slopes (4.8) in one go; the step backward adds (4.9):
+        The library's gate backward is (4.6)–(4.8) line by line, and stacks the four blocks of
+        $\bar a$ in the order of $a$; the step backward adds (4.9). The step's cache,
+        `LSTMStepCache`, holds every field of the gates' cache besides the step's inputs, so the
+        step backward hands it to the gate backward as it is:
         """
     ),
     code(
         """
-        show(lstm._gates_backward, lstm.lstm_step_backward)
-        """
-    ),
-    md(
-        r"""
-        The attention decoder (a later lesson) computes $a$ itself, with the attention context in
-        the product, and then needs only the pointwise cell. For it, the public pair
-        `lstm_gates_forward` / `lstm_gates_backward` wraps the same two private functions, with
-        argument checks:
-        """
-    ),
-    code(
-        """
-        show(lstm.lstm_gates_forward, lstm.lstm_gates_backward)
+        show(lstm.lstm_gates_backward, lstm.lstm_step_backward)
         """
     ),
     md(
@@ -280,8 +269,7 @@ CELLS = [
             for t in range(T):
                 (h, c), cache = lstm.lstm_step_forward(x[:, t], h, c, Wx, Wh, bx, bh)
                 caches.append(cache)
-                act = cache[-1][0]  # cache = (x, h_prev, Wx, Wh, (act, c_prev, tanh_c))
-                f_mean += act[:, H : 2 * H].mean() / T
+                f_mean += cache.f.mean() / T  # the forget gate, by name
             dh, dc = np.random.default_rng(2).standard_normal((Bn, H)), np.zeros((Bn, H))
             norms = np.empty(T)
             for t in reversed(range(T)):

@@ -72,13 +72,13 @@ CELLS = [
         """
         from minis2s.functional import gru
 
-        show(gru._gates_forward, gru.gru_step_forward)
+        show(gru.gru_gates_forward, gru.gru_step_forward)
         """
     ),
     md(
         r"""
-        The library writes (5.4) as $h = n + z \odot (h_{\text{prev}} - n)$: the same value, one
-        product fewer.
+        As for the LSTM, `gru_gates_forward` is (5.2)–(5.4) once, for the step and the sequence;
+        the step adds the two products (5.1).
 
         If PyTorch is installed, we can confirm the layout and the placement of the reset gate
         against `torch.nn.GRUCell`, and see that Cho's original variant is a different function:
@@ -188,25 +188,15 @@ CELLS = [
         \tag{5.8}
         $$
 
-        The library's gate backward fills the two $(B, 3H)$ buffers $\bar a^x, \bar a^h$ block by
-        block and returns the direct path separately; the step backward adds the products:
+        The library's gate backward is (5.5)–(5.7) line by line. It returns only the direct path
+        $\bar h \odot z$ as `dh_prev` and leaves $\bar a^h W_h$ to the caller, who owns $W_h$: the
+        step backward adds it with the other products of (5.8). As for the LSTM, the step's cache
+        holds every field of the gates' cache, so the step backward passes it on as it is:
         """
     ),
     code(
         """
-        show(gru._gates_backward, gru.gru_step_backward)
-        """
-    ),
-    md(
-        r"""
-        As for the LSTM, a public pair wraps the pointwise part (5.2–5.7) with argument checks;
-        note that its backward returns only the direct path $\bar h \odot z$ as `dh_prev`, and
-        leaves $\bar a^h W_h$ to the caller, who owns $W_h$:
-        """
-    ),
-    code(
-        """
-        show(gru.gru_gates_forward, gru.gru_gates_backward)
+        show(gru.gru_gates_backward, gru.gru_step_backward)
         """
     ),
     code(

@@ -294,8 +294,8 @@ CELLS = [
     *exercise(
         "additive_attention_backward",
         r"""Write the backward pass of additive attention for one query. Given
-        `dout = (dcontext, dweights)` and the forward's cache (which holds `q`, `values`, `mask`,
-        `Wq`, `v`, the hidden layer `t` $= \tanh(W_q q + k')$ and the `weights`), return
+        `dout = (dcontext, dweights)` and the forward's cache (which holds `q`, `values`, `Wq`,
+        `v`, the hidden layer `t` $= \tanh(W_q q + k')$ and the `weights`), return
         `dq, dkeys_proj, dvalues, dWq, dv` (eq. 7.6–7.8). Watch for: the upstream `dweights`
         added to $\bar a$, the softmax's subtracted sum (7.7), the tanh slope, and the sum over
         source positions in $\bar q$ and $\bar W_q$.""",

@@ -10,8 +10,9 @@ In a lesson notebook::
 
     check(lstm_step_backward)                     # exercise read from the function's name
 
-The verdict is the library's gradient check (:mod:`minis2s.gradcheck`) against the exercise's
-forward (:mod:`.forwards`, the library's function with a documented, named cache). When a
+The verdict is the library's gradient check (:mod:`minis2s.gradcheck`) against the library's
+own forward (``minis2s.functional``), whose cache is a ``NamedTuple`` with the lesson's symbols
+as fields (``cache.x``, ``cache.f``, ``cache.c_prev``); each stub documents them. When a
 gradient is wrong the report says which, and where: the gate block, the missing tanh', the
 transposed weight, the unmasked padding -- see :mod:`.grader` and :mod:`.mistakes`.
 """
@@ -20,12 +21,11 @@ from __future__ import annotations
 
 from typing import Callable
 
-from . import forwards, stubs
+from . import stubs
 from .grader import GradResult, Report, check
 from .specs import EXERCISES, find
 
-__all__ = ["check", "list_exercises", "stub", "solution", "forward", "Report", "GradResult",
-           "forwards", "stubs"]
+__all__ = ["check", "list_exercises", "stub", "solution", "forward", "Report", "GradResult", "stubs"]
 
 
 def list_exercises() -> list[str]:
@@ -44,5 +44,6 @@ def solution(name: str) -> Callable:
 
 
 def forward(name: str) -> Callable:
-    """The exercise's forward, which returns the named cache the backward receives."""
+    """The library forward the exercise grades against; it returns the named cache the backward
+    receives (``forward("lstm_step")`` is ``minis2s.functional.lstm.lstm_step_forward``)."""
     return find(name).forward

@@ -3,7 +3,7 @@
 Grading has two parts that must not be confused:
 
 1. **The verdict** comes from :func:`minis2s.gradcheck.gradcheck` alone -- centered
-   differences of the exercise forward in float64, every coordinate, tolerance 1e-7 (eq. 1.6):
+   differences of the library forward in float64, every coordinate, tolerance 1e-7 (eq. 1.6):
    the same check the tests and ``python -m minis2s gradcheck`` use.
 2. **The hints** explain a failing gradient by comparing it, on one upstream gradient and
    cache, with the reference solution and with variants of it: the catalogued mistakes

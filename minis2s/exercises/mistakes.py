@@ -172,9 +172,9 @@ def _bptt(dout, cache, *, carry=True, mask=True, accumulate=True, reverse=True, 
     dh = dh_last if start else xp.zeros_like(dh_last)
     dx, sums = [None] * T, [0.0] * 4
     for t in (reversed(range(T)) if reverse else range(T)):
-        m = cache.mask[:, t, None] if mask else 1.0
+        m = cache.mask[:, t].astype(dhs.dtype) if mask else 1.0  # 1.0 on real tokens, 0.0 on padding
         dh = (dh if carry or t == T - 1 else (1 - m) * dh) + m * dhs[:, t]
-        dx[t], dh_prev, *step = rnn_step_backward(m * dh, cache.steps[t])
+        dx[t], dh_prev, *step = rnn_step_backward(m * dh, cache.step(t))
         dh = dh_prev + (1 - m) * dh
         sums = [a + b for a, b in zip(sums, step)] if accumulate else step
     return (xp.stack(dx, axis=1), dh, *sums)
@@ -268,7 +268,8 @@ def lstm_sigmoid_prime_as_s(dout, cache):
 @mistake("lstm_step", "the forget-gate gradient uses the new cell c: f multiplies c_prev, so "
          "df = dc_total * c_prev (eq. 4.7)", ("forget", "c_prev"))
 def lstm_df_uses_new_cell(dout, cache):
-    return _lstm(dout, cache, df_cell=cache.c)
+    c = cache.f * cache.c_prev + cache.i * cache.g  # eq. 4.4: the new cell
+    return _lstm(dout, cache, df_cell=c)
 
 
 @mistake("lstm_step", "dc_prev misses the forget gate: c = f * c_prev + i * g, so "

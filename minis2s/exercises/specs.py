@@ -1,7 +1,8 @@
 """The seven exercises: what each one checks, on which inputs, and the lesson text its hints cite.
 
-An :class:`Exercise` pairs the exercise forward (:mod:`.forwards`) with the inputs the grader
-draws, the gradients the learner returns, and the equations to point at when one is wrong:
+An :class:`Exercise` pairs the library's forward (from :mod:`minis2s.functional`, whose named
+cache the learner's backward reads) with the inputs the grader draws, the gradients the learner
+returns, and the equations to point at when one is wrong:
 a formula per gradient, gate row blocks for the gated cells, the paths of each upstream
 gradient, and the gradients that witness the pre-activation gradient (``db = sum da``).
 """
@@ -18,7 +19,7 @@ from ..functional import linear as F_linear
 from ..functional import losses as F_losses
 from ..functional import lstm as F_lstm
 from ..functional import rnn as F_rnn
-from . import forwards, solutions, stubs
+from . import solutions, stubs
 from .hints import OVERFLOW_HINT
 
 BATCH = "B, the batch size"
@@ -43,8 +44,7 @@ class Exercise:
     lesson: str
     equations: str
     first_step: str  # what to write first: the stub's NotImplementedError message
-    forward: Callable
-    library_forward: Callable
+    forward: Callable  # the library's forward: (out, cache) with a named cache
     make: Callable
     wrt: tuple
     formulas: dict  # gradient name -> the equation it must satisfy
@@ -100,8 +100,7 @@ AFFINE = Exercise(
     lesson="02",
     equations="eq. 2.1-2.2",
     first_step="write eq. 2.2 first: dx = dy W, dW = dy^T x, db = the sum of dy over the rows",
-    forward=forwards.affine_forward,
-    library_forward=F_linear.affine_forward,
+    forward=F_linear.affine_forward,
     make=_affine_inputs,
     wrt=("x", "W", "b"),
     formulas={
@@ -135,8 +134,7 @@ SOFTMAX_CROSS_ENTROPY = Exercise(
     equations="eq. 2.5, 2.9-2.11",
     first_step=("write eq. 2.5 (p = softmax(logits), max-shifted) and eq. 2.11: "
                 "dlogits = (p - onehot(y)) m / N"),
-    forward=forwards.softmax_cross_entropy_forward,
-    library_forward=F_losses.softmax_cross_entropy_forward,
+    forward=F_losses.softmax_cross_entropy_forward,
     make=_ce_inputs,
     wrt=("logits",),
     formulas={"dlogits": "dlogits = dloss * (p - onehot(y)) * m / N per token (eq. 2.11)"},
@@ -173,8 +171,7 @@ RNN_STEP = Exercise(
     lesson="03",
     equations="eq. 3.4-3.5, 3.7",
     first_step="write eq. 3.4 first: da = dh * (1 - h^2)",
-    forward=forwards.rnn_step_forward,
-    library_forward=F_rnn.rnn_step_forward,
+    forward=F_rnn.rnn_step_forward,
     make=lambda rng: _cell_inputs(rng, 1),
     wrt=("x", "h_prev", "Wx", "Wh", "bx", "bh"),
     formulas={
@@ -205,8 +202,7 @@ RNN_SEQUENCE = Exercise(
     lesson="03",
     equations="eq. 3.3, 3.6-3.8",
     first_step=("write eq. 3.6 first: loop t from T-1 down to 0, dh = dh + m_t dhs_t, and send m_t dh through a step backward"),
-    forward=forwards.rnn_forward,
-    library_forward=F_rnn.rnn_forward,
+    forward=F_rnn.rnn_forward,
     make=_sequence_inputs,
     wrt=("x", "h0", "Wx", "Wh", "bx", "bh"),
     formulas={
@@ -238,8 +234,7 @@ LSTM_STEP = Exercise(
     lesson="04",
     equations="eq. 4.6-4.9",
     first_step="write eq. 4.6 first: dc_total = dc + dh * o * (1 - tanh(c)^2)",
-    forward=forwards.lstm_step_forward,
-    library_forward=F_lstm.lstm_step_forward,
+    forward=F_lstm.lstm_step_forward,
     make=lambda rng: _cell_inputs(rng, 4, c_prev=True),
     wrt=("x", "h_prev", "c_prev", "Wx", "Wh", "bx", "bh"),
     formulas={
@@ -285,8 +280,7 @@ GRU_STEP = Exercise(
     lesson="05",
     equations="eq. 5.5-5.8",
     first_step="write eq. 5.5 first: dn = dh * (1 - z), dz = dh * (h_prev - n)",
-    forward=forwards.gru_step_forward,
-    library_forward=F_gru.gru_step_forward,
+    forward=F_gru.gru_step_forward,
     make=lambda rng: _cell_inputs(rng, 3),
     wrt=("x", "h_prev", "Wx", "Wh", "bx", "bh"),
     formulas={
@@ -343,8 +337,7 @@ ADDITIVE_ATTENTION = Exercise(
     lesson="07",
     equations="eq. 7.6-7.8",
     first_step="write eq. 7.6 first: da_s = v_s . dcontext + dweights_s, dvalues_s = a_s dcontext",
-    forward=forwards.additive_attention_forward,
-    library_forward=F_attention.additive_attention_forward,
+    forward=F_attention.additive_attention_forward,
     make=_attention_inputs,
     wrt=("q", "keys_proj", "values", "Wq", "v"),
     formulas={

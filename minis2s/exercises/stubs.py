@@ -1,16 +1,17 @@
 """The functions a learner starts from: copy one into a notebook cell, fill it in, then check it.
 
     from minis2s.exercises import check, stubs
-    from minis2s.exercises.forwards import lstm_step_forward   # the forward, with a named cache
+    from minis2s.functional.lstm import lstm_step_forward     # the forward the grader runs
 
     def lstm_step_backward(dout, cache):
         ...                                                    # your code
 
     check(lstm_step_backward)
 
-Each stub has the signature of the library's backward and documents the cache its forward
-(:mod:`minis2s.exercises.forwards`) hands it. Gradients come back in the order of the forward's
-arguments, each with the shape of its argument. The grader always passes arrays (never None).
+Each stub has the signature of the library's backward and documents the cache the library's
+forward hands it: a ``NamedTuple`` of ``minis2s.functional`` whose fields carry the lesson's
+symbols. Gradients come back in the order of the forward's arguments, each with the shape of
+its argument. The grader always passes arrays (never None).
 """
 
 
@@ -18,7 +19,7 @@ def affine_backward(dy, cache):
     """Backward of y = x W^T + b (lesson 02, eq. 2.1-2.2).
 
     dy: (B, H), the gradient of the loss with respect to y.
-    cache (forwards.AffineCache):
+    cache (minis2s.functional.linear.AffineCache, from affine_forward):
         cache.x  (B, D)  the input
         cache.W  (H, D)  the weight, PyTorch's (out, in) layout
     Returns dx (B, D), dW (H, D), db (H,).
@@ -30,12 +31,15 @@ def softmax_cross_entropy_backward(dloss, cache):
     """Backward of the masked mean cross-entropy (lesson 02, eq. 2.5, 2.9-2.11).
 
     dloss: a 0-d array, the gradient of the final loss with respect to this loss (often 1).
-    cache (forwards.CrossEntropyCache):
-        cache.logits   (B, T, V)  the raw scores z; compute p = softmax(z) yourself (eq. 2.5),
-                                  subtracting each row's max before exp
-        cache.targets  (B, T)     the target class ids y
-        cache.mask     (B, T)     1.0 on real tokens, 0.0 on padding
-        cache.n        0-d        N, the number of real tokens (eq. 2.10)
+    cache (minis2s.functional.losses.CrossEntropyCache, from softmax_cross_entropy_forward):
+        cache.logits    (B, T, V)  the raw scores z; p = softmax(z) subtracts each row's max
+                                   before exp (eq. 2.5) ...
+        cache.logp      (B, T, V)  ... or read it off log p = log_softmax(z) (eq. 2.7)
+        cache.targets   (B, T)     the target class ids y (0 at padding)
+        cache.mask      (B, T)     m: 1.0 on real tokens, 0.0 on padding
+        cache.n         0-d        N, the number of real tokens (at least 1; eq. 2.10)
+        cache.eps       float      label smoothing, 0 here: q = onehot(y)
+        cache.nll_sum, cache.n_tokens  0-d  for perplexity; not needed here
     Returns dlogits (B, T, V): dloss * (p - onehot(y)) * m / N per token (eq. 2.11).
     """
     raise NotImplementedError(
@@ -47,7 +51,7 @@ def rnn_step_backward(dh, cache):
     """Backward of h = tanh(x Wx^T + bx + h_prev Wh^T + bh) (lesson 03, eq. 3.1-3.5, 3.7).
 
     dh: (B, H), the gradient of the loss with respect to h.
-    cache (forwards.RNNStepCache):
+    cache (minis2s.functional.rnn.RNNStepCache, from rnn_step_forward):
         cache.x       (B, D)
         cache.h_prev  (B, H)
         cache.Wx      (H, D)
@@ -63,11 +67,15 @@ def rnn_backward(dout, cache):
 
     dout = (dhs, dh_last): dhs (B, T, H), the gradient of every output h_t; dh_last (B, H),
     the gradient of the final state.
-    cache (forwards.RNNSequenceCache):
-        cache.steps  a list of T forwards.RNNStepCache, one per step: pass cache.steps[t] to a
-                     step backward (yours from the previous exercise, or
-                     minis2s.exercises.solutions.rnn_step_backward)
-        cache.mask   (B, T)  1.0 on real tokens, 0.0 on padding (each row real, then padded)
+    cache (minis2s.functional.rnn.RNNCache, from rnn_forward):
+        cache.step(t)  step t's own RNNStepCache: pass it to a step backward (yours from the
+                       previous exercise, or minis2s.exercises.solutions.rnn_step_backward)
+        cache.mask     (B, T, 1) bool  m_t: True on real tokens (each row real, then padded)
+        cache.x        (B, T, D)
+        cache.h0       (B, H)
+        cache.Wx       (H, D)
+        cache.Wh       (H, H)
+        cache.h        (B, T, H)  the state after every step, carried over padding (eq. 3.3)
     Returns dx (B, T, D), dh0 (B, H), dWx (H, D), dWh (H, H), dbx (H,), dbh (H,).
     """
     raise NotImplementedError(
@@ -78,7 +86,7 @@ def lstm_step_backward(dout, cache):
     """Backward of one LSTM step, gates i, f, g, o in PyTorch's order (lesson 04, eq. 4.1-4.9).
 
     dout = (dh, dc), each (B, H): the gradients of the loss with respect to h and c.
-    cache (forwards.LSTMStepCache):
+    cache (minis2s.functional.lstm.LSTMStepCache, from lstm_step_forward):
         cache.x               (B, D)
         cache.h_prev          (B, H)
         cache.c_prev          (B, H)
@@ -86,8 +94,8 @@ def lstm_step_backward(dout, cache):
         cache.Wh              (4H, H)
         cache.i, .f, .o       (B, H)   sigmoid gates (eq. 4.2)
         cache.g               (B, H)   tanh candidate (eq. 4.3)
-        cache.c               (B, H)   the new cell f * c_prev + i * g (eq. 4.4)
-        cache.tanh_c          (B, H)   tanh(c), so h = o * tanh_c (eq. 4.5)
+        cache.tanh_c          (B, H)   tanh(c) of the new cell c = f * c_prev + i * g, so
+                                       h = o * tanh_c (eq. 4.4-4.5)
     Returns dx (B, D), dh_prev (B, H), dc_prev (B, H), dWx (4H, D), dWh (4H, H), dbx (4H,),
     dbh (4H,). Stack the gate gradients as da = [da_i, da_f, da_g, da_o], (B, 4H).
     """
@@ -98,7 +106,7 @@ def gru_step_backward(dh, cache):
     """Backward of one GRU step, gates r, z, n in PyTorch's order (lesson 05, eq. 5.1-5.8).
 
     dh: (B, H), the gradient of the loss with respect to h = (1 - z) * n + z * h_prev.
-    cache (forwards.GRUStepCache):
+    cache (minis2s.functional.gru.GRUStepCache, from gru_step_forward):
         cache.x       (B, D)
         cache.h_prev  (B, H)
         cache.Wx      (3H, D)  row blocks r, z, n
@@ -116,10 +124,9 @@ def additive_attention_backward(dout, cache):
     """Backward of Bahdanau attention for one query (lesson 07, eq. 7.1, 7.4-7.8).
 
     dout = (dcontext (B, Hv), dweights (B, S)): the forward returns (context, weights).
-    cache (forwards.AttentionCache):
+    cache (minis2s.functional.attention.AdditiveAttentionCache, from additive_attention_forward):
         cache.q        (B, Hq)     the query
         cache.values   (B, S, Hv)
-        cache.mask     (B, S)      1 on real source positions
         cache.Wq       (A, Hq)
         cache.v        (A,)
         cache.t        (B, S, A)   tanh(q Wq^T + keys_proj) (eq. 7.1)

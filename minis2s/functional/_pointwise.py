@@ -1,4 +1,4 @@
-"""Small helpers shared by the recurrent cells: a stable sigmoid and padding masks.
+"""Small helpers shared by the recurrent cells: a stable sigmoid and the padding mask.
 
 Private to :mod:`minis2s.functional`; the lessons never need to open this file.
 """
@@ -22,37 +22,20 @@ def sigmoid(x):
 
 
 def sequence_mask(x, mask, lengths, dims):
-    """The (B, T, 1) boolean "real token" mask of a batch, or None when every token is real.
+    """The (B, T, 1) boolean "real token" mask m of a batch x: (B, T, ...), True where real.
 
     mask: (B, T) bool or 0/1 numbers; lengths: (B,) ints. Either may be given (mask wins when
-    both are). Host arrays are uploaded to the backend of ``x``; no value is read back.
+    both are); neither means every token is real. Host arrays are uploaded to the backend of
+    ``x``; no value is read back.
     """
-    if mask is None and lengths is None:
-        return None
     xp = B.get_array_module(x)
     if mask is not None:
         mask = xp.asarray(mask)
         expect("mask", mask, ("B", "T"), dims, kind="mask")
         return mask.astype(bool)[:, :, None]
+    Bn, T = x.shape[:2]
+    if lengths is None:
+        return xp.ones((Bn, T, 1), dtype=bool)
     lengths = xp.asarray(lengths)
     expect("lengths", lengths, ("B",), dims, kind="int")
-    T = x.shape[1]
     return (xp.arange(T)[None, :] < lengths[:, None])[:, :, None]
-
-
-def keep(m, new, old):
-    """Masked state update: ``new`` on real rows, ``old`` on padded ones (m: (B, 1) or None).
-
-    ``where`` rather than ``m * new + (1 - m) * old``: it is exact on both branches, so a
-    padded step leaves the state bit-for-bit unchanged.
-    """
-    if m is None:
-        return new
-    return B.get_array_module(new).where(m, new, old)
-
-
-def real_only(m, g):
-    """``g`` on real rows, exactly 0 on padded rows (m: (B, 1) or None)."""
-    if m is None:
-        return g
-    return B.get_array_module(g).where(m, g, 0)

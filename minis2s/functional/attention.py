@@ -14,12 +14,56 @@ A score e_s per source position, a masked softmax, a weighted sum of the values:
 
 Padded positions get exactly zero weight, not a small one: they are multiplied by the mask
 after the exponential. A row with no real position gets all-zero weights and a zero context.
+Each forward returns a named cache whose fields are the symbols above; the masked softmax's
+cache is its output, the weights a (eq. 7.7 needs nothing else).
 """
 
 from __future__ import annotations
 
+from typing import Any, NamedTuple
+
 from .. import backend as B
 from ..shapes import expect, same_dtype
+
+
+class AdditiveAttentionCache(NamedTuple):
+    """What :func:`additive_attention_forward` saves for :func:`additive_attention_backward`.
+
+    q: (B, Hq), the query; values: (B, S, Hv); Wq: (A, Hq); v: (A,); t: (B, S, A) =
+    tanh(q Wq^T + k'_s), the hidden layer of eq. 7.1; weights: (B, S), the attention weights
+    a_s (eq. 7.4), exactly 0 at padded positions.
+    """
+
+    q: Any
+    values: Any
+    Wq: Any
+    v: Any
+    t: Any
+    weights: Any
+
+
+class DotAttentionCache(NamedTuple):
+    """What :func:`dot_attention_forward` saves. q: (B, H); keys: (B, S, H); values: (B, S, Hv);
+    scale: 1 or 1 / sqrt(H) (eq. 7.2); weights: (B, S), a_s (eq. 7.4)."""
+
+    q: Any
+    keys: Any
+    values: Any
+    scale: float
+    weights: Any
+
+
+class GeneralAttentionCache(NamedTuple):
+    """What :func:`general_attention_forward` saves. q: (B, Hq); keys: (B, S, Hk); values:
+    (B, S, Hv); W: (Hq, Hk); u: (B, Hk) = q^T W, the query seen by every key (eq. 7.3);
+    weights: (B, S), a_s (eq. 7.4)."""
+
+    q: Any
+    keys: Any
+    values: Any
+    W: Any
+    u: Any
+    weights: Any
 
 
 def masked_softmax_forward(scores, mask):
@@ -27,7 +71,8 @@ def masked_softmax_forward(scores, mask):
     (eq. 7.4). Padded positions get exactly 0; a row with no real position gets all zeros."""
     dims = expect("scores", scores, ("B", "S"))
     expect("mask", mask, ("B", "S"), dims, kind="mask")
-    return _masked_softmax(scores, mask)
+    w = _masked_softmax(scores, mask)
+    return w, w
 
 
 def _masked_softmax(scores, mask):
@@ -39,27 +84,27 @@ def _masked_softmax(scores, mask):
     # exp(0) at padding keeps exp finite whatever the padded scores hold; the mask then zeroes it
     e = xp.exp(xp.where(real, scores - c, 0.0)) * real
     denom = e.sum(axis=1, keepdims=True)
-    w = e / xp.where(denom > 0, denom, 1.0)  # an all-padding row: 0 / 1, not 0 / 0
-    return w, w
+    return e / xp.where(denom > 0, denom, 1.0)  # an all-padding row: 0 / 1, not 0 / 0
 
 
-def masked_softmax_backward(dw, cache):
-    """Returns dscores (eq. 7.7)."""
-    w = cache
-    return w * (dw - (w * dw).sum(axis=1, keepdims=True))
+def masked_softmax_backward(dweights, cache):
+    """Returns dscores (eq. 7.7). cache: the forward's output, the weights a."""
+    a = cache
+    return a * (dweights - (a * dweights).sum(axis=1, keepdims=True))
 
 
-def _context(w, values):
+def _context(weights, values):
     """(eq. 7.5) as one batched product: (B, 1, S) @ (B, S, Hv)."""
-    return (w[:, None, :] @ values)[:, 0]
+    return (weights[:, None, :] @ values)[:, 0]
 
 
-def _context_backward(dcontext, dweights, w, values):
-    """(eq. 7.6). Returns (dw, dvalues)."""
-    dw = (values @ dcontext[:, :, None])[..., 0]
+def _context_backward(dcontext, dweights, weights, values):
+    """(eq. 7.6). Returns (da, dvalues): da_s = v_s . dc (plus dweights, an upstream gradient
+    of the returned weights, if any), dvalues_s = a_s dc."""
+    da = (values @ dcontext[:, :, None])[..., 0]
     if dweights is not None:
-        dw = dw + dweights
-    return dw, w[:, :, None] * dcontext[:, None, :]
+        da = da + dweights
+    return da, weights[:, :, None] * dcontext[:, None, :]
 
 
 def _check(q, keys, values, mask, kspec, keys_name="keys"):
@@ -76,68 +121,80 @@ def additive_attention_forward(q, keys_proj, values, mask, Wq, v):
 
     q: (B, Hq) the decoder's query; keys_proj: (B, S, A), the encoder outputs already projected
     by ``Wk`` -- done once per batch with ``affine_forward``, not once per step; values:
-    (B, S, Hv); mask: (B, S); Wq: (A, Hq); v: (A,). Returns ((context (B, Hv), weights (B, S)), cache).
+    (B, S, Hv); mask: (B, S); Wq: (A, Hq); v: (A,).
+    Returns ((context (B, Hv), weights (B, S)), AdditiveAttentionCache).
     """
     dims = _check(q, keys_proj, values, mask, ("A",), "keys_proj")
     expect("Wq", Wq, ("A", "Hq"), dims)
     expect("v", v, ("A",), dims)
     same_dtype(q=q, Wq=Wq, v=v)
     xp = B.get_array_module(q)
-    t = xp.tanh(keys_proj + (q @ Wq.T)[:, None, :])  # (B, S, A)
-    scores = t @ v
-    w, wc = _masked_softmax(scores, mask)
-    return (_context(w, values), w), (q, values, Wq, v, t, w, wc)
+    t = xp.tanh(keys_proj + (q @ Wq.T)[:, None, :])  # eq. 7.1: (B, S, A)
+    scores = t @ v  # e_s = v . t_s
+    weights = _masked_softmax(scores, mask)  # eq. 7.4
+    context = _context(weights, values)  # eq. 7.5
+    return (context, weights), AdditiveAttentionCache(q, values, Wq, v, t, weights)
 
 
 def additive_attention_backward(dout, cache):
     """dout = (dcontext, dweights or None). Returns dq, dkeys_proj, dvalues, dWq, dv (eq. 7.6-7.8)."""
     dcontext, dweights = dout
-    q, values, Wq, v, t, w, wc = cache
-    dw, dvalues = _context_backward(dcontext, dweights, w, values)
-    de = masked_softmax_backward(dw, wc)  # (B, S)
-    dv = (t * de[:, :, None]).sum(axis=(0, 1))
-    du = de[:, :, None] * v * (1.0 - t * t)  # (B, S, A); tanh' = 1 - tanh^2 (eq. 3.10)
-    dqp = du.sum(axis=1)  # the query term is broadcast over S, so its gradient sums over S
-    return dqp @ Wq, du, dvalues, dqp.T @ q, dv
+    q, Wq, v, t = cache.q, cache.Wq, cache.v, cache.t
+    da, dvalues = _context_backward(dcontext, dweights, cache.weights, cache.values)  # eq. 7.6
+    de = masked_softmax_backward(da, cache.weights)  # eq. 7.7: (B, S)
+    du = de[:, :, None] * v * (1 - t * t)  # eq. 7.8: (B, S, A), tanh' = 1 - t^2 (eq. 3.10)
+    dkeys_proj = du
+    dq_proj = du.sum(axis=1)  # q Wq^T is broadcast over the S positions: its gradient sums over s
+    dq = dq_proj @ Wq
+    dWq = dq_proj.T @ q
+    dv = (de[:, :, None] * t).sum(axis=(0, 1))
+    return dq, dkeys_proj, dvalues, dWq, dv
 
 
 def dot_attention_forward(q, keys, values, mask, scaled=False):
     """Dot (or scaled dot) attention (eq. 7.2, 7.4, 7.5). q: (B, H); keys: (B, S, H); values:
     (B, S, Hv); mask: (B, S); scaled: divide the scores by sqrt(H).
-    Returns ((context (B, Hv), weights (B, S)), cache)."""
+    Returns ((context (B, Hv), weights (B, S)), DotAttentionCache)."""
     dims = _check(q, keys, values, mask, ("Hq",))
     scale = dims["Hq"] ** -0.5 if scaled else 1.0
-    scores = (keys @ q[:, :, None])[..., 0] * scale
-    w, wc = _masked_softmax(scores, mask)
-    return (_context(w, values), w), (q, keys, values, scale, w, wc)
+    scores = (keys @ q[:, :, None])[..., 0] * scale  # eq. 7.2: e_s = scale * q . k_s
+    weights = _masked_softmax(scores, mask)  # eq. 7.4
+    context = _context(weights, values)  # eq. 7.5
+    return (context, weights), DotAttentionCache(q, keys, values, scale, weights)
 
 
 def dot_attention_backward(dout, cache):
     """dout = (dcontext, dweights or None). Returns dq, dkeys, dvalues (eq. 7.6, 7.7)."""
     dcontext, dweights = dout
-    q, keys, values, scale, w, wc = cache
-    dw, dvalues = _context_backward(dcontext, dweights, w, values)
-    de = masked_softmax_backward(dw, wc) * scale
-    return (de[:, None, :] @ keys)[:, 0], de[:, :, None] * q[:, None, :], dvalues
+    q, keys = cache.q, cache.keys
+    da, dvalues = _context_backward(dcontext, dweights, cache.weights, cache.values)  # eq. 7.6
+    de = masked_softmax_backward(da, cache.weights) * cache.scale  # eq. 7.7, through the scale
+    dq = (de[:, None, :] @ keys)[:, 0]  # dq = sum_s de_s k_s
+    dkeys = de[:, :, None] * q[:, None, :]  # dk_s = de_s q
+    return dq, dkeys, dvalues
 
 
 def general_attention_forward(q, keys, values, mask, W):
     """Luong's general attention (eq. 7.3-7.5). q: (B, Hq); keys: (B, S, Hk); values: (B, S, Hv);
-    mask: (B, S); W: (Hq, Hk). Returns ((context (B, Hv), weights (B, S)), cache)."""
+    mask: (B, S); W: (Hq, Hk). Returns ((context (B, Hv), weights (B, S)), GeneralAttentionCache)."""
     dims = _check(q, keys, values, mask, ("Hk",))
     expect("W", W, ("Hq", "Hk"), dims)
     same_dtype(q=q, W=W)
     u = q @ W  # (B, Hk): q^T W, shared by every source position
-    scores = (keys @ u[:, :, None])[..., 0]
-    w, wc = _masked_softmax(scores, mask)
-    return (_context(w, values), w), (q, keys, values, W, u, w, wc)
+    scores = (keys @ u[:, :, None])[..., 0]  # eq. 7.3: e_s = u . k_s
+    weights = _masked_softmax(scores, mask)  # eq. 7.4
+    context = _context(weights, values)  # eq. 7.5
+    return (context, weights), GeneralAttentionCache(q, keys, values, W, u, weights)
 
 
 def general_attention_backward(dout, cache):
     """dout = (dcontext, dweights or None). Returns dq, dkeys, dvalues, dW (eq. 7.6, 7.7)."""
     dcontext, dweights = dout
-    q, keys, values, W, u, w, wc = cache
-    dw, dvalues = _context_backward(dcontext, dweights, w, values)
-    de = masked_softmax_backward(dw, wc)
-    du = (de[:, None, :] @ keys)[:, 0]
-    return du @ W.T, de[:, :, None] * u[:, None, :], dvalues, q.T @ du
+    q, keys, W, u = cache.q, cache.keys, cache.W, cache.u
+    da, dvalues = _context_backward(dcontext, dweights, cache.weights, cache.values)  # eq. 7.6
+    de = masked_softmax_backward(da, cache.weights)  # eq. 7.7
+    du = (de[:, None, :] @ keys)[:, 0]  # e_s = u . k_s is a dot score: du = sum_s de_s k_s
+    dkeys = de[:, :, None] * u[:, None, :]  # dk_s = de_s u
+    dq = du @ W.T  # u = q^T W
+    dW = q.T @ du
+    return dq, dkeys, dvalues, dW

@@ -16,12 +16,33 @@ The final state of the backward direction is its state after reading token 0, as
 
 from __future__ import annotations
 
+from typing import Any, NamedTuple
+
 from .. import backend as B
 from ..shapes import ShapeError, expect
 from . import gru, lstm, rnn
 
 CELLS = ("rnn", "lstm", "gru")
 PARAM_KEYS = ("Wx", "Wh", "bx", "bh")
+
+
+class SequenceCache(NamedTuple):
+    """What :func:`sequence_forward` saves: the cell's name and that cell's own sequence cache
+    (an :class:`~minis2s.functional.rnn.RNNCache`, ``LSTMCache`` or ``GRUCache``)."""
+
+    cell: str
+    inner: Any
+
+
+class BidirectionalCache(NamedTuple):
+    """What :func:`bidirectional_forward` saves. fwd: the forward direction's
+    :class:`SequenceCache`; bwd: the backward direction's, which read rev_L(x) (eq. 8.2);
+    lengths: (B,) the real lengths L, or None when every row is full; H: one direction's size."""
+
+    fwd: SequenceCache
+    bwd: SequenceCache
+    lengths: Any
+    H: int
 
 
 def reverse_padded(x, lengths):
@@ -60,10 +81,10 @@ def sequence_forward(cell, x, states, params, mask=None, lengths=None):
     _check_cell(cell)
     if cell == "lstm":
         (hs, h, c), cache = lstm.lstm_forward(x, *states, *params, mask=mask, lengths=lengths)
-        return (hs, (h, c)), (cell, cache)
+        return (hs, (h, c)), SequenceCache(cell, cache)
     f = rnn.rnn_forward if cell == "rnn" else gru.gru_forward
     (hs, h), cache = f(x, *states, *params, mask=mask, lengths=lengths)
-    return (hs, (h,)), (cell, cache)
+    return (hs, (h,)), SequenceCache(cell, cache)
 
 
 def sequence_backward(dout, cache):
@@ -72,14 +93,14 @@ def sequence_backward(dout, cache):
     Returns (dx, dstates tuple, dparams tuple (dWx, dWh, dbx, dbh)).
     """
     dhs, dfinal = dout
-    cell, cache = cache
+    cell = cache.cell
     if dfinal is None:
         dfinal = (None, None) if cell == "lstm" else (None,)
     if cell == "lstm":
-        dx, dh0, dc0, *dp = lstm.lstm_backward((dhs, *dfinal), cache)
+        dx, dh0, dc0, *dp = lstm.lstm_backward((dhs, *dfinal), cache.inner)
         return dx, (dh0, dc0), tuple(dp)
     f = rnn.rnn_backward if cell == "rnn" else gru.gru_backward
-    dx, dh0, *dp = f((dhs, dfinal[0]), cache)
+    dx, dh0, *dp = f((dhs, dfinal[0]), cache.inner)
     return dx, (dh0,), tuple(dp)
 
 
@@ -130,7 +151,7 @@ def bidirectional_forward(cell, x, fwd, bwd, mask=None, lengths=None):
     hs = xp.empty(hs_f.shape[:2] + (2 * H,), dtype=hs_f.dtype)
     hs[:, :, :H] = hs_f  # eq. 8.3
     hs[:, :, H:] = _rev(hs_r, lengths)  # padding is 0 in hs_r and stays in place under rev_L
-    return (hs, final_f, final_b), (cache_f, cache_b, lengths, H)
+    return (hs, final_f, final_b), BidirectionalCache(cache_f, cache_b, lengths, H)
 
 
 def bidirectional_backward(dout, cache):
@@ -139,10 +160,10 @@ def bidirectional_backward(dout, cache):
     Returns dx (B, T, D), dfwd, dbwd: dicts with the keys of fwd and bwd.
     """
     dhs, dfinal_f, dfinal_b = dout
-    cache_f, cache_b, lengths, H = cache
+    lengths, H = cache.lengths, cache.H
     dhs_f = None if dhs is None else dhs[:, :, :H]
     dhs_r = None if dhs is None else _rev(dhs[:, :, H:], lengths)
-    dx, dstates_f, dparams_f = sequence_backward((dhs_f, dfinal_f), cache_f)
-    dx_r, dstates_b, dparams_b = sequence_backward((dhs_r, dfinal_b), cache_b)
+    dx, dstates_f, dparams_f = sequence_backward((dhs_f, dfinal_f), cache.fwd)
+    dx_r, dstates_b, dparams_b = sequence_backward((dhs_r, dfinal_b), cache.bwd)
     dx = dx + _rev(dx_r, lengths)  # eq. 8.4
     return dx, _pack(dstates_f, dparams_f), _pack(dstates_b, dparams_b)

@@ -6,8 +6,34 @@ Weights use PyTorch's layout ``W: (H, D)`` -- output features first -- so ``nn.L
 
 from __future__ import annotations
 
+from typing import Any, NamedTuple
+
 from .. import backend as B
 from ..shapes import expect, same_dtype
+
+
+class AffineCache(NamedTuple):
+    """What :func:`affine_forward` saves for :func:`affine_backward` (eq. 2.2).
+
+    x: (B, D) or (B, T, D), the input; W: (H, D), the weight (PyTorch's (out, in) layout).
+    """
+
+    x: Any
+    W: Any
+
+
+class EmbeddingCache(NamedTuple):
+    """What :func:`embedding_forward` saves for :func:`embedding_backward` (eq. 2.4).
+
+    ids: (B, T) or (B,), the token ids read; E_shape: (V, D) and E_dtype, those of the table
+    (the backward needs its shape, not its values); padding_idx: the id whose row gets no
+    gradient, or None.
+    """
+
+    ids: Any
+    E_shape: tuple
+    E_dtype: Any
+    padding_idx: int | None
 
 
 def affine_forward(x, W, b):
@@ -24,7 +50,7 @@ def affine_forward(x, W, b):
     same_dtype(x=x, W=W, b=b)
     # one 2-D GEMM over all B*T rows: a 3-D matmul would run T-row products per batch entry
     y = (x.reshape(-1, dims["D"]) @ W.T + b).reshape(*x.shape[:-1], dims["H"])
-    return y, (x, W)
+    return y, AffineCache(x, W)
 
 
 def affine_backward(dy, cache):
@@ -32,12 +58,11 @@ def affine_backward(dy, cache):
 
     dx = dy W,  dW = sum over rows of dy^T x,  db = sum over rows of dy.
     """
-    x, W = cache
+    x, W = cache.x, cache.W
     H, D = W.shape
-    dy2 = dy.reshape(-1, H)
-    x2 = x.reshape(-1, D)
+    dy2, x2 = dy.reshape(-1, H), x.reshape(-1, D)  # a 3-D input: one row per (b, t)
     dx = (dy2 @ W).reshape(x.shape)
-    dW = dy2.T @ x2
+    dW = dy2.T @ x2  # (H, rows) @ (rows, D): the product sums over the rows
     db = dy2.sum(axis=0)
     return dx, dW, db
 
@@ -56,15 +81,15 @@ def embedding_forward(ids, E, padding_idx: int | None = None):
     out = E[ids]
     if padding_idx is not None:
         out *= (ids != padding_idx)[..., None]
-    return out, (ids, E.shape, E.dtype, padding_idx)
+    return out, EmbeddingCache(ids, E.shape, E.dtype, padding_idx)
 
 
 def embedding_backward(dout, cache):
     """Returns dE: (V, D). Rows of repeated ids add up; the padding row stays zero. (eq. 2.4)"""
-    ids, shape, dtype, padding_idx = cache
     xp = B.get_array_module(dout)
-    dE = xp.zeros(shape, dtype=dtype)
-    B.scatter_add(dE, ids.reshape(-1), dout.reshape(-1, shape[1]))
-    if padding_idx is not None:
-        dE[padding_idx] = 0  # padded positions read a constant zero vector
+    V, D = cache.E_shape
+    dE = xp.zeros((V, D), dtype=cache.E_dtype)
+    B.scatter_add(dE, cache.ids.reshape(-1), dout.reshape(-1, D))  # repeated ids add up
+    if cache.padding_idx is not None:
+        dE[cache.padding_idx] = 0  # padded positions read a constant zero vector
     return dE

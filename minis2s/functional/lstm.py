@@ -22,69 +22,114 @@ Equations (the lessons use this numbering):
              (dh, dc) pass the step unchanged
 
 :func:`lstm_gates_forward` / :func:`lstm_gates_backward` (eq. 4.2-4.8) are the one
-implementation of the gate math: the step, the sequence and the attention decoder call them.
-The sequence functions project all inputs in one product before the time loop and form dWx,
-dWh and dx as single products after it, from a (B, T, 4H) buffer of the da_t.
+implementation of the gate math: the step and the sequence call them (and through the step,
+the decoder). The sequence functions project all inputs in one product before the time loop
+and form dWx, dWh and dx as single products after it, from a (B, T, 4H) array of the da_t.
+Each forward returns a named cache whose fields are the symbols above.
 """
 
 from __future__ import annotations
 
+from typing import Any, NamedTuple
+
 from .. import backend as B
 from ..shapes import expect, same_dtype
-from ._pointwise import keep, real_only, sequence_mask, sigmoid
+from ._pointwise import sequence_mask, sigmoid
+
+
+class LSTMGatesCache(NamedTuple):
+    """What :func:`lstm_gates_forward` saves for :func:`lstm_gates_backward`.
+
+    c_prev: (B, H), the previous cell; i, f, o: (B, H), the sigmoid gates (eq. 4.2); g: (B, H),
+    the tanh candidate (eq. 4.3); tanh_c: (B, H) = tanh(c), so h = o * tanh_c (eq. 4.5).
+    The gates are activations, not pre-activations: their slopes are read off them (eq. 4.8).
+    """
+
+    c_prev: Any
+    i: Any
+    f: Any
+    g: Any
+    o: Any
+    tanh_c: Any
+
+
+class LSTMStepCache(NamedTuple):
+    """What :func:`lstm_step_forward` saves for :func:`lstm_step_backward`: the step's inputs
+    x: (B, D), h_prev: (B, H), Wx: (4H, D), Wh: (4H, H), and every field of
+    :class:`LSTMGatesCache` (c_prev, i, f, g, o, tanh_c), so it serves as the gates' cache too."""
+
+    x: Any
+    h_prev: Any
+    c_prev: Any
+    Wx: Any
+    Wh: Any
+    i: Any
+    f: Any
+    g: Any
+    o: Any
+    tanh_c: Any
+
+
+class LSTMCache(NamedTuple):
+    """What :func:`lstm_forward` saves for :func:`lstm_backward`.
+
+    x: (B, T, D); h0: (B, H); Wx: (4H, D); Wh: (4H, H); mask: (B, T, 1) bool, m_t, True on real
+    tokens; h: (B, T, H), the state h_t after every step, carried over padding (eq. 4.10);
+    gates: a list of T :class:`LSTMGatesCache`, one per step.
+    """
+
+    x: Any
+    h0: Any
+    Wx: Any
+    Wh: Any
+    mask: Any
+    h: Any
+    gates: list
 
 
 # --------------------------------------------------------------------------- the gates
 
 
-def _gates_forward(a, c_prev):
-    xp = B.get_array_module(a)
-    H = c_prev.shape[1]
-    act = sigmoid(a)  # eq. 4.2, on all four blocks; the g block is overwritten next
-    act[:, 2 * H : 3 * H] = xp.tanh(a[:, 2 * H : 3 * H])  # eq. 4.3
-    i, f, g, o = act[:, :H], act[:, H : 2 * H], act[:, 2 * H : 3 * H], act[:, 3 * H :]
-    c = f * c_prev + i * g  # eq. 4.4
-    tanh_c = xp.tanh(c)
-    h = o * tanh_c  # eq. 4.5
-    return (h, c), (act, c_prev, tanh_c)
-
-
-def _gates_backward(dh, dc, cache, out=None):
-    act, c_prev, tanh_c = cache
-    xp = B.get_array_module(act)
-    H = c_prev.shape[1]
-    i, f, g, o = act[:, :H], act[:, H : 2 * H], act[:, 2 * H : 3 * H], act[:, 3 * H :]
-    if dh is None:
-        dh = xp.zeros_like(c_prev)
-    dc_total = dh * o * (1 - tanh_c * tanh_c)  # eq. 4.6
-    if dc is not None:
-        dc_total += dc
-    da = xp.empty_like(act) if out is None else out
-    da[:, :H] = dc_total * g  # eq. 4.7
-    da[:, H : 2 * H] = dc_total * c_prev
-    da[:, 2 * H : 3 * H] = dc_total * i
-    da[:, 3 * H :] = dh * tanh_c
-    slope = act * (1 - act)  # eq. 4.8: sigmoid' = s (1 - s) for i, f, o ...
-    slope[:, 2 * H : 3 * H] = 1 - g * g  # ... and tanh' = 1 - g^2 for g
-    da *= slope
-    return da, dc_total * f
-
-
 def lstm_gates_forward(a, c_prev):
     """The pointwise LSTM cell on given pre-activations.               (eq. 4.2-4.5)
 
-    a: (B, 4H), blocks i, f, g, o; c_prev: (B, H). Returns ((h (B, H), c (B, H)), cache).
+    a: (B, 4H), blocks i, f, g, o; c_prev: (B, H). Returns ((h (B, H), c (B, H)), LSTMGatesCache).
     """
     dims = expect("c_prev", c_prev, ("B", "H"))
     expect("a", a, ("B", "4H"), dims)
     same_dtype(a=a, c_prev=c_prev)
-    return _gates_forward(a, c_prev)
+    xp = B.get_array_module(a)
+    a_i, a_f, a_g, a_o = xp.split(a, 4, axis=1)  # eq. 4.1: the row blocks i, f, g, o
+    i = sigmoid(a_i)  # eq. 4.2
+    f = sigmoid(a_f)
+    g = xp.tanh(a_g)  # eq. 4.3
+    o = sigmoid(a_o)
+    c = f * c_prev + i * g  # eq. 4.4
+    tanh_c = xp.tanh(c)
+    h = o * tanh_c  # eq. 4.5
+    return (h, c), LSTMGatesCache(c_prev, i, f, g, o, tanh_c)
 
 
 def lstm_gates_backward(dout, cache):
-    """dout = (dh, dc), each (B, H) or None. Returns da (B, 4H), dc_prev (B, H). (eq. 4.6-4.8)"""
+    """dout = (dh, dc), each (B, H). Returns da (B, 4H), dc_prev (B, H).  (eq. 4.6-4.8)
+
+    cache: an :class:`LSTMGatesCache`, or any cache with its fields (an :class:`LSTMStepCache`).
+    """
     dh, dc = dout
-    return _gates_backward(dh, dc, cache)
+    i, f, g, o, tanh_c = cache.i, cache.f, cache.g, cache.o, cache.tanh_c
+    xp = B.get_array_module(i)
+    dc_total = dc + dh * o * (1 - tanh_c * tanh_c)  # eq. 4.6: c reaches the loss directly and via h
+    di = dc_total * g  # eq. 4.7
+    df = dc_total * cache.c_prev
+    dg = dc_total * i
+    do = dh * tanh_c
+    dc_prev = dc_total * f
+    da_i = di * i * (1 - i)  # eq. 4.8: sigmoid' = s (1 - s) (eq. 4.20) ...
+    da_f = df * f * (1 - f)
+    da_g = dg * (1 - g * g)  # ... and tanh' = 1 - g^2 (eq. 3.10)
+    da_o = do * o * (1 - o)
+    da = xp.concatenate([da_i, da_f, da_g, da_o], axis=1)  # the blocks of a: i, f, g, o
+    return da, dc_prev
 
 
 # --------------------------------------------------------------------------- one step
@@ -106,24 +151,26 @@ def lstm_step_forward(x, h_prev, c_prev, Wx, Wh, bx, bh):
     """One LSTM step.                                                   (eq. 4.1-4.5)
 
     x: (B, D); h_prev, c_prev: (B, H); Wx: (4H, D); Wh: (4H, H); bx, bh: (4H,).
-    Returns ((h (B, H), c (B, H)), cache).
+    Returns ((h (B, H), c (B, H)), LSTMStepCache).
     """
     _check(x, h_prev, c_prev, Wx, Wh, bx, bh, ("B", "D"), "h_prev", "c_prev")
-    a = x @ Wx.T + h_prev @ Wh.T + (bx + bh)  # eq. 4.1
-    state, gates = _gates_forward(a, c_prev)
-    return state, (x, h_prev, Wx, Wh, gates)
+    a = x @ Wx.T + bx + h_prev @ Wh.T + bh  # eq. 4.1
+    (h, c), gates = lstm_gates_forward(a, c_prev)  # eq. 4.2-4.5
+    return (h, c), LSTMStepCache(x=x, h_prev=h_prev, Wx=Wx, Wh=Wh, **gates._asdict())
 
 
 def lstm_step_backward(dout, cache):
-    """dout = (dh, dc), either may be None.                             (eq. 4.6-4.9)
+    """dout = (dh, dc), each (B, H).                                    (eq. 4.6-4.9)
 
     Returns dx (B, D), dh_prev (B, H), dc_prev (B, H), dWx, dWh, dbx, dbh.
     """
-    dh, dc = dout
-    x, h_prev, Wx, Wh, gates = cache
-    da, dc_prev = _gates_backward(dh, dc, gates)
+    da, dc_prev = lstm_gates_backward(dout, cache)  # eq. 4.6-4.8
+    dx = da @ cache.Wx  # eq. 4.9
+    dh_prev = da @ cache.Wh
+    dWx = da.T @ cache.x
+    dWh = da.T @ cache.h_prev
     db = da.sum(axis=0)
-    return da @ Wx, da @ Wh, dc_prev, da.T @ x, da.T @ h_prev, db, db.copy()
+    return dx, dh_prev, dc_prev, dWx, dWh, db, db.copy()
 
 
 # --------------------------------------------------------------------------- a sequence
@@ -134,7 +181,7 @@ def lstm_forward(x, h0, c0, Wx, Wh, bx, bh, mask=None, lengths=None):
 
     x: (B, T, D); h0, c0: (B, H); mask: (B, T), 1/True on real tokens, each row real then
     padded; lengths: (B,) ints, an alternative to mask (neither: every token is real).
-    Returns ((hs (B, T, H), h_last (B, H), c_last (B, H)), cache). hs is 0 at padded
+    Returns ((hs (B, T, H), h_last (B, H), c_last (B, H)), LSTMCache). hs is 0 at padded
     positions; h_last, c_last are the state after each row's last real token (h0, c0 for a
     row of length 0).
     """
@@ -143,20 +190,19 @@ def lstm_forward(x, h0, c0, Wx, Wh, bx, bh, mask=None, lengths=None):
     xp = B.get_array_module(x)
     Bn, T, D = x.shape
     H = h0.shape[1]
-    # eq. 4.1: every step's input term in one product; the biases are added once here
-    ax = (x.reshape(Bn * T, D) @ Wx.T + (bx + bh)).reshape(Bn, T, 4 * H)
-    states = xp.empty((Bn, T, H), dtype=x.dtype)  # h after each step, carried over padding
+    # eq. 4.1's input term x_t Wx^T + bx + bh, for every step at once in one product
+    ax = (x.reshape(Bn * T, D) @ Wx.T + bx + bh).reshape(Bn, T, 4 * H)
+    h_all = xp.empty((Bn, T, H), dtype=x.dtype)
     gates = []
     h, c = h0, c0
     for t in range(T):
-        (h_new, c_new), cache_t = _gates_forward(ax[:, t] + h @ Wh.T, c)
-        gates.append(cache_t)
-        m_t = None if m is None else m[:, t]
-        h, c = keep(m_t, h_new, h), keep(m_t, c_new, c)  # eq. 4.10
-        states[:, t] = h
-    # a copy even without padding: the caller may change hs in place, backward reads states
-    hs = states.copy() if m is None else xp.where(m, states, 0)
-    return (hs, h, c), (x, h0, Wx, Wh, m, states, gates)
+        (h_new, c_new), gates_t = lstm_gates_forward(ax[:, t] + h @ Wh.T, c)  # eq. 4.1-4.5
+        gates.append(gates_t)
+        h = xp.where(m[:, t], h_new, h)  # eq. 4.10: a padded step keeps both states
+        c = xp.where(m[:, t], c_new, c)
+        h_all[:, t] = h
+    hs = xp.where(m, h_all, 0)  # eq. 4.10: and outputs 0
+    return (hs, h, c), LSTMCache(x, h0, Wx, Wh, m, h_all, gates)
 
 
 def lstm_backward(dout, cache):
@@ -166,23 +212,25 @@ def lstm_backward(dout, cache):
     padded positions.
     """
     dhs, dh_last, dc_last = dout
-    x, h0, Wx, Wh, m, states, gates = cache
+    x, h0, Wx, Wh, m = cache.x, cache.h0, cache.Wx, cache.Wh, cache.mask
     xp = B.get_array_module(x)
     Bn, T, D = x.shape
     H = h0.shape[1]
-    da = xp.empty((Bn, T, 4 * H), dtype=x.dtype)
+    da = xp.empty((Bn, T, 4 * H), dtype=x.dtype)  # every step's da_t, for the products of eq. 4.9
     dh = xp.zeros_like(h0) if dh_last is None else dh_last
     dc = xp.zeros_like(h0) if dc_last is None else dc_last
     for t in reversed(range(T)):
-        m_t = None if m is None else m[:, t]
         dh_t = dh if dhs is None else dh + dhs[:, t]  # h_t feeds hs[:, t] and step t+1
-        # eq. 4.10: on padded rows the cell sees no gradient, so da_t is written as exactly 0
-        da_t, dc_prev = _gates_backward(real_only(m_t, dh_t), real_only(m_t, dc), gates[t], out=da[:, t])
-        dh = keep(m_t, da_t @ Wh, dh)  # eq. 4.9
-        dc = keep(m_t, dc_prev, dc)
-    # eq. 4.9 as single products over all B*T rows; h_{t-1} is h0 then the carried states
-    h_prev = xp.concatenate([h0[:, None], states[:, :-1]], axis=1).reshape(Bn * T, H)
+        # eq. 4.10: on a padded row the cell gets no gradient and (dh, dc) pass it unchanged
+        dout_t = (xp.where(m[:, t], dh_t, 0), xp.where(m[:, t], dc, 0))
+        da[:, t], dc_prev = lstm_gates_backward(dout_t, cache.gates[t])  # eq. 4.6-4.8
+        dh = xp.where(m[:, t], da[:, t] @ Wh, dh)  # eq. 4.9
+        dc = xp.where(m[:, t], dc_prev, dc)
+    # eq. 4.9 for all B*T rows at once; h_{t-1} is h0, then the carried states
+    h_prev = xp.concatenate([h0[:, None], cache.h[:, :-1]], axis=1).reshape(Bn * T, H)
     da2 = da.reshape(Bn * T, 4 * H)
     dx = (da2 @ Wx).reshape(Bn, T, D)
+    dWx = da2.T @ x.reshape(Bn * T, D)
+    dWh = da2.T @ h_prev
     db = da2.sum(axis=0)
-    return dx, dh, dc, da2.T @ x.reshape(Bn * T, D), da2.T @ h_prev, db, db.copy()
+    return dx, dh, dc, dWx, dWh, db, db.copy()

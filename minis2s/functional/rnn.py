@@ -15,16 +15,56 @@ Equations (the lessons use this numbering):
     eq. 3.8  padding: da_t = 0 and dh_{t-1} = dh_t           the carried state passes through
 
 Because the parameter gradients (eq. 3.7) are sums over time, the sequence backward stores
-every da_t in one (B, T, H) buffer and forms dWx, dWh and dx as single matrix products after
+every da_t in one (B, T, H) array and forms dWx, dWh and dx as single matrix products after
 the loop; likewise the forward projects all inputs x_t Wx^T in one product before it. Only
-h_{t-1} Wh^T and the pointwise tanh stay inside the time loop.
+h_{t-1} Wh^T and the pointwise tanh stay inside the time loop. Each forward returns a named
+cache (:class:`RNNStepCache`, :class:`RNNCache`) whose fields are the symbols above.
 """
 
 from __future__ import annotations
 
+from typing import Any, NamedTuple
+
 from .. import backend as B
 from ..shapes import expect, same_dtype
-from ._pointwise import keep, real_only, sequence_mask
+from ._pointwise import sequence_mask
+from .activations import tanh_backward
+
+
+class RNNStepCache(NamedTuple):
+    """What :func:`rnn_step_forward` saves for :func:`rnn_step_backward`.
+
+    x: (B, D); h_prev: (B, H); Wx: (H, D); Wh: (H, H); h: (B, H), the new state tanh(a)
+    (eq. 3.2), from which the backward reads tanh' = 1 - h^2 (eq. 3.10).
+    """
+
+    x: Any
+    h_prev: Any
+    Wx: Any
+    Wh: Any
+    h: Any
+
+
+class RNNCache(NamedTuple):
+    """What :func:`rnn_forward` saves for :func:`rnn_backward`.
+
+    x: (B, T, D); h0: (B, H); Wx: (H, D); Wh: (H, H); mask: (B, T, 1) bool, m_t, True on real
+    tokens; h: (B, T, H), the state h_t after every step, carried unchanged over padding
+    (eq. 3.3) -- unlike the output hs, which is 0 there.
+    """
+
+    x: Any
+    h0: Any
+    Wx: Any
+    Wh: Any
+    mask: Any
+    h: Any
+
+    def step(self, t: int) -> RNNStepCache:
+        """Step t's cache, as :func:`rnn_step_forward` saves it. On a padded row its h is the
+        carried state rather than a tanh; that row gets no gradient there (eq. 3.8)."""
+        h_prev = self.h0 if t == 0 else self.h[:, t - 1]
+        return RNNStepCache(self.x[:, t], h_prev, self.Wx, self.Wh, self.h[:, t])
 
 
 def _check(x, h, Wx, Wh, bx, bh, x_spec, h_name):
@@ -38,32 +78,31 @@ def _check(x, h, Wx, Wh, bx, bh, x_spec, h_name):
     return dims
 
 
-def _tanh_backward(dh, h):
-    return dh * (1 - h * h)  # eq. 3.4: tanh' = 1 - tanh^2, from the output h alone
-
-
 # --------------------------------------------------------------------------- one step
 
 
 def rnn_step_forward(x, h_prev, Wx, Wh, bx, bh):
     """h = tanh(x Wx^T + bx + h_prev Wh^T + bh)                         (eq. 3.1-3.2)
 
-    x: (B, D); h_prev: (B, H); Wx: (H, D); Wh: (H, H); bx, bh: (H,). Returns (h (B, H), cache).
+    x: (B, D); h_prev: (B, H); Wx: (H, D); Wh: (H, H); bx, bh: (H,).
+    Returns (h (B, H), RNNStepCache).
     """
     _check(x, h_prev, Wx, Wh, bx, bh, ("B", "D"), "h_prev")
     xp = B.get_array_module(x)
-    h = xp.tanh(x @ Wx.T + h_prev @ Wh.T + (bx + bh))
-    return h, (x, h_prev, Wx, Wh, h)
+    a = x @ Wx.T + bx + h_prev @ Wh.T + bh  # eq. 3.1
+    h = xp.tanh(a)  # eq. 3.2
+    return h, RNNStepCache(x, h_prev, Wx, Wh, h)
 
 
 def rnn_step_backward(dh, cache):
-    """Returns dx (B, D), dh_prev (B, H), dWx, dWh, dbx, dbh.         (eq. 3.4-3.5, 3.7)"""
-    x, h_prev, Wx, Wh, h = cache
-    if dh is None:
-        dh = B.get_array_module(h).zeros_like(h)
-    da = _tanh_backward(dh, h)
+    """dh: (B, H). Returns dx (B, D), dh_prev (B, H), dWx, dWh, dbx, dbh. (eq. 3.4-3.5, 3.7)"""
+    da = tanh_backward(dh, cache.h)  # eq. 3.4: da = dh * (1 - h^2), tanh's cache is its output
+    dx = da @ cache.Wx  # eq. 3.5
+    dh_prev = da @ cache.Wh
+    dWx = da.T @ cache.x  # eq. 3.7: the products sum over the batch rows
+    dWh = da.T @ cache.h_prev
     db = da.sum(axis=0)
-    return da @ Wx, da @ Wh, da.T @ x, da.T @ h_prev, db, db.copy()
+    return dx, dh_prev, dWx, dWh, db, db.copy()  # bx and bh enter a the same way
 
 
 # --------------------------------------------------------------------------- a sequence
@@ -74,7 +113,7 @@ def rnn_forward(x, h0, Wx, Wh, bx, bh, mask=None, lengths=None):
 
     x: (B, T, D); h0: (B, H); mask: (B, T), 1/True on real tokens, each row real then padded;
     lengths: (B,) ints, an alternative to mask (neither: every token is real).
-    Returns ((hs (B, T, H), h_last (B, H)), cache). hs is 0 at padded positions; h_last is
+    Returns ((hs (B, T, H), h_last (B, H)), RNNCache). hs is 0 at padded positions; h_last is
     the state after each row's last real token (h0 for a row of length 0).
     """
     dims = _check(x, h0, Wx, Wh, bx, bh, ("B", "T", "D"), "h0")
@@ -82,17 +121,16 @@ def rnn_forward(x, h0, Wx, Wh, bx, bh, mask=None, lengths=None):
     xp = B.get_array_module(x)
     Bn, T, D = x.shape
     H = h0.shape[1]
-    # eq. 3.1: every step's input term in one product; the biases are added once here
-    ax = (x.reshape(Bn * T, D) @ Wx.T + (bx + bh)).reshape(Bn, T, H)
-    states = xp.empty((Bn, T, H), dtype=x.dtype)  # the state after each step, carried over padding
+    # eq. 3.1's input term x_t Wx^T + bx + bh, for every step at once in one product
+    ax = (x.reshape(Bn * T, D) @ Wx.T + bx + bh).reshape(Bn, T, H)
+    h_all = xp.empty((Bn, T, H), dtype=x.dtype)
     h = h0
     for t in range(T):
-        h_new = xp.tanh(ax[:, t] + h @ Wh.T)
-        h = keep(None if m is None else m[:, t], h_new, h)  # eq. 3.3
-        states[:, t] = h
-    # a copy even without padding: the caller may change hs in place, backward reads states
-    hs = states.copy() if m is None else xp.where(m, states, 0)
-    return (hs, h), (x, h0, Wx, Wh, m, states)
+        h_new = xp.tanh(ax[:, t] + h @ Wh.T)  # eq. 3.1-3.2
+        h = xp.where(m[:, t], h_new, h)  # eq. 3.3: a padded step keeps the state
+        h_all[:, t] = h
+    hs = xp.where(m, h_all, 0)  # eq. 3.3: and outputs 0
+    return (hs, h), RNNCache(x, h0, Wx, Wh, m, h_all)
 
 
 def rnn_backward(dout, cache):
@@ -101,23 +139,23 @@ def rnn_backward(dout, cache):
     Returns dx (B, T, D), dh0 (B, H), dWx, dWh, dbx, dbh. dx is exactly 0 at padded positions.
     """
     dhs, dh_last = dout
-    x, h0, Wx, Wh, m, states = cache
+    x, h0, Wx, Wh, m = cache.x, cache.h0, cache.Wx, cache.Wh, cache.mask
     xp = B.get_array_module(x)
     Bn, T, D = x.shape
     H = h0.shape[1]
-    da = xp.empty((Bn, T, H), dtype=x.dtype)
+    da = xp.empty((Bn, T, H), dtype=x.dtype)  # every step's da_t, for the products of eq. 3.7
     dh = xp.zeros_like(h0) if dh_last is None else dh_last
     for t in reversed(range(T)):
-        m_t = None if m is None else m[:, t]
-        dh_t = dh if dhs is None else dh + dhs[:, t]  # eq. 3.6
-        # eq. 3.8: a padded step's output is the constant 0 and its state a copy, so only the
-        # carried dh passes it; states[:, t] is that step's tanh output wherever m_t is true
-        da_t = _tanh_backward(real_only(m_t, dh_t), states[:, t])
-        da[:, t] = da_t
-        dh = keep(m_t, da_t @ Wh, dh)  # eq. 3.5
-    # eq. 3.7 as single products over all B*T rows; h_{t-1} is h0 then the carried states
-    h_prev = xp.concatenate([h0[:, None], states[:, :-1]], axis=1).reshape(Bn * T, H)
+        dh_t = dh if dhs is None else dh + dhs[:, t]  # eq. 3.6: h_t feeds y_t and step t+1
+        # eq. 3.8: a padded step's output is the constant 0 and its state a copy, so its tanh
+        # gets no gradient and the carried dh passes it unchanged
+        da[:, t] = tanh_backward(xp.where(m[:, t], dh_t, 0), cache.h[:, t])  # eq. 3.4
+        dh = xp.where(m[:, t], da[:, t] @ Wh, dh)  # eq. 3.5
+    # eq. 3.5 and 3.7 for all B*T rows at once; h_{t-1} is h0, then the carried states
+    h_prev = xp.concatenate([h0[:, None], cache.h[:, :-1]], axis=1).reshape(Bn * T, H)
     da2 = da.reshape(Bn * T, H)
     dx = (da2 @ Wx).reshape(Bn, T, D)
+    dWx = da2.T @ x.reshape(Bn * T, D)
+    dWh = da2.T @ h_prev
     db = da2.sum(axis=0)
-    return dx, dh, da2.T @ x.reshape(Bn * T, D), da2.T @ h_prev, db, db.copy()
+    return dx, dh, dWx, dWh, db, db.copy()

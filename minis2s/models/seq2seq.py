@@ -209,7 +209,7 @@ def _decoder_backward(p, cfg, dlogits, cache, memory, grads):
     xp = B.get_array_module(dlogits)
     dzs = decoder.readout_backward(dlogits, readout_cache, grads)
     if rows is not None:  # scatter the real rows back; padded positions get zero gradient
-        Bsz, T = emb_cache[0].shape  # the fed ids, (B, T)
+        Bsz, T = emb_cache.ids.shape  # the fed ids, (B, T)
         dense = xp.zeros((Bsz * T, dzs.shape[-1]), dtype=dzs.dtype)
         dense[rows] = dzs
         dzs = dense.reshape(Bsz, T, -1)

@@ -158,7 +158,7 @@ def test_accessors_for_notebooks():
     assert stub("lstm_step").__name__ == "lstm_step_backward"
     assert stub("lstm_step_backward") is stub("lstm_step")
     assert solution("gru_step").__module__ == "minis2s.exercises.solutions.gru_step"
-    assert forward("affine").__module__ == "minis2s.exercises.forwards"
+    assert forward("affine").__module__ == "minis2s.functional.linear"
 
 
 def test_grader_runs_on_host_numpy_whatever_the_selected_backend():

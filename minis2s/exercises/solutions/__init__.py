@@ -2,7 +2,8 @@
 
 They are the truth the grader compares a learner's gradients with once the gradient check
 has said which are wrong (the check itself uses only finite differences). Each is written
-against the named cache of :mod:`minis2s.exercises.forwards`, as a learner would write it.
+against the named cache of the library's own forward (``minis2s.functional``), as a learner
+would write it.
 """
 
 from .additive_attention import additive_attention_backward

@@ -1,0 +1,77 @@
+"""The grader runs the library's own forwards: their named caches are what the stubs document,
+and the reference solutions agree with the library's backwards and pass on every backend."""
+
+import inspect
+
+import numpy as np
+import pytest
+
+from minis2s import backend as B
+from minis2s.exercises import list_exercises
+from minis2s.exercises.specs import EXERCISES
+from minis2s.gradcheck import TOLERANCE, gradcheck
+
+NAMES = list_exercises()
+
+
+def _device(d):
+    return {k: B.to_device(v, "float64" if v.dtype.kind == "f" else None) for k, v in d.items()}
+
+
+def _library_backward(ex):
+    return getattr(inspect.getmodule(ex.forward), ex.backward_name)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_exercise_forward_is_the_library_forward(name):
+    ex = EXERCISES[name]
+    assert ex.forward.__module__.startswith("minis2s.functional.")
+    assert ex.forward.__name__ == ex.backward_name.removesuffix("_backward") + "_forward"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_reference_solution_passes_gradcheck_on_every_backend(name, backend):
+    ex = EXERCISES[name]
+    inputs, static = ex.make(B.rng(1))
+    results = gradcheck(ex.forward, ex.solution, _device(inputs), ex.wrt, static=_device(static),
+                        op=name, max_coords=None, seed=1)
+    assert [r.wrt for r in results] == list(ex.wrt)
+    for r in results:
+        assert r.rel_error <= TOLERANCE, f"{name} wrt {r.wrt}: {r.rel_error:.2e}"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_reference_solution_equals_the_library_backward(name, backend):
+    ex = EXERCISES[name]
+    inputs, static = ex.make(B.rng(2))
+    out, cache = ex.forward(**_device(inputs), **_device(static))
+    rng = B.rng(3)
+    outs = out if isinstance(out, tuple) else (out,)
+    douts = tuple(B.to_device(rng.standard_normal(o.shape), "float64") for o in outs)
+    dout = douts if isinstance(out, tuple) else douts[0]
+    ours, theirs = ex.solution(dout, cache), _library_backward(ex)(dout, cache)
+    ours = ours if isinstance(ours, tuple) else (ours,)
+    theirs = theirs if isinstance(theirs, tuple) else (theirs,)
+    assert len(ours) == len(theirs) == len(ex.wrt)
+    for g, a, b in zip(ex.grads, ours, theirs):
+        np.testing.assert_allclose(B.to_host(a), B.to_host(b), rtol=1e-12, atol=1e-14, err_msg=g)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_exercise_cache_fields_are_documented_in_the_stub(name):
+    ex = EXERCISES[name]
+    inputs, static = ex.make(B.rng(0))
+    _, cache = ex.forward(**inputs, **static)
+    assert hasattr(cache, "_fields"), "the cache must be a NamedTuple with named fields"
+    doc = inspect.getdoc(ex.stub)
+    assert type(cache).__name__ in doc, f"{ex.backward_name}: the stub does not name {type(cache).__name__}"
+    for f in cache._fields:
+        assert f".{f}" in doc, f"{ex.backward_name}: cache field {f!r} is not documented in the stub"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_stub_has_the_library_backward_signature(name):
+    ex = EXERCISES[name]
+    library_backward = _library_backward(ex)
+    assert inspect.signature(ex.stub) == inspect.signature(library_backward)
+    assert inspect.signature(ex.solution) == inspect.signature(library_backward)

@@ -1,7 +1,8 @@
 """Lessons 00-05 stay in step with the library they teach.
 
 Running the notebooks is CI's ``pytest --nbmake lessons`` (and ``test_lessons.py`` checks that
-they are what ``lessons/_build`` generates); these tests check, in a second, what a run cannot:
+they are what their scripts ``lessons/NN_name.py`` hold); these tests read the scripts and check,
+in a second, what a run cannot:
 that every equation the covered modules cite is derived under the same number, and that every
 backward function of those modules appears in a lesson.
 """
@@ -12,11 +13,11 @@ import re
 
 import pytest
 
-nbformat = pytest.importorskip("nbformat")
+jupytext = pytest.importorskip("jupytext")
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 LESSONS = ROOT / "lessons"
-NOTEBOOKS = sorted(LESSONS.glob("0[0-5]_*.ipynb"))
+SCRIPTS = sorted(LESSONS.glob("0[0-5]_*.py"))
 # modules whose equations (chapters 1-5) and backward functions lessons 00-05 cover
 COVERED = ["gradcheck", "functional.linear", "functional.activations", "functional.losses",
            "functional.rnn", "functional.lstm", "functional.gru", "functional.clip"]
@@ -25,7 +26,7 @@ CITED = re.compile(r"eq\. ([1-5]\.\d+)")
 
 
 def _cells():
-    return {nb.name: nbformat.read(nb, as_version=4).cells for nb in NOTEBOOKS}
+    return {script.name: jupytext.read(script).cells for script in SCRIPTS}
 
 
 def test_every_cited_equation_is_derived_once_under_its_number():

@@ -1,7 +1,8 @@
 """Lessons 06-10 stay in step with the library they teach.
 
 Running the notebooks is CI's ``pytest --nbmake lessons`` (and ``test_lessons.py`` checks that
-they are what ``lessons/_build`` generates); these tests check what a run cannot: that the
+they are what their scripts ``lessons/NN_name.py`` hold); these tests read the scripts and check
+what a run cannot: that the
 lessons that train limit BLAS threads before NumPy loads, that every equation the covered
 modules cite (chapters 6-10, ranges included) is derived once under its number in its own
 lesson, that every backward function of the covered modules is shown, that the
@@ -16,11 +17,13 @@ import re
 import pytest
 
 nbformat = pytest.importorskip("nbformat")
+jupytext = pytest.importorskip("jupytext")
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 LESSONS = ROOT / "lessons"
 NUMBERS = ("06", "07", "08", "09", "10")
-NOTEBOOKS = sorted(nb for nb in LESSONS.glob("[01][0-9]_*.ipynb") if nb.name[:2] in NUMBERS)
+SCRIPTS = sorted(p for p in LESSONS.glob("[01][0-9]_*.py") if p.name[:2] in NUMBERS)
+ALL_SCRIPTS = sorted(LESSONS.glob("[01][0-9]_*.py"))
 ALL_NOTEBOOKS = sorted(LESSONS.glob("[01][0-9]_*.ipynb"))
 # modules whose equations (chapters 6-10) lessons 06-10 derive
 COVERED = ["optim", "schedules", "functional.dropout", "functional.attention", "functional.bidirectional",
@@ -33,8 +36,8 @@ TAG = re.compile(r"\\tag\{(\d+\.\d+)\}")
 CITED = re.compile(r"eq\. (\d+)\.(\d+)(?:\s*-\s*(\d+)\.(\d+))?")
 
 
-def _cells(notebooks=NOTEBOOKS):
-    return {nb.name: nbformat.read(nb, as_version=4).cells for nb in notebooks}
+def _cells(scripts=SCRIPTS):
+    return {script.name: jupytext.read(script).cells for script in scripts}
 
 
 def _code(name):
@@ -52,17 +55,17 @@ def _cited(text):
     return numbers
 
 
-@pytest.mark.parametrize("name", [nb.name for nb in NOTEBOOKS])
+@pytest.mark.parametrize("name", [script.name for script in SCRIPTS])
 def test_one_blas_thread_is_set_before_numpy_is_imported(name):
     first, second = _code(name)[:2]
     assert 'os.environ.setdefault(variable, "1")' in first and "OPENBLAS_NUM_THREADS" in first
     assert "import numpy" not in first and "minis2s" not in first.replace("MINIS2S", "")
-    assert "import numpy as np" in second and "FAST = " in second
+    assert "import numpy as np" in second and "from course import " in second  # the set-up cell
 
 
 def test_equation_numbers_are_tagged_once_in_the_whole_course():
     tags = {}
-    for name, cells in _cells(ALL_NOTEBOOKS).items():
+    for name, cells in _cells(ALL_SCRIPTS).items():
         for cell in cells:
             if cell.cell_type == "markdown":
                 for number in TAG.findall(cell.source):
@@ -89,7 +92,7 @@ def test_every_cited_equation_is_derived_in_its_lesson():
 
 
 def test_every_backward_of_the_covered_modules_is_shown():
-    text = "\n".join(source for nb in NOTEBOOKS for source in _code(nb.name))
+    text = "\n".join(source for script in SCRIPTS for source in _code(script.name))
     for module, alias in BACKWARDS.items():
         mod = importlib.import_module(f"minis2s.{module}")
         names = [n for n in vars(mod) if n.endswith("_backward") and not n.startswith("_")
@@ -117,7 +120,7 @@ def test_additive_attention_exercise_cells_hold_the_stub_then_grade_the_solution
 
     from minis2s.exercises import stubs
 
-    sources = _code("07_attention.ipynb")
+    sources = _code("07_attention.py")
     stub = inspect.getsource(stubs.additive_attention_backward).rstrip("\n")
     assert f"{stub}\n\n\nreport = check(additive_attention_backward)" in sources
     assert "report = check(solutions.additive_attention_backward)" in sources

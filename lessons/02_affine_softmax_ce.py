@@ -1,0 +1,400 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Lesson 02 — Affine maps, embeddings, softmax and cross-entropy
+#
+# **What you will learn**
+#
+# - the affine map $y = x W^\top + b$ and its backward pass, derived by indices (eq. 2.1–2.2);
+# - embeddings with a padding row, and why their backward must *add* repeated ids (eq. 2.3–2.4);
+# - softmax and log-softmax, the max shift that keeps them finite, and their backward passes
+#   (eq. 2.5–2.8);
+# - cross-entropy over a padded batch of sequences, with label smoothing, and its famously
+#   simple gradient $p - q$ (eq. 2.9–2.11).
+#
+# You write two backward passes yourself: the affine map, and the masked softmax
+# cross-entropy. Shapes: B batch, T time, D input features, H output features, V vocabulary.
+
+# %%
+import numpy as np
+
+from course import show
+
+# %%
+from minis2s.exercises import check, solutions
+
+# %% [markdown]
+# ## 1. The affine map
+#
+# A fully connected layer maps each row of $x$ $(B, D)$ to $H$ outputs. minis2s stores the
+# weight as $W$ $(H, D)$ — output features first, PyTorch's `nn.Linear` layout — so
+#
+# $$
+# y = x W^{\top} + b, \qquad y_{bj} = \sum_k x_{bk} W_{jk} + b_j
+# \tag{2.1}
+# $$
+#
+# **Backward.** Given $\bar y = \partial L/\partial y$ $(B, H)$, apply the chain rule (1.1)
+# entry by entry, summing over every place an entry is used.
+#
+# - $x_{bk}$ appears in $y_{bj}$ for every $j$, with coefficient $W_{jk}$:
+#   $\bar x_{bk} = \sum_j \bar y_{bj} W_{jk}$.
+# - $W_{jk}$ appears in $y_{bj}$ for every row $b$, with coefficient $x_{bk}$:
+#   $\bar W_{jk} = \sum_b \bar y_{bj} x_{bk}$.
+# - $b_j$ appears in $y_{bj}$ for every row $b$, with coefficient 1:
+#   $\bar b_j = \sum_b \bar y_{bj}$.
+#
+# As matrix products:
+#
+# $$
+# \bar x = \bar y\, W, \qquad \bar W = \bar y^{\top} x, \qquad \bar b = \textstyle\sum_b \bar y_b
+# \tag{2.2}
+# $$
+#
+# Check the shapes: $(B, H)(H, D) = (B, D)$ like $x$; $(H, B)(B, D) = (H, D)$ like $W$. The
+# sums over the batch in $\bar W$ and $\bar b$ are the "gradients add" rule: every row uses
+# the same parameters.
+#
+# The library's version also takes a *time-distributed* input $(B, T, D)$, as a decoder's
+# output layer needs. It flattens the $B \cdot T$ rows into one matrix, so forward and
+# backward are each a single large product:
+
+# %%
+from minis2s.functional import linear
+
+show(linear.affine_forward, linear.affine_backward)
+
+# %% [markdown]
+# ### Exercise: `affine_backward`
+#
+# Write the backward of the affine map: given `dy` $(B, H)$ and the cache (`cache.x`,
+# `cache.W`), return `dx, dW, db` (eq. 2.2). Before you type, say what shape each must
+# have.
+#
+# The grader runs the library's own forward, `linear.affine_forward`. Its cache is a
+# `NamedTuple` whose fields are the lesson's symbols, so you read `cache.x` rather than
+# unpacking a tuple. Here is `AffineCache`; the stub below lists its fields with their shapes:
+
+# %%
+from minis2s.functional import linear
+
+show(linear.AffineCache)
+
+
+# %% [markdown]
+# The cell below holds the stub from `minis2s.exercises.stubs`. Replace the
+# `raise NotImplementedError(...)` with your code and run the cell: `check` grades your
+# function with the gradient checker of lesson 01 and, if a gradient is wrong, says which one
+# and why. Until you fill it in, it reports that the exercise is not implemented yet. (`check`
+# prints its report and returns it: `report.passed` is True once you are done.)
+
+# %%
+def affine_backward(dy, cache):
+    """Backward of y = x W^T + b (lesson 02, eq. 2.1-2.2).
+
+    dy: (B, H), the gradient of the loss with respect to y.
+    cache (minis2s.functional.linear.AffineCache, from affine_forward):
+        cache.x  (B, D)  the input
+        cache.W  (H, D)  the weight, PyTorch's (out, in) layout
+    Returns dx (B, D), dW (H, D), db (H,).
+    """
+    raise NotImplementedError("write eq. 2.2 first: dx = dy W, dW = dy^T x, db = the sum of dy over the rows")
+
+
+report = check(affine_backward)
+
+# %% [markdown]
+# The reference solution, graded the same way — this is what a pass looks like:
+
+# %%
+report = check(solutions.affine_backward)
+
+# %% [markdown]
+# ## 2. Embeddings
+#
+# A token id is an integer in $[0, V)$. An embedding table $E$ $(V, D)$ turns it into a
+# vector by row lookup:
+#
+# $$
+# \text{out}_{b,t} = E_{\,\text{ids}_{b,t}}
+# \tag{2.3}
+# $$
+#
+# This equals multiplying a one-hot vector by $E$, so the backward is (2.2)'s $\bar W$ rule
+# with one-hot rows: row $v$ of $\bar E$ collects the gradient of **every** position that
+# reads token $v$:
+#
+# $$
+# \bar E_v = \sum_{(b, t)\,:\, \text{ids}_{b,t} = v} \overline{\text{out}}_{b,t},
+# \qquad \bar E_{\text{pad}} = 0
+# \tag{2.4}
+# $$
+#
+# Padded positions hold the id `padding_idx`; the forward returns the zero vector there, so
+# the padding row is a constant and receives no gradient (as in `torch.nn.Embedding`). The
+# sum over repeated ids is where `dE[ids] += dout` goes wrong (lesson 00): `B.scatter_add`
+# adds repeats correctly on every backend.
+
+# %%
+show(linear.embedding_forward, linear.embedding_backward)
+
+# %%
+E = np.arange(12, dtype=float).reshape(4, 3)  # V=4 tokens, D=3
+ids = np.array([[1, 2, 1], [3, 0, 0]])        # row 1 is padded (id 0) after one token
+out, cache = linear.embedding_forward(ids, E, padding_idx=0)
+dE = linear.embedding_backward(np.ones_like(out), cache)
+print("out[1] (the padded steps are zero vectors):\n", out[1])
+print("dE[:, 0] (token 1 is read twice, the padding row gets nothing):", dE[:, 0])
+
+# %% [markdown]
+# ## 3. Softmax, and the max shift
+#
+# A decoder's output layer produces a score (a *logit*) $x_k$ for each of the $V$ tokens.
+# Softmax turns them into probabilities. Subtracting the row maximum $m$ first changes
+# nothing mathematically (it cancels between numerator and denominator) and keeps every
+# exponent $\le 0$, so nothing overflows:
+#
+# $$
+# \operatorname{softmax}(x)_k = \frac{e^{x_k - m}}{\sum_j e^{x_j - m}}, \qquad m = \max_j x_j
+# \tag{2.5}
+# $$
+
+# %%
+from minis2s.functional import activations
+
+logits = np.array([[1000.0, 999.0, 990.0]])
+with np.errstate(over="ignore", invalid="ignore"):
+    naive = np.exp(logits) / np.exp(logits).sum(axis=-1, keepdims=True)
+print("naive softmax:  ", naive)
+print("shifted (2.5):  ", activations.softmax(logits))
+show(activations.softmax)
+
+# %% [markdown]
+# **Backward.** With $p = \operatorname{softmax}(x)$, $\partial p_k/\partial x_j = p_k(\delta_{kj} - p_j)$
+# (differentiate the quotient). By (1.2), $\bar x_j = \sum_k \bar p_k\, p_k (\delta_{kj} - p_j)
+# = p_j \bar p_j - p_j \sum_k p_k \bar p_k$:
+#
+# $$
+# \bar x = p \odot \Bigl(\bar p - \textstyle\sum_k p_k \bar p_k\Bigr)
+# \tag{2.6}
+# $$
+#
+# The $(V, V)$ Jacobian is never built: one dot product per row is enough.
+
+# %%
+show(activations.softmax_backward)
+
+# %% [markdown]
+# ## 4. Log-softmax
+#
+# A loss needs $\log p$, and $\log(\operatorname{softmax}(x))$ computed in two steps fails
+# when a probability underflows to 0: its log is $-\infty$. Write the log directly, with the
+# same shift:
+#
+# $$
+# \operatorname{log\_softmax}(x)_k = x_k - m - \log \sum_j e^{x_j - m}
+# \tag{2.7}
+# $$
+#
+# Its derivative: $\partial y_k / \partial x_j = \delta_{kj} - p_j$, so
+#
+# $$
+# \bar x = \bar y - \operatorname{softmax}(x) \textstyle\sum_k \bar y_k
+# \tag{2.8}
+# $$
+#
+# and the forward's output is all the backward needs, since $\operatorname{softmax}(x) = e^{y}$.
+
+# %%
+x = np.array([[0.0, -800.0]])
+with np.errstate(divide="ignore"):
+    print("log(softmax(x)):", np.log(activations.softmax(x)))
+print("log_softmax(x): ", activations.log_softmax(x))
+show(activations.log_softmax, activations.log_softmax_backward)
+
+# %% [markdown]
+# ## 5. Cross-entropy over a padded batch, with label smoothing
+#
+# A decoder predicts a distribution $p = \operatorname{softmax}(z)$ over $V$ tokens at each
+# target position; the target is the token $y$. The loss is the negative log-probability
+# of the target. *Label smoothing* (Szegedy et al., 2016) moves a fraction $\varepsilon$ of
+# the target's mass uniformly over all $V$ classes, which discourages over-confident
+# predictions. Per real token, with PyTorch's definition:
+#
+# $$
+# \ell = -(1 - \varepsilon) \log p_y - \frac{\varepsilon}{V} \sum_k \log p_k
+# = -\sum_k q_k \log p_k, \qquad q = (1 - \varepsilon)\,\text{onehot}(y) + \frac{\varepsilon}{V}
+# \tag{2.9}
+# $$
+#
+# A batch of sequences is padded to a common length $T$. With $m = 1$ on real tokens and $0$
+# on padding, the loss is the mean over the $N$ real tokens only, so padding costs nothing
+# and a batch with long sequences is not weighted differently from one with short ones:
+#
+# $$
+# L = \frac{1}{N} \sum_{(b, t)\,:\, m_{b,t} = 1} \ell_{b,t}, \qquad N = \sum_{b,t} m_{b,t}
+# \tag{2.10}
+# $$
+#
+# **Backward.** Write $\log p_k = z_k - \operatorname{LSE}(z)$ with $\operatorname{LSE}(z) = \log
+# \sum_j e^{z_j}$, whose derivative is $p_j$. Since $\sum_k q_k = 1$,
+# $\ell = -\sum_k q_k z_k + \operatorname{LSE}(z)$, and so $\partial \ell/\partial z_j = p_j - q_j$.
+# With the mean (2.10) and an upstream gradient $\bar L$ (usually 1):
+#
+# $$
+# \bar z_{b,t} = \bar L \, (p_{b,t} - q_{b,t}) \, \frac{m_{b,t}}{N}
+# \tag{2.11}
+# $$
+#
+# Every token pushes its logits toward its target distribution, in proportion to how wrong
+# it is; padding gets exactly zero. Here is the library's pair. The forward computes the
+# log-probabilities with (2.7), and the backward recovers $p$ from them:
+
+# %%
+from minis2s.functional import losses
+
+show(losses.softmax_cross_entropy_forward, losses.softmax_cross_entropy_backward)
+
+# %% [markdown]
+# Padding really is free. Fill the padded positions with garbage logits and the loss does
+# not move, and their gradient is exactly zero:
+
+# %%
+rng = np.random.default_rng(0)
+Bn, T, V = 3, 4, 6
+logits = rng.standard_normal((Bn, T, V))
+targets = rng.integers(0, V, size=(Bn, T))
+mask = np.arange(T)[None, :] < np.array([4, 2, 1])[:, None]  # lengths 4, 2, 1
+
+loss, cache = losses.softmax_cross_entropy_forward(logits, targets, mask=mask)
+garbage = np.where(mask[..., None], logits, 1e3 * rng.standard_normal((Bn, T, V)))
+loss_garbage, cache_garbage = losses.softmax_cross_entropy_forward(garbage, targets, mask=mask)
+dz = losses.softmax_cross_entropy_backward(1.0, cache_garbage)
+
+print(f"loss {float(loss):.6f}, with garbage in the padding {float(loss_garbage):.6f}")
+print("gradient at padded positions is exactly 0:", np.all(dz[~mask] == 0))
+print("each real token's gradient sums to 0 over V (p and q are distributions):",
+      np.allclose(dz[mask].sum(axis=-1), 0))
+
+# %% [markdown]
+# With label smoothing the best prediction is no longer one-hot: the loss is smallest at
+# $p = q$, where the gradient (2.11) vanishes. Let us confirm both the minimum and, if
+# PyTorch is installed, that our numbers equal `torch.nn.functional.cross_entropy` with
+# `label_smoothing` (padding marked with `ignore_index`):
+
+# %%
+eps = 0.1
+y = np.array([2])
+q = np.full((1, V), eps / V)
+q[0, y] += 1 - eps
+for name, z in (("logits = log q (p = q)", np.log(q)), ("confident: 10 on the target", 10 * np.eye(V)[y])):
+    l, c = losses.softmax_cross_entropy_forward(z, y, label_smoothing=eps)
+    print(f"{name:28s} loss {float(l):.4f}  |gradient| {np.abs(losses.softmax_cross_entropy_backward(1.0, c)).max():.1e}")
+
+try:
+    import torch
+except ImportError:
+    print("PyTorch is not installed; skipping the comparison")
+else:
+    padded_targets = torch.from_numpy(np.where(mask, targets, -100))
+    z = torch.tensor(logits, requires_grad=True)
+    ref = torch.nn.functional.cross_entropy(z.reshape(-1, V), padded_targets.reshape(-1), ignore_index=-100, label_smoothing=eps)
+    ref.backward()
+    ours, c = losses.softmax_cross_entropy_forward(logits, targets, mask=mask, label_smoothing=eps)
+    print("torch loss - ours:", ref.item() - float(ours))
+    print("max |torch grad - ours|:", np.abs(z.grad.numpy() - losses.softmax_cross_entropy_backward(1.0, c)).max())
+
+# %% [markdown]
+# The gradient checks of every op in this lesson, padding and the all-but-one-padded batch
+# included:
+
+# %%
+from minis2s import suite
+from minis2s.gradcheck import format_table
+
+wanted = ("affine", "embedding", "softmax", "log_softmax", "cross-entropy")
+chosen = [c for c in suite.CASES if c.name.startswith(wanted)]
+print(format_table([r for c in chosen for r in suite.run(c)]))
+
+# %% [markdown]
+# ### Exercise: `softmax_cross_entropy_backward`
+#
+# Write the backward of the masked mean cross-entropy (no label smoothing here, so
+# $q = \text{onehot}(y)$). The cache holds the raw `logits` and their log-probabilities
+# `logp` (2.7), the `targets`, the float `mask` and `n` $= N$. Return `dlogits`
+# (eq. 2.11). Take $p$ from `logp`, or compute it from `logits` with the max shift (2.5):
+# the grader also tries logits around $\pm 1000$, where an unshifted `exp` fails.
+#
+# The grader runs the library's own forward, `losses.softmax_cross_entropy_forward`. Its cache
+# is a `NamedTuple` whose fields are the lesson's symbols, so you read `cache.x` rather than
+# unpacking a tuple. Here is `CrossEntropyCache`; the stub below lists its fields with their
+# shapes:
+
+# %%
+from minis2s.functional import losses
+
+show(losses.CrossEntropyCache)
+
+
+# %% [markdown]
+# The cell below holds the stub from `minis2s.exercises.stubs`. Replace the
+# `raise NotImplementedError(...)` with your code and run the cell: `check` grades your
+# function with the gradient checker of lesson 01 and, if a gradient is wrong, says which one
+# and why. Until you fill it in, it reports that the exercise is not implemented yet. (`check`
+# prints its report and returns it: `report.passed` is True once you are done.)
+
+# %%
+def softmax_cross_entropy_backward(dloss, cache):
+    """Backward of the masked mean cross-entropy (lesson 02, eq. 2.5, 2.9-2.11).
+
+    dloss: a 0-d array, the gradient of the final loss with respect to this loss (often 1).
+    cache (minis2s.functional.losses.CrossEntropyCache, from softmax_cross_entropy_forward):
+        cache.logits    (B, T, V)  the raw scores z; p = softmax(z) subtracts each row's max
+                                   before exp (eq. 2.5) ...
+        cache.logp      (B, T, V)  ... or read it off log p = log_softmax(z) (eq. 2.7)
+        cache.targets   (B, T)     the target class ids y (0 at padding)
+        cache.mask      (B, T)     m: 1.0 on real tokens, 0.0 on padding
+        cache.n         0-d        N, the number of real tokens (at least 1; eq. 2.10)
+        cache.eps       float      label smoothing, 0 here: q = onehot(y)
+        cache.nll_sum, cache.n_tokens  0-d  for perplexity; not needed here
+    Returns dlogits (B, T, V): dloss * (p - onehot(y)) * m / N per token (eq. 2.11).
+    """
+    raise NotImplementedError(
+        "write eq. 2.5 (p = softmax(logits), max-shifted) and eq. 2.11: dlogits = (p - onehot(y)) m / N"
+    )
+
+
+report = check(softmax_cross_entropy_backward)
+
+# %% [markdown]
+# The reference solution, graded the same way — this is what a pass looks like:
+
+# %%
+report = check(solutions.softmax_cross_entropy_backward)
+
+# %% [markdown]
+# ## Summary
+#
+# - Affine: $y = x W^\top + b$ (2.1); $\bar x = \bar y W$, $\bar W = \bar y^\top x$,
+#   $\bar b = \sum_b \bar y_b$ (2.2) — the sums over rows because every row shares $W$ and $b$.
+# - Embedding: a row lookup (2.3) whose gradient adds over repeated ids and leaves the padding
+#   row at zero (2.4).
+# - Softmax and log-softmax with the max shift (2.5, 2.7); their backward passes need one
+#   reduction per row, never the Jacobian (2.6, 2.8).
+# - Cross-entropy with label smoothing $-\sum_k q_k \log p_k$ (2.9), averaged over real
+#   tokens (2.10), has gradient $(p - q)\, m / N$ (2.11).
+#
+# **Next:** [lesson 03](03_rnn_bptt.ipynb) — a network with memory: the recurrent neural
+# network and backpropagation through time.

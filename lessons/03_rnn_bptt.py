@@ -1,0 +1,457 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Lesson 03 — The vanilla RNN and backpropagation through time
+#
+# **What you will learn**
+#
+# - the Elman RNN, one step and over a padded batch of sequences (eq. 3.1–3.3);
+# - the backward pass of one step (eq. 3.4, 3.5, 3.7, 3.10) — and you will write it;
+# - backpropagation through time (BPTT): why gradients *add* over time steps (eq. 3.6–3.8);
+# - why gradients vanish or explode over long sequences, measured and plotted (eq. 3.9);
+# - gradient clipping by global norm and by value (eq. 3.11–3.13).
+#
+# Shapes use B batch, T time, D input size, H hidden size.
+
+# %%
+import matplotlib.pyplot as plt
+import numpy as np
+
+from course import FAST, show
+
+# %%
+from minis2s.exercises import check, solutions
+
+# %% [markdown]
+# ## 1. The RNN step
+#
+# An RNN reads a sequence $x_1, \dots, x_T$ one step at a time and keeps a hidden state
+# $h_t$ that summarises what it has read. For a batch, $x_t$ is $(B, D)$ and $h_t$ is
+# $(B, H)$:
+#
+# $$
+# a_t = x_t W_x^{\top} + b_x + h_{t-1} W_h^{\top} + b_h
+# \tag{3.1}
+# $$
+#
+# $$
+# h_t = \tanh(a_t)
+# \tag{3.2}
+# $$
+#
+# The weights follow PyTorch's `nn.RNN` layout (output features first), so its parameters
+# load unchanged: $W_x$ = `weight_ih` $(H, D)$, $W_h$ = `weight_hh` $(H, H)$, and two
+# biases $b_x, b_h$ $(H)$ — mathematically one bias, kept as two for PyTorch compatibility.
+# The **same** $W_x, W_h, b$ are used at every time step.
+
+# %%
+from minis2s.functional import rnn
+
+show(rnn.rnn_step_forward)
+
+# %% [markdown]
+# The forward caches its inputs and its output $h$: the backward needs nothing else.
+#
+# ## 2. One step backward
+#
+# The backward receives $\bar h = \partial L/\partial h_t$, shape $(B, H)$, and must return
+# the gradient of every input. Go through the graph from the top.
+#
+# **Through the tanh.** The derivative of tanh is cheapest written through its output:
+#
+# $$
+# \tanh'(a) = 1 - \tanh^2(a)
+# \tag{3.10}
+# $$
+#
+# so, elementwise (the Jacobian of a pointwise function is diagonal, lesson 01, eq. 1.2):
+#
+# $$
+# \bar a_t = \bar h_t \odot (1 - h_t^2)
+# \tag{3.4}
+# $$
+#
+# **Through the matrix products.** Write (3.1) for one batch row $b$ and one hidden unit
+# $j$: $a_{bj} = \sum_k x_{bk} W_{x,jk} + \sum_k h_{bk}^{\text{prev}} W_{h,jk} + \dots$. So
+# $\partial a_{bj}/\partial x_{bk} = W_{x,jk}$, and by the chain rule (1.1)
+# $\bar x_{bk} = \sum_j \bar a_{bj} W_{x,jk}$ — a matrix product:
+#
+# $$
+# \bar x_t = \bar a_t W_x, \qquad \bar h_{t-1} \mathrel{+}= \bar a_t W_h
+# \tag{3.5}
+# $$
+#
+# (A quick check: $\bar a_t$ is $(B, H)$, $W_x$ is $(H, D)$, the product is $(B, D)$ like
+# $x_t$. When shapes allow only one product, it is usually the right one.)
+#
+# **The parameters.** $W_{x,jk}$ touches $a_{bj}$ for *every* row $b$ and, in a sequence,
+# at *every* step $t$. Gradients of a value used many times add (1.1), so
+#
+# $$
+# \bar W_x = \sum_t \bar a_t^{\top} x_t, \qquad
+# \bar W_h = \sum_t \bar a_t^{\top} h_{t-1}, \qquad
+# \bar b_x = \bar b_h = \sum_t \sum_b \bar a_{t,b}
+# \tag{3.7}
+# $$
+#
+# For one step the sum over $t$ has a single term; the sum over the batch is inside the
+# product $\bar a^{\top} x$ $(H, B)(B, D) = (H, D)$. Here is the library's step backward,
+# one line per equation. Its cache is a `NamedTuple` whose fields are the symbols above, so
+# the backward reads `cache.h` and `cache.Wx`, not positions in a tuple:
+
+# %%
+show(rnn.RNNStepCache, rnn.rnn_step_backward)
+
+# %% [markdown]
+# Its first line is the derivative (3.10), the backward of the library's stand-alone tanh
+# pair, whose cache is the tanh's output itself:
+
+# %%
+from minis2s.functional import activations
+
+show(activations.tanh_forward, activations.tanh_backward)
+
+# %% [markdown]
+# ### Exercise: `rnn_step_backward`
+#
+# Write the backward pass of one RNN step: given `dh` $= \partial L/\partial h$, shape
+# $(B, H)$, and the forward's cache, return `dx, dh_prev, dWx, dWh, dbx, dbh`
+# (eq. 3.4, 3.5, 3.7). Try it before you scroll back to the library's version.
+#
+# The grader runs the library's own forward, `rnn.rnn_step_forward`. Its cache is a
+# `NamedTuple` whose fields are the lesson's symbols, so you read `cache.x` rather than
+# unpacking a tuple. Here is `RNNStepCache`; the stub below lists its fields with their shapes:
+
+# %%
+from minis2s.functional import rnn
+
+show(rnn.RNNStepCache)
+
+
+# %% [markdown]
+# The cell below holds the stub from `minis2s.exercises.stubs`. Replace the
+# `raise NotImplementedError(...)` with your code and run the cell: `check` grades your
+# function with the gradient checker of lesson 01 and, if a gradient is wrong, says which one
+# and why. Until you fill it in, it reports that the exercise is not implemented yet. (`check`
+# prints its report and returns it: `report.passed` is True once you are done.)
+
+# %%
+def rnn_step_backward(dh, cache):
+    """Backward of h = tanh(x Wx^T + bx + h_prev Wh^T + bh) (lesson 03, eq. 3.1-3.5, 3.7).
+
+    dh: (B, H), the gradient of the loss with respect to h.
+    cache (minis2s.functional.rnn.RNNStepCache, from rnn_step_forward):
+        cache.x       (B, D)
+        cache.h_prev  (B, H)
+        cache.Wx      (H, D)
+        cache.Wh      (H, H)
+        cache.h       (B, H)  the new state, tanh(a) (eq. 3.2)
+    Returns dx (B, D), dh_prev (B, H), dWx (H, D), dWh (H, H), dbx (H,), dbh (H,).
+    """
+    raise NotImplementedError("write eq. 3.4 first: da = dh * (1 - h^2)")
+
+
+report = check(rnn_step_backward)
+
+# %% [markdown]
+# The reference solution, graded the same way — this is what a pass looks like:
+
+# %%
+report = check(solutions.rnn_step_backward)
+
+# %% [markdown]
+# ## 3. Backpropagation through time
+#
+# Unroll the RNN over $T$ steps and it is an ordinary (deep) computational graph with shared
+# weights. In a sequence model each $h_t$ is used twice: as the output $y_t$ at step $t$
+# (read by a loss, or an attention layer) and as the input of step $t+1$. Its gradient is
+# the sum of both paths:
+#
+# $$
+# \bar h_t = \bar y_t + \bar a_{t+1} W_h
+# \tag{3.6}
+# $$
+#
+# So BPTT is one loop from $t = T$ down to $1$: add the gradient arriving from the output,
+# go through the tanh (3.4), send $\bar a_t W_h$ on to step $t-1$ (3.5), and accumulate the
+# parameter gradients (3.7).
+#
+# **Padding.** A batch holds sequences of different lengths, padded to a common $T$. With
+# $m_t = 1$ on a row's real tokens and $0$ on its padding, a padded step must not change
+# anything:
+#
+# $$
+# m_t = 0:\quad h_t = h_{t-1}, \qquad y_t = m_t\, h_t = 0
+# \tag{3.3}
+# $$
+#
+# so the final state of every row is its state after its *last real* token, as in PyTorch's
+# packed sequences. Backward, the padded step is the identity on the carried state and
+# nothing flows into its tanh:
+#
+# $$
+# m_t = 0:\quad \bar a_t = 0, \qquad \bar h_{t-1} = \bar h_t
+# \tag{3.8}
+# $$
+
+# %% [markdown]
+# ### Exercise: `rnn_backward`
+#
+# Write BPTT over a padded batch: given `dout = (dhs, dh_last)` — the gradients of every
+# output $h_t$, shape $(B, T, H)$, and of the final state, $(B, H)$ — and the cache of
+# `rnn.rnn_forward` (the inputs, the mask and every state $h_t$; `cache.step(t)` is step
+# $t$'s own cache), return `dx, dh0, dWx, dWh, dbx, dbh` (eq. 3.6-3.8, with 3.3 for the
+# padding). Call a step backward inside your loop: your own from the exercise above, or
+# `solutions.rnn_step_backward`. The grader knows the
+# classic mistakes: weights not summed over time, the recurrent gradient dropped, padding
+# treated as real, the loop run forwards, `dh_last` forgotten.
+#
+# The grader runs the library's own forward, `rnn.rnn_forward`. Its cache is a `NamedTuple`
+# whose fields are the lesson's symbols, so you read `cache.x` rather than unpacking a tuple.
+# Here is `RNNCache`; the stub below lists its fields with their shapes:
+
+# %%
+from minis2s.functional import rnn
+
+show(rnn.RNNCache)
+
+
+# %% [markdown]
+# The cell below holds the stub from `minis2s.exercises.stubs`. Replace the
+# `raise NotImplementedError(...)` with your code and run the cell: `check` grades your
+# function with the gradient checker of lesson 01 and, if a gradient is wrong, says which one
+# and why. Until you fill it in, it reports that the exercise is not implemented yet. (`check`
+# prints its report and returns it: `report.passed` is True once you are done.)
+
+# %%
+def rnn_backward(dout, cache):
+    """Backpropagation through time over a padded batch (lesson 03, eq. 3.3, 3.6-3.8).
+
+    dout = (dhs, dh_last): dhs (B, T, H), the gradient of every output h_t; dh_last (B, H),
+    the gradient of the final state.
+    cache (minis2s.functional.rnn.RNNCache, from rnn_forward):
+        cache.step(t)  step t's own RNNStepCache: pass it to a step backward (yours from the
+                       previous exercise, or minis2s.exercises.solutions.rnn_step_backward)
+        cache.mask     (B, T, 1) bool  m_t: True on real tokens (each row real, then padded)
+        cache.x        (B, T, D)
+        cache.h0       (B, H)
+        cache.Wx       (H, D)
+        cache.Wh       (H, H)
+        cache.h        (B, T, H)  the state after every step, carried over padding (eq. 3.3)
+    Returns dx (B, T, D), dh0 (B, H), dWx (H, D), dWh (H, H), dbx (H,), dbh (H,).
+    """
+    raise NotImplementedError(
+        "write eq. 3.6 first: loop t from T-1 down to 0, dh = dh + m_t dhs_t, and send m_t dh through a step backward"
+    )
+
+
+report = check(rnn_backward)
+
+# %% [markdown]
+# The reference solution, graded the same way — this is what a pass looks like:
+
+# %%
+report = check(solutions.rnn_backward)
+
+# %% [markdown]
+# The library's sequence functions follow the equations, with one efficiency twist: because
+# the parameter gradients (3.7) are sums over time, the backward stores every $\bar a_t$ in
+# one $(B, T, H)$ buffer and forms $\bar W_x, \bar W_h, \bar x$ as *single* matrix products
+# after the loop; the forward likewise projects all inputs $x_t W_x^\top$ in one product
+# before it. Only $h_{t-1} W_h^\top$ and the tanh stay inside the time loop.
+
+# %%
+show(rnn.rnn_forward, rnn.rnn_backward)
+
+# %% [markdown]
+# Let us see the padding rules hold: a batch of lengths 5, 2 and 0.
+
+# %%
+rng = np.random.default_rng(0)
+Bn, T, D, H = 3, 5, 4, 3
+lengths = np.array([5, 2, 0])
+x = rng.standard_normal((Bn, T, D))
+h0 = rng.standard_normal((Bn, H))
+Wx, Wh = 0.5 * rng.standard_normal((H, D)), 0.5 * rng.standard_normal((H, H))
+bx, bh = np.zeros(H), np.zeros(H)
+
+(hs, h_last), cache = rnn.rnn_forward(x, h0, Wx, Wh, bx, bh, lengths=lengths)
+dx, dh0, dWx, dWh, dbx, dbh = rnn.rnn_backward((np.ones_like(hs), np.ones_like(h_last)), cache)
+
+print("outputs at padded steps are 0:         ", np.all(hs[1, 2:] == 0), np.all(hs[2] == 0))
+print("row 1 ends in its state after token 2:  ", np.array_equal(h_last[1], hs[1, 1]))
+print("an empty row keeps h0:                  ", np.array_equal(h_last[2], h0[2]))
+print("dx at padded steps is 0:                ", np.all(dx[1, 2:] == 0), np.all(dx[2] == 0))
+print("an empty row passes dh_last to dh0:     ", np.array_equal(dh0[2], np.ones(H)))
+
+# %% [markdown]
+# And the gradient checker of lesson 01 confirms the whole BPTT, padding included, through
+# the library's own check cases:
+
+# %%
+from minis2s import suite
+from minis2s.gradcheck import format_table
+
+names = ["rnn sequence padded mask", "rnn sequence one real row", "rnn sequence B=1 T=1"]
+print(format_table([r for c in suite.CASES if c.name in names for r in suite.run(c)]))
+
+# %% [markdown]
+# ## 4. Vanishing and exploding gradients
+#
+# Follow a gradient from the last state back to step $t$. Each step back multiplies it by
+# the tanh slope (3.4) and by $W_h$ (3.5). With row vectors,
+#
+# $$
+# \bar h_t \;=\; \bar h_T \prod_{s=T}^{t+1} \operatorname{diag}(1 - h_s^2)\, W_h,
+# \qquad
+# \lVert \bar h_t \rVert \;\le\; \lVert \bar h_T \rVert \,\bigl(\sigma_{\max}(W_h)\bigr)^{T-t}
+# \tag{3.9}
+# $$
+#
+# since $0 < 1 - h^2 \le 1$. A product of $T - t$ similar matrices behaves like a power: when
+# the largest singular value of $W_h$ is below 1 the gradient **vanishes** exponentially, and
+# the RNN cannot learn dependencies longer than a few steps; when $W_h$ is large the gradient
+# can **explode** (a large $W_h$ is necessary, not sufficient: the tanh may saturate and
+# damp it).
+#
+# Let us measure it. We run an RNN over $T$ random inputs with $W_h$ drawn as
+# $\text{scale} \cdot \mathcal{N}(0, 1/H)$ (spectral radius about `scale`), put a random
+# gradient on the *last* state only, and record $\lVert \bar h_t \rVert$ as BPTT carries it
+# back — written with the step pair, so you can see each step of (3.9):
+
+# %%
+Bn, T, D, H = (4, 30, 8, 16) if FAST else (8, 60, 16, 32)
+x = np.random.default_rng(0).standard_normal((Bn, T, D))
+
+
+def rnn_params(scale, seed=1):
+    g = np.random.default_rng(seed)
+    Wx = g.standard_normal((H, D)) / np.sqrt(D)
+    Wh = scale * g.standard_normal((H, H)) / np.sqrt(H)
+    return Wx, Wh, np.zeros(H), np.zeros(H)
+
+
+def rnn_state_grad_norms(scale):
+    params = rnn_params(scale)
+    h, caches = np.zeros((Bn, H)), []
+    for t in range(T):
+        h, cache = rnn.rnn_step_forward(x[:, t], h, *params)
+        caches.append(cache)
+    dh = np.random.default_rng(2).standard_normal((Bn, H))  # dL/dh_T: L reads the last state
+    norms = np.empty(T)
+    for t in reversed(range(T)):
+        norms[t] = np.linalg.norm(dh)  # dL/dh_t
+        _, dh, *_ = rnn.rnn_step_backward(dh, caches[t])
+    return norms
+
+
+plt.figure(figsize=(7, 4))
+for scale in (0.5, 1.0, 2.0, 3.0):
+    norms = rnn_state_grad_norms(scale)
+    plt.semilogy(np.arange(1, T + 1), norms, label=f"scale {scale}: |dL/dh_1| / |dL/dh_T| = {norms[0] / norms[-1]:.0e}")
+plt.xlabel("time step t")
+plt.ylabel("||dL/dh_t||")
+plt.title("RNN: the gradient of the last state, carried back in time")
+plt.legend(fontsize=8)
+plt.show()
+
+# %% [markdown]
+# Read each curve from right ($t = T$, where the gradient enters) to left. With a small
+# $W_h$ the gradient reaching the first steps is many orders of magnitude smaller: those
+# steps get almost no learning signal. With a large $W_h$ it grows by orders of magnitude,
+# and one unlucky batch can produce an update that wrecks the weights. Only a narrow band of
+# scales keeps it roughly constant — and training moves $W_h$ out of any band you start in.
+#
+# Lesson 04's LSTM fixes the vanishing side by changing the architecture. The exploding side
+# has a blunt and effective fix: clipping.
+#
+# ## 5. Gradient clipping
+#
+# Before each optimizer step, measure the **global norm** of all parameter gradients
+# together, as one long vector:
+#
+# $$
+# \lVert g \rVert = \sqrt{\textstyle\sum_{\text{arrays } G} \sum G^2}
+# \tag{3.11}
+# $$
+#
+# and if it exceeds `max_norm`, scale *every* gradient by the same factor:
+#
+# $$
+# g \leftarrow g \cdot \min\!\Big(1, \frac{\mathrm{max\_norm}}{\lVert g \rVert + 10^{-6}}\Big)
+# \tag{3.12}
+# $$
+#
+# This keeps the direction of the update and only shortens it. The older alternative clamps
+# each entry:
+#
+# $$
+# g \leftarrow \operatorname{clip}(g, -c, c)
+# \tag{3.13}
+# $$
+#
+# which bounds the entries but bends the direction. Both are computed on the device: the
+# scale in (3.12) stays a 0-d array and is never read back to the host.
+
+# %%
+from minis2s.functional import clip
+
+show(clip.global_norm, clip.clip_grad_norm, clip.clip_grad_value)
+
+# %% [markdown]
+# Take the exploding configuration (scale 3), compute its parameter gradients with the
+# library's BPTT, and clip them both ways:
+
+# %%
+params = rnn_params(3.0)
+(hs, h_last), cache = rnn.rnn_forward(x, np.zeros((Bn, H)), *params)
+dh_last = np.random.default_rng(2).standard_normal((Bn, H))
+_, _, *grads = rnn.rnn_backward((None, dh_last), cache)  # dWx, dWh, dbx, dbh
+
+
+def flat(gs):
+    return np.concatenate([g.ravel() for g in gs])
+
+
+def cosine(a, b):
+    return a @ b / (np.linalg.norm(a) * np.linalg.norm(b))
+
+
+by_norm = [g.copy() for g in grads]
+norm_before = clip.clip_grad_norm(by_norm, max_norm=1.0)
+by_value = [g.copy() for g in grads]
+clip.clip_grad_value(by_value, clip_value=0.1)
+
+print(f"global norm before clipping: {float(norm_before):.3g}")
+for label, clipped in (("clip_grad_norm(max_norm=1)", by_norm), ("clip_grad_value(0.1)", by_value)):
+    print(f"{label:28s} norm {float(clip.global_norm(clipped)):7.3g}, "
+          f"cosine with the unclipped gradient {cosine(flat(clipped), flat(grads)):.6f}")
+
+# %% [markdown]
+# Clipping by norm leaves the cosine at exactly 1: same direction, shorter step. Clipping by
+# value changes the direction. minis2s's trainer clips by global norm.
+#
+# ## Summary
+#
+# - RNN step: $h_t = \tanh(x_t W_x^\top + h_{t-1} W_h^\top + b)$ (3.1–3.2); backward: through
+#   the tanh (3.4, 3.10), then matrix products with the same weights (3.5), parameter
+#   gradients summed over batch and time (3.7).
+# - BPTT: $h_t$ feeds the output and the next step, so their gradients add (3.6). Padded
+#   steps copy the state forward and the gradient backward (3.3, 3.8).
+# - Carried back over many steps, the gradient is a product of Jacobians (3.9): it vanishes
+#   or explodes exponentially. Clip by global norm (3.11–3.12) to tame explosions.
+#
+# **Next:** [lesson 04](04_lstm.ipynb) — the LSTM, whose cell state gives gradients a path
+# that does not pass through $W_h$ at every step.

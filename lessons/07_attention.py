@@ -1,0 +1,446 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Lesson 07 — Attention
+#
+# **What you will learn**
+#
+# - why one final state is a bottleneck, and how attention removes it (Bahdanau et al.,
+#   2015; Luong et al., 2015);
+# - three ways to score a source position: additive, dot (and scaled dot), general
+#   (eq. 7.1–7.3); the masked softmax and the context vector (eq. 7.4–7.5);
+# - masking done exactly: padded positions get weight **zero**, not a small number;
+# - the backward pass (eq. 7.6–7.8) — and you will write the additive one;
+# - attention heatmaps, and the classic result on the dates task: the same model without
+#   attention gets few dates exactly right, with attention practically all of them.
+#
+# Shapes: B batch, S source length, H decoder size (the query), A attention size; the
+# encoder's outputs are the keys and values, $(B, S, H_{\text{enc}})$.
+
+# %%
+import os
+
+# Lessons 06-10 train models on the CPU. Their matrices are small, so BLAS worker threads
+# barely speed them up; on a busy machine (other jobs, `pytest -n 2`) threads that wait for
+# a core slow every product down many times over -- lesson 10 measures it. This must run
+# before NumPy is imported; export OPENBLAS_NUM_THREADS yourself to choose another number.
+for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(variable, "1")
+
+# %%
+import matplotlib.pyplot as plt
+import numpy as np
+
+from course import FAST, show
+
+# %%
+from minis2s.exercises import check, solutions
+
+# %% [markdown]
+# ## 1. The bottleneck
+#
+# In lesson 06 the decoder saw the source only through the encoder's final state: an
+# $H$-vector had to carry every letter of the string, and the errors gathered in the
+# middle of long strings. The encoder had computed a state $h_s$ *per source position* —
+# an annotation of token $s$ in its left context — and then thrown all but the last away.
+#
+# **Attention** keeps them all. At every decoder step a *query* (the decoder's state)
+# scores each encoder output, a softmax turns the scores into weights that sum to one,
+# and the weighted average of the encoder outputs, the *context* $c_t$, joins the
+# decoder's input and its readout. The decoder can look at the source positions it needs
+# right now — the last letters first when reversing, the year when writing the year of a
+# date. And the gradient reaches every encoder position directly, not only through $T$
+# decoder steps and $S$ encoder steps.
+#
+# ## 2. Scores, weights, context
+#
+# Write $q$ for the query (the decoder state $s_{t-1}$), $k_s$ for the key and $v_s$ for the
+# value of source position $s$; in minis2s both are the encoder output $h_s$. Three
+# scoring functions:
+#
+# **Additive** (Bahdanau): a one-hidden-layer network of the query and the key. The key's
+# half $k'_s = W_k k_s$ does not depend on the step, so it is computed **once per batch**,
+# for all positions, by one matrix product:
+#
+# $$
+# e_s = v^{\top} \tanh\bigl(W_q\, q + k'_s\bigr), \qquad k'_s = W_k\, k_s
+# \tag{7.1}
+# $$
+#
+# with $W_q$ $(A, H)$, $W_k$ $(A, H_{\text{enc}})$, $v$ $(A)$.
+#
+# **Dot** (Luong): no parameters, $q$ and $k_s$ must have one size. The *scaled* variant
+# divides by $\sqrt H$: for vectors with independent unit-variance entries the dot product
+# has variance $H$, and large scores saturate the softmax, whose gradient then vanishes:
+#
+# $$
+# e_s = q^{\top} k_s \qquad\text{or}\qquad e_s = \frac{q^{\top} k_s}{\sqrt{H}}
+# \tag{7.2}
+# $$
+#
+# **General** (Luong): a bilinear form, $W$ $(H, H_{\text{enc}})$:
+#
+# $$
+# e_s = q^{\top} W k_s
+# \tag{7.3}
+# $$
+#
+# **Weights.** A softmax over the *real* source positions only. With $m_s \in \{0, 1\}$ the
+# source mask and $c$ the largest real score (the shift of eq. 2.5):
+#
+# $$
+# a_s = \frac{m_s\, \exp(e_s - c)}{\sum_j m_j \exp(e_j - c)}
+# \tag{7.4}
+# $$
+#
+# **Context.** The weighted average of the values:
+#
+# $$
+# c_t = \sum_s a_s\, v_s
+# \tag{7.5}
+# $$
+#
+# The library's module docstring lists these equations, with the backward ones we derive
+# in section 5:
+
+# %%
+from minis2s.functional import attention as Fatt
+
+print(Fatt.__doc__)
+show(Fatt.masked_softmax_forward, Fatt._masked_softmax, Fatt._context)
+
+# %%
+show(Fatt.additive_attention_forward, Fatt.dot_attention_forward, Fatt.general_attention_forward)
+
+# %% [markdown]
+# ## 3. Masking, exactly
+#
+# A batch of sources is padded. Attention must not attend to padding, and "not" should mean
+# *exactly* zero: a tiny weight on a padded position still mixes garbage into the context,
+# and (worse) makes the result depend on what the padding holds. Equation (7.4) multiplies
+# by the mask **after** the exponential, so a padded position's weight is $0 \cdot
+# \exp(\dots) = 0$ whatever its score. Two details make it robust: the exponent at padding
+# is replaced by 0 before `exp`, so even an infinite padded score cannot produce
+# `inf * 0 = nan`; and a row with no real position at all divides by 1 instead of 0,
+# giving all-zero weights and a zero context rather than `nan`.
+#
+# A batch with lengths 5, 2 and 0:
+
+# %%
+rng = np.random.default_rng(0)
+Bn, S, H = 3, 5, 4
+lengths = np.array([5, 2, 0])
+mask = (np.arange(S)[None, :] < lengths[:, None]).astype(float)
+q = rng.standard_normal((Bn, H))
+keys, values = rng.standard_normal((Bn, S, H)), rng.standard_normal((Bn, S, H))
+
+(context, weights), _ = Fatt.dot_attention_forward(q, keys, values, mask)
+np.set_printoptions(precision=3, suppress=True)
+print("weights:\n", weights)
+print("padded weights exactly zero:", np.all(weights[mask == 0] == 0.0))
+print("rows sum to:", weights.sum(axis=1), "(the empty row: 0)")
+
+# whatever the padding holds, the result is bit-for-bit the same
+keys2, values2 = keys.copy(), values.copy()
+keys2[mask == 0], values2[mask == 0] = 1e6, -1e6
+(context2, weights2), _ = Fatt.dot_attention_forward(q, keys2, values2, mask)
+print("garbage in the padding changes nothing:", np.array_equal(context, context2), np.array_equal(weights, weights2))
+
+# %% [markdown]
+# Compare two common shortcuts. Adding $-\infty$ to padded scores before a plain softmax
+# gives the same weights on ordinary rows but `nan` on the empty row ($-\infty - (-\infty)$);
+# adding $-10^9$ avoids the `nan`, but the shift cancels in the softmax and the empty row
+# gets the softmax of its padded scores — it attends to garbage:
+
+# %%
+from minis2s.functional.activations import softmax
+
+scores = (keys @ q[:, :, None])[..., 0]
+with np.errstate(invalid="ignore"):
+    print("-inf on padding:\n", softmax(scores + np.where(mask > 0, 0.0, -np.inf)))
+print("-1e9 on padding:\n", softmax(scores + np.where(mask > 0, 0.0, -1e9)))
+
+# %% [markdown]
+# ## 4. Attention in the decoder
+#
+# At step $t$ the query is the previous state $s_{t-1}$ (Bahdanau's choice). The context
+# enters the cell's input — *input feeding*, so the cell knows what it attended to — and
+# the readout, $z_t = [s_t; c_t; e_t]$. The decoder's docstring states the step:
+
+# %%
+from minis2s.nn import attention as attn
+from minis2s.nn import decoder
+
+print(decoder.__doc__)
+
+# %% [markdown]
+# `minis2s.nn.attention` puts the three kinds behind one interface: `keys_forward` prepares
+# the keys once per batch (additive attention's $k'_s = W_k k_s$ is one
+# $(B \cdot S, H_{\text{enc}}) \times (H_{\text{enc}}, A)$ product), `step_forward` attends
+# with one query:
+
+# %%
+show(attn.keys_forward, attn.step_forward)
+
+# %% [markdown]
+# ## 5. Backward
+#
+# The step receives $\bar c$ $(B, H_v)$, the gradient of the context, and possibly
+# $\bar a$, a gradient on the returned weights (`None` in the model; the exercise grader
+# sends one, so that both outputs are checked). Work back through (7.5), (7.4), (7.1).
+#
+# **The context** $c = \sum_s a_s v_s$ is linear in each factor (for one batch row):
+#
+# $$
+# \bar a_s = v_s^{\top} \bar c \;\; (+\ \text{the upstream } \bar a_s), \qquad \bar v_s = a_s\, \bar c
+# \tag{7.6}
+# $$
+#
+# **The masked softmax.** For real positions $s, j$, differentiating the quotient (7.4)
+# gives $\partial a_s / \partial e_j = a_s(\delta_{sj} - a_j)$, the softmax Jacobian of
+# lesson 02; a padded $a_s$ is the constant 0. By the chain rule,
+# $\bar e_j = \sum_s \bar a_s\, a_s (\delta_{sj} - a_j)$:
+#
+# $$
+# \bar e_j = a_j \Bigl(\bar a_j - \sum_s a_s \bar a_s\Bigr)
+# \tag{7.7}
+# $$
+#
+# The factor $a_j$ makes $\bar e_j = 0$ at every padded position, with no extra masking:
+# no gradient reaches a padded key.
+#
+# **The additive score** $e_s = v^\top t_s$, $t_s = \tanh(W_q q + k'_s)$. Through the
+# product with $v$ and the tanh (eq. 3.10), write $\bar u_s$ for the gradient of the tanh's
+# input, $(A)$ per position; it flows unchanged into both terms of the sum. The query term
+# $W_q q$ is the **same** for every $s$ (it is broadcast over the positions), so its
+# gradient is the sum over $s$ — the "gradients add" rule once more:
+#
+# $$
+# \bar u_s = \bar e_s\, v \odot (1 - t_s^2), \quad
+# \bar k'_s = \bar u_s, \quad
+# \bar q = W_q^{\top} \sum_s \bar u_s, \quad
+# \bar W_q = \sum_b \Bigl(\sum_s \bar u_{bs}\Bigr) q_b^{\top}, \quad
+# \bar v = \sum_{b, s} \bar e_{bs}\, t_{bs}
+# \tag{7.8}
+# $$
+#
+# The key projection $k'_s = W_k k_s$ was computed once per batch, so its backward runs
+# once too, after all $T$ steps have added their $\bar k'$: $\bar W_k = \sum_{b,s}
+# \bar k'_{bs} k_{bs}^{\top}$ and $\bar k_s = W_k^\top \bar k'_s$, summed over steps.
+#
+# For dot attention $e_s = \sigma\, q^\top k_s$ ($\sigma = 1$ or $1/\sqrt H$), so
+# $\bar q = \sigma \sum_s \bar e_s k_s$ and $\bar k_s = \sigma\, \bar e_s q$; for general
+# attention write $u = q^\top W$, then $e_s = u\, k_s$ is a dot score:
+# $\bar u = \sum_s \bar e_s k_s$, $\bar k_s = \bar e_s u$, $\bar q = W \bar u$,
+# $\bar W = q\, \bar u^\top$ (summed over the batch).
+
+# %%
+show(Fatt.masked_softmax_backward, Fatt._context_backward, Fatt.additive_attention_backward)
+
+# %%
+show(Fatt.dot_attention_backward, Fatt.general_attention_backward, attn.keys_backward, attn.step_backward)
+
+# %% [markdown]
+# **In the decoder.** One decoder step's backward undoes the step in reverse. The readout
+# gradient $\bar z_t$ splits into its three parts $[\bar s_t; \bar c_t; \bar e_t]$; the
+# state part joins the gradient arriving from step $t+1$ and goes through the cell; with
+# input feeding the cell's input gradient splits again into embedding and context parts,
+# and the context's two gradients add; attention's backward then yields $\bar q$ — which
+# joins the gradient of $s_{t-1}$, since the query *is* $s_{t-1}$ — and this step's share
+# of $\bar k'$ and $\bar v$, accumulated over all steps for the encoder. The readout
+# backward is an affine backward (eq. 2.2):
+
+# %%
+show(decoder.step_backward, decoder.readout_backward)
+
+# %% [markdown]
+# The gradient checker confirms every kind against finite differences, on padded batches,
+# a batch of one with one position, and a batch where every row but one is mostly padding:
+
+# %%
+from minis2s import suite
+from minis2s.gradcheck import format_table
+
+print(format_table([r for c in suite.CASES if "attention" in c.name or "masked softmax" in c.name
+                    for r in suite.run(c)]))
+
+# %% [markdown]
+# ### Exercise: `additive_attention_backward`
+#
+# Write the backward pass of additive attention for one query. Given
+# `dout = (dcontext, dweights)` and the forward's cache (which holds `q`, `values`, `Wq`,
+# `v`, the hidden layer `t` $= \tanh(W_q q + k')$ and the `weights`), return
+# `dq, dkeys_proj, dvalues, dWq, dv` (eq. 7.6–7.8). Watch for: the upstream `dweights`
+# added to $\bar a$, the softmax's subtracted sum (7.7), the tanh slope, and the sum over
+# source positions in $\bar q$ and $\bar W_q$.
+#
+# The grader runs the library's own forward, `attention.additive_attention_forward`. Its cache
+# is a `NamedTuple` whose fields are the lesson's symbols, so you read `cache.x` rather than
+# unpacking a tuple. Here is `AdditiveAttentionCache`; the stub below lists its fields with
+# their shapes:
+
+# %%
+from minis2s.functional import attention
+
+show(attention.AdditiveAttentionCache)
+
+
+# %% [markdown]
+# The cell below holds the stub from `minis2s.exercises.stubs`. Replace the
+# `raise NotImplementedError(...)` with your code and run the cell: `check` grades your
+# function with the gradient checker of lesson 01 and, if a gradient is wrong, says which one
+# and why. Until you fill it in, it reports that the exercise is not implemented yet. (`check`
+# prints its report and returns it: `report.passed` is True once you are done.)
+
+# %%
+def additive_attention_backward(dout, cache):
+    """Backward of Bahdanau attention for one query (lesson 07, eq. 7.1, 7.4-7.8).
+
+    dout = (dcontext (B, Hv), dweights (B, S)): the forward returns (context, weights).
+    cache (minis2s.functional.attention.AdditiveAttentionCache, from additive_attention_forward):
+        cache.q        (B, Hq)     the query
+        cache.values   (B, S, Hv)
+        cache.Wq       (A, Hq)
+        cache.v        (A,)
+        cache.t        (B, S, A)   tanh(q Wq^T + keys_proj) (eq. 7.1)
+        cache.weights  (B, S)      the attention weights a_s (eq. 7.4), 0 at padding
+    Returns dq (B, Hq), dkeys_proj (B, S, A), dvalues (B, S, Hv), dWq (A, Hq), dv (A,).
+    """
+    raise NotImplementedError(
+        "write eq. 7.6 first: da_s = v_s . dcontext + dweights_s, dvalues_s = a_s dcontext"
+    )
+
+
+report = check(additive_attention_backward)
+
+# %% [markdown]
+# The reference solution, graded the same way — this is what a pass looks like:
+
+# %%
+report = check(solutions.additive_attention_backward)
+
+# %% [markdown]
+# ## 6. Dates, with and without attention
+#
+# The `dates` task turns a date written in one of ten formats and three cases into ISO
+# form: `Tuesday, September 27, 1994` → `1994-09-27`, `9/27/94` → `1994-09-27`,
+# `DEC 1ST, 2001` → `2001-12-01`. The output's characters come from different places in
+# the input depending on the format — exactly what attention is for. We train the task's
+# recipe (`minis2s/recipes.py`: a GRU encoder-decoder of size 64, Adam at $5 \cdot 10^{-3}$)
+# twice, with additive attention and without.
+#
+# Both get the same number of updates: 900 steps each in fast mode — seconds on a CPU —
+# and 6,000 without it, about what the one-minute budget of `benchmarks/RESULTS.md` buys
+# on the project's development machine. That file records the full figures:
+# **100.00%** held-out exact match with attention, **14.05%** without (90.5% of the
+# characters right).
+
+# %%
+import pathlib
+import tempfile
+
+from minis2s.commands import build_run
+from minis2s.recipes import recipe
+from minis2s.tasks import exact_match
+from minis2s.train import TrainConfig
+
+RUNS = pathlib.Path(tempfile.mkdtemp(prefix="minis2s-lesson07-"))
+r = recipe("dates")
+print("recipe:", r)
+budget = {"minutes": None, "max_steps": 900 if FAST else 6000, "eval_every": 300 if FAST else 500}
+data = {**r["data"], "n_test": 200} if FAST else r["data"]
+runs = {}
+for attention in ("additive", "none"):
+    tc = TrainConfig(**{**r["train"], **budget})
+    task, trainer = build_run({"kind": "toy", "name": "dates", "seed": 0, "data": data},
+                              {**r["model"], "attention": attention}, tc, RUNS / attention, quiet=True)
+    summary = trainer.fit()
+    runs[attention] = (task, trainer, summary, exact_match(trainer.model, task, task.test))
+
+print(f"\n{'attention':10s} {'steps':>6s} {'seconds':>8s} {'exact match':>12s} {'token accuracy':>15s}")
+for attention, (task, trainer, summary, figures) in runs.items():
+    print(f"{attention:10s} {summary['steps']:6d} {summary['train_seconds']:8.1f} "
+          f"{figures['exact_match']:12.2%} {figures['token_accuracy']:15.2%}")
+
+# %% [markdown]
+# (The numbers above are on held-out dates the models never saw; the seconds count
+# training only, validation excluded.) Without attention the model learns the *format* —
+# most characters are right, the dashes always — but rarely a whole date: the day or the
+# month is off. With attention it gets practically every date right, in far fewer steps.
+#
+# Attention does not make the impossible possible here. Dates are short, and the model
+# without attention, trained about twice as long again, gets most of them right as well
+# (we measured 99.8% after 11,400 steps). What attention changes is how *hard* the task is
+# to learn: the decoder reads each digit where it is instead of from a compressed summary
+# of the whole input. The advantage grows with the length of the input; on sentences
+# (lesson 09) it is decisive.
+#
+# The loss curves show the same story:
+
+# %%
+from minis2s import plots
+
+fig, axes = plt.subplots(1, 2, figsize=(12, 4), sharey=True)
+for ax, attention in zip(axes, runs):
+    plots.loss_curves(RUNS / attention, ax=ax)
+    ax.set_title(f"dates, attention = {attention}")
+plt.show()
+
+# %% [markdown]
+# ## 7. Heatmaps: where the decoder looks
+#
+# `plots.attention_heatmap` greedy-decodes one input and draws the weights $a_s$ of every
+# output step (rows) over the source characters (columns). Read each row as "to write this
+# character, the decoder looked there":
+
+# %%
+from minis2s.inference import Translator
+
+translator = Translator.load(RUNS / "additive")
+examples = ["Tuesday, September 27, 1994", "9/27/94", "DEC 1ST, 2001", "1 january 1900"]
+for src, out in zip(examples, translator.translate(examples)):
+    print(f"{src:>28s} -> {out}")
+
+fig, axes = plt.subplots(1, 2, figsize=(14, 5), gridspec_kw={"width_ratios": [2.2, 1]})
+for ax, sentence in zip(axes, examples[:2]):
+    plots.attention_heatmap(translator, sentence, ax=ax)
+    ax.set_title(sentence)
+plt.tight_layout()
+plt.show()
+
+# %% [markdown]
+# The year digits attend to the year, the month digits to the month — its number, or the
+# few letters of its name that tell it from the other months — and the day digits to the
+# day. The weekday
+# gets almost no attention: it is redundant with the date. Where a digit is copied, the
+# weight sits on that digit; where it must be *computed* (`sep` → `09`), it spreads over
+# the letters that decide it. Attention is not an explanation of the model, but it is a
+# good picture of where information flows.
+#
+# ## Summary
+#
+# - Attention scores every encoder output against the decoder's state — additive (7.1),
+#   dot / scaled dot (7.2), general (7.3) — normalises the scores over the real positions
+#   (7.4) and averages the values (7.5). The key projection of additive attention is
+#   computed once per batch.
+# - Masking multiplies by the mask after the exponential: padded positions get exactly
+#   zero weight, whatever they hold, and an empty row gets zero weights instead of `nan`.
+# - Backward: context (7.6), softmax Jacobian (7.7, zero at padding), the additive
+#   network (7.8) with sums over positions where a quantity was broadcast.
+# - On dates, attention turns a model that learns the format into one that gets the
+#   dates right.
+#
+# **Next:** [lesson 08](08_bidirectional_bridge.ipynb) — encoder outputs that have read
+# the whole source (bidirectional), the bridge, and a gradient check of the whole model.

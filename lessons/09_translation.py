@@ -1,0 +1,443 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Lesson 09 — Translating German to English
+#
+# **What you will learn**
+#
+# - a real corpus, Multi30k: its sentences, vocabularies and unknown words;
+# - batching by length buckets, and how much padding it saves (eq. 9.1);
+# - training a small attentive translator in a few seconds of CPU time;
+# - greedy search versus beam search, and the GNMT length penalty (eq. 9.2–9.4, 9.8–9.9);
+# - BLEU, computed by hand and checked against sacrebleu (eq. 9.10–9.14); perplexity
+#   (eq. 9.15).
+#
+# **The data.** Multi30k (Elliott et al., 2016) pairs English descriptions of Flickr
+# images with German and French translations: 29,000 training, 1,014 validation and 1,000
+# test sentences, already tokenized and lower-cased. minis2s looks for it in
+# `--data-dir`, then `$MINIS2S_DATA`, then `~/.cache/minis2s/multi30k`. To download it
+# (about 6 MB; each file is checked against its SHA-256 before it is kept):
+#
+# ```bash
+# python -m minis2s data multi30k --data-dir ~/.cache/minis2s/multi30k
+# ```
+#
+# If the data is not there, this notebook says so and skips the cells that need it; the
+# rest — beam search, BLEU, perplexity — still runs.
+
+# %%
+import os
+
+# Lessons 06-10 train models on the CPU. Their matrices are small, so BLAS worker threads
+# barely speed them up; on a busy machine (other jobs, `pytest -n 2`) threads that wait for
+# a core slow every product down many times over -- lesson 10 measures it. This must run
+# before NumPy is imported; export OPENBLAS_NUM_THREADS yourself to choose another number.
+for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(variable, "1")
+
+# %%
+import matplotlib.pyplot as plt
+import numpy as np
+
+from course import FAST, show
+
+# %%
+from minis2s.data.multi30k import find_data_dir
+from minis2s.errors import DataError
+
+try:
+    DATA = find_data_dir()
+except DataError as err:
+    DATA = None
+    print(f"Multi30k is not available here.\n{err}")
+    print("Then restart the kernel. Until then the cells that need the corpus are skipped.")
+else:
+    print("Multi30k found in", DATA)
+SKIPPED = "(skipped: this cell needs Multi30k -- see the first cell)"
+
+# %% [markdown]
+# ## 1. The corpus
+#
+# Word-level vocabularies are built from the training split; a word seen fewer than
+# `min_freq` times becomes `<unk>`. A vocabulary is a trade-off: each extra word is
+# another row of the output layer, whose cost grows linearly with $V$ (lesson 10), while
+# every `<unk>` in a reference is a word the model can never produce. In fast mode we keep
+# the 3,000 most frequent words on each side.
+
+# %%
+from minis2s.tasks import translation_task
+
+if DATA is None:
+    print(SKIPPED)
+else:
+    task = translation_task(DATA, "de", "en", min_freq=2, max_size=3000 if FAST else None)
+    print(f"train {len(task.train):,} pairs, validation {len(task.val):,}, test {len(task.test):,}")
+    print(f"vocabularies: German {len(task.src_vocab):,} words, English {len(task.tgt_vocab):,}")
+    for src, tgt in task.val[:3]:
+        print(f"  de: {' '.join(src)}\n  en: {' '.join(tgt)}")
+    src_lengths = np.array([len(s) for s, _ in task.train])
+    unk = sum(i == task.src_vocab.unk_id for s, _ in task.train for i in s) / src_lengths.sum()
+    print(f"German sentence length: mean {src_lengths.mean():.1f}, 95th percentile "
+          f"{np.percentile(src_lengths, 95):.0f}, max {src_lengths.max()}; <unk> share of training tokens {unk:.1%}")
+
+# %% [markdown]
+# ## 2. Batching by length
+#
+# A batch is padded to its longest sentence, and the model spends time on every padded
+# position (the loss and attention ignore them, but the matrix products do not). Over an
+# epoch, with $B_k$ sentences in batch $k$, $T_k$ its longest length and $L_i$ the real
+# lengths, the wasted share is
+#
+# $$
+# \text{padding share} = \frac{\sum_k \bigl(B_k T_k - \sum_{i \in k} L_i\bigr)}{\sum_k B_k T_k}
+# \tag{9.1}
+# $$
+#
+# (counted over sources and targets together). Random batches mix short and long
+# sentences. `Batcher` **buckets**: it shuffles, cuts the data into chunks of 100
+# batches, sorts each chunk by length, cuts it into batches, and shuffles the order of the
+# batches — similar lengths within a batch, random order across batches:
+
+# %%
+from minis2s.data import Batcher
+
+show(Batcher.plan)
+if DATA is None:
+    print(SKIPPED)
+else:
+    for bucket in (False, True):
+        batcher = Batcher(task.train, batch_size=64, bucket=bucket, seed=0)
+        print(f"bucket={bucket!s:5s}  padding share over an epoch: {batcher.padding_share:.1%}")
+
+# %% [markdown]
+# ## 3. A small translator, trained for seconds
+#
+# The reference recipe (section 8) is a bidirectional LSTM of 256 units per direction
+# trained for an hour. Here, in fast mode, a bidirectional GRU of 128 units with additive
+# attention trains for 25 seconds on the sentences of at most 14 words (about two thirds
+# of the corpus); without fast mode, for three minutes on all of it. It will translate
+# simple captions and make plenty of mistakes — enough to compare decoders and compute
+# BLEU on real output.
+
+# %%
+import pathlib
+import tempfile
+
+from minis2s.models.seq2seq import Seq2Seq, Seq2SeqConfig
+from minis2s.tasks import translation_evaluator
+from minis2s.train import TrainConfig, Trainer
+
+RUNS = pathlib.Path(tempfile.mkdtemp(prefix="minis2s-lesson09-"))
+if DATA is None:
+    print(SKIPPED)
+else:
+    train_pairs = [p for p in task.train if len(p[0]) <= 14 and len(p[1]) <= 14] if FAST else task.train
+    cfg = Seq2SeqConfig(src_vocab=len(task.src_vocab), tgt_vocab=len(task.tgt_vocab), cell="gru", emb=64,
+                        hidden=128, bidirectional=True, attention="additive")
+    model = Seq2Seq(cfg, seed=0)
+    tc = TrainConfig(minutes=25 / 60 if FAST else 3.0, batch_size=64, lr=3e-3, eval_every=100 if FAST else 500,
+                     metric="bleu", higher_is_better=True)
+    trainer = Trainer(model, Batcher(train_pairs, tc.batch_size, seed=0), tc, RUNS / "m30k",
+                      vocab=task.vocab_json(), extra_config={"tokenizers": task.tokenizer_json()},
+                      evaluate=translation_evaluator(task, task.val[:100]), quiet=True)
+    summary = trainer.fit()
+    print(f"{model.n_params:,} parameters, {len(train_pairs):,} training pairs")
+    print({k: summary[k] for k in ("steps", "epochs", "train_seconds", "tokens_per_s")})
+    for record in trainer.state.history:
+        print(f"step {record['step']:5d}  validation BLEU {record['val_bleu']:5.2f}  perplexity {record['val_ppl']:7.2f}")
+
+# %%
+from minis2s import plots
+from minis2s.inference import Translator
+
+if DATA is None:
+    print(SKIPPED)
+else:
+    fig, ax = plt.subplots(figsize=(7, 4))
+    plots.loss_curves(RUNS / "m30k", ax=ax)
+    ax.set_title("Multi30k de->en, a small model")
+    plt.show()
+    translator = Translator.load(RUNS / "m30k")  # raw text in: tokenized like the corpus, then translated
+    for line in ["Ein Mann fährt Fahrrad.", "Zwei Hunde spielen im Schnee.", "Eine Frau singt auf einer Bühne."]:
+        print(f"{line:35s} -> {translator.translate([line], warn=None)[0]}")
+
+# %% [markdown]
+# Expect the mistakes of a model trained for seconds: `<unk>` where a word is outside its
+# vocabulary or still too rare for it, common captions ("a man is standing") where the
+# source says something rarer, and repetitions — the decoder attends to the same source
+# words again and nothing tells it they were already translated.
+#
+# ## 4. Greedy search and beam search
+#
+# Greedy decoding (eq. 6.22) takes the best token at every step. The best *sequence*
+# maximises the sum of the log-probabilities,
+#
+# $$
+# \log P(y_{1:t} \mid x) = \sum_{i=1}^{t} \log p(y_i \mid y_{<i}, x)
+# \tag{9.2}
+# $$
+#
+# and a token that looks best now can force a poor continuation. Searching all $V^T$
+# sequences is out of the question; **beam search** keeps the $k$ best partial hypotheses
+# (the *beam*) instead of one. At each step every hypothesis $h$ is extended by every token
+# $v$,
+#
+# $$
+# \log P(h\,v \mid x) = \log P(h \mid x) + \log p(v \mid h, x)
+# \tag{9.3}
+# $$
+#
+# and of the $k \cdot V$ candidates the $k$ best survive:
+#
+# $$
+# \text{beam}_{t} = \operatorname{top-}k \bigl\{\, h\,v : h \in \text{beam}_{t-1},\ v \in V \,\bigr\}
+# \quad \text{by (9.3)}
+# \tag{9.4}
+# $$
+#
+# A candidate ending in `<eos>` is set aside as *finished* instead of taking a live slot;
+# a sentence is done when it has $k$ finished hypotheses. $k = 1$ is greedy search.
+#
+# **Length.** Every token adds a negative log-probability, so (9.2) prefers short outputs;
+# beam search, which is better at finding high-probability sequences, finds the short ones
+# too. GNMT (Wu et al., 2016) ranks finished hypotheses by the log-probability divided by a
+# length penalty:
+#
+# $$
+# \operatorname{lp}(Y) = \left(\frac{5 + |Y|}{6}\right)^{\alpha}
+# \tag{9.8}
+# $$
+#
+# $$
+# \operatorname{score}(Y) = \frac{\log P(Y \mid X)}{\operatorname{lp}(Y)}
+# \tag{9.9}
+# $$
+#
+# $\alpha = 0$ is the plain log-probability; larger $\alpha$ favours longer outputs (GNMT
+# uses 0.6–0.7). minis2s's beam search runs a whole batch at once: each step scores
+# all $k \cdot V$ extensions of every sentence on the device, and only the $2k$ best per
+# sentence come back to the host for the bookkeeping.
+
+# %%
+from minis2s import decode
+
+show(decode.length_penalty, decode.beam_search)
+
+# %% [markdown]
+# We decode the same validation sentences greedily and with a beam of 5 at three values of
+# $\alpha$, and compare corpus BLEU (section 5), the mean log-probability of the output
+# (9.2) and the output length relative to the references:
+
+# %%
+from minis2s import backend as B
+from minis2s.data import batches_for_inference, restore_order
+from minis2s.metrics import corpus_bleu
+
+
+def translate_ids(model, source_ids, beam=1, alpha=0.6, batch_size=64):
+    # batches of similar length, decoded greedily (beam 1) or by beam search; input order restored
+    batches, order = batches_for_inference(source_ids, batch_size)
+    ids, scores = [], []
+    for b in batches:
+        src, mask = B.to_device(b.src), B.to_device(b.src_mask, model.params["dec.emb"].dtype)
+        if beam == 1:
+            out = decode.greedy(model, src, mask, task.tgt_vocab.sos_id, task.tgt_vocab.eos_id)
+        else:
+            out = decode.beam_search(model, src, mask, task.tgt_vocab.sos_id, task.tgt_vocab.eos_id,
+                                     beam=beam, alpha=alpha)
+        ids += out.ids
+        scores += out.scores
+    return restore_order(ids, order), np.array(restore_order(scores, order))
+
+
+if DATA is None:
+    print(SKIPPED)
+else:
+    val = task.val[:200] if FAST else task.val
+    refs = [" ".join(t) for _, t in val]
+    source_ids = [task.src_vocab.encode(s) for s, _ in val]
+    n_ref = sum(len(t) for _, t in val)
+    print(f"{'decoder':22s} {'BLEU':>6s} {'mean log P(y|x)':>16s} {'length / reference':>19s}")
+    hypotheses = {}
+    for label, beam, alpha in (("greedy", 1, 0.0), ("beam 5, alpha 0", 5, 0.0), ("beam 5, alpha 0.6", 5, 0.6),
+                               ("beam 5, alpha 1.0", 5, 1.0)):
+        ids, scores = translate_ids(model, source_ids, beam, alpha)
+        hyps = [" ".join(task.tgt_vocab.decode(seq)) for seq in ids]
+        hypotheses[label] = hyps
+        length = sum(len(h.split()) for h in hyps) / n_ref
+        print(f"{label:22s} {corpus_bleu(hyps, refs).score:6.2f} {scores.mean():16.3f} {length:19.3f}")
+
+# %% [markdown]
+# Beam search with $\alpha = 0$ finds outputs of higher probability than greedy search —
+# it is the better *search* — and they are shorter. Whether that buys BLEU depends on how
+# well the model's probabilities agree with the references: for a well-trained model beam
+# search typically adds a BLEU point or so; for a model trained for seconds, which puts
+# too much probability on short generic captions, the better search can even lose.
+# Raising $\alpha$ lengthens the outputs back towards the references' length. Search
+# quality and model quality are different things; a decoder can only find what the model
+# believes.
+#
+# ## 5. BLEU, by hand
+#
+# BLEU (Papineni et al., 2002) compares a corpus of hypotheses with references by their
+# shared $n$-grams, $n = 1 \dots 4$. For each hypothesis $n$-gram $g$, count it at most as
+# often as it occurs in (the best) reference — the **clip**:
+#
+# $$
+# \text{count}_{\text{clip}}(g) = \min\Bigl(\text{count}_{h}(g),\ \max_k \text{count}_{r_k}(g)\Bigr)
+# \tag{9.10}
+# $$
+#
+# The modified precision of order $n$ sums over the **whole corpus** before dividing
+# (corpus BLEU is not a mean of sentence BLEUs):
+#
+# $$
+# p_n = \frac{\sum_{\text{sentences}} \sum_{g \in n\text{-grams}(h)} \text{count}_{\text{clip}}(g)}
+#            {\sum_{\text{sentences}} \sum_{g \in n\text{-grams}(h)} \text{count}_{h}(g)}
+# \tag{9.11}
+# $$
+#
+# Precision cannot see missing words — a one-word hypothesis can be perfectly precise — so
+# short output pays a **brevity penalty**, with $c$ the total hypothesis length and $r$ the
+# total reference length (per sentence, the reference length closest to the hypothesis'):
+#
+# $$
+# \text{BP} = \begin{cases} 1 & c \ge r \\ e^{\,1 - r/c} & c < r \end{cases}
+# \tag{9.12}
+# $$
+#
+# The score is the geometric mean of the four precisions, times BP:
+#
+# $$
+# \text{BLEU} = \text{BP} \cdot \exp\Bigl(\frac{1}{4} \sum_{n=1}^{4} \log p_n\Bigr)
+# \tag{9.13}
+# $$
+#
+# One order without a single match makes the geometric mean zero. *Smoothing* (Chen &
+# Cherry, 2014) replaces a zero $p_n$; sacrebleu's default, `exp`, gives the $i$-th order
+# without a match $p_n = 1 / (2^i \cdot \text{total}_n)$:
+#
+# $$
+# p_n \leftarrow \frac{1}{2^{i}\, \sum \text{count}_h} \quad \text{for the } i\text{-th order with no match}
+# \tag{9.14}
+# $$
+#
+# The library's implementation, step for step:
+
+# %%
+from minis2s import metrics
+
+show(metrics._ngrams, metrics.corpus_bleu, metrics._bleu_from_stats)
+
+# %% [markdown]
+# The classic example of why the clip (9.10) exists: a hypothesis that repeats a common
+# word. Without the clip its unigram precision would be 7/7.
+
+# %%
+cheat = metrics.corpus_bleu(["the the the the the the the"], ["the cat is on the mat"])
+print(f"clipped unigram matches {cheat.counts[0]} of {cheat.totals[0]}: p_1 = {cheat.precisions[0]:.1f}%")
+
+examples = {
+    "hyps": ["a man is riding a bike .", "two dogs play in snow", "a woman is singing on stage ."],
+    "refs": ["a man rides a bicycle .", "two dogs are playing in the snow .", "a woman sings on a stage ."],
+}
+mine = metrics.corpus_bleu(examples["hyps"], examples["refs"])
+print(mine)
+print(f"by hand: BP = exp(1 - {mine.ref_len}/{mine.sys_len}) = {np.exp(1 - mine.ref_len / mine.sys_len):.4f}; "
+      f"BLEU = BP * exp(mean log p_n) = "
+      f"{np.exp(1 - mine.ref_len / mine.sys_len) * np.exp(np.mean(np.log(np.array(mine.precisions) / 100))) * 100:.2f}")
+
+# %% [markdown]
+# sacrebleu is the standard implementation. Given the same whitespace tokens
+# (`tokenize="none"`; the corpus is already tokenized), it must give the same figures. If it
+# is installed, we compare on the examples above and on the translator's output:
+
+# %%
+try:
+    import sacrebleu
+except ImportError:
+    sacrebleu = None
+    print("sacrebleu is not installed (pip install sacrebleu); skipping the comparison")
+
+if sacrebleu is not None:
+    corpora = {"the examples above": (examples["hyps"], examples["refs"])}
+    if DATA is not None:
+        corpora["greedy output, validation"] = (hypotheses["greedy"], refs)
+    for label, (hyps, references) in corpora.items():
+        ours = metrics.corpus_bleu(hyps, references)
+        # force: the lines are tokenized on purpose, so sacrebleu need not warn about it
+        theirs = sacrebleu.corpus_bleu(hyps, [references], tokenize="none", force=True)
+        print(f"{label}:\n  minis2s   {ours}\n  sacrebleu {theirs}")
+        print(f"  |difference| {abs(ours.score - theirs.score):.1e}")
+
+# %% [markdown]
+# ## 6. Perplexity
+#
+# The loss is the mean negative log-likelihood per target token (natural log). Its
+# exponential, the **perplexity**, reads as an effective number of choices: a model that
+# spreads its probability uniformly over $V$ tokens has $-\log(1/V) = \log V$ per token and
+# perplexity $V$:
+#
+# $$
+# \text{PPL} = \exp\Bigl(-\frac{1}{N}\sum_{\text{tokens}} \log p(y_t \mid y_{<t}, x)\Bigr)
+# \tag{9.15}
+# $$
+#
+# It is computed teacher-forced, so unlike BLEU it does not depend on the decoder; and it
+# uses the plain likelihood even when training used label smoothing. Lower is better, but
+# only between models with the same vocabulary: a smaller vocabulary (more `<unk>`) makes
+# perplexity easier.
+
+# %%
+from minis2s.tasks import loss_and_ppl
+
+show(metrics.perplexity)
+V = 3000
+print(f"uniform over {V} tokens: perplexity {metrics.perplexity(np.log(V) * 10, 10):.1f}")
+if DATA is None:
+    print(SKIPPED)
+else:
+    figures = loss_and_ppl(model, task, val)
+    print(f"the small translator on {len(val)} validation sentences: NLL {figures['loss']:.3f} per token, "
+          f"perplexity {figures['ppl']:.1f} (vocabulary {len(task.tgt_vocab):,})")
+
+# %% [markdown]
+# ## 7. The full recipe
+#
+# The command line trains the reference model — a bidirectional LSTM encoder of 256 units
+# per direction, an attentive LSTM decoder, dropout 0.5, label smoothing 0.1, Adam with the
+# plateau schedule, for an hour — and evaluates it on the 2016 test set:
+#
+# ```bash
+# python -m minis2s train --data multi30k --out runs/m30k
+# python -m minis2s evaluate --checkpoint runs/m30k --beam 5
+# echo "Ein Mann fährt Fahrrad." | python -m minis2s translate --checkpoint runs/m30k --beam 5
+# ```
+#
+# The figures measured with it (BLEU and perplexity over training time, greedy and beam)
+# are recorded in `benchmarks/RESULTS.md`.
+#
+# ## Summary
+#
+# - Multi30k: 29k caption pairs; word vocabularies trade output-layer cost against
+#   `<unk>`s. Bucketing by length cuts the padding share (9.1).
+# - Beam search keeps the $k$ best hypotheses (9.2–9.4); it finds more probable, and
+#   shorter, outputs; the length penalty (9.8–9.9) counters the shortness. Better search is
+#   not a better model.
+# - BLEU: clipped $n$-gram counts (9.10), corpus-level precisions (9.11), brevity penalty
+#   (9.12), geometric mean (9.13), smoothing (9.14) — the library reproduces sacrebleu.
+#   Perplexity is the exponentiated per-token NLL (9.15).
+#
+# **Next:** [lesson 10](10_gpu.ipynb) — the same model on a GPU, and where the time goes.

@@ -81,7 +81,7 @@ batch = make_batch([vocab.encode(tok.tokenize(s)) for s, _ in few],
 for field in ("src", "tgt_in", "tgt_out", "tgt_mask"):
     for i, row in enumerate(getattr(batch, field)):
         cells = row if field == "tgt_mask" else vocab.decode(row, strip_specials=False)
-        print(f"{field if i == 0 else '':9s}", " ".join(f"{str(c):>5s}" for c in cells))
+        print(f"{field if i == 0 else '':9s}", " ".join(f"{c!s:>5s}" for c in cells))
 
 # %% [markdown]
 # ## 2. The model
@@ -148,7 +148,7 @@ cfg = Seq2SeqConfig(src_vocab=len(vocab), tgt_vocab=len(vocab), cell="gru", emb=
                     attention="none")
 model = Seq2Seq(cfg, seed=0)
 for name, p in model.params.items():
-    print(f"{name:14s} {str(tuple(p.shape)):10s} {p.dtype}")
+    print(f"{name:14s} {tuple(p.shape)!s:10s} {p.dtype}")
 print(f"{model.n_params:,} parameters")
 
 # %% [markdown]

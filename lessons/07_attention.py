@@ -362,16 +362,16 @@ print("recipe:", r)
 budget = {"minutes": None, "max_steps": 900 if FAST else 6000, "eval_every": 300 if FAST else 500}
 data = {**r["data"], "n_test": 200} if FAST else r["data"]
 runs = {}
-for attention in ("additive", "none"):
+for variant in ("additive", "none"):
     tc = TrainConfig(**{**r["train"], **budget})
     task, trainer = build_run({"kind": "toy", "name": "dates", "seed": 0, "data": data},
-                              {**r["model"], "attention": attention}, tc, RUNS / attention, quiet=True)
+                              {**r["model"], "attention": variant}, tc, RUNS / variant, quiet=True)
     summary = trainer.fit()
-    runs[attention] = (task, trainer, summary, exact_match(trainer.model, task, task.test))
+    runs[variant] = (task, trainer, summary, exact_match(trainer.model, task, task.test))
 
 print(f"\n{'attention':10s} {'steps':>6s} {'seconds':>8s} {'exact match':>12s} {'token accuracy':>15s}")
-for attention, (task, trainer, summary, figures) in runs.items():
-    print(f"{attention:10s} {summary['steps']:6d} {summary['train_seconds']:8.1f} "
+for variant, (task, trainer, summary, figures) in runs.items():
+    print(f"{variant:10s} {summary['steps']:6d} {summary['train_seconds']:8.1f} "
           f"{figures['exact_match']:12.2%} {figures['token_accuracy']:15.2%}")
 
 # %% [markdown]
@@ -393,9 +393,9 @@ for attention, (task, trainer, summary, figures) in runs.items():
 from minis2s import plots
 
 fig, axes = plt.subplots(1, 2, figsize=(12, 4), sharey=True)
-for ax, attention in zip(axes, runs):
-    plots.loss_curves(RUNS / attention, ax=ax)
-    ax.set_title(f"dates, attention = {attention}")
+for ax, variant in zip(axes, runs):
+    plots.loss_curves(RUNS / variant, ax=ax)
+    ax.set_title(f"dates, attention = {variant}")
 plt.show()
 
 # %% [markdown]

@@ -307,7 +307,7 @@ def check_whole_model(model, arrays, coords_per_param=6, **kw):
 
 errors = check_whole_model(model, arrays)
 for name, err in errors.items():
-    print(f"{name:16s} {str(tuple(model.params[name].shape)):9s} relative error {err:.1e}")
+    print(f"{name:16s} {tuple(model.params[name].shape)!s:9s} relative error {err:.1e}")
 print(f"\n{len(errors)} parameter arrays; worst relative error {max(errors.values()):.1e}")
 
 # %% [markdown]

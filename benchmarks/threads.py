@@ -55,7 +55,7 @@ def workload(name: str, data_dir=None):
 
 def train_for(model, opt, batcher, rng, seconds: float, threads: BlasThreads) -> dict:
     """Train for ``seconds`` of wall time; tokens/s and the kernel's share of CPU time."""
-    dtype = model.params["dec.emb"].dtype
+    dtype = model.dtype
     tokens = steps = 0
     t_cpu, t0 = os.times(), time.perf_counter()
     while time.perf_counter() - t0 < seconds:

@@ -43,7 +43,7 @@ def _one_token_at_a_time(model, src, src_mask, sos_id, eos_id, max_len, choose, 
     """The loop greedy search and sampling share: ``choose(log_probs (N, V)) -> (N,)`` picks
     each live sentence's next token; a finished sentence emits <eos> at no cost until the
     next check, where it leaves the batch (unless attention is returned, which keeps all rows)."""
-    xp = B.get_array_module(model.params["dec.emb"])
+    xp = model.xp
     max_len = max_len or max_target_length(src_mask)
     memory, states = model.encode(src, src_mask)
     Bsz = src.shape[0]
@@ -109,7 +109,7 @@ def beam_search(model, src, src_mask, sos_id: int, eos_id: int, beam: int = 5, a
     hypothesis per sentence; ``scores`` are their raw log-probabilities.
     """
     np = B.host
-    xp = B.get_array_module(model.params["dec.emb"])
+    xp = model.xp
     max_len = max_len or max_target_length(src_mask)
     Bsz, k = src.shape[0], beam
     memory, states = model.encode(src, src_mask)
@@ -267,7 +267,7 @@ def sample(model, src, src_mask, sos_id: int, eos_id: int, rng, temperature: flo
     (nucleus sampling, Holtzman et al., 2020). rng: a :class:`minis2s.backend.DeviceRNG`."""
     if temperature <= 0:
         raise ValueError(f"temperature must be positive, got {temperature}; use greedy for temperature 0")
-    xp = B.get_array_module(model.params["dec.emb"])
+    xp = model.xp
 
     def choose(logp):
         p = filtered_probs(logp / temperature, top_k, top_p)

@@ -59,7 +59,7 @@ def decode_tokens(model, src_vocab, tgt_vocab, src_token_lists, batch_size=DECOD
     batches, order = batches_for_inference(ids, batch_size)
     outputs = []
     for b in batches:
-        src, mask = B.to_device(b.src), B.to_device(b.src_mask, model.params["dec.emb"].dtype)
+        src, mask = B.to_device(b.src), B.to_device(b.src_mask, model.dtype)
         if beam > 1:
             out = beam_search(model, src, mask, Vocab.sos_id, Vocab.eos_id, beam=beam, max_len=max_len)
         else:
@@ -82,7 +82,7 @@ def exact_match(model, task: Task, pairs, batch_size=DECODE_BATCH_SIZE, beam: in
 
 def loss_and_ppl(model, task: Task, pairs, batch_size=DECODE_BATCH_SIZE) -> dict:
     """Teacher-forced cross-entropy per target token (incl. <eos>) and its perplexity."""
-    dtype = model.params["dec.emb"].dtype
+    dtype = model.dtype
     nll, n = 0.0, 0
     for start in range(0, len(pairs), batch_size):
         chunk = pairs[start : start + batch_size]

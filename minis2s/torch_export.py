@@ -271,7 +271,7 @@ def to_torch(model: Seq2Seq, dtype=None) -> TorchSeq2Seq:
     """A live minis2s model -> an equal :class:`TorchSeq2Seq` in eval mode, in the dtype of
     the model's parameters (or ``dtype``, a torch dtype)."""
     if dtype is None:
-        dtype = torch.float64 if model.params["dec.emb"].dtype.itemsize == 8 else torch.float32
+        dtype = torch.float64 if model.dtype.itemsize == 8 else torch.float32
     module = TorchSeq2Seq(model.cfg).to(dtype)
     return load_minis2s_params(module, model.params).eval()
 

@@ -292,7 +292,7 @@ class Trainer:
         from tqdm import tqdm
 
         tc, st, model = self.tc, self.state, self.model
-        dtype = model.params["dec.emb"].dtype
+        dtype = model.dtype
         bar = tqdm(total=self.total_steps, initial=st.step, desc="train", unit="step",
                    disable=self.quiet or None, file=sys.stderr, dynamic_ncols=True)
         started = time.perf_counter()

@@ -96,6 +96,16 @@ class Seq2Seq:
                 raise UserError(f"parameter {k}: checkpoint has shape {tuple(arrays[k].shape)}, model expects {tuple(v.shape)}")
             v[...] = B.to_device(arrays[k], v.dtype)
 
+    @property
+    def dtype(self):
+        """The parameters' dtype (float32 for training, float64 for gradient checks)."""
+        return self.params["dec.emb"].dtype
+
+    @property
+    def xp(self):
+        """The array module the parameters live on (NumPy, CuPy or the strict stand-in)."""
+        return B.get_array_module(self.params["dec.emb"])
+
     # ----------------------------------------------------------------------- training
 
     def forward_backward(self, src, src_mask, tgt_in, tgt_out, tgt_mask, *, rng=None, train=True,

@@ -109,7 +109,8 @@ class Seq2Seq:
     # ----------------------------------------------------------------------- training
 
     def forward_backward(self, src, src_mask, tgt_in, tgt_out, tgt_mask, *, rng=None, train=True,
-                         teacher_forcing=1.0, label_smoothing=0.0, backward=True):
+                         teacher_forcing=1.0, label_smoothing=0.0, backward=True, real_rows=None,
+                         ids_checked=False):
         """Loss of a batch and, with ``backward``, every gradient into :attr:`grads`.
 
         src: (B, S) ids, src_mask: (B, S); tgt_in: (B, T) = <sos> y, tgt_out: (B, T) = y <eos>,
@@ -120,18 +121,22 @@ class Seq2Seq:
         gradient flows back through that choice: the fed token is a constant for backward, and
         only its embedding row receives gradient (as it would for a gold token).
 
+        Two decisions are the caller's (the trainer's, :mod:`minis2s.train`): real_rows, the
+        flat positions (N,) of the real tokens in (B, T), runs the readout and the loss on those
+        rows alone (None: all B T rows, the padded ones masked); ids_checked says the token ids
+        were range-checked on the host, so no layer reads them back from a device.
+
         Returns (loss, nll_sum, n_tokens) as 0-d arrays -- no host synchronisation.
         """
         cfg, p = self.cfg, self.params
-        (enc_out, finals), enc_cache = encoder.encoder_forward(p, cfg, src, src_mask, rng, train)
+        (enc_out, finals), enc_cache = encoder.encoder_forward(p, cfg, src, src_mask, rng, train, ids_checked)
         states, bridge_cache = decoder.bridge_forward(p, cfg, finals)
         memory = decoder.make_memory(p, cfg, enc_out, src_mask)
-        rows = B.real_rows(tgt_mask)  # None: every (B, T) position goes through the readout
         logits, dec_cache = _decoder_forward(p, cfg, memory, states, tgt_in, rng, train,
-                                             teacher_forcing, rows)
-        targets, mask = (tgt_out, tgt_mask) if rows is None else (tgt_out.reshape(-1)[rows], None)
+                                             teacher_forcing, real_rows, ids_checked)
+        targets, mask = (tgt_out, tgt_mask) if real_rows is None else (tgt_out.reshape(-1)[real_rows], None)
         loss, loss_cache = Floss.softmax_cross_entropy_forward(
-            logits, targets, mask=mask, label_smoothing=label_smoothing)
+            logits, targets, mask=mask, label_smoothing=label_smoothing, ids_checked=ids_checked)
         del logits  # the loss keeps the log-probabilities; the logits would only hold memory
         nll_sum, n_tokens = Floss.cross_entropy_stats(loss_cache)
         if not backward:
@@ -166,7 +171,7 @@ class Seq2Seq:
         return log_softmax(logits, axis=-1), states, w
 
 
-def _decoder_forward(p, cfg, memory, states, tgt_in, rng, train, teacher_forcing, rows=None):
+def _decoder_forward(p, cfg, memory, states, tgt_in, rng, train, teacher_forcing, rows=None, ids_checked=False):
     """All T decoder steps. Returns (logits, cache).
 
     logits: (B, T, V), or (N, V) for the N flat positions ``rows`` of the real target tokens
@@ -178,7 +183,7 @@ def _decoder_forward(p, cfg, memory, states, tgt_in, rng, train, teacher_forcing
     Bsz, T = tgt_in.shape
     forced = teacher_forcing >= 1.0
     if forced:  # every input is known: embed all steps at once
-        emb, emb_cache = Fl.embedding_forward(tgt_in, E, padding_idx=cfg.pad_id)
+        emb, emb_cache = Fl.embedding_forward(tgt_in, E, padding_idx=cfg.pad_id, ids_checked=ids_checked)
         emb, emb_drop = Fd.dropout_forward(emb, cfg.dropout, rng, train)
         fed = tgt_in
     else:
@@ -196,7 +201,7 @@ def _decoder_forward(p, cfg, memory, states, tgt_in, rng, train, teacher_forcing
                 gold = rng.uniform((Bsz,), E.dtype) < teacher_forcing
                 ids = xp.where(gold, tgt_in[:, t], prediction)
             fed[:, t] = ids
-            e, _ = Fl.embedding_forward(ids, E, padding_idx=cfg.pad_id)
+            e, _ = Fl.embedding_forward(ids, E, padding_idx=cfg.pad_id, ids_checked=ids_checked)
             e, dc = Fd.dropout_forward(e, cfg.dropout, rng, train)
             emb_drop.append(dc)
         (z, states, _), cache = decoder.step_forward(p, cfg, memory, states, e, rng, train)
@@ -209,7 +214,7 @@ def _decoder_forward(p, cfg, memory, states, tgt_in, rng, train, teacher_forcing
         zd = zd.reshape(Bsz * T, -1)[rows]
     logits, readout_cache = decoder.readout_forward(p, zd)
     if not forced:
-        emb_cache = Fl.embedding_forward(fed, E, padding_idx=cfg.pad_id)[1]
+        emb_cache = Fl.embedding_forward(fed, E, padding_idx=cfg.pad_id, ids_checked=True)[1]  # each checked above
     return logits, (step_caches, z_drop, readout_cache, emb_cache, emb_drop, states, forced, rows)
 
 

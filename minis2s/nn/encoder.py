@@ -35,15 +35,16 @@ def _zeros_state(cfg, xp, Bsz, dtype):
     return tuple(xp.zeros((Bsz, cfg.hidden), dtype=dtype) for _ in range(cells.n_states(cfg.cell)))
 
 
-def encoder_forward(params, cfg, src, src_mask, rng=None, train=False):
+def encoder_forward(params, cfg, src, src_mask, rng=None, train=False, ids_checked=False):
     """src: (B, S) ids, src_mask: (B, S). Returns ((out (B, S, Henc), finals), cache).
 
     finals[l] is layer l's final state tuple, each (B, dirs*H): forward and backward
-    directions concatenated -- what the bridge reads.
+    directions concatenated -- what the bridge reads. ids_checked: the caller has range-checked
+    ``src`` on the host (see :func:`minis2s.functional.linear.embedding_forward`).
     """
     E = params["enc.emb"]
     xp = B.get_array_module(E)
-    emb, emb_cache = Fl.embedding_forward(src, E, padding_idx=cfg.pad_id)
+    emb, emb_cache = Fl.embedding_forward(src, E, padding_idx=cfg.pad_id, ids_checked=ids_checked)
     x, drop_cache = Fd.dropout_forward(emb, cfg.dropout, rng, train)
     mask = src_mask.astype(E.dtype)
     zeros = _zeros_state(cfg, xp, src.shape[0], E.dtype)

@@ -200,14 +200,14 @@ def beam_search_bytes(cfg, batch: int, beam: int, src_len: int, itemsize: int = 
     x 4 bytes is 128 MB, a beam of 5,000 would be 128 GB. Against tracemalloc's peak on
     NumPy the estimate is within 0.96-1.08x on four models (tests/test_decode.py holds 0.7-1.5x).
     """
-    from .nn import cells
+    from .functional.cells import CELLS
     from .nn.encoder import output_size
 
     S, H, Henc, V = src_len, cfg.hidden, output_size(cfg), cfg.tgt_vocab
     A = cfg.attention_size or H
     keys = {"additive": A, "dot": H if Henc != H else Henc, "scaled_dot": H if Henc != H else Henc}.get(
         cfg.attention, Henc)  # general / none: the values themselves, copied once more by select
-    state = cfg.layers * cells.n_states(cfg.cell) * H
+    state = cfg.layers * len(CELLS[cfg.cell].states) * H
     attention = 2 * S * A if cfg.attention == "additive" else S
     per_hypothesis = itemsize * (state + S * (Henc + keys + 1) + attention + 5 * V) + 16 * max_target_length_for(S)
     return batch * beam * per_hypothesis

@@ -20,8 +20,9 @@ from ..functional import dropout as Fd
 from ..functional import linear as Fl
 from ..functional import losses as Floss
 from ..functional.activations import log_softmax
+from ..functional.cells import CELLS
 from ..nn import attention as attn
-from ..nn import cells, decoder, encoder
+from ..nn import decoder, encoder
 
 
 @dataclass
@@ -43,8 +44,8 @@ class Seq2SeqConfig:
     pad_id: int = 0
 
     def validate(self) -> "Seq2SeqConfig":
-        if self.cell not in cells.CELLS:
-            raise UserError(f"cell must be one of {', '.join(cells.CELLS)}, got {self.cell!r}")
+        if self.cell not in CELLS:
+            raise UserError(f"cell must be one of {', '.join(CELLS)}, got {self.cell!r}")
         if self.attention not in attn.KINDS:
             raise UserError(f"attention must be one of {', '.join(attn.KINDS)}, got {self.attention!r}")
         for name in ("src_vocab", "tgt_vocab", "emb", "hidden", "layers"):

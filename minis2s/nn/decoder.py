@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from .. import backend as B
 from ..functional import activations as Fa
+from ..functional import cells as C
 from ..functional import dropout as Fd
 from ..functional import linear as Fl
 from . import attention as attn
@@ -50,7 +51,7 @@ def init_params(cfg, generator) -> dict:
     p["dec.emb"][cfg.pad_id] = 0.0
     for l in range(cfg.layers):
         p.update(cells.init_params(cfg.cell, cell_input_size(cfg, l), H, generator, f"dec.l{l}."))
-        for s in ("h", "c")[: cells.n_states(cfg.cell)]:
+        for s in C.CELLS[cfg.cell].states:
             p[f"bridge.l{l}.{s}.W"] = B.uniform_init(generator, (H, Henc), Henc**-0.5)
             p[f"bridge.l{l}.{s}.b"] = B.uniform_init(generator, (H,), Henc**-0.5)
     p.update(attn.init_params(cfg.attention, H, Henc, cfg.attention_size or H, generator))
@@ -71,7 +72,7 @@ def bridge_forward(params, cfg, finals):
     states, caches = [], []
     for l, fin in enumerate(finals):
         layer, layer_cache = [], []
-        for s, x in zip(("h", "c"), fin):
+        for s, x in zip(C.CELLS[cfg.cell].states, fin):
             a, ca = Fl.affine_forward(x, params[f"bridge.l{l}.{s}.W"], params[f"bridge.l{l}.{s}.b"])
             y, ct = Fa.tanh_forward(a)
             layer.append(y)
@@ -164,7 +165,7 @@ def step_forward(params, cfg, memory, states, e, rng=None, train=False):
         if l > 0:
             x, dc = Fd.dropout_forward(x, cfg.dropout, rng, train)
             dcaches.append(dc)
-        st, cc = cells.step_forward(cfg.cell, x, states[l], cells.take(params, f"dec.l{l}."))
+        st, cc = C.step_forward(cfg.cell, x, states[l], cells.weights(params, f"dec.l{l}."))
         new_states.append(st)
         ccaches.append(cc)
         x = st[0]
@@ -188,9 +189,8 @@ def step_backward(params, cfg, dz, dstates, cache, memory_grads, grads):
     for l in reversed(range(cfg.layers)):
         ds = list(dstates[l])
         ds[0] = ds[0] + dx
-        dx, dprev[l], dp = cells.step_backward(cfg.cell, tuple(ds), ccaches[l])
-        for name, g in zip(cells.PARAM_NAMES, dp):
-            grads[f"dec.l{l}.{name}"] += g
+        dx, dprev[l], dweights = C.step_backward(cfg.cell, tuple(ds), ccaches[l])
+        cells.add_grads(grads, f"dec.l{l}.", dweights)
         if l > 0:
             dx = Fd.dropout_backward(dx, dcaches[l - 1])
     if not attends:

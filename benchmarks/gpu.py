@@ -75,7 +75,7 @@ def main(argv=None) -> int:
     timed = batches[args.warmup:]
     tokens = sum(b.n_tgt_tokens for b in timed)
     dense = lambda b: sum(speed.train_flops(pair.cfg, len(b), b.src.shape[1], b.tgt_in.shape[1]).values())  # noqa: E731
-    # on a GPU minis2s's readout runs on all B T rows (backend.real_rows), like the twin's
+    # on a GPU minis2s's readout runs on all B T rows (minis2s.train.real_rows), like the twin's
     flops = sum(dense(b) for b in timed)
     res = {
         "device": _device_name(args.device), "steps": len(t_ours), "warmup": args.warmup,

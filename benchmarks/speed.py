@@ -56,6 +56,7 @@ from minis2s.functional.clip import clip_grad_norm  # noqa: E402
 from minis2s.memory import activation_bytes  # noqa: E402  (the trainer's estimate, one implementation)
 from minis2s.models.seq2seq import Seq2Seq, Seq2SeqConfig  # noqa: E402
 from minis2s.optim import Adam  # noqa: E402
+from minis2s.train import batch_to_device, real_rows  # noqa: E402
 from torch_twin import TorchTwin  # noqa: E402
 
 np = B.host
@@ -231,14 +232,14 @@ class Pair:
     def inputs(batch, device: str = "cpu"):
         """(minis2s arrays on the backend's device, twin tensors on ``device``) of a batch,
         made before any timing."""
-        ours = (B.to_device(batch.src), B.to_device(batch.src_mask, "float32"), B.to_device(batch.tgt_in),
-                B.to_device(batch.tgt_out), B.to_device(batch.tgt_mask, "float32"))
+        ours = batch_to_device(batch, "float32")
         theirs = tuple(torch.from_numpy(np.ascontiguousarray(a)).to(device)
                        for a in (batch.src, batch.src_mask, batch.tgt_in, batch.tgt_out))
         return ours, theirs
 
     def step_minis2s(self, ours, backward_only=False):
-        self.model.forward_backward(*ours, rng=self.rng, train=True, label_smoothing=LABEL_SMOOTHING)
+        self.model.forward_backward(*ours, rng=self.rng, train=True, label_smoothing=LABEL_SMOOTHING,
+                                    real_rows=real_rows(ours.tgt_mask))
         if backward_only:
             return
         clip_grad_norm(self.model.grads.values(), CLIP)
@@ -256,7 +257,8 @@ class Pair:
     def check(self, batch) -> dict:
         """Dropout off: the twin's loss and gradients against minis2s's (same math?)."""
         ours, theirs = self.inputs(batch)
-        loss, _, _ = self.model.forward_backward(*ours, train=False, label_smoothing=LABEL_SMOOTHING)
+        loss, _, _ = self.model.forward_backward(*ours, train=False, label_smoothing=LABEL_SMOOTHING,
+                                                 real_rows=real_rows(ours.tgt_mask))
         self.twin.eval()
         self.twin.zero_grad(set_to_none=True)
         t_loss = self.twin.loss(*theirs, label_smoothing=LABEL_SMOOTHING)
@@ -317,7 +319,7 @@ def train_flops(cfg, Bn: int, S: int, T: int, readout_rows: int | None = None) -
     so a step is 3x the forward. Padded positions count (both frameworks' decoders compute
     them; the twin's packed encoder skips them, so it is credited slightly more than it does),
     except in the readout when ``readout_rows`` says how many rows it runs on: minis2s's
-    readout sees only the real target tokens (``backend.real_rows``), the twin's all B T.
+    readout sees only the real target tokens (``minis2s.train.real_rows``), the twin's all B T.
     """
     H, dirs, Henc, A, G, E, R, V = _dims(cfg, Bn, S, T)
     fwd = {

@@ -36,7 +36,7 @@ from minis2s.optim import Adam  # noqa: E402
 from minis2s.recipes import recipe  # noqa: E402
 from minis2s.tasks import toy_task, translation_task  # noqa: E402
 from minis2s.threads import BlasThreads  # noqa: E402
-from minis2s.train import batch_to_device  # noqa: E402
+from minis2s.train import batch_to_device, real_rows  # noqa: E402
 
 BURNER = "while True: pass"
 
@@ -55,14 +55,14 @@ def workload(name: str, data_dir=None):
 
 def train_for(model, opt, batcher, rng, seconds: float, threads: BlasThreads) -> dict:
     """Train for ``seconds`` of wall time; tokens/s and the kernel's share of CPU time."""
-    dtype = model.params["dec.emb"].dtype
     tokens = steps = 0
     t_cpu, t0 = os.times(), time.perf_counter()
     while time.perf_counter() - t0 < seconds:
         batch = batcher.next_batch()
         if batch is None:
             continue
-        loss, _, _ = model.forward_backward(*batch_to_device(batch, dtype), rng=rng, train=True)
+        arrays = batch_to_device(batch, model.dtype)
+        loss, _, _ = model.forward_backward(*arrays, rng=rng, train=True, real_rows=real_rows(arrays.tgt_mask))
         clip_grad_norm(model.grads.values(), 1.0)
         opt.step(model.grads)
         threads.update()  # what the trainer does: re-measure the machine every few seconds (auto)

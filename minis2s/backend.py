@@ -381,51 +381,16 @@ def scatter_add(target, indices, values) -> None:
     t[sorted_ids[starts]] += np.add.reduceat(v[order], starts, axis=0)
 
 
-def real_rows(mask):
-    """Flat indices of the nonzero entries of ``mask`` (B, T), or None to keep every row.
-
-    Work done only on the real rows of a padded batch is work saved (the readout GEMMs over
-    the target vocabulary are three quarters of a translation step). On the host the indices
-    are free; on a GPU their count is data-dependent, and reading it back would stall the
-    stream once per step, so there (and when nothing is padding) the answer is None: the
-    caller keeps the dense rows, which the mask already zeroes.
-    """
-    if get_array_module(mask) is not np:
-        return None
-    rows = np.flatnonzero(mask.reshape(-1))
-    return None if rows.size == mask.size else rows
-
-
-_ids_checked_on_host = False
-
-
-@contextlib.contextmanager
-def ids_checked_on_host():
-    """A block whose device token ids were range-checked on the host before they were moved.
-
-    :func:`check_token_ids` then trusts ids on a device instead of reading their range back,
-    so a training step queues its work without a single device->host synchronisation. The
-    trainer checks each batch's ids (host arrays, free) and runs the step inside this block.
-    """
-    global _ids_checked_on_host
-    previous, _ids_checked_on_host = _ids_checked_on_host, True
-    try:
-        yield
-    finally:
-        _ids_checked_on_host = previous
-
-
 def check_token_ids(ids, vocab_size: int, name: str = "ids") -> None:
     """Refuse ids outside [0, vocab_size): CuPy would wrap them silently.
 
     On a device this is one small explicit synchronisation (min and max) -- bad ids must
-    never train -- except inside :func:`ids_checked_on_host`, where the caller has done it.
+    never train. The trainer checks each batch on the host instead, before it moves, and tells
+    the model step so (``Seq2Seq.forward_backward(..., ids_checked=True)``).
     """
     if ids.size == 0:
         return
     module = get_array_module(ids)
-    if _ids_checked_on_host and module is not np:
-        return
     lo, hi = to_host(module.stack([ids.min(), ids.max()])).tolist()
     if lo < 0 or hi >= vocab_size:
         bad = lo if lo < 0 else hi

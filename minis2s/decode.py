@@ -43,7 +43,7 @@ def _one_token_at_a_time(model, src, src_mask, sos_id, eos_id, max_len, choose, 
     """The loop greedy search and sampling share: ``choose(log_probs (N, V)) -> (N,)`` picks
     each live sentence's next token; a finished sentence emits <eos> at no cost until the
     next check, where it leaves the batch (unless attention is returned, which keeps all rows)."""
-    xp = B.get_array_module(model.params["dec.emb"])
+    xp = model.xp
     max_len = max_len or max_target_length(src_mask)
     memory, states = model.encode(src, src_mask)
     Bsz = src.shape[0]
@@ -109,7 +109,7 @@ def beam_search(model, src, src_mask, sos_id: int, eos_id: int, beam: int = 5, a
     hypothesis per sentence; ``scores`` are their raw log-probabilities.
     """
     np = B.host
-    xp = B.get_array_module(model.params["dec.emb"])
+    xp = model.xp
     max_len = max_len or max_target_length(src_mask)
     Bsz, k = src.shape[0], beam
     memory, states = model.encode(src, src_mask)
@@ -200,14 +200,14 @@ def beam_search_bytes(cfg, batch: int, beam: int, src_len: int, itemsize: int = 
     x 4 bytes is 128 MB, a beam of 5,000 would be 128 GB. Against tracemalloc's peak on
     NumPy the estimate is within 0.96-1.08x on four models (tests/test_decode.py holds 0.7-1.5x).
     """
-    from .nn import cells
+    from .functional.cells import CELLS
     from .nn.encoder import output_size
 
     S, H, Henc, V = src_len, cfg.hidden, output_size(cfg), cfg.tgt_vocab
     A = cfg.attention_size or H
     keys = {"additive": A, "dot": H if Henc != H else Henc, "scaled_dot": H if Henc != H else Henc}.get(
         cfg.attention, Henc)  # general / none: the values themselves, copied once more by select
-    state = cfg.layers * cells.n_states(cfg.cell) * H
+    state = cfg.layers * len(CELLS[cfg.cell].states) * H
     attention = 2 * S * A if cfg.attention == "additive" else S
     per_hypothesis = itemsize * (state + S * (Henc + keys + 1) + attention + 5 * V) + 16 * max_target_length_for(S)
     return batch * beam * per_hypothesis
@@ -267,7 +267,7 @@ def sample(model, src, src_mask, sos_id: int, eos_id: int, rng, temperature: flo
     (nucleus sampling, Holtzman et al., 2020). rng: a :class:`minis2s.backend.DeviceRNG`."""
     if temperature <= 0:
         raise ValueError(f"temperature must be positive, got {temperature}; use greedy for temperature 0")
-    xp = B.get_array_module(model.params["dec.emb"])
+    xp = model.xp
 
     def choose(logp):
         p = filtered_probs(logp / temperature, top_k, top_p)

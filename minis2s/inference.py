@@ -74,7 +74,7 @@ class Translator:
             return outputs
         longest = max(len(token_lists[i]) for i in todo) + 1  # + <eos>
         batch_size = fit_beam_search(self.model.cfg, beam, min(batch_size, len(todo)), longest,
-                                     self.model.params["dec.emb"].dtype.itemsize, note=note,
+                                     self.model.dtype.itemsize, note=note,
                                      where=self.path)
         decoded = decode_tokens(self.model, self.src_vocab, self.tgt_vocab, [token_lists[i] for i in todo],
                                 batch_size=batch_size, beam=beam)

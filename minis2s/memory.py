@@ -18,7 +18,7 @@ from pathlib import Path
 
 from . import backend as B
 from .errors import UserError
-from .nn import cells
+from .functional.cells import CELLS
 from .nn.decoder import cell_input_size, readout_size
 from .nn.encoder import directions, output_size
 
@@ -30,7 +30,7 @@ OPTIMIZER_SCRATCH = {"adam": 2, "adamw": 2, "sgd": 1}
 
 def param_shapes(cfg) -> dict:
     """Every parameter's shape, as ``Seq2Seq(cfg).params`` would have it (tests hold them equal)."""
-    H, E, Henc, G = cfg.hidden, cfg.emb, output_size(cfg), cells.GATES[cfg.cell] * cfg.hidden
+    H, E, Henc, G = cfg.hidden, cfg.emb, output_size(cfg), CELLS[cfg.cell].gates * cfg.hidden
 
     def cell(prefix, D):
         return {prefix + "Wx": (G, D), prefix + "Wh": (G, H), prefix + "bx": (G,), prefix + "bh": (G,)}
@@ -40,7 +40,7 @@ def param_shapes(cfg) -> dict:
         for d in directions(cfg):
             shapes.update(cell(f"enc.l{l}.{d}.", E if l == 0 else Henc))
         shapes.update(cell(f"dec.l{l}.", cell_input_size(cfg, l)))
-        for s in ("h", "c")[: cells.n_states(cfg.cell)]:
+        for s in CELLS[cfg.cell].states:
             shapes.update({f"bridge.l{l}.{s}.W": (H, Henc), f"bridge.l{l}.{s}.b": (H,)})
     A = cfg.attention_size or H
     if cfg.attention == "additive":
@@ -69,7 +69,7 @@ def activation_counts(cfg, Bn: int, S: int, T: int) -> dict:
     """The numbers forward keeps for backward on a (B, S) / (B, T) batch, by part: what any
     implementation of this model must keep, independent of framework (lesson 06's caches)."""
     H, E, V, L = cfg.hidden, cfg.emb, cfg.tgt_vocab, cfg.layers
-    Henc, G, R = output_size(cfg), cells.GATES[cfg.cell] * H, readout_size(cfg)
+    Henc, G, R = output_size(cfg), CELLS[cfg.cell].gates * H, readout_size(cfg)
     dirs = len(directions(cfg))
     kept = G + 3 * H  # per cell position: the gate activations, c, tanh(c), h (an LSTM's; fewer for GRU, RNN)
     drop = 2 if cfg.dropout > 0 else 1  # a dropped-out array keeps its mask beside it

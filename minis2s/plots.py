@@ -137,7 +137,7 @@ def attention_matrix(translator, sentence: str):
         raise UserError("this model has no attention (trained with --attention none): nothing to plot")
     (batch,), _ = batches_for_inference([translator.src_vocab.encode(tokens)], 1)
     src = B.to_device(batch.src)
-    mask = B.to_device(batch.src_mask, model.params["dec.emb"].dtype)
+    mask = B.to_device(batch.src_mask, model.dtype)
     out = greedy(model, src, mask, translator.src_vocab.sos_id, translator.src_vocab.eos_id,
                  return_attention=True)
     outputs = translator.tgt_vocab.decode(out.ids[0]) + ["<eos>"]

@@ -14,6 +14,7 @@ from .data import CharTokenizer, Vocab, batches_for_inference, make_batch, make_
 from .decode import greedy
 from .metrics import perplexity
 from .recipes import DECODE_BATCH_SIZE
+from .train import batch_to_device, real_rows
 
 
 @dataclass
@@ -59,7 +60,7 @@ def decode_tokens(model, src_vocab, tgt_vocab, src_token_lists, batch_size=DECOD
     batches, order = batches_for_inference(ids, batch_size)
     outputs = []
     for b in batches:
-        src, mask = B.to_device(b.src), B.to_device(b.src_mask, model.params["dec.emb"].dtype)
+        src, mask = B.to_device(b.src), B.to_device(b.src_mask, model.dtype)
         if beam > 1:
             out = beam_search(model, src, mask, Vocab.sos_id, Vocab.eos_id, beam=beam, max_len=max_len)
         else:
@@ -82,14 +83,12 @@ def exact_match(model, task: Task, pairs, batch_size=DECODE_BATCH_SIZE, beam: in
 
 def loss_and_ppl(model, task: Task, pairs, batch_size=DECODE_BATCH_SIZE) -> dict:
     """Teacher-forced cross-entropy per target token (incl. <eos>) and its perplexity."""
-    dtype = model.params["dec.emb"].dtype
     nll, n = 0.0, 0
     for start in range(0, len(pairs), batch_size):
         chunk = pairs[start : start + batch_size]
         b = make_batch([task.src_vocab.encode(s) for s, _ in chunk], [task.tgt_vocab.encode(t) for _, t in chunk])
-        arrays = (B.to_device(b.src), B.to_device(b.src_mask, dtype), B.to_device(b.tgt_in),
-                  B.to_device(b.tgt_out), B.to_device(b.tgt_mask, dtype))
-        _, s, k = model.forward_backward(*arrays, train=False, backward=False)
+        arrays = batch_to_device(b, model.dtype)
+        _, s, k = model.forward_backward(*arrays, train=False, backward=False, real_rows=real_rows(arrays.tgt_mask))
         nll += B.to_float(s)
         n += int(B.to_float(k))
     return {"loss": nll / n, "ppl": perplexity(nll, n)}

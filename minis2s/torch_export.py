@@ -34,6 +34,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from . import backend as B
 from .errors import UserError
+from .functional.cells import CELLS
 from .models.seq2seq import Seq2Seq, Seq2SeqConfig
 from .nn import decoder as _dec
 from .nn import encoder as _enc
@@ -56,14 +57,13 @@ def state_dict_names(cfg: Seq2SeqConfig) -> dict:
     input embedding and the output projection, and appears once (``dec_emb.weight``).
     """
     names = {"enc.emb": "enc_emb.weight", "dec.emb": "dec_emb.weight"}
-    n_states = 2 if cfg.cell == "lstm" else 1
     for l in range(cfg.layers):
         for d, suffix in zip(_enc.directions(cfg), ("", "_reverse")):
             for ours, theirs in _CELL_NAMES:
                 names[f"enc.l{l}.{d}.{ours}"] = f"encoder.{theirs}_l{l}{suffix}"
         for ours, theirs in _CELL_NAMES:
             names[f"dec.l{l}.{ours}"] = f"decoder.{l}.{theirs}"
-        for s in ("h", "c")[:n_states]:
+        for s in CELLS[cfg.cell].states:
             names[f"bridge.l{l}.{s}.W"] = f"bridge.l{l}_{s}.weight"
             names[f"bridge.l{l}.{s}.b"] = f"bridge.l{l}_{s}.bias"
     H, Henc = cfg.hidden, _enc.output_size(cfg)
@@ -132,9 +132,8 @@ class TorchSeq2Seq(nn.Module):
                                            batch_first=True, dropout=cfg.dropout if L > 1 else 0.0)
         self.dec_emb = nn.Embedding(cfg.tgt_vocab, D, padding_idx=cfg.pad_id)
         self.decoder = nn.ModuleList(_CELL[cfg.cell](_dec.cell_input_size(cfg, l), H) for l in range(L))
-        n_states = 2 if cfg.cell == "lstm" else 1
         self.bridge = nn.ModuleDict({f"l{l}_{s}": nn.Linear(Henc, H)
-                                     for l in range(L) for s in ("h", "c")[:n_states]})
+                                     for l in range(L) for s in CELLS[cfg.cell].states})
         if cfg.attention != "none":
             self.attention = Attention(cfg.attention, H, Henc, cfg.attention_size or H)
         if cfg.tie_embeddings:
@@ -271,7 +270,7 @@ def to_torch(model: Seq2Seq, dtype=None) -> TorchSeq2Seq:
     """A live minis2s model -> an equal :class:`TorchSeq2Seq` in eval mode, in the dtype of
     the model's parameters (or ``dtype``, a torch dtype)."""
     if dtype is None:
-        dtype = torch.float64 if model.params["dec.emb"].dtype.itemsize == 8 else torch.float32
+        dtype = torch.float64 if model.dtype.itemsize == 8 else torch.float32
     module = TorchSeq2Seq(model.cfg).to(dtype)
     return load_minis2s_params(module, model.params).eval()
 

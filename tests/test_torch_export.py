@@ -69,7 +69,7 @@ def _model(dtype="float32", seed=1, **over):
 def minis2s_logits(model, src, src_mask, tgt_in):
     """Teacher-forced logits (B, T, V) from minis2s's public layer functions, eval mode."""
     p, cfg = model.params, model.cfg
-    src, src_mask, tgt_in = B.to_device(src), B.to_device(src_mask, p["dec.emb"].dtype), B.to_device(tgt_in)
+    src, src_mask, tgt_in = B.to_device(src), B.to_device(src_mask, model.dtype), B.to_device(tgt_in)
     (enc_out, finals), _ = encoder.encoder_forward(p, cfg, src, src_mask)
     states, _ = decoder.bridge_forward(p, cfg, finals)
     memory = decoder.make_memory(p, cfg, enc_out, src_mask)

@@ -12,7 +12,7 @@ from minis2s.data import make_batch
 from minis2s.functional.clip import clip_grad_norm
 from minis2s.models.seq2seq import Seq2Seq, Seq2SeqConfig
 from minis2s.optim import Adam
-from minis2s.train import batch_to_device, check_batch_ids
+from minis2s.train import batch_to_device, check_batch_ids, real_rows
 
 CFG = Seq2SeqConfig(src_vocab=11, tgt_vocab=9, emb=4, hidden=6, cell="lstm", bidirectional=True,
                     attention="additive", dropout=0.2)
@@ -40,8 +40,11 @@ def _count_reads(monkeypatch):
     return reads
 
 
-def _step(model, opt, batch, rng):
-    model.forward_backward(*batch_to_device(batch, B.float_dtype()), rng=rng, label_smoothing=0.1)
+def _step(model, opt, batch, rng, ids_checked):
+    """The trainer's step, teacher forcing and sampling both (every branch of the decoder)."""
+    arrays = batch_to_device(batch, model.dtype)
+    model.forward_backward(*arrays, rng=rng, label_smoothing=0.1, teacher_forcing=0.5,
+                           real_rows=real_rows(arrays.tgt_mask), ids_checked=ids_checked)
     clip_grad_norm(model.grads.values(), 1.0)
     opt.step(model.grads)
 
@@ -51,11 +54,18 @@ def test_training_step_makes_no_device_read_once_ids_are_checked_on_the_host(dev
     opt = Adam(model.params, lr=1e-3)
     check_batch_ids(batch, CFG)
     reads = _count_reads(monkeypatch)
-    with B.ids_checked_on_host():
-        _step(model, opt, batch, rng)
+    _step(model, opt, batch, rng, ids_checked=True)
     assert reads == [], f"device reads inside the step: {reads}"
-    _step(model, opt, batch, rng)  # outside the block the id range is read back, as it must be
+    _step(model, opt, batch, rng, ids_checked=False)  # unchecked ids are read back, as they must be
     assert len(reads) >= 1
+
+
+def test_a_step_with_unchecked_ids_refuses_an_id_outside_the_vocabulary(device_backend):
+    model, batch = Seq2Seq(CFG), _batch()
+    batch.tgt_out[0, 0] = CFG.tgt_vocab
+    arrays = batch_to_device(batch, model.dtype)
+    with pytest.raises(IndexError, match="outside the vocabulary"):
+        model.forward_backward(*arrays, rng=B.DeviceRNG(0))
 
 
 def test_host_check_of_a_batch_names_the_bad_ids():
@@ -65,6 +75,6 @@ def test_host_check_of_a_batch_names_the_bad_ids():
         check_batch_ids(batch, CFG)
 
 
-def test_ids_on_the_host_are_always_checked_even_inside_the_block():
-    with B.ids_checked_on_host(), pytest.raises(IndexError):
+def test_ids_on_the_host_are_always_checked():
+    with pytest.raises(IndexError):
         B.check_token_ids(np.array([0, 12]), 9)

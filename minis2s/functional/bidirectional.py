@@ -11,7 +11,8 @@ from the padding. We get it by reversing each row's real prefix, running an ordi
              rev_L(dhs_b): rev_L is a permutation, so its adjoint is itself
 
 The final state of the backward direction is its state after reading token 0, as in PyTorch's
-``h_n[1]``. Any cell works: ``"rnn"``, ``"lstm"`` or ``"gru"``.
+``h_n[1]``. Any cell of :data:`minis2s.functional.cells.CELLS` works; each direction runs
+through :func:`minis2s.functional.cells.sequence_forward`.
 """
 
 from __future__ import annotations
@@ -20,24 +21,15 @@ from typing import Any, NamedTuple
 
 from .. import backend as B
 from ..shapes import ShapeError, expect
-from . import gru, lstm, rnn
-
-CELLS = ("rnn", "lstm", "gru")
-PARAM_KEYS = ("Wx", "Wh", "bx", "bh")
-
-
-class SequenceCache(NamedTuple):
-    """What :func:`sequence_forward` saves: the cell's name and that cell's own sequence cache
-    (an :class:`~minis2s.functional.rnn.RNNCache`, ``LSTMCache`` or ``GRUCache``)."""
-
-    cell: str
-    inner: Any
+from . import cells
+from .cells import SequenceCache
 
 
 class BidirectionalCache(NamedTuple):
     """What :func:`bidirectional_forward` saves. fwd: the forward direction's
-    :class:`SequenceCache`; bwd: the backward direction's, which read rev_L(x) (eq. 8.2);
-    lengths: (B,) the real lengths L, or None when every row is full; H: one direction's size."""
+    :class:`~minis2s.functional.cells.SequenceCache`; bwd: the backward direction's, which read
+    rev_L(x) (eq. 8.2); lengths: (B,) the real lengths L, or None when every row is full; H: one
+    direction's size."""
 
     fwd: SequenceCache
     bwd: SequenceCache
@@ -65,60 +57,14 @@ def _rev(x, lengths):
     return x[:, ::-1] if lengths is None else reverse_padded(x, lengths)
 
 
-# --------------------------------------------------------------------------- one direction
-
-
-def _check_cell(cell):
-    if cell not in CELLS:
-        raise ValueError(f"cell: expected one of {', '.join(CELLS)}, got {cell!r}")
-
-
-def sequence_forward(cell, x, states, params, mask=None, lengths=None):
-    """Any cell over a padded batch. states: (h0,) or (h0, c0) for lstm; params: (Wx, Wh, bx, bh).
-
-    Returns ((hs (B, T, H), final), cache) with final a tuple like ``states``.
-    """
-    _check_cell(cell)
-    if cell == "lstm":
-        (hs, h, c), cache = lstm.lstm_forward(x, *states, *params, mask=mask, lengths=lengths)
-        return (hs, (h, c)), SequenceCache(cell, cache)
-    f = rnn.rnn_forward if cell == "rnn" else gru.gru_forward
-    (hs, h), cache = f(x, *states, *params, mask=mask, lengths=lengths)
-    return (hs, (h,)), SequenceCache(cell, cache)
-
-
-def sequence_backward(dout, cache):
-    """dout = (dhs, dfinal), dfinal a tuple like the final state (or None; entries may be None).
-
-    Returns (dx, dstates tuple, dparams tuple (dWx, dWh, dbx, dbh)).
-    """
-    dhs, dfinal = dout
-    cell = cache.cell
-    if dfinal is None:
-        dfinal = (None, None) if cell == "lstm" else (None,)
-    if cell == "lstm":
-        dx, dh0, dc0, *dp = lstm.lstm_backward((dhs, *dfinal), cache.inner)
-        return dx, (dh0, dc0), tuple(dp)
-    f = rnn.rnn_backward if cell == "rnn" else gru.gru_backward
-    dx, dh0, *dp = f((dhs, dfinal[0]), cache.inner)
-    return dx, (dh0,), tuple(dp)
-
-
-def _unpack(name, cell, d):
-    keys = ("h0", "c0") if cell == "lstm" else ("h0",)
-    missing = [k for k in keys + PARAM_KEYS if k not in d]
-    if missing:
-        raise ShapeError(f"{name}: missing {', '.join(missing)} (a {cell} direction needs {', '.join(keys + PARAM_KEYS)})")
-    return tuple(d[k] for k in keys), tuple(d[k] for k in PARAM_KEYS)
-
-
-def _pack(states, params):
-    d = dict(zip(("h0", "c0"), states))
-    d.update(zip(PARAM_KEYS, params))
-    return d
-
-
-# --------------------------------------------------------------------------- both directions
+def _check_direction(name, cell, d):
+    """A direction holds exactly the initial state and the weights of a ``cell`` sequence."""
+    keys = cells.kind(cell).initial + cells.PARAM_NAMES
+    missing = [k for k in keys if k not in d]
+    extra = [k for k in d if k not in keys]
+    if missing or extra:
+        what = f"missing {', '.join(missing)}" if missing else f"unexpected {', '.join(extra)}"
+        raise ShapeError(f"{name}: {what} (a {cell} direction holds {', '.join(keys)})")
 
 
 def bidirectional_forward(cell, x, fwd, bwd, mask=None, lengths=None):
@@ -130,11 +76,10 @@ def bidirectional_forward(cell, x, fwd, bwd, mask=None, lengths=None):
     Returns ((hs (B, T, 2H), final_f, final_b), cache): hs = [forward; backward] per position,
     0 at padding; final_f, final_b are (h,) or (h, c) -- final_b after reading token 0.
     """
-    _check_cell(cell)
+    _check_direction("fwd", cell, fwd)
+    _check_direction("bwd", cell, bwd)
     expect("x", x, ("B", "T", "D"))
-    states_f, params_f = _unpack("fwd", cell, fwd)
-    states_b, params_b = _unpack("bwd", cell, bwd)
-    expect("bwd['Wh']", params_b[1], tuple(params_f[1].shape), kind=None)  # one H for both
+    expect("bwd['Wh']", bwd["Wh"], tuple(fwd["Wh"].shape), kind=None)  # one H for both
     xp = B.get_array_module(x)
     T = x.shape[1]
     if mask is not None:
@@ -144,9 +89,8 @@ def bidirectional_forward(cell, x, fwd, bwd, mask=None, lengths=None):
     elif lengths is not None:
         lengths = xp.asarray(lengths)
         expect("lengths", lengths, (x.shape[0],), kind="int")
-    (hs_f, final_f), cache_f = sequence_forward(cell, x, states_f, params_f, lengths=lengths)
-    (hs_r, final_b), cache_b = sequence_forward(cell, _rev(x, lengths), states_b, params_b,
-                                                lengths=lengths)  # eq. 8.2
+    (hs_f, final_f), cache_f = cells.sequence_forward(cell, x, fwd, lengths=lengths)
+    (hs_r, final_b), cache_b = cells.sequence_forward(cell, _rev(x, lengths), bwd, lengths=lengths)  # eq. 8.2
     H = hs_f.shape[2]
     hs = xp.empty(hs_f.shape[:2] + (2 * H,), dtype=hs_f.dtype)
     hs[:, :, :H] = hs_f  # eq. 8.3
@@ -163,7 +107,7 @@ def bidirectional_backward(dout, cache):
     lengths, H = cache.lengths, cache.H
     dhs_f = None if dhs is None else dhs[:, :, :H]
     dhs_r = None if dhs is None else _rev(dhs[:, :, H:], lengths)
-    dx, dstates_f, dparams_f = sequence_backward((dhs_f, dfinal_f), cache.fwd)
-    dx_r, dstates_b, dparams_b = sequence_backward((dhs_r, dfinal_b), cache.bwd)
+    dx, dfwd = cells.sequence_backward((dhs_f, dfinal_f), cache.fwd)
+    dx_r, dbwd = cells.sequence_backward((dhs_r, dfinal_b), cache.bwd)
     dx = dx + _rev(dx_r, lengths)  # eq. 8.4
-    return dx, _pack(dstates_f, dparams_f), _pack(dstates_b, dparams_b)
+    return dx, dfwd, dbwd

@@ -67,17 +67,20 @@ def affine_backward(dy, cache):
     return dx, dW, db
 
 
-def embedding_forward(ids, E, padding_idx: int | None = None):
+def embedding_forward(ids, E, padding_idx: int | None = None, ids_checked: bool = False):
     """out[b, t] = E[ids[b, t]]                                          (eq. 2.3)
 
     ids: (B, T) or (B,) integer; E: (V, D). Returns (B, T, D) or (B, D). Positions holding
     ``padding_idx`` embed to the zero vector, so the padding row is a true constant: it
     receives no gradient (as in ``torch.nn.Embedding``, whose padding row starts at zero).
-    Ids outside [0, V) raise on every backend (CuPy would wrap them silently).
+    Ids outside [0, V) raise on every backend (CuPy would wrap them silently): on a device that
+    check reads the ids' range back, so a caller that has checked them on the host already
+    (the trainer) passes ``ids_checked=True`` to skip it.
     """
     dims = expect("E", E, ("V", "D"))
     expect("ids", ids, ("B",) if ids.ndim == 1 else ("B", "T"), kind="int")
-    B.check_token_ids(ids, dims["V"], "ids")
+    if not ids_checked:
+        B.check_token_ids(ids, dims["V"], "ids")
     out = E[ids]
     if padding_idx is not None:
         out *= (ids != padding_idx)[..., None]

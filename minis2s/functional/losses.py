@@ -41,7 +41,8 @@ class CrossEntropyCache(NamedTuple):
     n_tokens: Any
 
 
-def softmax_cross_entropy_forward(logits, targets, mask=None, ignore_index=None, label_smoothing=0.0):
+def softmax_cross_entropy_forward(logits, targets, mask=None, ignore_index=None, label_smoothing=0.0,
+                                  ids_checked=False):
     """Mean (label-smoothed) cross-entropy over the real tokens (eq. 2.9-2.10).
 
     logits: (B, T, V) or (N, V); targets: (B, T) / (N,) ints in [0, V); mask: (B, T) / (N,),
@@ -53,7 +54,8 @@ def softmax_cross_entropy_forward(logits, targets, mask=None, ignore_index=None,
     Returns (loss, CrossEntropyCache): loss is a 0-d array (no host synchronisation). With no real token
     the loss is 0 and so is the gradient. :func:`cross_entropy_stats` reads the summed NLL and
     the token count from the cache, for perplexity. Raises IndexError for a real target
-    outside [0, V) (one small explicit synchronisation, see ``backend.check_token_ids``).
+    outside [0, V) (one small explicit synchronisation, see ``backend.check_token_ids``) unless
+    ``ids_checked``: the caller has checked the targets on the host.
     """
     xp = B.get_array_module(logits)
     lead = ("B", "T") if logits.ndim == 3 else ("N",)
@@ -70,7 +72,8 @@ def softmax_cross_entropy_forward(logits, targets, mask=None, ignore_index=None,
     if ignore_index is not None:
         real = real & (targets != ignore_index)
     safe = xp.where(real, targets, 0)  # padding may hold any id (e.g. -100); it is never read
-    B.check_token_ids(safe, dims["V"], "targets")
+    if not ids_checked:
+        B.check_token_ids(safe, dims["V"], "targets")
     logp = log_softmax(logits)  # eq. 2.7: max-shifted, so no exp overflows
     nll = -xp.take_along_axis(logp, safe[..., None], axis=-1)[..., 0]
     per_token = nll

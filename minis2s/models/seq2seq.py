@@ -1,10 +1,11 @@
 """The encoder-decoder model: one config, one params dict, one forward/backward (lessons 06-08).
 
     src ─ encoder ─┬─ outputs ──────────── attention (keys projected once)
-                   └─ final states ─ bridge ─ decoder states ─ readout ─ logits ─ loss
+                   └─ final states ─ bridge ─ decoder (T steps) ─ readout ─ logits ─ loss
 
-:meth:`Seq2Seq.forward_backward` runs the whole graph for a batch and leaves every
-parameter's gradient in :attr:`Seq2Seq.grads`; :meth:`encode` and :meth:`decode_step` are the
+:meth:`Seq2Seq.forward_backward` runs the whole graph for a batch -- encode, bridge, decode,
+readout and loss, then their backwards in reverse order -- and leaves every parameter's
+gradient in :attr:`Seq2Seq.grads`; :meth:`encode` and :meth:`decode_step` are the
 inference path that greedy and beam search use.
 """
 
@@ -16,12 +17,12 @@ from dataclasses import dataclass
 
 from .. import backend as B
 from ..errors import UserError
-from ..functional import dropout as Fd
 from ..functional import linear as Fl
 from ..functional import losses as Floss
 from ..functional.activations import log_softmax
+from ..functional.cells import CELLS
 from ..nn import attention as attn
-from ..nn import cells, decoder, encoder
+from ..nn import decoder, encoder
 
 
 @dataclass
@@ -43,8 +44,8 @@ class Seq2SeqConfig:
     pad_id: int = 0
 
     def validate(self) -> "Seq2SeqConfig":
-        if self.cell not in cells.CELLS:
-            raise UserError(f"cell must be one of {', '.join(cells.CELLS)}, got {self.cell!r}")
+        if self.cell not in CELLS:
+            raise UserError(f"cell must be one of {', '.join(CELLS)}, got {self.cell!r}")
         if self.attention not in attn.KINDS:
             raise UserError(f"attention must be one of {', '.join(attn.KINDS)}, got {self.attention!r}")
         for name in ("src_vocab", "tgt_vocab", "emb", "hidden", "layers"):
@@ -96,10 +97,21 @@ class Seq2Seq:
                 raise UserError(f"parameter {k}: checkpoint has shape {tuple(arrays[k].shape)}, model expects {tuple(v.shape)}")
             v[...] = B.to_device(arrays[k], v.dtype)
 
+    @property
+    def dtype(self):
+        """The parameters' dtype (float32 for training, float64 for gradient checks)."""
+        return self.params["dec.emb"].dtype
+
+    @property
+    def xp(self):
+        """The array module the parameters live on (NumPy, CuPy or the strict stand-in)."""
+        return B.get_array_module(self.params["dec.emb"])
+
     # ----------------------------------------------------------------------- training
 
     def forward_backward(self, src, src_mask, tgt_in, tgt_out, tgt_mask, *, rng=None, train=True,
-                         teacher_forcing=1.0, label_smoothing=0.0, backward=True):
+                         teacher_forcing=1.0, label_smoothing=0.0, backward=True, real_rows=None,
+                         ids_checked=False):
         """Loss of a batch and, with ``backward``, every gradient into :attr:`grads`.
 
         src: (B, S) ids, src_mask: (B, S); tgt_in: (B, T) = <sos> y, tgt_out: (B, T) = y <eos>,
@@ -110,34 +122,35 @@ class Seq2Seq:
         gradient flows back through that choice: the fed token is a constant for backward, and
         only its embedding row receives gradient (as it would for a gold token).
 
+        Two decisions are the caller's (the trainer's, :mod:`minis2s.train`): real_rows, the
+        flat positions (N,) of the real tokens in (B, T), runs the readout and the loss on those
+        rows alone (None: all B T rows, the padded ones masked); ids_checked says the token ids
+        were range-checked on the host, so no layer reads them back from a device.
+
         Returns (loss, nll_sum, n_tokens) as 0-d arrays -- no host synchronisation.
         """
-        cfg, p = self.cfg, self.params
-        (enc_out, finals), enc_cache = encoder.encoder_forward(p, cfg, src, src_mask, rng, train)
+        cfg, p, grads = self.cfg, self.params, self.grads
+        (enc_out, finals), enc_cache = encoder.encoder_forward(p, cfg, src, src_mask, rng, train, ids_checked)
         states, bridge_cache = decoder.bridge_forward(p, cfg, finals)
         memory = decoder.make_memory(p, cfg, enc_out, src_mask)
-        rows = B.real_rows(tgt_mask)  # None: every (B, T) position goes through the readout
-        logits, dec_cache = _decoder_forward(p, cfg, memory, states, tgt_in, rng, train,
-                                             teacher_forcing, rows)
-        targets, mask = (tgt_out, tgt_mask) if rows is None else (tgt_out.reshape(-1)[rows], None)
-        loss, loss_cache = Floss.softmax_cross_entropy_forward(
-            logits, targets, mask=mask, label_smoothing=label_smoothing)
+        zs, dec_cache = decoder.decoder_forward(p, cfg, memory, states, tgt_in, rng, train, teacher_forcing,
+                                                ids_checked)
+        logits, readout_cache = decoder.readout_forward(p, zs, real_rows)
+        targets, mask = (tgt_out, tgt_mask) if real_rows is None else (tgt_out.reshape(-1)[real_rows], None)
+        loss, loss_cache = Floss.softmax_cross_entropy_forward(  # eq. 6.16
+            logits, targets, mask=mask, label_smoothing=label_smoothing, ids_checked=ids_checked)
         del logits  # the loss keeps the log-probabilities; the logits would only hold memory
         nll_sum, n_tokens = Floss.cross_entropy_stats(loss_cache)
         if not backward:
             return loss, nll_sum, n_tokens
-        for g in self.grads.values():
+        for g in grads.values():
             g.fill(0)
         dlogits = Floss.softmax_cross_entropy_backward(1.0, loss_cache)
-        dstates, mem_grads = _decoder_backward(p, cfg, dlogits, dec_cache, memory, self.grads)
-        dfinals = decoder.bridge_backward(dstates, bridge_cache, self.grads)
-        denc = mem_grads["values"]
-        if cfg.attention != "none":
-            dv, dparams = attn.keys_backward(p, mem_grads["keys"], memory.keys_cache)
-            denc = denc + dv
-            for k, g in dparams.items():
-                self.grads[k] += g
-        encoder.encoder_backward(denc, dfinals, enc_cache, cfg, self.grads)
+        dzs = decoder.readout_backward(dlogits, readout_cache, grads)
+        dstates, dmemory = decoder.decoder_backward(dzs, dec_cache, cfg, grads)
+        denc_out = decoder.memory_backward(dmemory, memory, p, grads)
+        dfinals = decoder.bridge_backward(dstates, bridge_cache, grads)
+        encoder.encoder_backward(denc_out, dfinals, enc_cache, cfg, grads)
         return loss, nll_sum, n_tokens
 
     # ----------------------------------------------------------------------- inference
@@ -154,74 +167,3 @@ class Seq2Seq:
         (z, states, w), _ = decoder.step_forward(self.params, self.cfg, memory, states, e)
         logits, _ = decoder.readout_forward(self.params, z)
         return log_softmax(logits, axis=-1), states, w
-
-
-def _decoder_forward(p, cfg, memory, states, tgt_in, rng, train, teacher_forcing, rows=None):
-    """All T decoder steps. Returns (logits, cache).
-
-    logits: (B, T, V), or (N, V) for the N flat positions ``rows`` of the real target tokens
-    when given: padded positions add nothing to the loss (eq. 2.10) and get zero gradient
-    (eq. 2.11), so skipping their readout changes no figure and saves its GEMMs.
-    """
-    E = p["dec.emb"]
-    xp = B.get_array_module(E)
-    Bsz, T = tgt_in.shape
-    forced = teacher_forcing >= 1.0
-    if forced:  # every input is known: embed all steps at once
-        emb, emb_cache = Fl.embedding_forward(tgt_in, E, padding_idx=cfg.pad_id)
-        emb, emb_drop = Fd.dropout_forward(emb, cfg.dropout, rng, train)
-        fed = tgt_in
-    else:
-        fed = xp.empty_like(tgt_in)
-        emb_drop = []
-    zs = xp.empty((Bsz, T, decoder.readout_size(cfg)), dtype=E.dtype)
-    step_caches = []
-    for t in range(T):
-        if forced:
-            e = emb[:, t]
-        else:
-            if t == 0:
-                ids = tgt_in[:, 0]
-            else:
-                gold = rng.uniform((Bsz,), E.dtype) < teacher_forcing
-                ids = xp.where(gold, tgt_in[:, t], prediction)
-            fed[:, t] = ids
-            e, _ = Fl.embedding_forward(ids, E, padding_idx=cfg.pad_id)
-            e, dc = Fd.dropout_forward(e, cfg.dropout, rng, train)
-            emb_drop.append(dc)
-        (z, states, _), cache = decoder.step_forward(p, cfg, memory, states, e, rng, train)
-        zs[:, t] = z
-        step_caches.append(cache)
-        if not forced:
-            prediction = decoder.readout_forward(p, z)[0].argmax(axis=-1)
-    zd, z_drop = Fd.dropout_forward(zs, cfg.dropout, rng, train)
-    if rows is not None:
-        zd = zd.reshape(Bsz * T, -1)[rows]
-    logits, readout_cache = decoder.readout_forward(p, zd)
-    if not forced:
-        emb_cache = Fl.embedding_forward(fed, E, padding_idx=cfg.pad_id)[1]
-    return logits, (step_caches, z_drop, readout_cache, emb_cache, emb_drop, states, forced, rows)
-
-
-def _decoder_backward(p, cfg, dlogits, cache, memory, grads):
-    """Returns (dstates at step 0 -- the bridge's output gradient, memory gradients)."""
-    step_caches, z_drop, readout_cache, emb_cache, emb_drop, last_states, forced, rows = cache
-    xp = B.get_array_module(dlogits)
-    dzs = decoder.readout_backward(dlogits, readout_cache, grads)
-    if rows is not None:  # scatter the real rows back; padded positions get zero gradient
-        Bsz, T = emb_cache.ids.shape  # the fed ids, (B, T)
-        dense = xp.zeros((Bsz * T, dzs.shape[-1]), dtype=dzs.dtype)
-        dense[rows] = dzs
-        dzs = dense.reshape(Bsz, T, -1)
-    dzs = Fd.dropout_backward(dzs, z_drop)
-    dstates = [tuple(xp.zeros_like(s) for s in layer) for layer in last_states]
-    mem_grads = {"keys": xp.zeros_like(memory.keys), "values": xp.zeros_like(memory.values)}
-    Bsz, T = dzs.shape[:2]
-    de_all = xp.empty((Bsz, T, cfg.emb), dtype=dzs.dtype)
-    for t in reversed(range(T)):
-        de, dstates = decoder.step_backward(p, cfg, dzs[:, t], dstates, step_caches[t], mem_grads, grads)
-        de_all[:, t] = de if forced else Fd.dropout_backward(de, emb_drop[t])
-    if forced:
-        de_all = Fd.dropout_backward(de_all, emb_drop)
-    grads["dec.emb"] += Fl.embedding_backward(de_all, emb_cache)
-    return dstates, mem_grads

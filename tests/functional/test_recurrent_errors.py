@@ -78,12 +78,14 @@ def test_gate_cores_check_their_arguments(backend):
                               B.to_device(np.zeros((Bn, H))))
 
 
-def test_bidirectional_refuses_missing_keys_unknown_cells_and_mismatched_directions(backend):
+def test_bidirectional_refuses_missing_or_unexpected_keys_unknown_cells_and_mismatched_directions(backend):
     x = B.to_device(np.zeros((Bn, T, D)))
     lstm_dir = {k: v for k, v in _args("lstm").items() if k != "x"}
     without_c0 = {k: v for k, v in lstm_dir.items() if k != "c0"}
     with pytest.raises(ShapeError, match=r"^bwd: missing c0"):
         bi.bidirectional_forward("lstm", x, lstm_dir, without_c0)
+    with pytest.raises(ShapeError, match=r"^fwd: unexpected c0 \(a gru direction holds h0, Wx"):
+        bi.bidirectional_forward("gru", x, lstm_dir, lstm_dir)
     with pytest.raises(ValueError, match="cell"):
         bi.bidirectional_forward("transformer", x, lstm_dir, lstm_dir)
     small = {k: v for k, v in _args("lstm", Wh=(4 * (H - 1), H - 1)).items() if k != "x"}

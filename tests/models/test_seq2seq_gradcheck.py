@@ -10,6 +10,7 @@ import pytest
 from minis2s import backend as B
 from minis2s.gradcheck import numerical_gradient, rel_error, sample_coords
 from minis2s.models.seq2seq import Seq2Seq, Seq2SeqConfig
+from minis2s.train import real_rows
 
 MODEL_TOL = 1e-6
 
@@ -40,6 +41,7 @@ def check_model(cfg, seed=0, max_coords=6, **kw):
         model.params["enc.emb"][0] = 0.0
         model.params["dec.emb"][0] = 0.0
         batch = _batch(rng, cfg.src_vocab, cfg.tgt_vocab)
+        kw.setdefault("real_rows", real_rows(batch[4]))  # as the trainer runs it: None on a device
 
         def loss():
             dev_rng = B.DeviceRNG(7)
@@ -90,23 +92,26 @@ def test_gradient_reaches_encoder_embeddings_through_attention_and_bridge():
     assert np.all(g[0] == 0), "the padding row must receive no gradient"
 
 
+@pytest.mark.parametrize("teacher_forcing", [1.0, 0.5])
 @pytest.mark.parametrize("name", ["lstm-bi-additive", "lstm-noattention-tied"])
-def test_readout_over_real_rows_only_equals_the_dense_readout(name, monkeypatch):
-    """On the host the readout runs on the real target rows alone; it must change no figure."""
+def test_readout_over_real_rows_only_equals_the_dense_readout(name, teacher_forcing):
+    """On the host the trainer runs the readout on the real target rows alone; it must change
+    no figure."""
     cfg = Seq2SeqConfig(src_vocab=9, tgt_vocab=8, emb=3, hidden=4, dropout=0.3, **CONFIGS[name])
     with B.precision("float64"):
         model = Seq2Seq(cfg, seed=3)
         batch = _batch(np.random.default_rng(2), 9, 8)
-        rows = B.real_rows(batch[4])
-        assert rows is not None and rows.size == int(batch[4].sum()) < batch[4].size
+        tgt_mask = batch[4]
+        rows = real_rows(tgt_mask)
+        assert rows is not None and rows.size == int(tgt_mask.sum()) < tgt_mask.size
 
-        def run():
-            figures = model.forward_backward(*batch, rng=B.DeviceRNG(5), label_smoothing=0.1)
+        def run(rows):
+            figures = model.forward_backward(*batch, rng=B.DeviceRNG(5), label_smoothing=0.1,
+                                             teacher_forcing=teacher_forcing, real_rows=rows)
             return [float(f) for f in figures], {k: g.copy() for k, g in model.grads.items()}
 
-        packed, packed_grads = run()
-        monkeypatch.setattr(B, "real_rows", lambda mask: None)
-        dense, dense_grads = run()
+        packed, packed_grads = run(rows)
+        dense, dense_grads = run(None)
     np.testing.assert_allclose(packed, dense, rtol=1e-12)
     for k in dense_grads:
         np.testing.assert_allclose(packed_grads[k], dense_grads[k], rtol=1e-10, atol=1e-14, err_msg=k)
@@ -114,6 +119,13 @@ def test_readout_over_real_rows_only_equals_the_dense_readout(name, monkeypatch)
 
 def test_real_rows_keeps_every_row_without_padding():
     mask = np.ones((2, 3))
-    assert B.real_rows(mask) is None
+    assert real_rows(mask) is None
     mask[1, 2] = 0
-    assert B.real_rows(mask).tolist() == [0, 1, 2, 3, 4]
+    assert real_rows(mask).tolist() == [0, 1, 2, 3, 4]
+
+
+def test_real_rows_is_none_on_a_device_backend():
+    """Counting a device mask's rows would read it back once per step: the trainer keeps the
+    dense readout there."""
+    with B.use("strict"):
+        assert real_rows(B.to_device(np.array([[1.0, 0.0]]))) is None

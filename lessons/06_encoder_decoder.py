@@ -191,7 +191,7 @@ show(Seq2Seq.forward_backward)
 # $H$-vector. Lesson 07 removes that bottleneck.
 
 # %%
-show(seq2seq._decoder_backward, encoder.encoder_backward)
+show(decoder.decoder_backward, decoder.memory_backward, encoder.encoder_backward)
 
 # %% [markdown]
 # ## 3. Teacher forcing
@@ -238,7 +238,7 @@ show(seq2seq._decoder_backward, encoder.encoder_backward)
 # for backward as if they had been given.
 
 # %%
-show(seq2seq._decoder_forward)
+show(decoder.decoder_forward)
 
 # %% [markdown]
 # Equation (6.18) is checkable. In float64, with a fixed `DeviceRNG` seed so that every
@@ -588,7 +588,7 @@ print(format_table([r for c in suite.CASES if c.name.startswith("dropout") for r
 # %% [markdown]
 # The model applies dropout with probability `cfg.dropout` to the embeddings, between
 # stacked layers and to the readout $z_t$ (see `encoder_forward`, `step_forward` and
-# `_decoder_forward` above); `train=False` turns every one of them into the identity.
+# `decoder_forward` above); `train=False` turns every one of them into the identity.
 #
 # ## 7. The training loop
 #
@@ -691,7 +691,7 @@ for src, ref, out in wrong[:8]:
 
 # %%
 held = make_batch([task.src_vocab.encode(s) for s, _ in task.test], [task.tgt_vocab.encode(t) for _, t in task.test])
-held_arrays = train.batch_to_device(held, model.params["dec.emb"].dtype)
+held_arrays = train.batch_to_device(held, model.dtype)
 for rho in (1.0, 0.0):
     loss, _, _ = model.forward_backward(*held_arrays, rng=B.DeviceRNG(0), train=False, teacher_forcing=rho,
                                         backward=False)

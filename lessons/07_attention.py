@@ -260,7 +260,8 @@ show(Fatt.dot_attention_backward, Fatt.general_attention_backward, attn.keys_bac
 # and the context's two gradients add; attention's backward then yields $\bar q$ — which
 # joins the gradient of $s_{t-1}$, since the query *is* $s_{t-1}$ — and this step's share
 # of $\bar k'$ and $\bar v$, accumulated over all steps for the encoder. The readout
-# backward is an affine backward (eq. 2.2):
+# backward is an affine backward (eq. 2.2); when training skipped the padded positions'
+# readout, it puts the real rows' gradients back in place, with zeros for the padding:
 
 # %%
 show(decoder.step_backward, decoder.readout_backward)

@@ -122,7 +122,9 @@ print("rev_L(rev_L(x)) == x:", np.array_equal(bi.reverse_padded(bi.reverse_padde
 show(bi.bidirectional_forward, bi.bidirectional_backward)
 
 # %%
-show(bi.sequence_forward, bi.sequence_backward)
+from minis2s.functional import cells
+
+show(cells.sequence_forward, cells.sequence_backward)
 
 # %% [markdown]
 # This is PyTorch's bidirectional RNN over a packed sequence, which also starts each row's
@@ -220,9 +222,7 @@ show(decoder.bridge_forward, decoder.bridge_backward)
 from minis2s import backend as B
 from minis2s.data import make_batch
 from minis2s.functional import losses as Floss
-from minis2s.models import seq2seq
 from minis2s.models.seq2seq import Seq2Seq, Seq2SeqConfig
-from minis2s.nn import attention as attn
 from minis2s.train import batch_to_device
 
 cfg = Seq2SeqConfig(src_vocab=9, tgt_vocab=8, emb=3, hidden=4, cell="lstm", bidirectional=True,
@@ -248,13 +248,14 @@ p, grads = model.params, {k: np.zeros_like(v) for k, v in model.params.items()}
 (enc_out, finals), enc_cache = encoder.encoder_forward(p, cfg, src, src_mask)
 states, bridge_cache = decoder.bridge_forward(p, cfg, finals)
 memory = decoder.make_memory(p, cfg, enc_out, src_mask)
-logits, dec_cache = seq2seq._decoder_forward(p, cfg, memory, states, tgt_in, None, False, 1.0)
+zs, dec_cache = decoder.decoder_forward(p, cfg, memory, states, tgt_in)
+logits, readout_cache = decoder.readout_forward(p, zs)
 loss, loss_cache = Floss.softmax_cross_entropy_forward(logits, tgt_out, mask=tgt_mask)
 dlogits = Floss.softmax_cross_entropy_backward(1.0, loss_cache)
-dstates, memory_grads = seq2seq._decoder_backward(p, cfg, dlogits, dec_cache, memory, grads)
+dzs = decoder.readout_backward(dlogits, readout_cache, grads)
+dstates, dmemory = decoder.decoder_backward(dzs, dec_cache, cfg, grads)
 dfinals = decoder.bridge_backward(dstates, bridge_cache, grads)  # the bridge path
-dkeys_to_enc, _ = attn.keys_backward(p, memory_grads["keys"], memory.keys_cache)
-denc_out = memory_grads["values"] + dkeys_to_enc  # the attention path (8.6)
+denc_out = decoder.memory_backward(dmemory, memory, p, grads)  # the attention path (8.6)
 
 via_attention = {k: np.zeros_like(v) for k, v in p.items()}
 encoder.encoder_backward(denc_out, [(None, None)], enc_cache, cfg, via_attention)

@@ -251,7 +251,7 @@ def translate_ids(model, source_ids, beam=1, alpha=0.6, batch_size=64):
     batches, order = batches_for_inference(source_ids, batch_size)
     ids, scores = [], []
     for b in batches:
-        src, mask = B.to_device(b.src), B.to_device(b.src_mask, model.params["dec.emb"].dtype)
+        src, mask = B.to_device(b.src), B.to_device(b.src_mask, model.dtype)
         if beam == 1:
             out = decode.greedy(model, src, mask, task.tgt_vocab.sos_id, task.tgt_vocab.eos_id)
         else:

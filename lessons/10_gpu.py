@@ -101,7 +101,7 @@ def setup(backend):
     # model, batch, optimizer and dropout RNG, all on `backend`
     with B.use(backend):
         model = Seq2Seq(cfg, seed=0)
-        return model, batch_to_device(batch, model.params["dec.emb"].dtype), Adam(model.params), B.DeviceRNG(0)
+        return model, batch_to_device(batch, model.dtype), Adam(model.params), B.DeviceRNG(0)
 
 
 def train_step(model, arrays, opt, rng):
@@ -184,7 +184,7 @@ else:
 # - dropout masks and teacher-forcing choices are drawn on the device by a `DeviceRNG`;
 # - masks become lengths, and lengths become gather indices, on the device (lesson 08);
 # - token ids are range-checked on the host before the batch moves (`check_batch_ids`),
-#   and the step runs inside `backend.ids_checked_on_host()`, so the layers' own check —
+#   and the step is called with `forward_backward(..., ids_checked=True)`, so the layers' own check —
 #   which would read the ids' min and max back, because CuPy would silently wrap an id
 #   past the vocabulary — trusts them.
 
@@ -206,7 +206,7 @@ feature_cfg = Seq2SeqConfig(src_vocab=V, tgt_vocab=V, cell="lstm", emb=8, hidden
                             attention="additive", dropout=0.2)
 with B.use("strict"):
     model = Seq2Seq(feature_cfg, seed=0)
-    arrays = batch_to_device(batch, model.params["dec.emb"].dtype)
+    arrays = batch_to_device(batch, model.dtype)
     opt, rng = Adam(model.params, lr=1e-3), B.DeviceRNG(0)
     schedule = CosineLR(opt, total_steps=100)
     for _ in range(2):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from minis2s import backend as B
-from minis2s.commands import build_run
+from minis2s.train import build_run
 from minis2s.data import Vocab, batches_for_inference
 from minis2s.decode import beam_search, filtered_probs, greedy, sample
 from minis2s.train import TrainConfig

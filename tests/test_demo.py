@@ -25,7 +25,7 @@ def validation_exact_match(run_dir) -> list[tuple[int, float]]:
 ])
 def test_training_stops_at_the_first_evaluation_that_reaches_the_target(
         tmp_path, higher_is_better, figures, target, stops_after):
-    from minis2s.commands import build_run
+    from minis2s.train import build_run
     from minis2s.recipes import recipe
     from minis2s.train import TrainConfig
 

@@ -10,8 +10,8 @@ torch = pytest.importorskip("torch")
 F = torch.nn.functional
 
 from minis2s import backend as B  # noqa: E402
-from minis2s.commands import build_run  # noqa: E402
-from minis2s.commands_export import export as export_command  # noqa: E402
+from minis2s.train import build_run  # noqa: E402
+from minis2s.commands import export as export_command  # noqa: E402
 from minis2s.errors import UserError  # noqa: E402
 from minis2s.functional import linear as Fl  # noqa: E402
 from minis2s.models.seq2seq import Seq2Seq, Seq2SeqConfig  # noqa: E402

@@ -17,8 +17,10 @@ The model is the reference ("small") shape: Multi30k de->en, word vocabularies o
 frequency 2, embeddings 128, a bidirectional LSTM encoder of 256 per direction, tanh bridge,
 LSTM decoder 256 with additive attention and input feeding, readout [state; context;
 embedding] -> V, dropout 0.5, Adam 1e-3, global-norm clipping at 1.0, label smoothing 0.1,
-float32. The twin (benchmarks/torch_twin.py) is the same model in eager PyTorch; it starts
-from minis2s's weights, and both see the same batches in the same order. Steps of the two
+float32. The twin is the same model in eager PyTorch, ``minis2s.torch_export.TorchSeq2Seq``
+(``nn.LSTM`` over a packed batch, ``nn.LSTMCell`` decoder, ``F.cross_entropy``), the module
+``export`` writes; it starts from minis2s's weights, and both see the same batches in the
+same order. Steps of the two
 alternate (which goes first flips every batch), so a noisy machine slows both alike; the
 ratios are the figures to trust.
 """
@@ -44,7 +46,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import torch  # noqa: E402
 from threadpoolctl import ThreadpoolController, threadpool_info  # noqa: E402
@@ -56,7 +57,7 @@ from minis2s.functional.clip import clip_grad_norm  # noqa: E402
 from minis2s.memory import activation_bytes  # noqa: E402  (the trainer's estimate, one implementation)
 from minis2s.models.seq2seq import Seq2Seq, Seq2SeqConfig  # noqa: E402
 from minis2s.optim import Adam  # noqa: E402
-from torch_twin import TorchTwin  # noqa: E402
+from minis2s.torch_export import load_minis2s_params, state_dict_names, to_torch  # noqa: E402
 
 np = B.host
 
@@ -222,9 +223,7 @@ class Pair:
         self.opt = Adam(self.model.params, lr=LR)
         self.rng = B.DeviceRNG(seed)
         torch.manual_seed(seed)
-        self.twin = TorchTwin(n_src, n_tgt, emb=self.cfg.emb, hidden=self.cfg.hidden, dropout=self.cfg.dropout)
-        self.twin.load_minis2s({k: B.to_host(v) for k, v in self.model.params.items()})
-        self.twin.to(device)
+        self.twin = to_torch(self.model).to(device)
         self.topt = torch.optim.Adam(self.twin.parameters(), lr=LR)
 
     @staticmethod
@@ -262,8 +261,9 @@ class Pair:
         t_loss = self.twin.loss(*theirs, label_smoothing=LABEL_SMOOTHING)
         t_loss.backward()
         worst = 0.0
-        for name, p in self.twin.minis2s_grad_names().items():
-            g, tg = B.to_host(self.model.grads[name]), p.grad.detach().cpu().numpy()
+        twin_params = dict(self.twin.named_parameters())
+        for name, theirs in state_dict_names(self.cfg).items():
+            g, tg = B.to_host(self.model.grads[name]), twin_params[theirs].grad.detach().cpu().numpy()
             worst = max(worst, float(np.abs(g - tg).max() / max(np.abs(tg).max(), 1e-30)))
         self.twin.zero_grad(set_to_none=True)
         return {"loss_minis2s": B.to_float(loss), "loss_twin": t_loss.item(), "grad_max_rel_diff": worst}
@@ -424,7 +424,7 @@ def bench_decode(args, corpus: Corpus) -> dict:
         weights = f"minis2s after {train_steps} training steps"
     else:
         weights = "initial (untrained): hypotheses run to the length cap"
-    pair.twin.load_minis2s({k: B.to_host(v) for k, v in pair.model.params.items()})
+    load_minis2s_params(pair.twin, pair.model.params)
     pair.twin.eval()
     sos, eos = Vocab.sos_id, Vocab.eos_id
     batches, _ = batches_for_inference(corpus.val_src[:n], args.decode_batch)

@@ -375,7 +375,13 @@ def bench_train(args, corpus: Corpus, peak: float) -> dict:
     }
     res["minis2s_peak_share"] = res["minis2s_gflops"] / peak
     res["twin_peak_share"] = res["twin_gflops"] / peak
-    c = check
+    res["gemm_floor_ms"] = res["gflop_per_step"] / peak * 1e3
+    print_train(args, res, tokens, probes)
+    return res
+
+
+def print_train(args, res: dict, tokens: int, probes: list) -> None:
+    n, warmup, c, peak = res["steps"], res["warmup"], res["twin_check"], res["sgemm_peak_gflops"]
     print(f"\n== training step (forward, backward, clip 1.0, Adam) -- batch {args.batch_size}, "
           f"{n} steps each after {warmup} warm-up, alternating")
     print(f"same math: loss minis2s {c['loss_minis2s']:.6f} vs twin {c['loss_twin']:.6f}, "
@@ -393,17 +399,15 @@ def bench_train(args, corpus: Corpus, peak: float) -> dict:
           + f"; the twin's, whose readout also runs on padding: {res['twin_gflop_per_step']:.1f})"
           + f"; float32 GEMM peak (NumPy 2048^3, best of {len(probes)} probes through the run, "
           f"the worst {min(probes):.0f}): {peak:.1f} GFLOP/s   [target >= 50%]")
-    floor = res["gflop_per_step"] / peak * 1e3
-    res["gemm_floor_ms"] = floor
+    floor = res["gemm_floor_ms"]
     print(f"GEMM floor (all of that work at the peak): {floor:.1f} ms/step; 2x the twin would need "
           f"{res['twin_ms_per_step'] / 2:.1f} ms/step, {res['twin_ms_per_step'] / 2 / floor:.2f}x the floor")
-    return res
 
 
-def bench_decode(args, corpus: Corpus) -> dict:
-    n = 32 if args.quick else args.sentences
+def decode_weights(args, corpus: Corpus, pair: Pair) -> str:
+    """Give ``pair`` the weights to decode with (a checkpoint, a few training steps, or the
+    initial ones) and say which."""
     train_steps = 0 if args.quick else args.train_steps
-    pair = Pair(corpus.n_src, corpus.n_tgt, args.seed)
     if args.checkpoint:
         from minis2s.checkpoint import load_checkpoint
 
@@ -426,6 +430,13 @@ def bench_decode(args, corpus: Corpus) -> dict:
         weights = "initial (untrained): hypotheses run to the length cap"
     load_minis2s_params(pair.twin, pair.model.params)
     pair.twin.eval()
+    return weights
+
+
+def bench_decode(args, corpus: Corpus) -> dict:
+    n = 32 if args.quick else args.sentences
+    pair = Pair(corpus.n_src, corpus.n_tgt, args.seed)
+    weights = decode_weights(args, corpus, pair)
     sos, eos = Vocab.sos_id, Vocab.eos_id
     batches, _ = batches_for_inference(corpus.val_src[:n], args.decode_batch)
     res = {"sentences": n, "batch_size": args.decode_batch, "weights": weights}

@@ -57,7 +57,7 @@ def test_command_exits_1_and_prints_json_when_a_check_fails(monkeypatch, capsys)
 
 
 def test_command_runs_the_cases_of_one_family(capsys):
-    # the whole catalogue runs in test_gradcheck_suite.py, on every backend
+    # the whole catalogue runs in tests/suite/test_catalogue.py, on every backend
     assert main(["gradcheck", "--only", "attention", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert {r["op"] for r in rows} == {c.name for c in suite.CASES if "attention" in c.name}

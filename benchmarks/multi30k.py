@@ -22,7 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from minis2s import checkpoint as ckpt  # noqa: E402
-from minis2s.commands import build_run  # noqa: E402
+from minis2s.train import build_run  # noqa: E402
 from minis2s.recipes import recipe  # noqa: E402
 from minis2s.tasks import bleu_and_ppl  # noqa: E402
 from minis2s.train import TrainConfig  # noqa: E402

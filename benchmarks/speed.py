@@ -17,8 +17,10 @@ The model is the reference ("small") shape: Multi30k de->en, word vocabularies o
 frequency 2, embeddings 128, a bidirectional LSTM encoder of 256 per direction, tanh bridge,
 LSTM decoder 256 with additive attention and input feeding, readout [state; context;
 embedding] -> V, dropout 0.5, Adam 1e-3, global-norm clipping at 1.0, label smoothing 0.1,
-float32. The twin (benchmarks/torch_twin.py) is the same model in eager PyTorch; it starts
-from minis2s's weights, and both see the same batches in the same order. Steps of the two
+float32. The twin is the same model in eager PyTorch, ``minis2s.torch_export.TorchSeq2Seq``
+(``nn.LSTM`` over a packed batch, ``nn.LSTMCell`` decoder, ``F.cross_entropy``), the module
+``export`` writes; it starts from minis2s's weights, and both see the same batches in the
+same order. Steps of the two
 alternate (which goes first flips every batch), so a noisy machine slows both alike; the
 ratios are the figures to trust.
 """
@@ -44,7 +46,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import torch  # noqa: E402
 from threadpoolctl import ThreadpoolController, threadpool_info  # noqa: E402
@@ -57,7 +58,7 @@ from minis2s.memory import activation_bytes  # noqa: E402  (the trainer's estima
 from minis2s.models.seq2seq import Seq2Seq, Seq2SeqConfig  # noqa: E402
 from minis2s.optim import Adam  # noqa: E402
 from minis2s.train import batch_to_device, real_rows  # noqa: E402
-from torch_twin import TorchTwin  # noqa: E402
+from minis2s.torch_export import load_minis2s_params, state_dict_names, to_torch  # noqa: E402
 
 np = B.host
 
@@ -223,9 +224,7 @@ class Pair:
         self.opt = Adam(self.model.params, lr=LR)
         self.rng = B.DeviceRNG(seed)
         torch.manual_seed(seed)
-        self.twin = TorchTwin(n_src, n_tgt, emb=self.cfg.emb, hidden=self.cfg.hidden, dropout=self.cfg.dropout)
-        self.twin.load_minis2s({k: B.to_host(v) for k, v in self.model.params.items()})
-        self.twin.to(device)
+        self.twin = to_torch(self.model).to(device)
         self.topt = torch.optim.Adam(self.twin.parameters(), lr=LR)
 
     @staticmethod
@@ -264,8 +263,9 @@ class Pair:
         t_loss = self.twin.loss(*theirs, label_smoothing=LABEL_SMOOTHING)
         t_loss.backward()
         worst = 0.0
-        for name, p in self.twin.minis2s_grad_names().items():
-            g, tg = B.to_host(self.model.grads[name]), p.grad.detach().cpu().numpy()
+        twin_params = dict(self.twin.named_parameters())
+        for name, theirs in state_dict_names(self.cfg).items():
+            g, tg = B.to_host(self.model.grads[name]), twin_params[theirs].grad.detach().cpu().numpy()
             worst = max(worst, float(np.abs(g - tg).max() / max(np.abs(tg).max(), 1e-30)))
         self.twin.zero_grad(set_to_none=True)
         return {"loss_minis2s": B.to_float(loss), "loss_twin": t_loss.item(), "grad_max_rel_diff": worst}
@@ -377,7 +377,13 @@ def bench_train(args, corpus: Corpus, peak: float) -> dict:
     }
     res["minis2s_peak_share"] = res["minis2s_gflops"] / peak
     res["twin_peak_share"] = res["twin_gflops"] / peak
-    c = check
+    res["gemm_floor_ms"] = res["gflop_per_step"] / peak * 1e3
+    print_train(args, res, tokens, probes)
+    return res
+
+
+def print_train(args, res: dict, tokens: int, probes: list) -> None:
+    n, warmup, c, peak = res["steps"], res["warmup"], res["twin_check"], res["sgemm_peak_gflops"]
     print(f"\n== training step (forward, backward, clip 1.0, Adam) -- batch {args.batch_size}, "
           f"{n} steps each after {warmup} warm-up, alternating")
     print(f"same math: loss minis2s {c['loss_minis2s']:.6f} vs twin {c['loss_twin']:.6f}, "
@@ -395,17 +401,15 @@ def bench_train(args, corpus: Corpus, peak: float) -> dict:
           + f"; the twin's, whose readout also runs on padding: {res['twin_gflop_per_step']:.1f})"
           + f"; float32 GEMM peak (NumPy 2048^3, best of {len(probes)} probes through the run, "
           f"the worst {min(probes):.0f}): {peak:.1f} GFLOP/s   [target >= 50%]")
-    floor = res["gflop_per_step"] / peak * 1e3
-    res["gemm_floor_ms"] = floor
+    floor = res["gemm_floor_ms"]
     print(f"GEMM floor (all of that work at the peak): {floor:.1f} ms/step; 2x the twin would need "
           f"{res['twin_ms_per_step'] / 2:.1f} ms/step, {res['twin_ms_per_step'] / 2 / floor:.2f}x the floor")
-    return res
 
 
-def bench_decode(args, corpus: Corpus) -> dict:
-    n = 32 if args.quick else args.sentences
+def decode_weights(args, corpus: Corpus, pair: Pair) -> str:
+    """Give ``pair`` the weights to decode with (a checkpoint, a few training steps, or the
+    initial ones) and say which."""
     train_steps = 0 if args.quick else args.train_steps
-    pair = Pair(corpus.n_src, corpus.n_tgt, args.seed)
     if args.checkpoint:
         from minis2s.checkpoint import load_checkpoint
 
@@ -426,8 +430,15 @@ def bench_decode(args, corpus: Corpus) -> dict:
         weights = f"minis2s after {train_steps} training steps"
     else:
         weights = "initial (untrained): hypotheses run to the length cap"
-    pair.twin.load_minis2s({k: B.to_host(v) for k, v in pair.model.params.items()})
+    load_minis2s_params(pair.twin, pair.model.params)
     pair.twin.eval()
+    return weights
+
+
+def bench_decode(args, corpus: Corpus) -> dict:
+    n = 32 if args.quick else args.sentences
+    pair = Pair(corpus.n_src, corpus.n_tgt, args.seed)
+    weights = decode_weights(args, corpus, pair)
     sos, eos = Vocab.sos_id, Vocab.eos_id
     batches, _ = batches_for_inference(corpus.val_src[:n], args.decode_batch)
     res = {"sentences": n, "batch_size": args.decode_batch, "weights": weights}

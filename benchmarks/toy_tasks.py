@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from minis2s.commands import build_run, test_summary  # noqa: E402
+from minis2s.train import build_run, held_out_summary  # noqa: E402
 from minis2s.recipes import recipe  # noqa: E402
 from minis2s.train import TrainConfig  # noqa: E402
 
@@ -32,7 +32,7 @@ def run(task: str, seconds: float, seed: int, **model_over) -> dict:
     with tempfile.TemporaryDirectory() as out:
         t, trainer = build_run(task_cfg, {**r["model"], **model_over}, tc, out, quiet=True)
         summary = trainer.fit()
-        summary.update(test_summary(trainer.model, t, out))
+        summary.update(held_out_summary(trainer.model, t, out))
     summary.pop("run_dir")
     summary.pop("checkpoint")
     return {"task": task, **model_over, **summary}

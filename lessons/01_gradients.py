@@ -284,12 +284,14 @@ except TypeError as err:
 # %% [markdown]
 # ## 8. The catalogue of checks
 #
-# Every op in the library registers *cases* in `minis2s/suite/`: small float64 inputs in
+# Every op in the library has *cases* listed in `minis2s/suite/` (one plain list per
+# functional module: search for a case's name to find it): small float64 inputs in
 # one situation each (a padded batch, $B=1$, $T=1$, a batch that is all padding but one
 # row). The tests run every case on every backend, and the command line prints them all:
 #
 # ```bash
-# python -m minis2s gradcheck        # the table, and exit code 1 if any check fails
+# python -m minis2s gradcheck          # the table, and exit code 1 if any check fails
+# python -m minis2s gradcheck --model  # whole models, every parameter (lesson 08)
 # ```
 #
 # Here are a few of the cases, run directly:

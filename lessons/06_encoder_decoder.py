@@ -247,40 +247,25 @@ show(decoder.decoder_forward)
 # gradient at $\rho = 1$, because other tokens were fed. (Weights are drawn at scale 0.7
 # rather than the small training initialisation, so that no gradient is so tiny that
 # finite differences only measure rounding; a perturbation of $10^{-5}$ then never flips
-# an $\arg\max$.)
+# an $\arg\max$.) `minis2s.suite.model.check_model` runs this check for a whole model
+# (lesson 08); called twice with one seed it draws the same weights and the same
+# coordinates, so the second column compares the two gradients there.
 
 # %%
 from minis2s import backend as B
-from minis2s.gradcheck import numerical_gradient, rel_error, sample_coords
+from minis2s.gradcheck import rel_error
+from minis2s.suite.model import check_model
 
 arrays = [B.to_device(batch.src), B.to_device(batch.src_mask, "float64"), B.to_device(batch.tgt_in),
           B.to_device(batch.tgt_out), B.to_device(batch.tgt_mask, "float64")]
-with B.precision("float64"):
-    small = Seq2Seq(Seq2SeqConfig(src_vocab=len(vocab), tgt_vocab=len(vocab), cell="gru", emb=4,
-                                  hidden=5, attention="none"), seed=1)
-gen = np.random.default_rng(0)
-for name, p in small.params.items():
-    p[...] = gen.normal(0.0, 0.7, size=p.shape)
-small.params["enc.emb"][0] = small.params["dec.emb"][0] = 0.0  # the padding rows stay zero
-
-
-def grads_at(rho):
-    small.forward_backward(*arrays, rng=B.DeviceRNG(7), teacher_forcing=rho)
-    return {k: B.to_host(g).copy() for k, g in small.grads.items()}
-
-
-def loss_at(rho):
-    return B.to_float(small.forward_backward(*arrays, rng=B.DeviceRNG(7), teacher_forcing=rho,
-                                             backward=False)[0])
-
-
-half, full = grads_at(0.5), grads_at(1.0)
+small = Seq2SeqConfig(src_vocab=len(vocab), tgt_vocab=len(vocab), cell="gru", emb=4, hidden=5, attention="none")
+names = ("dec.emb", "dec.l0.Wx", "dec.l0.Wh", "bridge.l0.h.W", "enc.l0.f.Wx", "enc.emb", "out.W")
+# the same weights (seed 1) and the same 40 coordinates of each parameter, at rho = 0.5 and at rho = 1
+half = check_model(small, batch=arrays, names=names, seed=1, max_coords=40, teacher_forcing=0.5)
+full = check_model(small, batch=arrays, names=names, seed=1, max_coords=40, teacher_forcing=1.0)
 print(f"{'parameter':14s} {'rho=0.5 vs finite diff.':>24s} {'rho=0.5 vs rho=1':>18s}")
-for name in ("dec.emb", "dec.l0.Wx", "dec.l0.Wh", "bridge.l0.h.W", "enc.l0.f.Wx", "enc.emb", "out.W"):
-    coords = sample_coords(small.params[name].shape, 40, gen)
-    numeric = numerical_gradient(lambda: loss_at(0.5), small.params[name], coords, eps=1e-5)
-    analytic = [half[name][c] for c in coords]
-    print(f"{name:14s} {rel_error(analytic, numeric):24.1e} {rel_error(half[name], full[name]):18.2f}")
+for h, f in zip(half, full):
+    print(f"{h.wrt:14s} {h.rel_error:24.1e} {rel_error(h.analytic, f.analytic):18.2f}")
 
 # %% [markdown]
 # **The ratio's schedule.** A constant $\rho < 1$ from the first step feeds an untrained
@@ -618,7 +603,7 @@ show(train.Trainer.fit)
 import pathlib
 import tempfile
 
-from minis2s.commands import build_run
+from minis2s.train import build_run
 
 RUNS = pathlib.Path(tempfile.mkdtemp(prefix="minis2s-lesson06-"))
 task_cfg = {"kind": "toy", "name": "reverse", "seed": 0,

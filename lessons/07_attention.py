@@ -352,7 +352,7 @@ report = check(solutions.additive_attention_backward)
 import pathlib
 import tempfile
 
-from minis2s.commands import build_run
+from minis2s.train import build_run
 from minis2s.recipes import recipe
 from minis2s.tasks import exact_match
 from minis2s.train import TrainConfig

@@ -232,7 +232,7 @@ with B.precision("float64"):
 gen = np.random.default_rng(1)
 # O(1) weights: with the small training initialisation some gradients are ~1e-7, where finite
 # differences (section 5) measure their own rounding rather than the backward pass
-for name, p in model.params.items():
+for p in model.params.values():
     p[...] = gen.normal(0.0, 0.7, size=p.shape)
 model.params["enc.emb"][0] = model.params["dec.emb"][0] = 0.0  # the padding rows
 batch = make_batch([[4, 5, 6, 7], [8, 4], [5, 6, 7]], [[4, 5, 6], [7, 4, 5], [6]])  # sources of 5, 3, 4 tokens with <eos>
@@ -286,30 +286,17 @@ print("\nthe two paths add up to the model's gradient:",
 # input feeding, attention, the key projection, the bridge, both encoder directions, the
 # embeddings, all on a padded batch? For every parameter array we compare the model's
 # gradient with centered differences of the loss (eq. 1.5) at a few random coordinates,
-# using the library's `numerical_gradient` and `rel_error` (eq. 1.6), as
-# `tests/models/test_seq2seq_gradcheck.py` does for several configurations.
+# `minis2s.suite.model.check_model` does it with the library's `numerical_gradient` and
+# `rel_error` (eq. 1.6); the tests and `python -m minis2s gradcheck --model` run it on six
+# configurations.
 
 # %%
-from minis2s.gradcheck import numerical_gradient, rel_error, sample_coords
+from minis2s.gradcheck import format_table
+from minis2s.suite.model import MODEL_TOLERANCE, check_model
 
-
-def check_whole_model(model, arrays, coords_per_param=6, **kw):
-    def loss():
-        return B.to_float(model.forward_backward(*arrays, rng=B.DeviceRNG(7), backward=False, **kw)[0])
-
-    model.forward_backward(*arrays, rng=B.DeviceRNG(7), **kw)
-    worst, gen = {}, np.random.default_rng(0)
-    for name, param in model.params.items():
-        coords = sample_coords(tuple(param.shape), coords_per_param, gen)
-        analytic = [B.to_host(model.grads[name])[c] for c in coords]
-        worst[name] = rel_error(analytic, numerical_gradient(loss, param, coords, eps=1e-5))
-    return worst
-
-
-errors = check_whole_model(model, arrays)
-for name, err in errors.items():
-    print(f"{name:16s} {tuple(model.params[name].shape)!s:9s} relative error {err:.1e}")
-print(f"\n{len(errors)} parameter arrays; worst relative error {max(errors.values()):.1e}")
+show(check_model)
+results = check_model(cfg, batch=arrays)
+print(format_table(results, MODEL_TOLERANCE))
 
 # %% [markdown]
 # A single op passes at $10^{-7}$; a whole model strings dozens together, each adding its
@@ -322,14 +309,9 @@ print(f"\n{len(errors)} parameter arrays; worst relative error {max(errors.value
 # %%
 cfg2 = Seq2SeqConfig(src_vocab=9, tgt_vocab=8, emb=3, hidden=4, cell="gru", layers=2, attention="general",
                      dropout=0.3)
-with B.precision("float64"):
-    model2 = Seq2Seq(cfg2, seed=0)
-for name, p in model2.params.items():
-    p[...] = gen.normal(0.0, 0.7, size=p.shape)
-model2.params["enc.emb"][0] = model2.params["dec.emb"][0] = 0.0
-errors2 = check_whole_model(model2, arrays, label_smoothing=0.1, teacher_forcing=0.5)
-print(f"{len(errors2)} parameter arrays; worst relative error {max(errors2.values()):.1e} "
-      f"({max(errors2, key=errors2.get)})")
+results2 = check_model(cfg2, batch=arrays, label_smoothing=0.1, teacher_forcing=0.5)
+worst = max(results2, key=lambda r: r.rel_error)
+print(f"{len(results2)} parameter arrays; worst relative error {worst.rel_error:.1e} ({worst.wrt})")
 
 # %% [markdown]
 # ## Summary

@@ -358,6 +358,9 @@ print(mine)
 print(f"by hand: BP = exp(1 - {mine.ref_len}/{mine.sys_len}) = {np.exp(1 - mine.ref_len / mine.sys_len):.4f}; "
       f"BLEU = BP * exp(mean log p_n) = "
       f"{np.exp(1 - mine.ref_len / mine.sys_len) * np.exp(np.mean(np.log(np.array(mine.precisions) / 100))) * 100:.2f}")
+per_sentence = [metrics.sentence_bleu(h, r).score for h, r in zip(examples["hyps"], examples["refs"])]
+print(f"sentence BLEUs {[round(s, 1) for s in per_sentence]}: mean {np.mean(per_sentence):.2f}, "
+      f"not the corpus BLEU {mine.score:.2f}: eq. 9.11 sums the counts over the corpus before dividing")
 
 # %% [markdown]
 # sacrebleu is the standard implementation. Given the same whitespace tokens

@@ -9,29 +9,10 @@ from __future__ import annotations
 
 import argparse
 import functools
-import json
 import os
 import sys
 
 from .errors import UserError
-
-
-def _gradcheck(args) -> int:
-    from . import backend as B
-    from . import suite
-    from .gradcheck import TOLERANCE, format_table
-
-    B.set_backend(args.backend) if args.backend else B.get_backend()
-    results = []
-    cases = [c for c in suite.CASES if not args.only or any(s in c.name for s in args.only)]
-    if not cases:
-        raise UserError(f"no gradient-check case matches {args.only}; run without --only to list all")
-    for c in _progress(cases, "gradcheck", args.json):
-        results.extend(suite.run(c, seed=args.seed))
-    print(format_table(results, TOLERANCE))
-    if args.json:
-        print(json.dumps([r.as_dict() for r in results]))
-    return 0 if all(r.passed(TOLERANCE) for r in results) else 1
 
 
 def _number(cast, ok, expected):
@@ -58,18 +39,6 @@ _unit = _number(float, lambda v: 0.0 <= v <= 1.0, "a number in [0, 1]")
 def _threads(text):
     """``auto`` or a positive integer: the BLAS threads (minis2s/threads.py)."""
     return "auto" if text == "auto" else _number(int, lambda v: v >= 1, "'auto' or a positive integer")(text)
-
-
-def _add_threads(p) -> None:
-    p.add_argument("--threads", type=_threads, default="auto", metavar="N",
-                   help="BLAS threads: a number, or auto = the cores no other process is using, "
-                   "re-measured while training")
-
-
-def _progress(items, desc, quiet=False):
-    from tqdm import tqdm
-
-    return tqdm(items, desc=desc, leave=False, disable=quiet or None, file=sys.stderr)
 
 
 _BACKEND_HELP = "array backend (default: $MINIS2S_BACKEND or numpy)"
@@ -101,6 +70,25 @@ class _HelpFormatter(argparse.HelpFormatter):
         return "\n\n".join(fill(paragraph, width, indent) for paragraph in text.split("\n\n"))
 
 
+def _shared_options() -> dict:
+    """The options several commands take, each declared once, as a parent parser a command
+    lists in ``parents=[...]``."""
+
+    def parent(*flags, **kwargs):
+        p = argparse.ArgumentParser(add_help=False)
+        p.add_argument(*flags, **kwargs)
+        return p
+
+    return {
+        "backend": parent("--backend", choices=["numpy", "cupy", "strict"], help=_BACKEND_HELP),
+        "json": parent("--json", action="store_true", help="last stdout line: the figures as one JSON value"),
+        "quiet": parent("--quiet", action="store_true", help="no progress bar"),
+        "threads": parent("--threads", type=_threads, default="auto", metavar="N",
+                          help="BLAS threads: a number, or auto = the cores no other process is using, "
+                          "re-measured while training"),
+    }
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m minis2s",
@@ -109,29 +97,40 @@ def build_parser() -> argparse.ArgumentParser:
     # every command's --help shows its defaults
     commands = functools.partial(argparse.ArgumentParser, formatter_class=_HelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True, metavar="command", parser_class=commands)
-    from .recipes import DECODE_BATCH_SIZE
+    shared = _shared_options()
+    for add in (_gradcheck_parser, _train_parser, _translate_parser, _evaluate_parser, _data_parser,
+                _plot_parser, _export_parser, _demo_parser):
+        add(sub, shared)
+    return parser
 
+
+def _gradcheck_parser(sub, shared):
     p = sub.add_parser(
-        "gradcheck",
+        "gradcheck", parents=[shared["backend"], shared["json"]],
         help="check every hand-written backward pass against centered differences",
-        description="Float64 gradient check of every op; exits 1 if any relative error exceeds 1e-7.",
+        description="Float64 gradient check of every op, or with --model of whole models; exits 1 if any "
+        "relative error exceeds the tolerance (1e-7 for ops, 1e-6 for models). --json: a list of "
+        "{op, wrt, rel_error}.",
     )
+    p.add_argument("--model", action="store_true",
+                   help="check whole models instead: the loss with respect to every parameter of six "
+                   "Seq2Seq configurations, tolerance 1e-6")
     p.add_argument("--only", nargs="+", metavar="NAME", help="run the cases whose name contains NAME")
     p.add_argument("--seed", type=int, default=0, help="seed for inputs and sampled coordinates")
-    p.add_argument("--backend", choices=["numpy", "cupy", "strict"], help="array backend (default: $MINIS2S_BACKEND or numpy)")
-    p.add_argument("--json", action="store_true", help="last stdout line: JSON list of {op, wrt, rel_error}")
-    p.set_defaults(run=_gradcheck)
+    p.set_defaults(run=_run("gradcheck"))
 
-    from .recipes import TASKS as TASK_NAMES
 
+def _train_parser(sub, shared):
     p = sub.add_parser(
-        "train",
+        "train", parents=[shared["backend"], shared["threads"], shared["quiet"], shared["json"]],
         help="train a model on a toy task or a corpus",
         description="Train an encoder-decoder. Flags left out take the task's recommended recipe "
         "(minis2s/recipes.py). Checkpoints, metrics.jsonl and TensorBoard events go to --out.",
     )
+    from .recipes import TASKS
+
     src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--task", choices=[t for t in TASK_NAMES if t != "multi30k"], help="a toy task generated from --seed")
+    src.add_argument("--task", choices=[t for t in TASKS if t != "multi30k"], help="a toy task generated from --seed")
     src.add_argument("--data", choices=["multi30k"], help="a translation corpus (see --src, --tgt, --data-dir)")
     src.add_argument("--resume", metavar="DIR", help="continue the run in DIR (its recipe, data order and RNG)")
     p.add_argument("--out", metavar="DIR", help="run directory (required unless --resume); it must not hold "
@@ -145,7 +144,13 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--data-dir", metavar="D", help="Multi30k files (default: $MINIS2S_DATA, then ~/.cache/minis2s/multi30k)")
     d.add_argument("--train-size", type=_positive_int, metavar="N", help="toy task: training examples")
     d.add_argument("--test-size", type=_positive_int, metavar="N", help="toy task: validation and test examples each")
-    m = p.add_argument_group("model")
+    _model_options(p.add_argument_group("model"))
+    _training_options(p.add_argument_group("training"))
+    _budget_options(p.add_argument_group("budget (the first reached stops training)"))
+    p.set_defaults(run=_run("train"))
+
+
+def _model_options(m) -> None:
     m.add_argument("--cell", choices=["rnn", "lstm", "gru"])
     m.add_argument("--emb", type=_positive_int, metavar="N", help="embedding size")
     m.add_argument("--hidden", type=_positive_int, metavar="N", help="hidden size per direction")
@@ -156,7 +161,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="feed the attention context into the decoder cell's input")
     m.add_argument("--tie-embeddings", action=argparse.BooleanOptionalAction, default=None)
     m.add_argument("--dropout", type=_probability, metavar="P")
-    t = p.add_argument_group("training")
+
+
+def _training_options(t) -> None:
     t.add_argument("--batch-size", type=_positive_int, metavar="N")
     t.add_argument("--lr", type=_positive_float, metavar="X")
     t.add_argument("--optimizer", choices=["adam", "adamw", "sgd"])
@@ -168,7 +175,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--teacher-forcing", type=_unit, metavar="R", help="probability of feeding the gold token")
     t.add_argument("--teacher-forcing-final", type=_unit, metavar="R", help="anneal linearly to this ratio")
     t.add_argument("--seed", type=int, help="seed for data, initialisation, dropout (default 0)")
-    b = p.add_argument_group("budget (the first reached stops training)")
+
+
+def _budget_options(b) -> None:
     b.add_argument("--epochs", type=_positive_float, metavar="N")
     b.add_argument("--max-steps", type=_positive_int, metavar="N")
     b.add_argument("--minutes", type=_positive_float, metavar="M")
@@ -178,29 +187,33 @@ def build_parser() -> argparse.ArgumentParser:
                    help="stop once the validation metric (the recipe's: exact match, BLEU) reaches X")
     b.add_argument("--keep-checkpoints", type=_positive_int, metavar="N",
                    help="how many recent checkpoints to keep besides the best (default 2)")
-    p.add_argument("--backend", choices=["numpy", "cupy", "strict"])
-    _add_threads(p)
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.add_argument("--json", action="store_true", help="last stdout line: JSON summary")
-    p.set_defaults(run=_run("train"))
 
+
+def _decode_options(p) -> None:
+    """--checkpoint, --beam and --batch-size: what translate and evaluate share besides the parents."""
+    from .recipes import DECODE_BATCH_SIZE
+
+    p.add_argument("--checkpoint", required=True, metavar="DIR", help="a run directory or a checkpoint in it")
+    p.add_argument("--beam", type=_positive_int, default=1, metavar="K", help=_BEAM_HELP)
+    p.add_argument("--batch-size", type=_positive_int, default=DECODE_BATCH_SIZE, metavar="N", help=_BATCH_HELP)
+
+
+def _translate_parser(sub, shared):
     p = sub.add_parser(
-        "translate",
+        "translate", parents=[shared["backend"], shared["threads"]],
         help="translate stdin line by line with a trained checkpoint",
         description="One input per stdin line (raw text, or tokenized like the corpus), one output per "
         "stdout line, in order. An empty or whitespace-only line gives an empty line.\n\n"
         "The outputs for a corpus file are the sentences `evaluate` scores with the same --beam and "
         "--batch-size. " + _DECODE_NOTES,
     )
-    p.add_argument("--checkpoint", required=True, metavar="DIR", help="a run directory or a checkpoint in it")
-    p.add_argument("--batch-size", type=_positive_int, default=DECODE_BATCH_SIZE, metavar="N", help=_BATCH_HELP)
-    p.add_argument("--beam", type=_positive_int, default=1, metavar="K", help=_BEAM_HELP)
-    p.add_argument("--backend", choices=["numpy", "cupy", "strict"], help=_BACKEND_HELP)
-    _add_threads(p)
+    _decode_options(p)
     p.set_defaults(run=_run("translate"))
 
+
+def _evaluate_parser(sub, shared):
     p = sub.add_parser(
-        "evaluate",
+        "evaluate", parents=[shared["backend"], shared["threads"], shared["json"]],
         help="BLEU and perplexity of a checkpoint on a held-out split (exact match for toy tasks)",
         description="Multi30k: corpus BLEU (tokenized, lower-cased, as sacrebleu with tokenize='none'), "
         "teacher-forced perplexity, and the number of sentences. Toy tasks: exact match, token accuracy "
@@ -208,28 +221,25 @@ def build_parser() -> argparse.ArgumentParser:
         "The sentences scored are the ones `translate` prints for the split's source file with the same "
         "--beam and --batch-size (--hyps FILE writes them). " + _DECODE_NOTES,
     )
-    p.add_argument("--checkpoint", required=True, metavar="DIR", help="a run directory or a checkpoint in it")
+    _decode_options(p)
     p.add_argument("--data-dir", metavar="D", help="Multi30k files (default: the run's, $MINIS2S_DATA, "
                    "then ~/.cache/minis2s/multi30k)")
     p.add_argument("--split", choices=["val", "test", "test2016"], default="test",
                    help="held-out split; test is test2016 for Multi30k")
-    p.add_argument("--beam", type=_positive_int, default=1, metavar="K", help=_BEAM_HELP)
-    p.add_argument("--batch-size", type=_positive_int, default=DECODE_BATCH_SIZE, metavar="N", help=_BATCH_HELP)
     p.add_argument("--hyps", metavar="FILE",
                    help="also write the output sentences, one per line, in the split's order")
-    p.add_argument("--backend", choices=["numpy", "cupy", "strict"], help=_BACKEND_HELP)
-    _add_threads(p)
-    p.add_argument("--json", action="store_true", help="last stdout line: JSON of the figures")
     p.set_defaults(run=_run("evaluate"))
 
-    p = sub.add_parser("data", help="download a dataset",
+
+def _data_parser(sub, shared):
+    p = sub.add_parser("data", parents=[shared["quiet"], shared["json"]], help="download a dataset",
                        description="Download Multi30k task 1 (tokenized, lower-cased) with checksums.")
     p.add_argument("name", choices=["multi30k"])
     p.add_argument("--data-dir", required=True, metavar="D", help="where to put the files")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.add_argument("--json", action="store_true", help="last stdout line: JSON summary")
     p.set_defaults(run=_run("data"))
 
+
+def _plot_parser(sub, shared):
     p = sub.add_parser("plot", help="loss curves of a run, or an attention heatmap (plots extra)",
                        description="plot curves --run DIR --out loss.png | plot attention --checkpoint DIR "
                        "--sentence TEXT --out a.png")
@@ -240,17 +250,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, metavar="PNG", help="the image to write (its folder must exist)")
     p.set_defaults(run=_run("plot"))
 
-    p = sub.add_parser("export", help="write a trained checkpoint as a PyTorch state_dict (torch extra)",
+
+def _export_parser(sub, shared):
+    p = sub.add_parser("export", parents=[shared["json"]],
+                       help="write a trained checkpoint as a PyTorch state_dict (torch extra)",
                        description="Writes a state_dict for minis2s.torch_export.TorchSeq2Seq, which gives the "
                        "same outputs as minis2s; load it with minis2s.torch_export.load(path).")
     p.add_argument("--checkpoint", required=True, metavar="DIR", help="a run directory or a checkpoint in it")
     p.add_argument("--torch", required=True, metavar="OUT.pt", help="the file to write (its folder must exist)")
     p.add_argument("--prefer", choices=["best", "latest"], default="best", help="which checkpoint of a run")
-    p.add_argument("--json", action="store_true", help="last stdout line: JSON summary")
     p.set_defaults(run=_run("export"))
 
+
+def _demo_parser(sub, shared):
     p = sub.add_parser(
-        "demo",
+        "demo", parents=[shared["threads"], shared["quiet"], shared["json"]],
         help="the README's main job: learn to normalise dates with a GRU encoder-decoder with attention",
         description="Trains the dates model with attention until it converts --target of the validation dates "
         "(or --max-steps), prints conversions and the held-out exact match, and (with the plots "
@@ -263,11 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-steps", type=_positive_int, default=6000, metavar="N",
                    help="stop after N steps if the target is not reached")
     p.add_argument("--seed", type=int, default=0, help="seed for data, initialisation and order")
-    _add_threads(p)
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.add_argument("--json", action="store_true", help="last stdout line: JSON summary")
     p.set_defaults(run=_run("demo"))
-    return parser
 
 
 def _run(command):

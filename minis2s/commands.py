@@ -1,19 +1,22 @@
-"""What each command of ``python -m minis2s`` does; :mod:`minis2s.cli` parses the flags."""
+"""What each command of ``python -m minis2s`` does; :mod:`minis2s.cli` parses the flags.
+
+One function per command, taking the parsed ``args``; each imports what only it needs when it
+runs, so ``--help`` stays instant and ``export`` alone needs PyTorch.
+"""
 
 from __future__ import annotations
 
 import json
 import sys
-from dataclasses import fields, replace
+from dataclasses import fields
 from pathlib import Path
 
 from . import backend as B
 from . import checkpoint as ckpt
-from . import memory, runs
+from . import runs
 from .errors import UserError
-from .models.seq2seq import Seq2Seq, Seq2SeqConfig
 from .recipes import recipe
-from .train import TrainConfig, Trainer
+from .train import TrainConfig, build_run, held_out_summary
 
 MODEL_FLAGS = ("cell", "emb", "hidden", "layers", "bidirectional", "attention", "input_feeding",
                "tie_embeddings", "dropout")
@@ -33,45 +36,45 @@ def _emit(summary: dict, as_json: bool) -> None:
             print(f"{k:>16}: {v}")
 
 
+def _use_backend(args) -> None:
+    """``--backend`` when given; otherwise the backend stays $MINIS2S_BACKEND's, or numpy."""
+    if args.backend:
+        B.set_backend(args.backend)
+
+
+# --------------------------------------------------------------------------- gradcheck
+
+
+def gradcheck(args) -> int:
+    """Every op of :data:`minis2s.suite.CASES` (or, with ``--model``, every parameter of the
+    models of :data:`minis2s.suite.model.MODEL_CASES`) against centered differences; exit 1 if
+    a relative error exceeds the tolerance."""
+    from tqdm import tqdm
+
+    from . import suite
+    from .gradcheck import TOLERANCE, format_table
+    from .suite import model
+
+    _use_backend(args)
+    catalogue, check, tolerance = ((model.MODEL_CASES, model.run, model.MODEL_TOLERANCE) if args.model
+                                   else (suite.CASES, suite.run, TOLERANCE))
+    cases = [c for c in catalogue if not args.only or any(s in c.name for s in args.only)]
+    if not cases:
+        raise UserError(f"no gradient-check case matches {args.only}; run without --only to list all")
+    results = []
+    for c in tqdm(cases, desc="gradcheck", leave=False, disable=args.json or None, file=sys.stderr):
+        results.extend(check(c, seed=args.seed))
+    print(format_table(results, tolerance))
+    if args.json:
+        print(json.dumps([r.as_dict() for r in results]))
+    return 0 if all(r.passed(tolerance) for r in results) else 1
+
+
 # --------------------------------------------------------------------------- train
 
 
-def build_run(task_cfg: dict, model_cfg: dict, train_cfg: TrainConfig, out, quiet=False, resume=False):
-    """Data, model and trainer for a run; the same inputs rebuild the same run on resume.
-
-    Before anything large is made: a batch size above the number of training pairs is capped
-    to it, and a training step that would not fit in the memory available is refused.
-    """
-    from .data import Batcher
-    from .tasks import toy_evaluator, toy_task, translation_evaluator, translation_task
-
-    if task_cfg["kind"] == "translation":
-        log = None if quiet else (lambda msg: print(msg, file=sys.stderr))
-        task = translation_task(task_cfg.get("data_dir"), task_cfg["src"], task_cfg["tgt"],
-                                min_freq=task_cfg.get("min_freq", 2), log=log)
-        evaluate = translation_evaluator(task, task.val)
-    else:
-        task = toy_task(task_cfg["name"], seed=task_cfg["seed"], **task_cfg["data"])
-        evaluate = toy_evaluator(task, task.val)
-    if train_cfg.batch_size > len(task.train):
-        print(f"note: the batch size {train_cfg.batch_size} is more than the {len(task.train)} training "
-              f"pairs; using batches of {len(task.train)}", file=sys.stderr)
-        train_cfg = replace(train_cfg, batch_size=len(task.train))
-    cfg = Seq2SeqConfig(src_vocab=len(task.src_vocab), tgt_vocab=len(task.tgt_vocab), **model_cfg).validate()
-    memory.check_step_fits(cfg, train_cfg.batch_size, task.train, train_cfg.optimizer,
-                           B.float_dtype().itemsize, resume=resume)
-    model = Seq2Seq(cfg, seed=train_cfg.seed)
-    batcher = Batcher(task.train, train_cfg.batch_size, seed=train_cfg.seed)
-    trainer = Trainer(
-        model, batcher, train_cfg, out, vocab=task.vocab_json(),
-        extra_config={"task": task_cfg, "tokenizers": task.tokenizer_json()},
-        evaluate=evaluate, quiet=quiet)
-    return task, trainer
-
-
 def train(args) -> int:
-    if args.backend:
-        B.set_backend(args.backend)
+    _use_backend(args)
     if not (args.out or args.resume):
         raise UserError("--out DIR is required to start a run (or --resume DIR to continue one)")
     # the folder is checked and locked before any work, and stays locked until the end
@@ -79,7 +82,7 @@ def train(args) -> int:
         task, trainer = _resume_run(args) if args.resume else _start_run(args)
         trainer.threads = getattr(args, "blas", None)
         summary = trainer.fit()
-        summary.update(test_summary(trainer.model, task, run.path))
+        summary.update(held_out_summary(trainer.model, task, run.path))
     _emit(summary, args.json)
     return 0
 
@@ -130,22 +133,6 @@ def _start_run(args):
     return build_run(task_cfg, model_cfg, tc, args.out, args.quiet)
 
 
-def test_summary(model, task, run_dir) -> dict:
-    """Held-out figures of the best checkpoint (exact match for toy tasks, BLEU for translation)."""
-    from .tasks import bleu_and_ppl, exact_match
-
-    best = ckpt.load_checkpoint(run_dir, prefer="best")
-    model.load_params(best.params)
-    if task.name.startswith("multi30k"):
-        figures = {f"test_{k}": v for k, v in bleu_and_ppl(model, task, task.test).items()}
-        # the headline figure is beam 5 (issue 5); the search costs seconds, training an hour
-        figures["test_bleu_beam5"] = bleu_and_ppl(model, task, task.test, beam=5)["bleu"]
-    else:
-        figures = exact_match(model, task, task.test)
-    return {"checkpoint": str(best.path), "n_params": model.n_params,
-            **{k: round(v, 6) for k, v in figures.items()}}
-
-
 # --------------------------------------------------------------------------- translate
 
 
@@ -154,8 +141,7 @@ def translate(args) -> int:
     :func:`minis2s.cli.main`'s to handle: it closes the pipe, the next write fails."""
     from .inference import Translator
 
-    if args.backend:
-        B.set_backend(args.backend)
+    _use_backend(args)
     translator = Translator.load(args.checkpoint)
     lines = [line.rstrip("\n") for line in sys.stdin]
     for out in translator.translate(lines, batch_size=args.batch_size, beam=args.beam):
@@ -196,7 +182,7 @@ def _demo(args) -> int:
     task, trainer = build_run(task_cfg, dict(r["model"]), tc, out, args.quiet)
     trainer.threads = getattr(args, "blas", None)
     summary = trainer.fit()
-    summary.update(test_summary(trainer.model, task, out))
+    summary.update(held_out_summary(trainer.model, task, out))
     translator = Translator.load(out)
     examples = DEMO_DATES
     for src, hyp in zip(examples, translator.translate(examples)):
@@ -233,8 +219,7 @@ def evaluate(args) -> int:
     from .inference import Translator
     from .tasks import bleu_and_ppl, exact_match, loss_and_ppl
 
-    if args.backend:
-        B.set_backend(args.backend)
+    _use_backend(args)
     if args.hyps:
         check_folder(args.hyps, "--hyps")  # before any work
     tr = Translator.load(args.checkpoint)
@@ -320,6 +305,19 @@ def plot(args) -> int:
 
 
 def export(args) -> int:
-    from .commands_export import export as write_torch
-
-    return write_torch(args)
+    """args: ``checkpoint`` (run or checkpoint directory), ``torch`` (the .pt to write),
+    optional ``prefer`` ("best" or "latest", default best) and ``json``."""
+    try:
+        from . import torch_export  # the one command that needs PyTorch
+    except ImportError as exc:
+        raise UserError(f"export needs PyTorch ({exc}); install it with: pip install torch") from None
+    path = torch_export.export(args.checkpoint, args.torch, prefer=getattr(args, "prefer", None) or "best")
+    module = torch_export.load(path)  # read back what was written: a file that will not load is not an export
+    summary = {"out": str(path), "params": sum(p.numel() for p in module.parameters()),
+               "config": module.cfg.to_json()}
+    if getattr(args, "json", False):
+        print(json.dumps(summary))
+    else:
+        print(f"wrote {path} ({summary['params']} parameters); "
+              "load it with minis2s.torch_export.load(path) or torch.load(path, weights_only=True)")
+    return 0

@@ -163,10 +163,11 @@ def gradcheck(
 def format_table(results: Sequence[Result], tol: float = TOLERANCE) -> str:
     """A fixed-width table: op, wrt, relative error, pass/fail; then the worst figure."""
     width = max([len(r.op) for r in results] + [2])
-    lines = [f"{'op':<{width}}  {'wrt':<10}  {'rel_error':>10}  result"]
+    wrt_width = max([len(r.wrt) for r in results] + [10])
+    lines = [f"{'op':<{width}}  {'wrt':<{wrt_width}}  {'rel_error':>10}  result"]
     for r in results:
         lines.append(
-            f"{r.op:<{width}}  {r.wrt:<10}  {r.rel_error:10.2e}  {'pass' if r.passed(tol) else 'FAIL'}"
+            f"{r.op:<{width}}  {r.wrt:<{wrt_width}}  {r.rel_error:10.2e}  {'pass' if r.passed(tol) else 'FAIL'}"
         )
     worst = max(results, key=lambda r: r.rel_error)
     failed = sum(not r.passed(tol) for r in results)

@@ -15,8 +15,10 @@ export is a renaming -- :func:`state_dict_names` gives it -- never a transpositi
     module = load("m30k.pt")
 
 The ``.pt`` file is a plain dict of tensors, strings and numbers, so
-``torch.load(path, weights_only=True)`` reads it without running code. :func:`params_from_torch`
-goes the other way: a state dict (e.g. fine-tuned in PyTorch) back to minis2s parameters.
+``torch.load(path, weights_only=True)`` reads it without running code.
+
+The module also trains and decodes as minis2s does (:meth:`TorchSeq2Seq.loss`, ``greedy``,
+``beam_search``): ``benchmarks/speed.py`` and ``benchmarks/gpu.py`` time minis2s against it.
 
 Dropout sits where minis2s puts it (embeddings, between layers, the readout input), so the
 module trains in PyTorch as it would in minis2s; masks are drawn by PyTorch, so train-mode
@@ -214,12 +216,19 @@ class TorchSeq2Seq(nn.Module):
             zs.append(z)
         return self.readout(self.drop(torch.stack(zs, dim=1)))
 
+    def loss(self, src, src_mask, tgt_in, tgt_out, label_smoothing: float = 0.0):
+        """Mean cross-entropy over the real target tokens (<pad> ignored), as minis2s's
+        ``forward_backward`` computes it (lesson 02, eq. 2.9 and label smoothing)."""
+        logits = self(src, src_mask, tgt_in)
+        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tgt_out.reshape(-1),
+                               ignore_index=self.cfg.pad_id, label_smoothing=label_smoothing)
+
     def decode_step(self, memory, states, prev_ids):
         """prev_ids: (B,). Returns (log_probs (B, V), states, weights), as Seq2Seq.decode_step."""
         z, states, w = self.step(memory, states, self._embed(self.dec_emb, prev_ids))
         return torch.log_softmax(self.readout(z), dim=-1), states, w
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def greedy(self, src, src_mask, sos_id: int, eos_id: int, max_len: int | None = None):
         """Greedy search as :func:`minis2s.decode.greedy`. Returns id lists without <eos>."""
         max_len = max_len or int(2.0 * src.shape[1] + 10)
@@ -236,6 +245,83 @@ class TorchSeq2Seq(nn.Module):
                 break
         rows = torch.stack(out, dim=1).tolist()
         return [r[: r.index(eos_id)] if eos_id in r else r for r in rows]
+
+    @torch.inference_mode()
+    def beam_search(self, src, src_mask, sos_id: int, eos_id: int, beam: int = 5, alpha: float = 0.6,
+                    max_len: int | None = None):
+        """Batched beam search with the bookkeeping of :func:`minis2s.decode.beam_search`.
+
+        Every sentence keeps ``beam`` live hypotheses (B k rows through the decoder); each step
+        takes the top 2k of the k x V extensions, sets aside those ending in <eos> among the
+        best k as finished (GNMT length penalty, ``alpha``), and keeps k live ones. Returns the
+        best finished id list per sentence, without <eos>.
+        """
+        k, Bsz, device = beam, src.shape[0], src.device
+        max_len = max_len or int(2.0 * src.shape[1] + 10)
+        memory, states = self.encode(src, src_mask)
+        rows = torch.arange(Bsz, device=device).repeat_interleave(k)
+        memory = tuple(m[rows] for m in memory)
+        states = [tuple(s[rows] for s in layer) for layer in states]
+        scores = torch.full((Bsz, k), float("-inf"), dtype=self.dec_emb.weight.dtype, device=device)
+        scores[:, 0] = 0.0
+        prev = torch.full((Bsz * k,), sos_id, dtype=torch.long, device=device)
+        hyps = [[[] for _ in range(k)] for _ in range(Bsz)]
+        finished = [[] for _ in range(Bsz)]
+        done = [False] * Bsz
+        for _ in range(max_len):
+            logp, states, _ = self.decode_step(memory, states, prev)
+            V = logp.shape[1]
+            top_scores, top = (scores.unsqueeze(2) + logp.view(Bsz, k, V)).view(Bsz, k * V).topk(2 * k, dim=1)
+            top_scores, src_beam, tok = top_scores.tolist(), (top // V).tolist(), (top % V).tolist()
+            live = []
+            for b in range(Bsz):
+                if done[b]:
+                    live.append(([0] * k, [eos_id] * k, [float("-inf")] * k, [[] for _ in range(k)]))
+                    continue
+                live.append(_extend(hyps[b], finished[b], top_scores[b], src_beam[b], tok[b], k, eos_id, alpha))
+                done[b] = len(finished[b]) >= k
+            beams, toks, live_scores, hyps = (list(x) for x in zip(*live))
+            scores = torch.tensor(live_scores, dtype=scores.dtype, device=device)
+            scores[torch.tensor(done, device=device)] = float("-inf")
+            if all(done):
+                break
+            pick = (torch.arange(Bsz, device=device).unsqueeze(1) * k + torch.tensor(beams, device=device)).view(-1)
+            states = [tuple(s[pick] for s in layer) for layer in states]
+            prev = torch.tensor(toks, device=device).view(-1)
+        for b in range(Bsz):
+            if not done[b]:  # the length cap came first: the live hypotheses compete too
+                for j, s in enumerate(scores[b].tolist()):
+                    if s != float("-inf"):
+                        finished[b].append((s / _length_penalty(len(hyps[b][j]), alpha), hyps[b][j]))
+        return [max(f, key=lambda x: x[0])[1] if f else [] for f in finished]
+
+
+def _length_penalty(length: int, alpha: float) -> float:
+    """GNMT's ((5 + |y|) / 6)^alpha, as minis2s.decode uses it."""
+    return ((5.0 + length) / 6.0) ** alpha
+
+
+def _extend(hyps, finished, top_scores, src_beam, tok, k, eos_id, alpha):
+    """One sentence's step of :meth:`TorchSeq2Seq.beam_search`: of its 2k best extensions (best
+    first), those that end in <eos> among the best k go to ``finished``; the first k others
+    stay live. Returns (source beams, tokens, scores, hypotheses) of the k live ones."""
+    beams, toks, scores, new_hyps = [0] * k, [eos_id] * k, [float("-inf")] * k, [[] for _ in range(k)]
+    j = 0
+    for r in range(2 * k):
+        s = top_scores[r]
+        if s == float("-inf"):
+            break
+        if tok[r] == eos_id:
+            if r < k:
+                seq = hyps[src_beam[r]]
+                finished.append((s / _length_penalty(len(seq) + 1, alpha), seq))
+            continue
+        beams[j], toks[j], scores[j] = src_beam[r], tok[r], s
+        new_hyps[j] = hyps[src_beam[r]] + [tok[r]]
+        j += 1
+        if j == k:
+            break
+    return beams, toks, scores, new_hyps
 
 
 # --------------------------------------------------------------------------- weights
@@ -257,13 +343,6 @@ def load_minis2s_params(module: TorchSeq2Seq, params: dict) -> TorchSeq2Seq:
                             f"{tuple(target[theirs].shape)}")
         target[theirs].copy_(value)
     return module
-
-
-def params_from_torch(state_dict: dict, cfg: Seq2SeqConfig) -> dict:
-    """A :class:`TorchSeq2Seq` state dict -> minis2s parameters (host arrays), e.g. for
-    ``Seq2Seq.load_params`` after fine-tuning in PyTorch."""
-    return {ours: state_dict[theirs].detach().cpu().numpy().copy()
-            for ours, theirs in state_dict_names(cfg).items()}
 
 
 def to_torch(model: Seq2Seq, dtype=None) -> TorchSeq2Seq:

@@ -23,16 +23,16 @@ import math
 import signal
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, NamedTuple
 
 from . import backend as B
 from . import checkpoint as ckpt
-from . import runs
+from . import memory, runs
 from .errors import UserError
 from .functional.clip import clip_grad_norm
-from .models.seq2seq import Seq2Seq
+from .models.seq2seq import Seq2Seq, Seq2SeqConfig
 from .optim import SGD, Adam, AdamW
 from .schedules import CosineLR, LinearWarmup, ReduceOnPlateau, StepLR
 
@@ -457,3 +457,58 @@ class Trainer:
         if tc.patience is not None and st.bad_evals > tc.patience:
             return "early_stopping"
         return None
+
+
+# --------------------------------------------------------------------------- a run from its recipe
+
+
+def build_run(task_cfg: dict, model_cfg: dict, train_cfg: TrainConfig, out, quiet=False, resume=False):
+    """Data, model and trainer for a run; the same inputs rebuild the same run on resume.
+
+    task_cfg: ``{"kind": "toy", "name", "seed", "data"}`` or ``{"kind": "translation", "src",
+    "tgt", "data_dir", "min_freq"}``; model_cfg: :class:`Seq2SeqConfig` fields besides the
+    vocabulary sizes. Before anything large is made: a batch size above the number of training
+    pairs is capped to it, and a training step that would not fit in the memory available is
+    refused. Returns (task, trainer).
+    """
+    from .data import Batcher
+    from .tasks import toy_evaluator, toy_task, translation_evaluator, translation_task
+
+    if task_cfg["kind"] == "translation":
+        log = None if quiet else (lambda msg: print(msg, file=sys.stderr))
+        task = translation_task(task_cfg.get("data_dir"), task_cfg["src"], task_cfg["tgt"],
+                                min_freq=task_cfg.get("min_freq", 2), log=log)
+        evaluate = translation_evaluator(task, task.val)
+    else:
+        task = toy_task(task_cfg["name"], seed=task_cfg["seed"], **task_cfg["data"])
+        evaluate = toy_evaluator(task, task.val)
+    if train_cfg.batch_size > len(task.train):
+        print(f"note: the batch size {train_cfg.batch_size} is more than the {len(task.train)} training "
+              f"pairs; using batches of {len(task.train)}", file=sys.stderr)
+        train_cfg = replace(train_cfg, batch_size=len(task.train))
+    cfg = Seq2SeqConfig(src_vocab=len(task.src_vocab), tgt_vocab=len(task.tgt_vocab), **model_cfg).validate()
+    memory.check_step_fits(cfg, train_cfg.batch_size, task.train, train_cfg.optimizer,
+                           B.float_dtype().itemsize, resume=resume)
+    model = Seq2Seq(cfg, seed=train_cfg.seed)
+    batcher = Batcher(task.train, train_cfg.batch_size, seed=train_cfg.seed)
+    trainer = Trainer(
+        model, batcher, train_cfg, out, vocab=task.vocab_json(),
+        extra_config={"task": task_cfg, "tokenizers": task.tokenizer_json()},
+        evaluate=evaluate, quiet=quiet)
+    return task, trainer
+
+
+def held_out_summary(model, task, run_dir) -> dict:
+    """Held-out figures of the best checkpoint (exact match for toy tasks, BLEU for translation)."""
+    from .tasks import bleu_and_ppl, exact_match
+
+    best = ckpt.load_checkpoint(run_dir, prefer="best")
+    model.load_params(best.params)
+    if task.name.startswith("multi30k"):
+        figures = {f"test_{k}": v for k, v in bleu_and_ppl(model, task, task.test).items()}
+        # the headline figure is beam 5 (issue 5); the search costs seconds, training an hour
+        figures["test_bleu_beam5"] = bleu_and_ppl(model, task, task.test, beam=5)["bleu"]
+    else:
+        figures = exact_match(model, task, task.test)
+    return {"checkpoint": str(best.path), "n_params": model.n_params,
+            **{k: round(v, 6) for k, v in figures.items()}}

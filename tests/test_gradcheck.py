@@ -56,8 +56,25 @@ def test_command_exits_1_and_prints_json_when_a_check_fails(monkeypatch, capsys)
     assert any("FAIL" in line for line in out)
 
 
-def test_command_passes_over_the_whole_catalogue(capsys):
-    assert main(["gradcheck", "--json"]) == 0
+def test_command_runs_the_cases_of_one_family(capsys):
+    # the whole catalogue runs in tests/suite/test_catalogue.py, on every backend
+    assert main(["gradcheck", "--only", "attention", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert len(rows) >= 300 and max(r["rel_error"] for r in rows) <= TOLERANCE
+    assert {r["op"] for r in rows} == {c.name for c in suite.CASES if "attention" in c.name}
+    assert max(r["rel_error"] for r in rows) <= TOLERANCE
     assert {"op", "wrt", "rel_error"} == set(rows[0])
+
+
+def test_command_checks_a_whole_model_with_model(capsys):
+    from minis2s.suite.model import MODEL_TOLERANCE
+
+    assert main(["gradcheck", "--model", "--only", "lstm-noattention-tied"]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert out[0].split()[:2] == ["op", "wrt"] and all(line.endswith("pass") for line in out[1:-1])
+    assert {line.split()[1] for line in out[1:-1]} >= {"enc.emb", "dec.emb", "bridge.l0.c.W", "out.proj.W"}
+    assert out[-1].startswith(f"{len(out) - 2} checks, 0 failed") and f"tolerance {MODEL_TOLERANCE:.0e}" in out[-1]
+
+
+def test_command_names_what_it_cannot_find(capsys):
+    assert main(["gradcheck", "--only", "no such op"]) == 2
+    assert "no gradient-check case matches" in capsys.readouterr().err

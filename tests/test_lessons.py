@@ -1,14 +1,19 @@
-"""Every lesson notebook is its percent-format script converted by jupytext, and is committed clean.
+"""The lessons stay in step with the library they teach.
 
-A lesson's source is ``lessons/NN_name.py`` (``# %%`` cells); ``NN_name.ipynb`` beside it is
-generated from it (``jupytext --update --to ipynb lessons/NN_name.py``). The sync check means a
-notebook shows exactly what its script holds; no outputs means a learner runs every cell
-themselves and a diff shows only what changed in the lesson. The exercise stub cells are
-written out in the scripts, so a test compares them with ``minis2s.exercises.stubs``.
+A lesson's source is the percent-format script ``lessons/NN_name.py``; the notebook beside it is
+generated from it (``jupytext --update --to ipynb lessons/NN_name.py``). Running the notebooks is
+CI's ``pytest --nbmake lessons``; these tests check, in a few seconds, what a run cannot: that
+every notebook is what its script holds and is committed without outputs, that every equation the library cites is derived once under its number in its own
+lesson, that every backward function is shown, that each exercise's cells hold the stub and
+then grade the solution (the grader itself is tested in ``tests/exercises/``), that the lessons
+that train limit BLAS threads before NumPy loads, and that lesson 09 runs to the end without
+the Multi30k data.
 """
 
+import importlib
 import inspect
 import pathlib
+import re
 
 import pytest
 
@@ -20,10 +25,42 @@ LESSONS = ROOT / "lessons"
 NOTEBOOKS = sorted(LESSONS.glob("[0-9][0-9]_*.ipynb"))
 SCRIPTS = sorted(LESSONS.glob("[0-9][0-9]_*.py"))
 REGENERATE = "jupytext --update --to ipynb lessons/{}"
+# modules whose equations the lessons derive
+COVERED = ["gradcheck", "functional.linear", "functional.activations", "functional.losses", "functional.rnn",
+           "functional.lstm", "functional.gru", "functional.clip", "optim", "schedules", "functional.dropout",
+           "functional.attention", "functional.bidirectional", "nn.attention", "nn.decoder", "nn.encoder",
+           "models.seq2seq", "train", "decode", "metrics", "exercises.stubs",
+           "exercises.solutions.additive_attention"]
+# modules whose public backward functions a lesson must show, and the name it imports them as
+# (None: the lesson calls them by their bare name)
+BACKWARDS = {"functional.linear": None, "functional.activations": None, "functional.losses": None,
+             "functional.rnn": None, "functional.lstm": None, "functional.gru": None,
+             "functional.dropout": "dropout", "functional.attention": "Fatt", "functional.bidirectional": "bi",
+             "nn.attention": "attn", "nn.decoder": "decoder", "nn.encoder": "encoder"}
+# the lessons that train, and so set one BLAS thread before NumPy loads
+TRAINING = ("06", "07", "08", "09", "10")
+TAG = re.compile(r"\\tag\{(\d+\.\d+)\}")
+CITED = re.compile(r"eq\. (\d+)\.(\d+)(?:\s*-\s*(\d+)\.(\d+))?")
 
 
-def _code(script):
-    return [c.source for c in jupytext.read(script).cells if c.cell_type == "code"]
+def _cells():
+    return {nb.name: nbformat.read(nb, as_version=4).cells for nb in NOTEBOOKS}
+
+
+def _code(cells):
+    return [c.source for c in cells if c.cell_type == "code"]
+
+
+def _cited(text):
+    """Equation numbers cited as ``eq. 7.6`` or ``eq. 7.6-7.8`` (ranges expanded)."""
+    numbers = set()
+    for chapter, first, chapter2, last in CITED.findall(text):
+        end = int(last) if chapter2 == chapter else int(first)
+        numbers |= {f"{chapter}.{n}" for n in range(int(first), end + 1)}
+    return numbers
+
+
+# --------------------------------------------------------------------------- the notebooks
 
 
 def test_lessons_are_numbered_00_to_10_without_gaps():
@@ -53,31 +90,106 @@ def test_committed_without_outputs(notebook):
             assert cell.outputs == [] and cell.execution_count is None, notebook.name
 
 
+def test_readme_lists_every_lesson():
+    readme = (LESSONS / "README.md").read_text()
+    for nb in NOTEBOOKS:
+        assert f"]({nb.name})" in readme, nb.name
+
+
+def test_links_between_lessons_resolve():
+    for name, cells in _cells().items():
+        for cell in cells:
+            for target in re.findall(r"\]\(([0-9]{2}_[a-z0-9_]+\.ipynb)\)", cell.source):
+                assert (LESSONS / target).is_file(), f"{name} links to missing {target}"
+
+
+@pytest.mark.parametrize("name", [nb.name for nb in NOTEBOOKS if nb.name[:2] in TRAINING])
+def test_one_blas_thread_is_set_before_numpy_is_imported(name):
+    first, second = _code(_cells()[name])[:2]
+    assert 'os.environ.setdefault(variable, "1")' in first and "OPENBLAS_NUM_THREADS" in first
+    assert "import numpy" not in first and "minis2s" not in first.replace("MINIS2S", "")
+    assert "import numpy as np" in second and "from course import " in second  # the set-up cell
+
+
+# --------------------------------------------------------------------------- equations and code
+
+
+def test_equation_numbers_are_tagged_once_in_the_whole_course_in_their_own_lesson():
+    tags = {}
+    for name, cells in _cells().items():
+        for cell in cells:
+            if cell.cell_type == "markdown":
+                for number in TAG.findall(cell.source):
+                    tags.setdefault(number, []).append(name)
+    duplicated = {n: where for n, where in tags.items() if len(where) > 1}
+    assert not duplicated, f"equation numbers tagged more than once: {duplicated}"
+    for number, (name,) in tags.items():
+        assert name.startswith(number.split(".")[0].zfill(2)), f"eq. {number} is derived in {name}"
+
+
+def test_every_equation_the_library_cites_is_derived():
+    tags = {number for cells in _cells().values() for cell in cells if cell.cell_type == "markdown"
+            for number in TAG.findall(cell.source)}
+    cited = set()
+    for module in COVERED:
+        cited |= _cited((ROOT / "minis2s" / (module.replace(".", "/") + ".py")).read_text())
+    assert {"4.1", "6.1", "6.21", "7.7", "8.4", "9.8", "9.12"} <= cited  # the ranges were expanded
+    missing = sorted(cited - tags, key=lambda n: tuple(map(int, n.split("."))))
+    assert not missing, f"equations the library cites but no lesson derives: {missing}"
+
+
+def test_every_backward_of_the_covered_modules_is_shown():
+    text = "\n".join(cell.source for cells in _cells().values() for cell in cells)
+    for module, alias in BACKWARDS.items():
+        mod = importlib.import_module(f"minis2s.{module}")
+        names = [n for n in vars(mod) if n.endswith("_backward") and not n.startswith("_")
+                 and getattr(mod, n).__module__ == mod.__name__]
+        assert names, module
+        for fn in names:
+            assert (f"{alias}.{fn}" if alias else fn) in text, f"{module}.{fn} is not shown in a lesson"
+
+
+# --------------------------------------------------------------------------- exercises
+
+
 def _exercises():
+    from minis2s.exercises import list_exercises
+
+    return list_exercises()
+
+
+@pytest.mark.parametrize("exercise", _exercises())
+def test_exercise_cells_show_the_cache_hold_the_stub_then_grade_the_solution(exercise):
+    from minis2s import backend as B
+    from minis2s.exercises import stubs
     from minis2s.exercises.specs import EXERCISES
 
-    return list(EXERCISES.values())
-
-
-@pytest.mark.parametrize("exercise", _exercises(), ids=lambda ex: ex.backward_name)
-def test_exercise_cells_show_the_cache_then_hold_the_stub_as_in_the_package(exercise):
-    """The cells that ``exercise(name, task)`` in the former generator wrote: the forward's
-    named cache shown, the stub exactly as ``minis2s.exercises.stubs`` has it, then its check
-    and the reference solution's."""
-    from minis2s import backend as B
-
-    (script,) = LESSONS.glob(f"{exercise.lesson}_*.py")
-    code = _code(script)
-    name = exercise.backward_name
-    module = exercise.forward.__module__.rsplit(".", 1)[1]  # "lstm" for minis2s.functional.lstm
-    inputs, static = exercise.make(B.rng(0))
-    cache = type(exercise.forward(**inputs, **static)[1]).__name__
-    stub = inspect.getsource(exercise.stub).rstrip("\n")
-
-    show_cache = f"from minis2s.functional import {module}\n\nshow({module}.{cache})"
-    stub_cell = f"{stub}\n\n\nreport = check({name})"
-    assert show_cache in code, f"{script.name}: no cell `{show_cache}`"
-    assert stub_cell in code, f"{script.name}: the stub cell of {name} differs from minis2s.exercises.stubs"
-    assert code.index(show_cache) < code.index(stub_cell) < code.index(f"report = check(solutions.{name})")
+    ex = EXERCISES[exercise]
+    name = ex.backward_name
+    code = [source for cells in _cells().values() for source in _code(cells)]
+    stub = inspect.getsource(getattr(stubs, name)).rstrip("\n")
+    learner = f"{stub}\n\n\nreport = check({name})"
+    assert learner in code, f"no cell holds the stub of {name} and grades it"
+    assert code.index(learner) < code.index(f"report = check(solutions.{name})")
+    inputs, static = ex.make(B.host.random.default_rng(0))
+    cache = type(ex.forward(**inputs, **static)[1])
+    module = cache.__module__.rsplit(".", 1)[-1]
+    shown = [i for i, source in enumerate(code) if f"show({module}.{cache.__name__}" in source]
+    assert shown and shown[0] < code.index(learner), f"{module}.{cache.__name__} is not shown before the exercise"
+    (script,) = LESSONS.glob(f"{ex.lesson}_*.py")  # the exercise's text names its forward and cache
     text = script.read_text()
-    assert f"`{module}.{exercise.forward.__name__}`" in text and f"`{cache}`" in text, script.name
+    assert f"`{module}.{ex.forward.__name__}`" in text and f"`{cache.__name__}`" in text, script.name
+
+
+def test_translation_lesson_without_data_says_how_to_get_it_and_runs_to_the_end(tmp_path, monkeypatch):
+    nbclient = pytest.importorskip("nbclient")
+    pytest.importorskip("ipykernel")
+    monkeypatch.setenv("MINIS2S_DATA", str(tmp_path))  # an empty directory: no corpus
+    monkeypatch.setenv("MINIS2S_FAST", "1")
+    nb = nbformat.read(LESSONS / "09_translation.ipynb", as_version=4)
+    nbclient.NotebookClient(nb, kernel_name="python3", timeout=120,
+                            resources={"metadata": {"path": str(LESSONS)}}).execute()
+    text = "\n".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+    assert "python -m minis2s data multi30k" in text
+    assert "skipped: this cell needs Multi30k" in text
+    assert "BLEU = " in text  # the cells that need no corpus still ran

@@ -1,4 +1,4 @@
-"""Parallel text: two aligned files (line i of one translates line i of the other) or a TSV.
+"""Parallel text: two aligned files, line i of one the translation of line i of the other.
 
 Every problem is reported as a :class:`~minis2s.errors.DataError` that names the file (and the
 line, where there is one) and says what to do; empty pairs are skipped and counted.
@@ -41,8 +41,14 @@ def read_lines(path) -> list[str]:
     return lines
 
 
-def _pairs(src_lines, tgt_lines, tokenize, paths) -> ParallelData:
-    data = ParallelData(paths=tuple(str(p) for p in paths))
+def read_parallel(src_path, tgt_path, tokenize: Callable[[str], list] = str.split) -> ParallelData:
+    """Aligned source and target files -> token lists; empty pairs are skipped and counted."""
+    src_lines, tgt_lines = read_lines(src_path), read_lines(tgt_path)
+    if len(src_lines) != len(tgt_lines):
+        raise DataError(
+            f"{src_path} has {len(src_lines)} lines but {tgt_path} has {len(tgt_lines)}: "
+            "parallel files must align line by line")
+    data = ParallelData(paths=(str(src_path), str(tgt_path)))
     for s, t in zip(src_lines, tgt_lines):
         s_tok, t_tok = tokenize(s), tokenize(t)
         if not s_tok or not t_tok:
@@ -51,26 +57,3 @@ def _pairs(src_lines, tgt_lines, tokenize, paths) -> ParallelData:
         data.src.append(s_tok)
         data.tgt.append(t_tok)
     return data
-
-
-def read_parallel(src_path, tgt_path, tokenize: Callable[[str], list] = str.split) -> ParallelData:
-    """Aligned source and target files -> token lists; empty pairs are skipped and counted."""
-    src_lines, tgt_lines = read_lines(src_path), read_lines(tgt_path)
-    if len(src_lines) != len(tgt_lines):
-        raise DataError(
-            f"{src_path} has {len(src_lines)} lines but {tgt_path} has {len(tgt_lines)}: "
-            "parallel files must align line by line")
-    return _pairs(src_lines, tgt_lines, tokenize, (src_path, tgt_path))
-
-
-def read_tsv(path, tokenize: Callable[[str], list] = str.split) -> ParallelData:
-    """``source<TAB>target`` per line -> token lists; empty pairs are skipped and counted."""
-    src, tgt = [], []
-    for number, line in enumerate(read_lines(path), start=1):
-        parts = line.split("\t")
-        if len(parts) != 2:
-            raise DataError(f"{path}, line {number}: expected 'source<TAB>target' (one tab), "
-                            f"found {len(parts) - 1} tabs")
-        src.append(parts[0])
-        tgt.append(parts[1])
-    return _pairs(src, tgt, tokenize, (path,))

@@ -100,10 +100,6 @@ class Vocab:
         """All tokens in id order (a copy)."""
         return list(self._itos)
 
-    def token_to_id(self, token: str) -> int:
-        """The token's id, or ``unk_id`` if the vocabulary does not hold it."""
-        return self._stoi.get(token, self.unk_id)
-
     def id_to_token(self, index: int) -> str:
         index = int(index)
         if not 0 <= index < len(self._itos):

@@ -287,7 +287,7 @@ def decoder_forward(params, cfg, memory, states, tgt_in, rng=None, train=False, 
     else:
         fed, emb_drop = xp.empty_like(tgt_in), []
     zs = xp.empty((Bsz, T, readout_size(cfg)), dtype=E.dtype)
-    steps = []
+    steps, prediction = [], None  # prediction: the argmax of step t-1, fed when not forced
     for t in range(T):
         if forced:
             e = emb[:, t]

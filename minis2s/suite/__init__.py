@@ -1,8 +1,10 @@
-"""The catalogue of gradient checks behind ``python -m minis2s gradcheck`` and the tests.
+"""The catalogue of gradient checks behind ``python -m minis2s gradcheck``, the tests and the lessons.
 
 Each :class:`Case` builds float64 inputs for one op in one situation (a padded batch, B=1,
-T=1, ...) and names the inputs its backward differentiates. Tests parametrize over
-:data:`CASES`; the command line prints them as a table. One module per functional module.
+T=1, ...) and names the inputs its backward differentiates. :data:`CASES` lists them all,
+one module per functional module, each module a plain list: searching for a case's name
+finds the line that defines it. :mod:`minis2s.suite.model` checks whole models the same way
+(:func:`~minis2s.suite.model.check_model`).
 """
 
 from __future__ import annotations
@@ -29,19 +31,6 @@ class Case:
     max_coords: int = 120
 
 
-CASES: list[Case] = []
-
-
-def case(name, forward, backward, wrt, max_coords=120):
-    """Decorator: register ``make`` as a gradient-check case."""
-
-    def register(make):
-        CASES.append(Case(name, forward, backward, make, tuple(wrt), max_coords))
-        return make
-
-    return register
-
-
 def _to_device(v):
     if B.is_array(v):
         return B.to_device(v, "float64" if v.dtype.kind == "f" else None)
@@ -58,23 +47,14 @@ def run(c: Case, seed: int = 0) -> list[Result]:
                          max_coords=c.max_coords, seed=seed)
 
 
-def run_all(seed: int = 0) -> list[Result]:
-    return [r for c in CASES for r in run(c, seed)]
-
-
 def lengths_mask(lengths, T):
     """Host helper for cases: (B,) lengths -> (B, T) float mask, 1 on real tokens."""
     np = B.host
     return (np.arange(T)[None, :] < np.asarray(lengths)[:, None]).astype("float64")
 
 
-def _register_all():
-    """Import every module of this package: each registers its cases on import."""
-    import importlib
-    import pkgutil
+# The catalogue. The modules below use Case and lengths_mask from this one, so they are
+# imported once those exist.
+from . import activations, attention, linear, losses, recurrent  # noqa: E402
 
-    for info in sorted(pkgutil.iter_modules(__path__), key=lambda i: i.name):
-        importlib.import_module(f"{__name__}.{info.name}")
-
-
-_register_all()
+CASES: list[Case] = [*activations.CASES, *attention.CASES, *linear.CASES, *losses.CASES, *recurrent.CASES]

@@ -7,7 +7,7 @@ checked. Sizes stay tiny (B <= 3, T <= 5, D, H <= 4, D != H so a transposed weig
 
 from ..functional import bidirectional as bi
 from ..functional import gru, lstm, rnn
-from . import case, lengths_mask
+from . import Case, lengths_mask
 
 GATES = {"rnn": 1, "lstm": 4, "gru": 3}
 STATES = {"rnn": ("h0",), "lstm": ("h0", "c0"), "gru": ("h0",)}
@@ -31,12 +31,10 @@ def _sequence(rng, cell, Bn, T, D, H, suffix=""):
 # --------------------------------------------------------------------------- pointwise cores
 
 
-@case("lstm gates", lstm.lstm_gates_forward, lstm.lstm_gates_backward, wrt=("a", "c_prev"))
 def _lstm_gates(rng):
     return {"a": 2 * rng.standard_normal((3, 4 * 3)), "c_prev": rng.standard_normal((3, 3))}, {}
 
 
-@case("gru gates", gru.gru_gates_forward, gru.gru_gates_backward, wrt=("ax", "ah", "h_prev"))
 def _gru_gates(rng):
     return {"ax": 2 * rng.standard_normal((3, 3 * 3)), "ah": 2 * rng.standard_normal((3, 3 * 3)),
             "h_prev": rng.standard_normal((3, 3))}, {}
@@ -51,16 +49,18 @@ _STEP = {
 }
 
 
-def _register_step(cell, Bn):
+def _step_case(name, cell, Bn):
+    """A case for one step of ``cell`` on a batch of Bn, D=4, H=3."""
     forward, backward, args = _STEP[cell]
 
-    @case(f"{cell} step B={Bn}", forward, backward, wrt=args + PARAMS)
-    def _make(rng):
+    def make(rng):
         D, H = 4, 3
         inputs = {"x": rng.standard_normal((Bn, D))}
         inputs.update({a: rng.standard_normal((Bn, H)) for a in args[1:]})
         inputs.update(_params(rng, cell, D, H))
         return inputs, {}
+
+    return Case(name, forward, backward, make, wrt=args + PARAMS)
 
 
 # --------------------------------------------------------------------------- sequences
@@ -89,16 +89,18 @@ def _static(lengths, T, given):
     return {}
 
 
-def _register_sequence(cell, situation):
+def _sequence_case(name, cell, situation):
+    """A case for ``cell`` over a sequence in one of the _SITUATIONS, D=3, H=2."""
     forward, backward = _SEQUENCE[cell]
     Bn, T, lengths, given = _SITUATIONS[situation]
 
-    @case(f"{cell} sequence {situation}", forward, backward, wrt=("x",) + STATES[cell] + PARAMS)
-    def _make(rng):
+    def make(rng):
         D, H = 3, 2
         inputs = {"x": rng.standard_normal((Bn, T, D))}
         inputs.update(_sequence(rng, cell, Bn, T, D, H))
         return inputs, _static(lengths, T, given)
+
+    return Case(name, forward, backward, make, wrt=("x",) + STATES[cell] + PARAMS)
 
 
 # --------------------------------------------------------------------------- bidirectional
@@ -125,23 +127,52 @@ def _bidirectional(cell):
     return forward, backward, wrt
 
 
-def _register_bidirectional(cell, situation):
+def _bidirectional_case(name, cell, situation):
+    """A case for a bidirectional ``cell`` layer in one of the _SITUATIONS, D=3, H=2."""
     forward, backward, wrt = _bidirectional(cell)
     Bn, T, lengths, given = _SITUATIONS[situation]
 
-    @case(f"bidirectional {cell} {situation}", forward, backward, wrt=wrt, max_coords=60)
-    def _make(rng):
+    def make(rng):
         D, H = 3, 2
         inputs = {"x": rng.standard_normal((Bn, T, D))}
         inputs.update(_sequence(rng, cell, Bn, T, D, H, "_f"))
         inputs.update(_sequence(rng, cell, Bn, T, D, H, "_b"))
         return inputs, _static(lengths, T, given)
 
+    return Case(name, forward, backward, make, wrt=wrt, max_coords=60)
 
-for _cell in ("rnn", "lstm", "gru"):
-    for _Bn in (3, 1):
-        _register_step(_cell, _Bn)
-    for _situation in _SITUATIONS:
-        _register_sequence(_cell, _situation)
-    for _situation in ("padded mask", "one real row", "B=1 T=1"):
-        _register_bidirectional(_cell, _situation)
+
+CASES = [
+    Case("lstm gates", lstm.lstm_gates_forward, lstm.lstm_gates_backward, _lstm_gates, wrt=("a", "c_prev")),
+    Case("gru gates", gru.gru_gates_forward, gru.gru_gates_backward, _gru_gates, wrt=("ax", "ah", "h_prev")),
+    _step_case("rnn step B=3", "rnn", 3),
+    _step_case("rnn step B=1", "rnn", 1),
+    _sequence_case("rnn sequence padded mask", "rnn", "padded mask"),
+    _sequence_case("rnn sequence padded lengths", "rnn", "padded lengths"),
+    _sequence_case("rnn sequence one real row", "rnn", "one real row"),
+    _sequence_case("rnn sequence B=1 T=1", "rnn", "B=1 T=1"),
+    _sequence_case("rnn sequence unpadded", "rnn", "unpadded"),
+    _bidirectional_case("bidirectional rnn padded mask", "rnn", "padded mask"),
+    _bidirectional_case("bidirectional rnn one real row", "rnn", "one real row"),
+    _bidirectional_case("bidirectional rnn B=1 T=1", "rnn", "B=1 T=1"),
+    _step_case("lstm step B=3", "lstm", 3),
+    _step_case("lstm step B=1", "lstm", 1),
+    _sequence_case("lstm sequence padded mask", "lstm", "padded mask"),
+    _sequence_case("lstm sequence padded lengths", "lstm", "padded lengths"),
+    _sequence_case("lstm sequence one real row", "lstm", "one real row"),
+    _sequence_case("lstm sequence B=1 T=1", "lstm", "B=1 T=1"),
+    _sequence_case("lstm sequence unpadded", "lstm", "unpadded"),
+    _bidirectional_case("bidirectional lstm padded mask", "lstm", "padded mask"),
+    _bidirectional_case("bidirectional lstm one real row", "lstm", "one real row"),
+    _bidirectional_case("bidirectional lstm B=1 T=1", "lstm", "B=1 T=1"),
+    _step_case("gru step B=3", "gru", 3),
+    _step_case("gru step B=1", "gru", 1),
+    _sequence_case("gru sequence padded mask", "gru", "padded mask"),
+    _sequence_case("gru sequence padded lengths", "gru", "padded lengths"),
+    _sequence_case("gru sequence one real row", "gru", "one real row"),
+    _sequence_case("gru sequence B=1 T=1", "gru", "B=1 T=1"),
+    _sequence_case("gru sequence unpadded", "gru", "unpadded"),
+    _bidirectional_case("bidirectional gru padded mask", "gru", "padded mask"),
+    _bidirectional_case("bidirectional gru one real row", "gru", "one real row"),
+    _bidirectional_case("bidirectional gru B=1 T=1", "gru", "B=1 T=1"),
+]

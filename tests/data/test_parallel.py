@@ -1,10 +1,10 @@
-"""Parallel text: aligned files and TSV, with one-line errors that name the file and line."""
+"""Parallel text: aligned files, with one-line errors that name the file and line."""
 
 from pathlib import Path
 
 import pytest
 
-from minis2s.data.parallel import ParallelData, read_parallel, read_tsv
+from minis2s.data.parallel import ParallelData, read_parallel
 from minis2s.errors import DataError, UserError
 
 FIXTURES = Path(__file__).resolve().parents[2] / "datasets" / "fixtures"
@@ -66,24 +66,6 @@ def test_custom_tokenizer_and_crlf_line_endings(tmp_path):
     assert data.src == [["a", "b"], ["c", "d"]] and data.tgt == [["x", "y"], ["z"]]
 
 
-def test_tsv_needs_exactly_one_tab(tmp_path):
-    p = tmp_path / "pairs.tsv"
-    p.write_text("ein haus\ta house\nkaputt\n")
-    with pytest.raises(DataError, match="pairs.tsv, line 2: .*found 0 tabs"):
-        read_tsv(p)
-    p.write_text("ein haus\ta house\na\tb\tc\n")
-    with pytest.raises(DataError, match="line 2: .*found 2 tabs"):
-        read_tsv(p)
-
-
-def test_tsv_reads_pairs_and_skips_empty_sides(tmp_path):
-    p = tmp_path / "pairs.tsv"
-    p.write_text("ein haus\ta house\n\tnothing\n")
-    data = read_tsv(p)
-    assert data.src == [["ein", "haus"]] and data.tgt == [["a", "house"]] and data.n_skipped_empty == 1
-
-
-def test_fixtures_read_as_parallel_text_and_as_tsv():
+def test_fixtures_read_as_parallel_text():
     a = read_parallel(FIXTURES / "tiny.de", FIXTURES / "tiny.en")
-    b = read_tsv(FIXTURES / "tiny.tsv")
-    assert len(a) == 64 and a.n_skipped_empty == 0 and a.src == b.src and a.tgt == b.tgt
+    assert len(a) == 64 and a.n_skipped_empty == 0

@@ -11,7 +11,7 @@ def test_specials_have_fixed_ids():
     assert [v.id_to_token(i) for i in range(4)] == ["<pad>", "<sos>", "<eos>", "<unk>"]
     assert (v.pad_id, v.sos_id, v.eos_id, v.unk_id) == (0, 1, 2, 3)
     assert (Vocab.PAD, Vocab.SOS, Vocab.EOS, Vocab.UNK) == ("<pad>", "<sos>", "<eos>", "<unk>")
-    assert v.token_to_id(Vocab.EOS) == Vocab.eos_id
+    assert v.encode([Vocab.EOS]) == [Vocab.eos_id]
 
 
 def test_build_orders_by_frequency_then_token():
@@ -73,8 +73,8 @@ def test_len_contains_and_lookups():
     v = Vocab.build([["a", "b"]])
     assert len(v) == 6
     assert "a" in v and "z" not in v
-    assert v.token_to_id("z") == v.unk_id
-    assert v.id_to_token(v.token_to_id("b")) == "b"
+    assert v.encode(["z"]) == [v.unk_id]
+    assert v.id_to_token(v.encode(["b"])[0]) == "b"
 
 
 def test_json_round_trip_through_text():

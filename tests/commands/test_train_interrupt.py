@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 import minis2s
 from minis2s import checkpoint as ckpt
@@ -79,6 +80,7 @@ def test_first_ctrl_c_saves_the_current_step_and_prints_the_resume_command(tmp_p
     assert saved_checkpoint(out) == step + 5
 
 
+@pytest.mark.slow
 def test_second_ctrl_c_stops_at_once_and_the_last_checkpoint_still_loads(tmp_path):
     out = tmp_path / "run"
     # steps slow enough (~0.1 s) that the second Ctrl-C usually lands inside a step or a save

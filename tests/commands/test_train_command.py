@@ -127,7 +127,7 @@ def test_a_step_too_large_for_memory_is_refused_with_the_batch_size_that_fits(tm
 def test_a_relative_data_dir_is_stored_absolute_so_evaluate_works_from_elsewhere(tmp_path, capsys, monkeypatch):
     from minis2s.data import multi30k
 
-    fixtures = Path(__file__).resolve().parents[1] / "datasets" / "fixtures"
+    fixtures = Path(__file__).resolve().parents[2] / "datasets" / "fixtures"
     (tmp_path / "corpus").mkdir()
     for split in multi30k.SPLITS:
         for lang in ("de", "en"):

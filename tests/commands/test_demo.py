@@ -25,7 +25,7 @@ def validation_exact_match(run_dir) -> list[tuple[int, float]]:
 ])
 def test_training_stops_at_the_first_evaluation_that_reaches_the_target(
         tmp_path, higher_is_better, figures, target, stops_after):
-    from minis2s.commands import build_run
+    from minis2s.train import build_run
     from minis2s.recipes import recipe
     from minis2s.train import TrainConfig
 
@@ -43,6 +43,7 @@ def test_training_stops_at_the_first_evaluation_that_reaches_the_target(
         assert summary["stop_reason"] == "target" and summary["steps"] == 2 * stops_after
 
 
+@pytest.mark.slow
 def test_demo_stops_at_its_target_and_repeats_exactly_on_any_thread_count(tmp_path, capsys):
     """Two runs with the same seed, one on 1 BLAS thread and one on 2: same steps, same
     held-out figure, same losses at every logged step -- wall time plays no part."""
@@ -61,6 +62,7 @@ def test_demo_stops_at_its_target_and_repeats_exactly_on_any_thread_count(tmp_pa
     assert losses[0] == losses[1]
 
 
+@pytest.mark.slow
 def test_demo_says_when_the_step_cap_comes_first(tmp_path, capsys):
     code, summary, captured = run_demo(capsys, tmp_path / "d", "--max-steps", "200", "--threads", "1")
     assert code == 0
@@ -76,6 +78,7 @@ def test_demo_help_shows_its_defaults(capsys):
         assert f"(default: {default})" in text
 
 
+@pytest.mark.slow
 def test_a_second_demo_replaces_the_first_and_says_so(tmp_path, capsys):
     out = tmp_path / "demo"
     run_demo(capsys, out, "--max-steps", "20", "--threads", "1")

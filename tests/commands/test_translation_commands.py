@@ -11,7 +11,7 @@ import pytest
 from minis2s.cli import main
 from minis2s.data import multi30k
 
-FIXTURES = Path(__file__).resolve().parents[1] / "datasets" / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[2] / "datasets" / "fixtures"
 
 
 @pytest.fixture(scope="module")

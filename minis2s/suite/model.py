@@ -1,0 +1,112 @@
+"""Whole-model gradient checks: the loss with respect to every parameter of a Seq2Seq, in float64.
+
+Every op passes its own check (:data:`minis2s.suite.CASES`); these check the composition --
+that gradients cross every joint of the graph: readout, decoder steps, input feeding,
+attention, the key projection, bridge, encoder layers, both directions, embeddings -- on a
+padded batch (lesson 08, section 5). For each parameter array the model's gradient is compared
+with centered differences of the loss (eq. 1.5) at a few random coordinates, by the relative
+error of eq. 1.6. A model strings dozens of ops together, each adding its rounding, so the
+tolerance is 1e-6 rather than the ops' 1e-7.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .. import backend as B
+from ..gradcheck import Result, numerical_gradient, rel_error, sample_coords
+from ..models.seq2seq import Seq2Seq, Seq2SeqConfig
+from ..train import real_rows
+
+MODEL_TOLERANCE = 1e-6
+#: the sizes of every case: small enough for finite differences, with D != H
+SIZES = dict(src_vocab=9, tgt_vocab=8, emb=3, hidden=4)
+
+
+@dataclass(frozen=True)
+class ModelCase:
+    """config: the Seq2SeqConfig fields besides :data:`SIZES`; options: keywords of
+    ``Seq2Seq.forward_backward`` (label_smoothing, teacher_forcing)."""
+
+    name: str
+    config: dict
+    options: dict = field(default_factory=dict)
+
+
+MODEL_CASES = [
+    ModelCase("lstm-bi-additive", dict(cell="lstm", bidirectional=True, attention="additive")),
+    ModelCase("gru-2layer-general", dict(cell="gru", layers=2, attention="general", dropout=0.3)),
+    ModelCase("rnn-dot-noinputfeed", dict(cell="rnn", attention="scaled_dot", input_feeding=False)),
+    ModelCase("lstm-noattention-tied", dict(cell="lstm", attention="none", tie_embeddings=True)),
+    ModelCase("gru-bi-2layer-dot", dict(cell="gru", bidirectional=True, layers=2, attention="dot", dropout=0.2)),
+    ModelCase("lstm-bi-smoothing-sampled", dict(cell="lstm", bidirectional=True),
+              dict(label_smoothing=0.1, teacher_forcing=0.5)),
+]
+
+
+def random_batch(rng, src_vocab, tgt_vocab, Bsz=3, S=5, T=4):
+    """A padded batch (src, src_mask, tgt_in, tgt_out, tgt_mask) on the device: sources of
+    S, 2 and 3 tokens, targets of T, 3 and 1, ids drawn from ``rng`` (a NumPy Generator)
+    above the four special tokens, <sos> = 1 first, <pad> = 0 after the end."""
+    np = B.host
+    src_len = np.array([S, 2, 3][:Bsz])
+    tgt_len = np.array([T, 3, 1][:Bsz])
+    src = rng.integers(4, src_vocab, size=(Bsz, S))
+    tgt = rng.integers(4, tgt_vocab, size=(Bsz, T + 1))
+    src_mask = (np.arange(S)[None] < src_len[:, None]).astype("float64")
+    tgt_mask = (np.arange(T)[None] < tgt_len[:, None]).astype("float64")
+    src = np.where(src_mask > 0, src, 0)
+    tgt_in, tgt_out = tgt[:, :-1].copy(), tgt[:, 1:].copy()
+    tgt_in[:, 0] = 1
+    tgt_out = np.where(tgt_mask > 0, tgt_out, 0)
+    tgt_in = np.where(np.roll(tgt_mask, 1, axis=1) + (np.arange(T) == 0) > 0, tgt_in, 0)
+    return [B.to_device(a) for a in (src, src_mask, tgt_in, tgt_out, tgt_mask)]
+
+
+def check_model(cfg: Seq2SeqConfig, *, batch=None, names=None, seed: int = 0, max_coords: int = 6,
+                eps: float = 1e-5, op: str = "seq2seq", **options) -> list[Result]:
+    """Float64 check of a :class:`Seq2Seq` built from ``cfg``: one :class:`Result` per parameter.
+
+    The weights are drawn at scale 0.7 from ``seed`` rather than the small training
+    initialisation, so that no gradient is so tiny (~1e-7) that finite differences only
+    measure their own rounding; the <pad> embedding rows stay zero. Every evaluation of the
+    loss gets the same ``DeviceRNG(7)``, so dropout masks and the gold-or-predicted choices
+    of teacher forcing (``options``, keywords of ``forward_backward``) are the same each time.
+
+    batch: (src, src_mask, tgt_in, tgt_out, tgt_mask) arrays on the device, float64 masks;
+    by default :func:`random_batch`. names: the parameters to check (default: all of them);
+    ``max_coords`` coordinates of each are sampled. The :class:`Result` rows have ``op`` and
+    the parameter's name as ``wrt``, for :func:`minis2s.gradcheck.format_table`.
+    """
+    np = B.host
+    with B.precision("float64"):
+        model = Seq2Seq(cfg, seed=seed)
+        rng = np.random.default_rng(seed)
+        for p in model.params.values():
+            p[...] = B.to_device(rng.normal(0.0, 0.7, size=p.shape))
+        model.params["enc.emb"][0] = 0.0
+        model.params["dec.emb"][0] = 0.0
+        if batch is None:
+            batch = random_batch(rng, cfg.src_vocab, cfg.tgt_vocab)
+        options.setdefault("real_rows", real_rows(batch[4]))  # as the trainer runs it: None on a device
+
+        def loss():
+            return B.to_float(model.forward_backward(*batch, rng=B.DeviceRNG(7), backward=False, **options)[0])
+
+        model.forward_backward(*batch, rng=B.DeviceRNG(7), **options)
+        results = []
+        for name, p in model.params.items():
+            if names is not None and name not in names:
+                continue
+            coords = sample_coords(tuple(p.shape), max_coords, rng)
+            grad = B.to_host(model.grads[name])
+            analytic = [float(grad[c]) for c in coords]
+            numeric = numerical_gradient(loss, p, coords, eps=eps)
+            abs_error = max((abs(a - n) for a, n in zip(analytic, numeric)), default=0.0)
+            results.append(Result(op, name, rel_error(analytic, numeric), abs_error, len(coords), analytic, numeric))
+        return results
+
+
+def run(case: ModelCase, seed: int = 0) -> list[Result]:
+    """Check one :data:`MODEL_CASES` entry on the current backend."""
+    return check_model(Seq2SeqConfig(**SIZES, **case.config), seed=seed, op=case.name, **case.options)

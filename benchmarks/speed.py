@@ -53,6 +53,7 @@ from threadpoolctl import ThreadpoolController, threadpool_info  # noqa: E402
 from minis2s import backend as B  # noqa: E402
 from minis2s.data import Batcher, Vocab, batches_for_inference, make_batch  # noqa: E402
 from minis2s.decode import beam_search, greedy, max_target_length  # noqa: E402
+from minis2s.functional.cells import CELLS  # noqa: E402
 from minis2s.functional.clip import clip_grad_norm  # noqa: E402
 from minis2s.memory import activation_bytes  # noqa: E402  (the trainer's estimate, one implementation)
 from minis2s.models.seq2seq import Seq2Seq, Seq2SeqConfig  # noqa: E402
@@ -307,7 +308,8 @@ def _dims(cfg, Bn, S, T):
     dirs = 2 if cfg.bidirectional else 1
     Henc = dirs * H
     A = cfg.attention_size or H
-    return H, dirs, Henc, A, 4 * H, cfg.emb, H + Henc + cfg.emb, cfg.tgt_vocab
+    G = CELLS[cfg.cell].gates * H  # the rows of Wx and Wh
+    return H, dirs, Henc, A, G, cfg.emb, H + Henc + cfg.emb, cfg.tgt_vocab
 
 
 def train_flops(cfg, Bn: int, S: int, T: int, readout_rows: int | None = None) -> dict:

@@ -577,19 +577,21 @@ print(format_table([r for c in suite.CASES if c.name.startswith("dropout") for r
 #
 # ## 7. The training loop
 #
-# `minis2s.train.Trainer.fit` is a plain loop: take a batch, `forward_backward`, clip the
-# global gradient norm (eq. 3.11–3.12), take an optimizer step, advance the schedule; every
-# `log_every` steps read the mean loss back to the host (the only synchronisation in the
-# loop, lesson 10); every `eval_every` steps validate, checkpoint, keep the best and
-# perhaps stop early. Its budget is steps, epochs or minutes of training time.
+# `minis2s.train.Trainer.fit` runs a plain loop, `_fit` (under a Ctrl-C handler: the first
+# Ctrl-C saves a checkpoint after the current step). Each batch is one `_train_step`:
+# `forward_backward`, clip the global gradient norm (eq. 3.11–3.12), take an optimizer
+# step, advance the schedule. Every `log_every` steps `_log_window` reads the mean loss
+# back to the host (the only synchronisation in the loop, lesson 10); every `eval_every`
+# steps `_validate_and_save` validates, checkpoints, keeps the best and perhaps stops
+# early. Its budget is steps, epochs or minutes of training time.
 
 # %%
-show(train.Trainer.fit)
+show(train.Trainer._fit, train.Trainer._train_step, train.Trainer._log_window, train.Trainer._validate_and_save)
 
 # %% [markdown]
 # ## 8. A training run
 #
-# `minis2s.commands.build_run` assembles what `python -m minis2s train` would: the task's
+# `minis2s.train.build_run` assembles what `python -m minis2s train` would: the task's
 # data and vocabularies, the model, a `Batcher` and the `Trainer`. The command line does
 # the same from flags, e.g.
 # `python -m minis2s train --task reverse --attention none --out runs/reverse`.

@@ -229,11 +229,24 @@ else:
 # uses 0.6–0.7). minis2s's beam search runs a whole batch at once: each step scores
 # all $k \cdot V$ extensions of every sentence on the device, and only the $2k$ best per
 # sentence come back to the host for the bookkeeping.
+#
+# Below, `beam_search` is the loop, and each of its steps is four pieces. `_expand` adds
+# every live hypothesis's log-probability to that of every token (9.3). `best_n` selects
+# the $2k$ best extensions per sentence and brings them to the host (a fast partial sort,
+# not shown; $2k$ because each hypothesis has one extension by `<eos>`, so at most $k$ of
+# the $2k$ end there and the others can fill the $k$ live slots). `_Beams` keeps the
+# record on the host: `retire_and_keep` sets aside as finished the extensions among the
+# best $k$ that end in `<eos>`, scored by (9.9), and fills the live slots with the best of
+# the others (9.4); a hypothesis's tokens are read back through the per-step pointers to
+# the slot it extended. `_compact` makes the next step's batch: each live hypothesis
+# continues from the decoder state of the one it extended, and the rows of sentences that
+# are done leave. At the end, `_Beams.best` picks each sentence's answer (live hypotheses
+# count too where the length ran out).
 
 # %%
 from minis2s import decode
 
-show(decode.length_penalty, decode.beam_search)
+show(decode.length_penalty, decode.beam_search, decode._expand, decode._Beams, decode._compact)
 
 # %% [markdown]
 # We decode the same validation sentences greedily and with a beam of 5 at three values of

@@ -315,11 +315,6 @@ def rng(seed) -> np.random.Generator:
     return np.random.default_rng(seed)
 
 
-def randn(generator: np.random.Generator, shape, scale=1.0, dtype=None):
-    """Normal(0, scale^2) drawn on the host, returned on the device."""
-    return to_device(generator.standard_normal(shape) * scale, dtype or float_dtype())
-
-
 def uniform_init(generator: np.random.Generator, shape, bound, dtype=None):
     """Uniform(-bound, bound) drawn on the host, returned on the device."""
     return to_device(generator.uniform(-bound, bound, size=shape), dtype or float_dtype())

@@ -151,7 +151,9 @@ def _train_parser(sub, shared):
 
 
 def _model_options(m) -> None:
-    m.add_argument("--cell", choices=["rnn", "lstm", "gru"])
+    from .functional.cells import CELLS
+
+    m.add_argument("--cell", choices=list(CELLS))
     m.add_argument("--emb", type=_positive_int, metavar="N", help="embedding size")
     m.add_argument("--hidden", type=_positive_int, metavar="N", help="hidden size per direction")
     m.add_argument("--layers", type=_positive_int, metavar="N")

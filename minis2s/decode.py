@@ -108,80 +108,133 @@ def beam_search(model, src, src_mask, sos_id: int, eos_id: int, beam: int = 5, a
     hypotheses; at ``max_len`` its live ones count as finished. Returns the best finished
     hypothesis per sentence; ``scores`` are their raw log-probabilities.
     """
-    np = B.host
     xp = model.xp
     max_len = max_len or max_target_length(src_mask)
     Bsz, k = src.shape[0], beam
     memory, states = model.encode(src, src_mask)
-    rows = xp.repeat(xp.arange(Bsz), k)
+    rows = xp.repeat(xp.arange(Bsz), k)  # row b k + j of the decoder's batch: sentence b's slot j
     memory = memory.select(rows)
     states = [tuple(s[rows] for s in layer) for layer in states]
-    scores = np.full((Bsz, k), -np.inf)
-    scores[:, 0] = 0.0  # all beams start identical: expand only the first
     prev = xp.full((Bsz * k,), sos_id, dtype=src.dtype)
-    back, toks = [], []  # per step (B, k): which beam each live hypothesis came from, its token
-    finished = [[] for _ in range(Bsz)]  # (normalised score, raw score, tokens)
-    done = np.zeros(Bsz, dtype=bool)
-    alive = np.arange(Bsz)  # the sentences still searching: a finished one leaves the batch
-
-    def tokens_of(t, b, j):
-        out = []
-        for step in range(t, -1, -1):
-            out.append(int(toks[step][b, j]))
-            j = back[step][b, j]
-        return out[::-1]
-
+    beams = _Beams(Bsz, k, eos_id, alpha)
     for t in range(max_len):
         logp, states, _ = model.decode_step(memory, states, prev)
         V = logp.shape[1]
-        A = len(alive)
-        cand = (B.to_device_like(scores[alive], logp).reshape(A, k, 1) + logp.reshape(A, k, V)).reshape(A, k * V)
-        n = min(2 * k, k * V)
-        top, top_scores = best_n(cand, n)
-        src_beam, tok = top // V, top % V
-        live_beam = np.zeros((Bsz, k), dtype=np.int64)
-        live_tok = np.full((Bsz, k), eos_id, dtype=np.int64)
-        live_score = np.full((Bsz, k), -np.inf)
-        for i, b in enumerate(alive.tolist()):  # i: row of this step's batch, b: sentence
+        cand = _expand(beams.scores[beams.alive], logp)  # eq. 9.3 for every slot and token
+        top, top_scores = best_n(cand, min(2 * k, k * V))  # the 2k best, on the host
+        beams.retire_and_keep(t, top // V, top % V, top_scores)  # eq. 9.4, <eos> set aside
+        if beams.done.all():
+            break
+        keep = beams.leave_done()  # the rows of this step's batch whose sentence goes on
+        memory, states = _compact(memory, states, keep, beams.back[-1][beams.alive], rows)
+        prev = B.to_device_like(beams.toks[-1][beams.alive].reshape(-1), prev)
+    return beams.best()
+
+
+def _expand(scores, logp):
+    """Eq. 9.3 for every live hypothesis and every token: log P(h v | x) = log P(h | x) +
+    log p(v | h, x). scores: host (A, k), log P(h | x) of sentence a's slot j, -inf for an
+    empty slot; logp: (A k, V) on the device, row a k + j. Returns (A, k V) on the device,
+    column j V + v the extension of slot j by token v."""
+    A, k = scores.shape
+    V = logp.shape[1]
+    return (B.to_device_like(scores, logp).reshape(A, k, 1) + logp.reshape(A, k, V)).reshape(A, k * V)
+
+
+class _Beams:
+    """Beam search's bookkeeping on the host, for B sentences of k live slots each.
+
+    scores (B, k): log P(h | x) of each live hypothesis (eq. 9.2), -inf for an empty slot or
+    a done sentence; back, toks: per step (B, k), the slot each live hypothesis extended and
+    the token it added (a hypothesis's tokens are read back through them); finished: per
+    sentence, its (score eq. 9.9, log P, tokens); done (B,): k finished hypotheses; alive:
+    the sentences still searching, in the order of the decoder's batch.
+    """
+
+    def __init__(self, Bsz: int, k: int, eos_id: int, alpha: float):
+        np = B.host
+        self.k, self.eos_id, self.alpha = k, eos_id, alpha
+        self.scores = np.full((Bsz, k), -np.inf)
+        self.scores[:, 0] = 0.0  # all beams start identical: expand only the first
+        self.back, self.toks = [], []
+        self.finished = [[] for _ in range(Bsz)]
+        self.done = np.zeros(Bsz, dtype=bool)
+        self.alive = np.arange(Bsz)
+
+    def retire_and_keep(self, t: int, src_beam, tok, top_scores) -> None:
+        """Step t's choice for every sentence still searching (eq. 9.4). src_beam, tok,
+        top_scores: host (A, n), its n best extensions, best first: the slot each extends, the
+        token, log P. Of those, one ending in <eos> among the best k retires as finished; the
+        first k others fill the live slots. A sentence with k finished hypotheses is done."""
+        np, k = B.host, self.k
+        live_beam = np.zeros(self.scores.shape, dtype=np.int64)
+        live_tok = np.full(self.scores.shape, self.eos_id, dtype=np.int64)
+        live_score = np.full(self.scores.shape, -np.inf)
+        for i, b in enumerate(self.alive.tolist()):  # i: row of this step's batch, b: sentence
             j_live = 0
-            for r in range(n):
+            for r in range(top_scores.shape[1]):
                 if not np.isfinite(top_scores[i, r]):
                     break
-                if tok[i, r] == eos_id:
+                if tok[i, r] == self.eos_id:
                     if r < k:  # an <eos> among the best k extensions finishes a hypothesis
-                        seq = tokens_of(t - 1, b, src_beam[i, r]) if t > 0 else []
-                        raw = float(top_scores[i, r])
-                        finished[b].append((raw / length_penalty(len(seq) + 1, alpha), raw, seq))
+                        seq = self.tokens_of(t - 1, b, src_beam[i, r]) if t > 0 else []
+                        self.finish(b, float(top_scores[i, r]), seq, len(seq) + 1)
                     continue
                 live_beam[b, j_live], live_tok[b, j_live] = src_beam[i, r], tok[i, r]
                 live_score[b, j_live] = top_scores[i, r]
                 j_live += 1
                 if j_live == k:
                     break
-            if len(finished[b]) >= k:
-                done[b] = True
-        back.append(live_beam)
-        toks.append(live_tok)
-        scores = np.where(done[:, None], -np.inf, live_score)
-        if done.all():
-            break
-        keep = np.flatnonzero(~done[alive])  # rows of this step's batch still searching
-        pick = B.to_device_like((keep[:, None] * k + live_beam[alive[keep]]).reshape(-1), rows)
-        states = [tuple(s[pick] for s in layer) for layer in states]
-        if keep.size < A:
-            memory = memory.select(B.to_device_like((keep[:, None] * k + np.arange(k)).reshape(-1), rows))
-        alive = alive[keep]
-        prev = B.to_device_like(live_tok[alive].reshape(-1), prev)
-    last = len(toks) - 1
-    for b in range(Bsz):
-        if not done[b]:  # out of length: live hypotheses count as they are
-            for j in range(k):
-                if np.isfinite(scores[b, j]):
-                    seq = tokens_of(last, b, j)
-                    raw = float(scores[b, j])
-                    finished[b].append((raw / length_penalty(len(seq), alpha), raw, seq))
-    best = [max(f, key=lambda h: h[0]) if f else (0.0, 0.0, []) for f in finished]
-    return Decoded([h[2] for h in best], [h[1] for h in best])
+            if len(self.finished[b]) >= k:
+                self.done[b] = True
+        self.back.append(live_beam)
+        self.toks.append(live_tok)
+        self.scores = np.where(self.done[:, None], -np.inf, live_score)
+
+    def tokens_of(self, t: int, b: int, j: int) -> list:
+        """The tokens of sentence b's hypothesis in slot j after step t, read back through ``back``."""
+        out = []
+        for step in range(t, -1, -1):
+            out.append(int(self.toks[step][b, j]))
+            j = self.back[step][b, j]
+        return out[::-1]
+
+    def finish(self, b: int, raw: float, seq: list, length: int) -> None:
+        """Set a hypothesis of sentence b aside as finished: log P ``raw``, ``length`` tokens."""
+        self.finished[b].append((raw / length_penalty(length, self.alpha), raw, seq))
+
+    def leave_done(self):
+        """Take the done sentences out of ``alive``; returns the rows of this step's batch that stay."""
+        keep = B.host.flatnonzero(~self.done[self.alive])
+        self.alive = self.alive[keep]
+        return keep
+
+    def best(self) -> Decoded:
+        """Each sentence's best finished hypothesis by eq. 9.9; a sentence out of length first
+        retires its live hypotheses as they are."""
+        np, last = B.host, len(self.toks) - 1
+        for b in range(len(self.done)):
+            if not self.done[b]:
+                for j in range(self.k):
+                    if np.isfinite(self.scores[b, j]):
+                        seq = self.tokens_of(last, b, j)
+                        self.finish(b, float(self.scores[b, j]), seq, len(seq))
+        best = [max(f, key=lambda h: h[0]) if f else (0.0, 0.0, []) for f in self.finished]
+        return Decoded([h[2] for h in best], [h[1] for h in best])
+
+
+def _compact(memory, states, keep, parents, like):
+    """The decoder's batch for the next step: each live hypothesis continues from the state of
+    the slot it extended, and the sentences that are done leave. keep: host (A,), the rows of
+    this step's batch whose sentence goes on; parents: host (A, k), the slot each live
+    hypothesis extended; like: a device index array (the indices are made like it)."""
+    np, k = B.host, parents.shape[1]
+    pick = B.to_device_like((keep[:, None] * k + parents).reshape(-1), like)
+    shrinks = len(pick) < len(states[0][0])  # a sentence is done: its copies of the source go too
+    states = [tuple(s[pick] for s in layer) for layer in states]
+    if shrinks:
+        memory = memory.select(B.to_device_like((keep[:, None] * k + np.arange(k)).reshape(-1), like))
+    return memory, states
 
 
 def beam_search_bytes(cfg, batch: int, beam: int, src_len: int, itemsize: int = 4) -> int:

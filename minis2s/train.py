@@ -203,6 +203,19 @@ def real_rows(tgt_mask):
     return None if rows.size == tgt_mask.size else rows
 
 
+class _LogWindow:
+    """The steps since the last log line: their summed loss (on the device), how many, their
+    target tokens, and when the window opened (time.perf_counter())."""
+
+    def __init__(self, start: float):
+        self.loss, self.steps, self.tokens, self.start = None, 0, 0, start
+
+    def add(self, loss, tokens: int) -> None:
+        self.loss = loss if self.loss is None else self.loss + loss
+        self.steps += 1
+        self.tokens += tokens
+
+
 class Trainer:
     """Owns the model, optimizer, schedule, data order and RNG of one run directory."""
 
@@ -316,14 +329,16 @@ class Trainer:
                 self._tb = None
 
     def _fit(self, ctrl_c: CtrlC) -> dict:
+        """The loop: a training step per batch, the periodic log and the periodic validation,
+        until the budget is spent, a validation says stop, or Ctrl-C asks to."""
         from tqdm import tqdm
 
-        tc, st, model = self.tc, self.state, self.model
+        tc, st = self.tc, self.state
         bar = tqdm(total=self.total_steps, initial=st.step, desc="train", unit="step",
                    disable=self.quiet or None, file=sys.stderr, dynamic_ncols=True)
         started = time.perf_counter()
         self._seconds_before, self._eval_before = st.train_seconds, st.eval_seconds
-        run_loss, run_n, window_tokens, window_start = None, 0, 0, time.perf_counter()
+        window = _LogWindow(time.perf_counter())
         stop_reason = "budget"
         try:
             while self._budget_left(started) and not ctrl_c.requested:
@@ -331,34 +346,13 @@ class Trainer:
                 if batch is None:  # epoch finished
                     st.epoch += 1
                     continue
-                tf = teacher_forcing_at(tc, st.step, self.total_steps)
-                check_batch_ids(batch, model.cfg)  # on the host, so the step never synchronises
-                arrays = batch_to_device(batch, model.dtype)
-                loss, _, _ = model.forward_backward(
-                    *arrays, rng=self.rng, train=True, teacher_forcing=tf, label_smoothing=tc.label_smoothing,
-                    real_rows=real_rows(arrays.tgt_mask), ids_checked=True)
-                clip_grad_norm(model.grads.values(), tc.clip) if tc.clip else None
-                self.opt.step(model.grads)
-                if self.schedule is not None and not isinstance(self.schedule, ReduceOnPlateau):
-                    self.schedule.step()  # a plateau schedule steps on validation instead
-                st.step += 1
-                st.target_tokens += batch.n_tgt_tokens
-                window_tokens += batch.n_tgt_tokens
-                run_loss = loss if run_loss is None else run_loss + loss
-                run_n += 1
+                window.add(self._train_step(batch), batch.n_tgt_tokens)
                 bar.update(1)
                 if self.threads is not None:
                     self.threads.update()  # give a core back when other work starts
                 due_eval = bool(tc.eval_every) and st.step % tc.eval_every == 0
                 if st.step % tc.log_every == 0 or due_eval:
-                    # every checkpoint is preceded by this check, so none can hold a NaN
-                    mean_loss = self._checked_loss(run_loss, run_n)  # one sync per interval
-                    now = time.perf_counter()
-                    tps = window_tokens / max(now - window_start, 1e-9)
-                    bar.set_postfix(loss=f"{mean_loss:.3f}", tok_s=f"{tps:,.0f}")
-                    self.log({"step": st.step, "epoch": st.epoch, "loss": mean_loss,
-                              "lr": self.opt.lr, "tokens_per_s": tps})
-                    run_loss, run_n, window_tokens, window_start = None, 0, 0, now
+                    window = self._log_window(window, bar)
                 if due_eval:
                     st.train_seconds = self._train_seconds(started)
                     reason = self._validate_and_save()
@@ -368,12 +362,49 @@ class Trainer:
         finally:
             bar.close()
         st.train_seconds = self._train_seconds(started)
-        if run_n:
-            self._checked_loss(run_loss, run_n)
+        if window.steps:
+            self._checked_loss(window.loss, window.steps)
         if ctrl_c.requested:
             raise self._save_interrupted()
         if st.history[-1:] == [] or st.history[-1]["step"] != st.step:
             self._validate_and_save()  # the final state is always checkpointed
+        return self._summary(stop_reason)
+
+    def _train_step(self, batch):
+        """One step on a host batch: forward and backward, clip the global gradient norm
+        (eq. 3.11-3.12), the optimizer's update, the schedule's step. Returns the loss, left
+        on the device (reading it would synchronise; the log reads a window's sum at once)."""
+        tc, st, model = self.tc, self.state, self.model
+        tf = teacher_forcing_at(tc, st.step, self.total_steps)
+        check_batch_ids(batch, model.cfg)  # on the host, so the step never synchronises
+        arrays = batch_to_device(batch, model.dtype)
+        loss, _, _ = model.forward_backward(
+            *arrays, rng=self.rng, train=True, teacher_forcing=tf, label_smoothing=tc.label_smoothing,
+            real_rows=real_rows(arrays.tgt_mask), ids_checked=True)
+        if tc.clip:
+            clip_grad_norm(model.grads.values(), tc.clip)
+        self.opt.step(model.grads)
+        if self.schedule is not None and not isinstance(self.schedule, ReduceOnPlateau):
+            self.schedule.step()  # a plateau schedule steps on validation instead
+        st.step += 1
+        st.target_tokens += batch.n_tgt_tokens
+        return loss
+
+    def _log_window(self, window: _LogWindow, bar) -> _LogWindow:
+        """The periodic log: the window's mean loss and tokens per second to the progress bar
+        and metrics.jsonl. Returns the next, empty window."""
+        st = self.state
+        # every checkpoint is preceded by this check, so none can hold a NaN
+        mean_loss = self._checked_loss(window.loss, window.steps)  # one sync per interval
+        now = time.perf_counter()
+        tps = window.tokens / max(now - window.start, 1e-9)
+        bar.set_postfix(loss=f"{mean_loss:.3f}", tok_s=f"{tps:,.0f}")
+        self.log({"step": st.step, "epoch": st.epoch, "loss": mean_loss, "lr": self.opt.lr, "tokens_per_s": tps})
+        return _LogWindow(now)
+
+    def _summary(self, stop_reason: str) -> dict:
+        """What :meth:`fit` returns."""
+        st = self.state
         return {
             "steps": st.step,
             "epochs": st.epoch,

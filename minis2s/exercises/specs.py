@@ -19,6 +19,7 @@ from ..functional import linear as F_linear
 from ..functional import losses as F_losses
 from ..functional import lstm as F_lstm
 from ..functional import rnn as F_rnn
+from ..functional.cells import CELLS
 from . import solutions, stubs
 from .hints import OVERFLOW_HINT
 
@@ -151,11 +152,12 @@ SOFTMAX_CROSS_ENTROPY = Exercise(
 # --------------------------------------------------------------------------- lessons 03-05
 
 
-def _cell_inputs(rng, gates, c_prev=False, Bn=3, D=4, H=5):
-    G = gates * H
-    inputs = {"x": rng.standard_normal((Bn, D)), "h_prev": rng.standard_normal((Bn, H))}
-    if c_prev:
-        inputs["c_prev"] = rng.standard_normal((Bn, H))
+def _cell_inputs(rng, cell, Bn=3, D=4, H=5):
+    """One step's inputs for ``cell``: x, h_prev (, c_prev) and its weights, G H rows for G gates."""
+    kind = CELLS[cell]
+    G = kind.gates * H
+    inputs = {"x": rng.standard_normal((Bn, D))}
+    inputs.update({s + "_prev": rng.standard_normal((Bn, H)) for s in kind.states})
     inputs.update({"Wx": 0.5 * rng.standard_normal((G, D)), "Wh": 0.5 * rng.standard_normal((G, H)),
                    "bx": 0.3 * rng.standard_normal(G), "bh": 0.3 * rng.standard_normal(G)})
     return inputs, {}
@@ -172,7 +174,7 @@ RNN_STEP = Exercise(
     equations="eq. 3.4-3.5, 3.7",
     first_step="write eq. 3.4 first: da = dh * (1 - h^2)",
     forward=F_rnn.rnn_step_forward,
-    make=lambda rng: _cell_inputs(rng, 1),
+    make=lambda rng: _cell_inputs(rng, "rnn"),
     wrt=("x", "h_prev", "Wx", "Wh", "bx", "bh"),
     formulas={
         "dx": "dx = da Wx (eq. 3.5)",
@@ -190,7 +192,7 @@ RNN_STEP = Exercise(
 
 def _sequence_inputs(rng, Bn=3, T=5, D=4, H=5):
     """A batch of lengths 5, 2 and 0: a full row, a padded one and one that is all padding."""
-    cell, _ = _cell_inputs(rng, 1, Bn=Bn, D=D, H=H)
+    cell, _ = _cell_inputs(rng, "rnn", Bn=Bn, D=D, H=H)
     inputs = {"x": rng.standard_normal((Bn, T, D)), "h0": cell["h_prev"],
                **{k: cell[k] for k in ("Wx", "Wh", "bx", "bh")}}
     return inputs, {"mask": _lengths_mask([T, 2, 0], T)}
@@ -235,7 +237,7 @@ LSTM_STEP = Exercise(
     equations="eq. 4.6-4.9",
     first_step="write eq. 4.6 first: dc_total = dc + dh * o * (1 - tanh(c)^2)",
     forward=F_lstm.lstm_step_forward,
-    make=lambda rng: _cell_inputs(rng, 4, c_prev=True),
+    make=lambda rng: _cell_inputs(rng, "lstm"),
     wrt=("x", "h_prev", "c_prev", "Wx", "Wh", "bx", "bh"),
     formulas={
         "dx": "dx = da Wx (eq. 4.9)",
@@ -281,7 +283,7 @@ GRU_STEP = Exercise(
     equations="eq. 5.5-5.8",
     first_step="write eq. 5.5 first: dn = dh * (1 - z), dz = dh * (h_prev - n)",
     forward=F_gru.gru_step_forward,
-    make=lambda rng: _cell_inputs(rng, 3),
+    make=lambda rng: _cell_inputs(rng, "gru"),
     wrt=("x", "h_prev", "Wx", "Wh", "bx", "bh"),
     formulas={
         "dx": "dx = dax Wx (eq. 5.8)",

@@ -6,16 +6,13 @@ checked. Sizes stay tiny (B <= 3, T <= 5, D, H <= 4, D != H so a transposed weig
 """
 
 from ..functional import bidirectional as bi
-from ..functional import gru, lstm, rnn
+from ..functional import gru, lstm
+from ..functional.cells import CELLS, PARAM_NAMES
 from . import Case, lengths_mask
-
-GATES = {"rnn": 1, "lstm": 4, "gru": 3}
-STATES = {"rnn": ("h0",), "lstm": ("h0", "c0"), "gru": ("h0",)}
-PARAMS = ("Wx", "Wh", "bx", "bh")
 
 
 def _params(rng, cell, D, H, suffix=""):
-    G = GATES[cell]
+    G = CELLS[cell].gates
     return {f"Wx{suffix}": 0.6 * rng.standard_normal((G * H, D)),
             f"Wh{suffix}": 0.6 * rng.standard_normal((G * H, H)),
             f"bx{suffix}": 0.3 * rng.standard_normal(G * H),
@@ -23,7 +20,7 @@ def _params(rng, cell, D, H, suffix=""):
 
 
 def _sequence(rng, cell, Bn, T, D, H, suffix=""):
-    inputs = {f"{s}{suffix}": rng.standard_normal((Bn, H)) for s in STATES[cell]}
+    inputs = {f"{s}{suffix}": rng.standard_normal((Bn, H)) for s in CELLS[cell].initial}
     inputs.update(_params(rng, cell, D, H, suffix))
     return inputs
 
@@ -32,44 +29,37 @@ def _sequence(rng, cell, Bn, T, D, H, suffix=""):
 
 
 def _lstm_gates(rng):
-    return {"a": 2 * rng.standard_normal((3, 4 * 3)), "c_prev": rng.standard_normal((3, 3))}, {}
+    Bn, H = 3, 3
+    G = CELLS["lstm"].gates
+    return {"a": 2 * rng.standard_normal((Bn, G * H)), "c_prev": rng.standard_normal((Bn, H))}, {}
 
 
 def _gru_gates(rng):
-    return {"ax": 2 * rng.standard_normal((3, 3 * 3)), "ah": 2 * rng.standard_normal((3, 3 * 3)),
-            "h_prev": rng.standard_normal((3, 3))}, {}
+    Bn, H = 3, 3
+    G = CELLS["gru"].gates
+    return {"ax": 2 * rng.standard_normal((Bn, G * H)), "ah": 2 * rng.standard_normal((Bn, G * H)),
+            "h_prev": rng.standard_normal((Bn, H))}, {}
 
 
 # --------------------------------------------------------------------------- single steps
 
-_STEP = {
-    "rnn": (rnn.rnn_step_forward, rnn.rnn_step_backward, ("x", "h_prev")),
-    "lstm": (lstm.lstm_step_forward, lstm.lstm_step_backward, ("x", "h_prev", "c_prev")),
-    "gru": (gru.gru_step_forward, gru.gru_step_backward, ("x", "h_prev")),
-}
-
 
 def _step_case(name, cell, Bn):
     """A case for one step of ``cell`` on a batch of Bn, D=4, H=3."""
-    forward, backward, args = _STEP[cell]
+    k = CELLS[cell]
+    prev = tuple(s + "_prev" for s in k.states)  # the step's state arguments: h_prev (, c_prev)
 
     def make(rng):
         D, H = 4, 3
         inputs = {"x": rng.standard_normal((Bn, D))}
-        inputs.update({a: rng.standard_normal((Bn, H)) for a in args[1:]})
+        inputs.update({a: rng.standard_normal((Bn, H)) for a in prev})
         inputs.update(_params(rng, cell, D, H))
         return inputs, {}
 
-    return Case(name, forward, backward, make, wrt=args + PARAMS)
+    return Case(name, k.step_forward, k.step_backward, make, wrt=("x",) + prev + PARAM_NAMES)
 
 
 # --------------------------------------------------------------------------- sequences
-
-_SEQUENCE = {
-    "rnn": (rnn.rnn_forward, rnn.rnn_backward),
-    "lstm": (lstm.lstm_forward, lstm.lstm_backward),
-    "gru": (gru.gru_forward, gru.gru_backward),
-}
 
 # name: (B, T, lengths or None, given as "mask" or "lengths")
 _SITUATIONS = {
@@ -91,7 +81,7 @@ def _static(lengths, T, given):
 
 def _sequence_case(name, cell, situation):
     """A case for ``cell`` over a sequence in one of the _SITUATIONS, D=3, H=2."""
-    forward, backward = _SEQUENCE[cell]
+    k = CELLS[cell]
     Bn, T, lengths, given = _SITUATIONS[situation]
 
     def make(rng):
@@ -100,7 +90,7 @@ def _sequence_case(name, cell, situation):
         inputs.update(_sequence(rng, cell, Bn, T, D, H))
         return inputs, _static(lengths, T, given)
 
-    return Case(name, forward, backward, make, wrt=("x",) + STATES[cell] + PARAMS)
+    return Case(name, k.forward, k.backward, make, wrt=("x",) + k.initial + PARAM_NAMES)
 
 
 # --------------------------------------------------------------------------- bidirectional
@@ -109,7 +99,7 @@ def _sequence_case(name, cell, situation):
 def _bidirectional(cell):
     """bidirectional_forward/backward with flat arguments and outputs, as gradcheck wants them:
     inputs x, h0_f, (c0_f,) Wx_f, ..., h0_b, ...; outputs hs, final_f..., final_b..."""
-    names = STATES[cell] + PARAMS
+    names = CELLS[cell].initial + PARAM_NAMES
 
     def forward(x, mask=None, lengths=None, **arrays):
         fwd = {n: arrays[n + "_f"] for n in names}
@@ -118,7 +108,7 @@ def _bidirectional(cell):
         return (hs, *final_f, *final_b), cache
 
     def backward(dout, cache):
-        k = len(STATES[cell])
+        k = len(CELLS[cell].states)
         dhs, dfinal_f, dfinal_b = dout[0], dout[1 : 1 + k], dout[1 + k :]
         dx, dfwd, dbwd = bi.bidirectional_backward((dhs, dfinal_f, dfinal_b), cache)
         return (dx, *(dfwd[n] for n in names), *(dbwd[n] for n in names))

@@ -116,7 +116,8 @@ def affine_backward(dy, cache):
 report = check(affine_backward)
 
 # %% [markdown]
-# The reference solution, graded the same way — this is what a pass looks like:
+# The reference solution — the library's own backward — graded the same way; this is what a
+# pass looks like:
 
 # %%
 report = check(solutions.affine_backward)
@@ -379,7 +380,8 @@ def softmax_cross_entropy_backward(dloss, cache):
 report = check(softmax_cross_entropy_backward)
 
 # %% [markdown]
-# The reference solution, graded the same way — this is what a pass looks like:
+# The reference solution — the library's own backward — graded the same way; this is what a
+# pass looks like:
 
 # %%
 report = check(solutions.softmax_cross_entropy_backward)

@@ -166,7 +166,8 @@ def rnn_step_backward(dh, cache):
 report = check(rnn_step_backward)
 
 # %% [markdown]
-# The reference solution, graded the same way — this is what a pass looks like:
+# The reference solution — the library's own backward — graded the same way; this is what a
+# pass looks like:
 
 # %%
 report = check(solutions.rnn_step_backward)
@@ -260,7 +261,8 @@ def rnn_backward(dout, cache):
 report = check(rnn_backward)
 
 # %% [markdown]
-# The reference solution, graded the same way — this is what a pass looks like:
+# The reference solution — the library's own backward — graded the same way; this is what a
+# pass looks like:
 
 # %%
 report = check(solutions.rnn_backward)

@@ -223,7 +223,8 @@ def lstm_step_backward(dout, cache):
 report = check(lstm_step_backward)
 
 # %% [markdown]
-# The reference solution, graded the same way — this is what a pass looks like:
+# The reference solution — the library's own backward — graded the same way; this is what a
+# pass looks like:
 
 # %%
 report = check(solutions.lstm_step_backward)

@@ -250,7 +250,8 @@ def gru_step_backward(dh, cache):
 report = check(gru_step_backward)
 
 # %% [markdown]
-# The reference solution, graded the same way — this is what a pass looks like:
+# The reference solution — the library's own backward — graded the same way; this is what a
+# pass looks like:
 
 # %%
 report = check(solutions.gru_step_backward)

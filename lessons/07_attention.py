@@ -327,7 +327,8 @@ def additive_attention_backward(dout, cache):
 report = check(additive_attention_backward)
 
 # %% [markdown]
-# The reference solution, graded the same way — this is what a pass looks like:
+# The reference solution — the library's own backward — graded the same way; this is what a
+# pass looks like:
 
 # %%
 report = check(solutions.additive_attention_backward)

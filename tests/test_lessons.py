@@ -29,8 +29,7 @@ REGENERATE = "jupytext --update --to ipynb lessons/{}"
 COVERED = ["gradcheck", "functional.linear", "functional.activations", "functional.losses", "functional.rnn",
            "functional.lstm", "functional.gru", "functional.clip", "optim", "schedules", "functional.dropout",
            "functional.attention", "functional.bidirectional", "nn.attention", "nn.decoder", "nn.encoder",
-           "models.seq2seq", "train", "decode", "metrics", "exercises.stubs",
-           "exercises.solutions.additive_attention"]
+           "models.seq2seq", "train", "decode", "metrics", "exercises.stubs"]
 # modules whose public backward functions a lesson must show, and the name it imports them as
 # (None: the lesson calls them by their bare name)
 BACKWARDS = {"functional.linear": None, "functional.activations": None, "functional.losses": None,

@@ -1,5 +1,5 @@
 """The grader runs the library's own forwards: their named caches are what the stubs document,
-and the reference solutions agree with the library's backwards and pass on every backend."""
+and the reference solutions are the library's backwards, which pass on every backend."""
 
 import inspect
 
@@ -41,20 +41,9 @@ def test_reference_solution_passes_gradcheck_on_every_backend(name, backend):
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_reference_solution_equals_the_library_backward(name, backend):
-    ex = EXERCISES[name]
-    inputs, static = ex.make(B.rng(2))
-    out, cache = ex.forward(**_device(inputs), **_device(static))
-    rng = B.rng(3)
-    outs = out if isinstance(out, tuple) else (out,)
-    douts = tuple(B.to_device(rng.standard_normal(o.shape), "float64") for o in outs)
-    dout = douts if isinstance(out, tuple) else douts[0]
-    ours, theirs = ex.solution(dout, cache), _library_backward(ex)(dout, cache)
-    ours = ours if isinstance(ours, tuple) else (ours,)
-    theirs = theirs if isinstance(theirs, tuple) else (theirs,)
-    assert len(ours) == len(theirs) == len(ex.wrt)
-    for g, a, b in zip(ex.grads, ours, theirs):
-        np.testing.assert_allclose(B.to_host(a), B.to_host(b), rtol=1e-12, atol=1e-14, err_msg=g)
+def test_reference_solution_is_the_library_backward(name):
+    """One implementation of each backward: the grader's truth is the function the models run."""
+    assert EXERCISES[name].solution is _library_backward(EXERCISES[name])
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -1,18 +1,17 @@
-"""Reference solutions of the exercises, one module per exercise.
+"""Reference solutions of the exercises: the library's own backward passes.
 
-They are the truth the grader compares a learner's gradients with once the gradient check
-has said which are wrong (the check itself uses only finite differences). Each is written
-against the named cache of the library's own forward (``minis2s.functional``), as a learner
-would write it.
+The grader compares a learner's gradients with them once the gradient check has said which
+are wrong (the check itself uses only finite differences). Each backward has one
+implementation, the one in :mod:`minis2s.functional` that the lessons show and the models
+run; it is written against the named cache of its forward, as the learner's stub is.
 """
 
-from .additive_attention import additive_attention_backward
-from .affine import affine_backward
-from .gru_step import gru_step_backward
-from .lstm_step import lstm_step_backward
-from .rnn_sequence import rnn_backward
-from .rnn_step import rnn_step_backward
-from .softmax_cross_entropy import softmax_cross_entropy_backward
+from ...functional.attention import additive_attention_backward
+from ...functional.gru import gru_step_backward
+from ...functional.linear import affine_backward
+from ...functional.losses import softmax_cross_entropy_backward
+from ...functional.lstm import lstm_step_backward
+from ...functional.rnn import rnn_backward, rnn_step_backward
 
 __all__ = ["affine_backward", "softmax_cross_entropy_backward", "rnn_step_backward", "rnn_backward",
            "lstm_step_backward", "gru_step_backward", "additive_attention_backward"]

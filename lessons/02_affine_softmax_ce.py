@@ -67,14 +67,14 @@ from minis2s.exercises import check, solutions
 # sums over the batch in $\bar W$ and $\bar b$ are the "gradients add" rule: every row uses
 # the same parameters.
 #
-# The library's version also takes a *time-distributed* input $(B, T, D)$, as a decoder's
-# output layer needs. It flattens the $B \cdot T$ rows into one matrix, so forward and
-# backward are each a single large product:
+# The library's forward also takes a *time-distributed* input $(B, T, D)$, as a decoder's
+# output layer needs. It flattens the $B \cdot T$ rows into one matrix, so the product is a
+# single large one:
 
 # %%
 from minis2s.functional import linear
 
-show(linear.affine_forward, linear.affine_backward)
+show(linear.affine_forward)
 
 # %% [markdown]
 # ### Exercise: `affine_backward`
@@ -121,6 +121,14 @@ report = check(affine_backward)
 
 # %%
 report = check(solutions.affine_backward)
+
+# %% [markdown]
+# Here is the library's own version, to compare with yours. It flattens a time-distributed
+# $\bar y$ the way the forward flattens $x$, so $\bar W$ and $\bar b$ sum over all $B \cdot T$
+# rows in one product:
+
+# %%
+show(linear.affine_backward)
 
 # %% [markdown]
 # ## 2. Embeddings
@@ -260,13 +268,15 @@ show(activations.log_softmax, activations.log_softmax_backward)
 # $$
 #
 # Every token pushes its logits toward its target distribution, in proportion to how wrong
-# it is; padding gets exactly zero. Here is the library's pair. The forward computes the
-# log-probabilities with (2.7), and the backward recovers $p$ from them:
+# it is; padding gets exactly zero. Here is the library's forward; it computes the
+# log-probabilities with (2.7), so the backward can recover $p$ from them. The backward is
+# yours to write in the exercise at the end of this section, and the cells before it only
+# call the library's:
 
 # %%
 from minis2s.functional import losses
 
-show(losses.softmax_cross_entropy_forward, losses.softmax_cross_entropy_backward)
+show(losses.softmax_cross_entropy_forward)
 
 # %% [markdown]
 # Padding really is free. Fill the padded positions with garbage logits and the loss does
@@ -385,6 +395,14 @@ report = check(softmax_cross_entropy_backward)
 
 # %%
 report = check(solutions.softmax_cross_entropy_backward)
+
+# %% [markdown]
+# Here is the library's own version, to compare with yours. It reads $p = e^{\log p}$ off the
+# cache, handles label smoothing ($q$ of eq. 2.9) as well, and builds $(p - q)\, m / N$ in
+# one buffer, term by term:
+
+# %%
+show(losses.softmax_cross_entropy_backward)
 
 # %% [markdown]
 # ## Summary

@@ -107,16 +107,10 @@ show(rnn.rnn_step_forward)
 # $$
 #
 # For one step the sum over $t$ has a single term; the sum over the batch is inside the
-# product $\bar a^{\top} x$ $(H, B)(B, D) = (H, D)$. Here is the library's step backward,
-# one line per equation. Its cache is a `NamedTuple` whose fields are the symbols above, so
-# the backward reads `cache.h` and `cache.Wx`, not positions in a tuple:
-
-# %%
-show(rnn.RNNStepCache, rnn.rnn_step_backward)
-
-# %% [markdown]
-# Its first line is the derivative (3.10), the backward of the library's stand-alone tanh
-# pair, whose cache is the tanh's output itself:
+# product $\bar a^{\top} x$ $(H, B)(B, D) = (H, D)$.
+#
+# The first of these, (3.4), is the backward of the library's stand-alone tanh pair, which
+# applies the derivative (3.10) and whose cache is the tanh's output itself:
 
 # %%
 from minis2s.functional import activations
@@ -128,7 +122,7 @@ show(activations.tanh_forward, activations.tanh_backward)
 #
 # Write the backward pass of one RNN step: given `dh` $= \partial L/\partial h$, shape
 # $(B, H)$, and the forward's cache, return `dx, dh_prev, dWx, dWh, dbx, dbh`
-# (eq. 3.4, 3.5, 3.7). Try it before you scroll back to the library's version.
+# (eq. 3.4, 3.5, 3.7). The library's version comes after the exercise: try it first.
 #
 # The grader runs the library's own forward, `rnn.rnn_step_forward`. Its cache is a
 # `NamedTuple` whose fields are the lesson's symbols, so you read `cache.x` rather than
@@ -171,6 +165,13 @@ report = check(rnn_step_backward)
 
 # %%
 report = check(solutions.rnn_step_backward)
+
+# %% [markdown]
+# Here is the library's own version, to compare with yours: one line per equation, reading
+# the cache's fields (`cache.h`, `cache.Wx`) by the symbols above:
+
+# %%
+show(rnn.rnn_step_backward)
 
 # %% [markdown]
 # ## 3. Backpropagation through time

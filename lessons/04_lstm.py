@@ -153,17 +153,11 @@ show(activations.sigmoid_forward, activations.sigmoid_backward)
 # \tag{4.9}
 # $$
 #
-# The library's gate backward is (4.6)–(4.8) line by line, and stacks the four blocks of
-# $\bar a$ in the order of $a$; the step backward adds (4.9). The step's cache,
-# `LSTMStepCache`, holds every field of the gates' cache besides the step's inputs, so the
-# step backward hands it to the gate backward as it is:
-
-# %%
-show(lstm.lstm_gates_backward, lstm.lstm_step_backward)
-
-# %% [markdown]
-# The gate math is checked on its own (`lstm gates`: inputs $a$ and $c_{\text{prev}}$) and
-# inside a step, for every input and parameter:
+# The library splits this backward in two, as it splits the forward: a gate backward,
+# (4.6)–(4.8), and a step backward that adds (4.9). The gradient checker confirms both against
+# finite differences, the gate math on its own (`lstm gates`: inputs $a$ and
+# $c_{\text{prev}}$) and inside a step, for every input and parameter; their code follows
+# the exercise:
 
 # %%
 from minis2s import suite
@@ -228,6 +222,15 @@ report = check(lstm_step_backward)
 
 # %%
 report = check(solutions.lstm_step_backward)
+
+# %% [markdown]
+# Here is the library's own version, to compare with yours. The gate backward is (4.6)–(4.8)
+# line by line, and stacks the four blocks of $\bar a$ in the order of $a$; the step backward
+# adds (4.9). The step's cache, `LSTMStepCache`, holds every field of the gates' cache besides
+# the step's inputs, so the step backward hands it to the gate backward as it is:
+
+# %%
+show(lstm.lstm_gates_backward, lstm.lstm_step_backward)
 
 # %% [markdown]
 # ## 3. The LSTM over a padded batch

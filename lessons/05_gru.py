@@ -187,13 +187,9 @@ for cell, gates in (("RNN", 1), ("GRU", 3), ("LSTM", 4)):
 # \tag{5.8}
 # $$
 #
-# The library's gate backward is (5.5)–(5.7) line by line. It returns only the direct path
-# $\bar h \odot z$ as `dh_prev` and leaves $\bar a^h W_h$ to the caller, who owns $W_h$: the
-# step backward adds it with the other products of (5.8). As for the LSTM, the step's cache
-# holds every field of the gates' cache, so the step backward passes it on as it is:
-
-# %%
-show(gru.gru_gates_backward, gru.gru_step_backward)
+# As for the LSTM, the library splits this backward into a gate backward, (5.5)–(5.7), and a
+# step backward that adds the products of (5.8). The gradient checker confirms both against
+# finite differences, on their own and inside a step; their code follows the exercise:
 
 # %%
 from minis2s import suite
@@ -255,6 +251,16 @@ report = check(gru_step_backward)
 
 # %%
 report = check(solutions.gru_step_backward)
+
+# %% [markdown]
+# Here is the library's own version, to compare with yours. The gate backward is (5.5)–(5.7)
+# line by line. It returns only the direct path $\bar h \odot z$ as `dh_prev` and leaves
+# $\bar a^h W_h$ to the caller, who owns $W_h$: the step backward adds it with the other
+# products of (5.8). As for the LSTM, the step's cache holds every field of the gates' cache,
+# so the step backward passes it on as it is:
+
+# %%
+show(gru.gru_gates_backward, gru.gru_step_backward)
 
 # %% [markdown]
 # ## 4. Over a padded batch

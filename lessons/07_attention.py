@@ -246,37 +246,6 @@ show(attn.keys_forward, attn.step_forward)
 # $\bar u = \sum_s \bar e_s k_s$, $\bar k_s = \bar e_s u$, $\bar q = W \bar u$,
 # $\bar W = q\, \bar u^\top$ (summed over the batch).
 
-# %%
-show(Fatt.masked_softmax_backward, Fatt._context_backward, Fatt.additive_attention_backward)
-
-# %%
-show(Fatt.dot_attention_backward, Fatt.general_attention_backward, attn.keys_backward, attn.step_backward)
-
-# %% [markdown]
-# **In the decoder.** One decoder step's backward undoes the step in reverse. The readout
-# gradient $\bar z_t$ splits into its three parts $[\bar s_t; \bar c_t; \bar e_t]$; the
-# state part joins the gradient arriving from step $t+1$ and goes through the cell; with
-# input feeding the cell's input gradient splits again into embedding and context parts,
-# and the context's two gradients add; attention's backward then yields $\bar q$ — which
-# joins the gradient of $s_{t-1}$, since the query *is* $s_{t-1}$ — and this step's share
-# of $\bar k'$ and $\bar v$, accumulated over all steps for the encoder. The readout
-# backward is an affine backward (eq. 2.2); when training skipped the padded positions'
-# readout, it puts the real rows' gradients back in place, with zeros for the padding:
-
-# %%
-show(decoder.step_backward, decoder.readout_backward)
-
-# %% [markdown]
-# The gradient checker confirms every kind against finite differences, on padded batches,
-# a batch of one with one position, and a batch where every row but one is mostly padding:
-
-# %%
-from minis2s import suite
-from minis2s.gradcheck import format_table
-
-print(format_table([r for c in suite.CASES if "attention" in c.name or "masked softmax" in c.name
-                    for r in suite.run(c)]))
-
 # %% [markdown]
 # ### Exercise: `additive_attention_backward`
 #
@@ -332,6 +301,47 @@ report = check(additive_attention_backward)
 
 # %%
 report = check(solutions.additive_attention_backward)
+
+# %% [markdown]
+# Here is the library's own version, to compare with yours: the context's backward (7.6) and
+# the masked softmax's (7.7) are helpers that dot and general attention share, and the
+# additive backward adds (7.8):
+
+# %%
+show(Fatt.masked_softmax_backward, Fatt._context_backward, Fatt.additive_attention_backward)
+
+# %% [markdown]
+# Dot and general attention reuse the two helpers with their own score backward; the
+# decoder's attention layer (`minis2s.nn.attention`) runs the key projection's backward once
+# and one of the three per step:
+
+# %%
+show(Fatt.dot_attention_backward, Fatt.general_attention_backward, attn.keys_backward, attn.step_backward)
+
+# %% [markdown]
+# **In the decoder.** One decoder step's backward undoes the step in reverse. The readout
+# gradient $\bar z_t$ splits into its three parts $[\bar s_t; \bar c_t; \bar e_t]$; the
+# state part joins the gradient arriving from step $t+1$ and goes through the cell; with
+# input feeding the cell's input gradient splits again into embedding and context parts,
+# and the context's two gradients add; attention's backward then yields $\bar q$ — which
+# joins the gradient of $s_{t-1}$, since the query *is* $s_{t-1}$ — and this step's share
+# of $\bar k'$ and $\bar v$, accumulated over all steps for the encoder. The readout
+# backward is an affine backward (eq. 2.2); when training skipped the padded positions'
+# readout, it puts the real rows' gradients back in place, with zeros for the padding:
+
+# %%
+show(decoder.step_backward, decoder.readout_backward)
+
+# %% [markdown]
+# The gradient checker confirms every kind against finite differences, on padded batches,
+# a batch of one with one position, and a batch where every row but one is mostly padding:
+
+# %%
+from minis2s import suite
+from minis2s.gradcheck import format_table
+
+print(format_table([r for c in suite.CASES if "attention" in c.name or "masked softmax" in c.name
+                    for r in suite.run(c)]))
 
 # %% [markdown]
 # ## 6. Dates, with and without attention

@@ -180,6 +180,69 @@ def test_exercise_cells_show_the_cache_hold_the_stub_then_grade_the_solution(exe
     assert f"`{module}.{ex.forward.__name__}`" in text and f"`{cache.__name__}`" in text, script.name
 
 
+# a library function, besides an exercise's backward, whose source holds that exercise's answer
+# although the backward does not call it: the sequence backward that runs the step's body inline
+HOLDS_THE_ANSWER = {"rnn_step_backward": ("rnn_backward",), "lstm_step_backward": ("lstm_backward",),
+                    "gru_step_backward": ("gru_backward",)}
+SHOW = re.compile(r"\bshow\(([^)]*)\)")
+
+
+def _answers(function):
+    """Names of the functions whose source gives the answer to the exercise on ``function``: the
+    backward itself, the backwards of its own module that it calls (the gates' backward of a
+    gated step, the softmax and context backwards of attention) and theirs, and the functions
+    of :data:`HOLDS_THE_ANSWER`."""
+    module = inspect.getmodule(function)
+    helpers = {n for n, f in vars(module).items() if n.endswith("_backward") and inspect.isfunction(f)
+               and f.__module__ == module.__name__}
+    names, todo = set(), [function.__name__]
+    while todo:
+        name = todo.pop()
+        if name not in names:
+            names.add(name)
+            source = inspect.getsource(getattr(module, name))
+            todo += [h for h in helpers if re.search(rf"(?<![\w.]){h}\(", source)]
+    return names | set(HOLDS_THE_ANSWER.get(function.__name__, ()))
+
+
+def _shown(source):
+    """The names of the functions a code cell passes to ``show``, without their module."""
+    return {arg.strip().rsplit(".", 1)[-1] for args in SHOW.findall(source) for arg in args.split(",")}
+
+
+def test_answers_cover_the_helpers_that_hold_them():
+    from minis2s.exercises.specs import EXERCISES
+
+    answers = {name: _answers(ex.solution) for name, ex in EXERCISES.items()}
+    assert {"lstm_step_backward", "lstm_gates_backward", "lstm_backward"} <= answers["lstm_step"]
+    assert {"gru_step_backward", "gru_gates_backward", "gru_backward"} <= answers["gru_step"]
+    assert {"additive_attention_backward", "masked_softmax_backward", "_context_backward"} <= answers["additive_attention"]
+    assert answers["affine"] == {"affine_backward"}
+    assert _shown("show(Fatt.masked_softmax_backward, Fatt._context_backward)") == {"masked_softmax_backward",
+                                                                                     "_context_backward"}
+
+
+@pytest.mark.parametrize("exercise", _exercises())
+def test_exercise_comes_before_its_answer_and_the_answer_after(exercise):
+    """A learner attempts each exercise before the lesson shows the library source that answers
+    it, and can compare with the library's backward afterwards."""
+    from minis2s.exercises import stubs
+    from minis2s.exercises.specs import EXERCISES
+
+    ex = EXERCISES[exercise]
+    name = ex.backward_name
+    (notebook,) = LESSONS.glob(f"{ex.lesson}_*.ipynb")
+    code = _code(nbformat.read(notebook, as_version=4).cells)
+    learner = f"{inspect.getsource(getattr(stubs, name)).rstrip(chr(10))}\n\n\nreport = check({name})"
+    assert learner in code, f"{notebook.name} holds no stub cell of {name}"
+    stub = code.index(learner)
+    answers = _answers(ex.solution)
+    early = {i: sorted(_shown(source) & answers) for i, source in enumerate(code[:stub]) if _shown(source) & answers}
+    assert not early, f"{notebook.name} shows {early} (code cell: functions) before the exercise on {name}, cell {stub}"
+    assert any(name in _shown(source) for source in code[stub + 1:]), \
+        f"{notebook.name} never shows the library's {name} after the exercise"
+
+
 def test_translation_lesson_without_data_says_how_to_get_it_and_runs_to_the_end(tmp_path, monkeypatch):
     nbclient = pytest.importorskip("nbclient")
     pytest.importorskip("ipykernel")

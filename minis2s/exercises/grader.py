@@ -169,12 +169,10 @@ def _describe(value) -> str:
 
 
 def _is(names) -> str:
-    return "is" if len(names) == 1 else "are"
+    return H.verb(names, "is", "are")
 
 
-def _join(names) -> str:
-    names = list(names)
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+_join = H.join
 
 
 class _LearnerFailed(Exception):
@@ -381,6 +379,9 @@ class _Grading:
                     wrong[(g, key)] = a
         unexplained = self._match_mistakes(wrong, ref)
         todo = [g for g in failing if any(u[0] == g for u in unexplained)]
+        unexplained -= self._zero_blocks(unexplained, todo, ref)
+        self._zero_steps(todo, ref)
+        todo = [g for g in todo if g not in self.covered]
         self._whole_gradients(todo, ref)
         todo = [g for g in todo if g not in self.covered]
         self._upstream_paths(todo, ref)
@@ -471,11 +472,36 @@ class _Grading:
             c = factors[0][1]
             group = [g for g, c2 in factors if abs(c2 - c) <= 1e-6 * abs(c)]
             factors = [(g, c2) for g, c2 in factors if g not in group]
-            formula = ex.formulas[group[0]] if len(group) == 1 else (
-                "where these gradients share a term (the pre-activation gradient)")
-            self.hint(H.factor_hint(_join(group), c, sizes, formula), group)
+            self.hint(H.factor_hint(group, c, sizes, self._factor_where(group)), group)
         for row, group in rows.items():
-            self.hint(H.row_hint(_join(group), row, "; ".join(ex.formulas[g] for g in group)), group)
+            self.hint(H.row_hint(group, row, "; ".join(ex.formulas[g] for g in group)), group)
+
+    def _factor_where(self, group):
+        """Where a factor common to ``group`` can come from, as the text after "Check" (or a
+        sentence starting "--"): the term the gradients share only if it is not known to be right."""
+        ex = self.ex
+        formulas = self._formulas(group)
+        if len(group) == 1:
+            return formulas
+        for p in ex.preacts:
+            if not set(group) <= set(p.products):
+                continue
+            right = [w for w in p.witnesses if w not in group and self.passed.get(w, False)]
+            if right:  # the shared term is right: the factor enters after it
+                after = f": {p.after}" if p.after else ""
+                return (f"-- {_join(right)} {_is(right)} right, so your {p.name} is right and the "
+                        f"factor comes after it{after}. Check {formulas}")
+            return f"where these gradients share a term, {p.name}; and {formulas}"
+        return formulas
+
+    def _formulas(self, group):
+        """The formulas of ``group``, joined; "dbx and dbh are each X" where they read the same."""
+        ex = self.ex
+        rests = {ex.formulas[g].partition(" = ")[2] if ex.formulas[g].startswith(g + " = ") else None
+                 for g in group}
+        if len(group) > 1 and len(rests) == 1 and None not in rests:
+            return f"{_join(group)}: each is {rests.pop()}"
+        return "; ".join(ex.formulas[g] for g in group)
 
     def _single_row(self, g, a, ref):
         """The batch row b whose contribution alone ``a`` equals, if any (overwritten, not summed)."""
@@ -526,7 +552,7 @@ class _Grading:
             for part in parts:
                 self.hint(H.ignored_hint(group, part, ex.paths), group)
         for (bad, right), group in mixed.items():
-            self.hint(H.path_hint(_join(group), list(bad), list(right), ex.paths), group)
+            self.hint(H.path_hint(group, list(bad), list(right), ex.paths), group)
 
     def _padding(self, todo):
         ex = self.ex
@@ -561,14 +587,76 @@ class _Grading:
                     rows = f"rows {_ROWS[k]}:{_ROWS[k + 1]} = {k * h}:{(k + 1) * h}"
                     self.hint(H.gate_hint(gate, ex.gate_names[gate], rows, per_gate[gate],
                                           ex.gate_formulas[gate]), per_gate[gate])
-        # the other gradients made from the same pre-activation gradient follow from these blocks
-        for p in ex.preacts:
+        self._made_from(grads, todo)
+
+    def _made_from(self, grads, todo):
+        """The other gradients made from the same pre-activation gradient follow from its blocks."""
+        for p in self.ex.preacts:
             if any(g in p.products for g in grads):
                 rest = [g for g in p.products if g in todo and g not in self.covered]
                 if rest:
                     self.hint(f"{_join(rest)} {_is(rest)} made from "
                               f"{p.name}, so {'it is' if len(rest) == 1 else 'they are'} wrong "
                               f"for the same reason", rest)
+
+    def _zero_blocks(self, unexplained, todo, ref):
+        """Gate blocks that are exactly zero where the right ones are not: a block of the stacked
+        pre-activation gradient never filled in. Returns the (gradient, gate) blocks explained."""
+        ex = self.ex
+        per_gate = {}
+        for g, gate in unexplained:
+            if gate is None or g not in todo:
+                continue
+            if H.is_zero(self.learner[g]):
+                continue  # all zeros: the whole-gradient hint says so
+            a, r = self.units(g, self.learner[g])[gate], self.units(g, ref[g])[gate]
+            if H.is_zero(a) and not H.is_zero(r):
+                per_gate.setdefault(gate, []).append(g)
+        if not per_gate:
+            return set()
+        h = self.expected[ex.gated[0]][0] // len(ex.gates)
+        grads = set()
+        for k, gate in enumerate(ex.gates):
+            if gate not in per_gate:
+                continue
+            names = sorted(per_gate[gate], key=ex.grads.index)
+            grads.update(names)
+            rows = f"rows {_ROWS[k]}:{_ROWS[k + 1]} = {k * h}:{(k + 1) * h}"
+            # the stacked pre-activation gradients these are made from: da, or dax and dah
+            preact = _join([p.name.split()[0].rstrip(",") for p in ex.preacts
+                            if any(g in p.products for g in names)])
+            self.hint(f"the {gate} block of {preact} is zero: the {ex.gate_names[gate]} "
+                      f"block ({rows}) of {_join(names)} is exactly 0 -- is that block of "
+                      f"{preact} ever computed and stacked in (left at np.zeros, or "
+                      f"multiplied by a 0)? Check {ex.gate_formulas[gate]}", names)
+        self._made_from(sorted(grads, key=ex.grads.index), todo)
+        return {(g, gate) for gate, gs in per_gate.items() for g in gs}
+
+    def _zero_steps(self, todo, ref):
+        """Whole time slices (axis 1 of a (B, T, ...) gradient) that are exactly zero where the
+        right ones are not: steps the loop never reaches."""
+        ex = self.ex
+        for g in todo:
+            index = ex.steps.get(g)
+            a, r = self.learner[g], ref[g]
+            if index is None or g in self.covered or a.shape != r.shape or a.ndim < 3:
+                continue
+            T = a.shape[1]
+            zero = [t for t in range(T) if H.is_zero(a[:, t]) and not H.is_zero(r[:, t])]
+            if not zero or len(zero) == T:
+                continue  # all zeros: the whole-gradient hint says so
+            where = (f"{g}[:, {zero[0]}] is zero where the right gradient is not" if len(zero) == 1
+                     else f"{g}[:, {index}] is zero for {index} = {', '.join(map(str, zero))}")
+            others = [o for o in todo if o != g and o not in self.covered]
+            also = (f"; {_join(others)} then miss{'es' if len(others) == 1 else ''} "
+                    f"{'that step' if len(zero) == 1 else 'those steps'} too") if others else ""
+            if zero == [0] and "first" in ex.step_notes:
+                self.hint(f"{g}[:, 0] is zero: {ex.step_notes['first']}{also}", [g] + others)
+            elif zero == [T - 1] and "last" in ex.step_notes:
+                self.hint(f"{g}[:, {T - 1}] is zero: {ex.step_notes['last']}{also}", [g] + others)
+            else:
+                self.hint(f"{where}: check that your loop visits every {index} = 0 .. {T - 1}; "
+                          f"{ex.formulas[g]}", [g])
 
     def _witnessed(self, g):
         """True if a gradient that reveals g's pre-activation gradient is right (the error is

@@ -68,36 +68,50 @@ def _name_factor(c: float, sizes: dict) -> str:
     return ""
 
 
-def factor_hint(name: str, c: float, sizes: dict, formula: str) -> str:
+def join(names) -> str:
+    """'dx', 'dx and dW', 'dx, dW and db'."""
+    names = list(names)
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def verb(names, singular: str, plural: str) -> str:
+    """The verb form that agrees with a list of gradient names as its subject."""
+    return singular if len(list(names)) == 1 else plural
+
+
+def factor_hint(names: list, c: float, sizes: dict, formula: str) -> str:
+    """``formula``: what to check, the text after "Check", or a sentence of its own after "-- "."""
+    name = join(names)
+    check = formula[3:] if formula.startswith("-- ") else f"Check {formula}"
     if abs(c + 1) <= 1e-6:
-        return f"{name} has the wrong sign: it is exactly -1 times the right gradient. Check {formula}"
+        return (f"{name} {verb(names, 'has', 'have')} the wrong sign: "
+                f"{verb(names, 'it is', 'they are')} exactly -1 times the right gradient. {check}")
     named = _name_factor(c, sizes)
-    return (f"{name} is off by a factor of {c:.4g}{named} -- did you average or sum twice, or "
-            f"scale by a size the equation does not have? Check {formula}")
+    return (f"{name} {verb(names, 'is', 'are')} off by a factor of {c:.4g}{named} -- did you "
+            f"average or sum twice, or scale by a size the equation does not have? {check}")
 
 
-def row_hint(name: str, row: int, formula: str) -> str:
-    return (f"{name} holds the contribution of batch row {row} alone: the rows' contributions must "
-            f"be accumulated (+= in a loop, or one product / sum over the batch), not overwritten. "
-            f"Check {formula}")
+def row_hint(names: list, row: int, formula: str) -> str:
+    return (f"{join(names)} {verb(names, 'holds', 'hold')} the contribution of batch row {row} "
+            f"alone: the rows' contributions must be accumulated (+= in a loop, or one product / "
+            f"sum over the batch), not overwritten. Check {formula}")
 
 
 def transposed_hint(name: str, formula: str) -> str:
     return f"{name} is the transpose of the right gradient. Check {formula}"
 
 
-def path_hint(name: str, wrong: list, right: list, paths: dict) -> str:
+def path_hint(names: list, wrong: list, right: list, paths: dict) -> str:
     where = "; ".join(paths[w] for w in wrong)
     if right:
-        return (f"the part of {name} that comes from {' and '.join(wrong)} is wrong, the part from "
-                f"{' and '.join(right)} is right: {where}")
-    return f"{name} is wrong whichever upstream gradient it comes from: {where}"
+        return (f"the part of {join(names)} that comes from {join(wrong)} is wrong, the part from "
+                f"{join(right)} is right: {where}")
+    return (f"{join(names)} {verb(names, 'is', 'are')} wrong whichever upstream gradient "
+            f"{verb(names, 'it comes', 'they come')} from: {where}")
 
 
 def ignored_hint(names: list, part: str, paths: dict) -> str:
-    verb = "ignores" if len(names) == 1 else "ignore"
-    listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
-    return f"{listed} {verb} the upstream gradient {part}: {paths[part]}"
+    return f"{join(names)} {verb(names, 'ignores', 'ignore')} the upstream gradient {part}: {paths[part]}"
 
 
 def gate_hint(gate: str, long_name: str, rows: str, grads: list, formula: str) -> str:

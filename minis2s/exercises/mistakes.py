@@ -162,16 +162,18 @@ def rnn_dWh_last_row(dh, cache):
 # --------------------------------------------------------------------------- RNN sequence (BPTT)
 
 
-def _bptt(dout, cache, *, carry=True, mask=True, accumulate=True, reverse=True, start=True):
-    """The reference BPTT (solutions.rnn_backward) with one of its five parts switched off."""
+def _bptt(dout, cache, *, carry=True, mask=True, accumulate=True, reverse=True, start=True,
+          first=0):
+    """The reference BPTT (solutions.rnn_backward) with one of its parts switched off; ``first``:
+    the first step the loop reaches (1: the off-by-one ``range(T - 1, 0, -1)``)."""
     from .solutions import rnn_step_backward
 
     dhs, dh_last = dout
     xp = B.get_array_module(dhs)
     T = dhs.shape[1]
     dh = dh_last if start else xp.zeros_like(dh_last)
-    dx, sums = [None] * T, [0.0] * 4
-    for t in (reversed(range(T)) if reverse else range(T)):
+    dx, sums = [xp.zeros_like(cache.x[:, 0])] * T, [0.0] * 4
+    for t in (reversed(range(first, T)) if reverse else range(first, T)):
         m = cache.mask[:, t].astype(dhs.dtype) if mask else 1.0  # 1.0 on real tokens, 0.0 on padding
         dh = (dh if carry or t == T - 1 else (1 - m) * dh) + m * dhs[:, t]
         dx[t], dh_prev, *step = rnn_step_backward(m * dh, cache.step(t))
@@ -213,6 +215,14 @@ def bptt_forward_in_time(dout, cache):
 def bptt_dh_last_ignored(dout, cache):
     return _bptt(dout, cache, start=False)
 
+
+@mistake("rnn_sequence", "dx[:, 0] is zero: your loop does not reach t = 0 -- range(T - 1, 0, -1) "
+         "stops at t = 1; run t = T-1 down to 0 inclusive, range(T - 1, -1, -1), so step 0's "
+         "weight gradients are added and dh0 is the dh carried out of it (eq. 3.6)",
+         ("dx[:, 0] is zero", "t = 0"))
+def bptt_skips_first_step(dout, cache):
+    return _bptt(dout, cache, first=1)
+
 # --------------------------------------------------------------------------- LSTM step
 
 
@@ -226,7 +236,7 @@ def _lstm_tail(da_i, da_f, da_g, da_o, dc_prev, cache, transpose_dWx=False, last
 
 
 def _lstm(dout, cache, *, tanh_prime=True, sigmoid_prime=True, df_cell=None, dc_prev_f=True,
-          upstream_dc=True, g_tanh=True, **tail):
+          upstream_dc=True, g_tanh=True, g_zero=False, **tail):
     dh, dc = dout
     i, f, g, o, tanh_c = cache.i, cache.f, cache.g, cache.o, cache.tanh_c
     dc_total = dh * o * ((1 - tanh_c * tanh_c) if tanh_prime else 1.0)
@@ -236,6 +246,8 @@ def _lstm(dout, cache, *, tanh_prime=True, sigmoid_prime=True, df_cell=None, dc_
     dg, do = dc_total * i, dh * tanh_c
     s = (lambda a: a * (1 - a)) if sigmoid_prime else (lambda a: a)
     da_g = dg * (1 - g * g) if g_tanh else dg * g * (1 - g)
+    if g_zero:
+        da_g = da_g * 0.0
     dc_prev = dc_total * f if dc_prev_f else dc_total * 1.0
     return _lstm_tail(di * s(i), df * s(f), da_g, do * s(o), dc_prev, cache, **tail)
 
@@ -289,6 +301,13 @@ def lstm_dWx_transposed(dout, cache):
          ("accumulated", "batch", "dwh"))
 def lstm_dWh_last_row(dout, cache):
     return _lstm(dout, cache, last_row_dWh=True)
+
+
+@mistake("lstm_step", "the g block of da is zero: da = [da_i, da_f, da_g, da_o] was filled in "
+         "without its candidate block (left at zeros) -- dg = dc_total * i, "
+         "da_g = dg * (1 - g^2) (eq. 4.7-4.8)", ("g block of da is zero", "da_g"))
+def lstm_g_block_left_zero(dout, cache):
+    return _lstm(dout, cache, g_zero=True)
 
 
 # --------------------------------------------------------------------------- GRU step

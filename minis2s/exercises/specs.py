@@ -33,6 +33,7 @@ class Preact:
     name: str  # as the hint names it, with its equation
     witnesses: tuple  # gradients that are right only if it is right
     products: tuple  # gradients computed from it by one product or sum
+    after: str = ""  # what the products share after it (said when it is right and they are not)
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,8 @@ class Exercise:
     gated: tuple = ()  # gradients split into len(gates) row blocks
     gate_patterns: dict = field(default_factory=dict)  # frozenset of wrong gates -> hint
     preacts: tuple = ()
+    steps: dict = field(default_factory=dict)  # gradient -> the index its axis 1 runs over ("t")
+    step_notes: dict = field(default_factory=dict)  # "first"/"last" -> why that slice is zero
     padded: Callable | None = None  # (inputs, static) -> {gradient: host bool mask of padding}
     padded_note: str = ""  # why those entries must be 0, with the equation
     stress: Callable | None = None  # rng -> (inputs, static): inputs a careless backward fails on
@@ -163,6 +166,11 @@ def _cell_inputs(rng, cell, Bn=3, D=4, H=5):
     return inputs, {}
 
 
+#: What the products of a cell's pre-activation gradient share after it (``after`` above).
+_SUMS = ("the bias gradients are sums of {da} over the batch rows, the weight gradients sums of "
+         "its rows' outer products, with no mean and no extra factor")
+
+
 def _cell_sizes(inputs, static):
     return {BATCH: inputs["x"].shape[0]}
 
@@ -186,7 +194,7 @@ RNN_STEP = Exercise(
     },
     sizes=_cell_sizes,
     preacts=(Preact("da = dh * (1 - h^2) (eq. 3.4)", ("dx", "dh_prev", "dbx", "dbh"),
-                    ("dx", "dh_prev", "dWx", "dWh", "dbx", "dbh")),),
+                    ("dx", "dh_prev", "dWx", "dWh", "dbx", "dbh"), _SUMS.format(da="da")),),
 )
 
 
@@ -228,6 +236,12 @@ RNN_SEQUENCE = Exercise(
     padded=lambda inputs, static: {
         "dx": B.host.broadcast_to((static["mask"] == 0)[..., None], inputs["x"].shape)},
     padded_note="a padded step's tanh gets no gradient, so dx is 0 there (eq. 3.8)",
+    steps={"dx": "t"},
+    step_notes={
+        "first": "your loop does not reach t = 0 -- it must run t = T-1 down to 0 inclusive, "
+                 "range(T - 1, -1, -1) (eq. 3.6)",
+        "last": "your loop does not start at t = T-1, the last step (eq. 3.6)",
+    },
 )
 
 LSTM_STEP = Exercise(
@@ -273,7 +287,7 @@ LSTM_STEP = Exercise(
                            "(eq. 4.6) -- and that da stacks the blocks in the order i, f, g, o",
     },
     preacts=(Preact("da = [da_i, da_f, da_g, da_o] (eq. 4.6-4.8)", ("dx", "dh_prev", "dbx", "dbh"),
-                    ("dx", "dh_prev", "dWx", "dWh", "dbx", "dbh")),),
+                    ("dx", "dh_prev", "dWx", "dWh", "dbx", "dbh"), _SUMS.format(da="da")),),
 )
 
 GRU_STEP = Exercise(
@@ -311,9 +325,10 @@ GRU_STEP = Exercise(
                           "in eq. 5.5 -- and that the blocks are stacked in the order r, z, n",
     },
     preacts=(
-        Preact("dax, the gradient of x Wx^T + bx (eq. 5.5-5.7)", ("dx", "dbx"), ("dx", "dWx", "dbx")),
+        Preact("dax, the gradient of x Wx^T + bx (eq. 5.5-5.7)", ("dx", "dbx"), ("dx", "dWx", "dbx"),
+               _SUMS.format(da="dax")),
         Preact("dah, the gradient of h_prev Wh^T + bh (eq. 5.6-5.7)", ("dbh",),
-               ("dh_prev", "dWh", "dbh")),
+               ("dh_prev", "dWh", "dbh"), _SUMS.format(da="dah")),
     ),
 )
 
@@ -361,7 +376,9 @@ ADDITIVE_ATTENTION = Exercise(
     preacts=(
         Preact("de, the gradient of the scores (eq. 7.7)", ("dv",), ("dkeys_proj",)),
         Preact("du = dkeys_proj, the gradient at tanh's input (eq. 7.8)", ("dkeys_proj",),
-               ("dq", "dWq")),
+               ("dq", "dWq"), "dq and dWq both start from sum over s of du_s: q Wq^T is added at "
+               "every source position s, so the query's gradient is summed (not averaged) over "
+               "the S positions"),
     ),
     padded=_attention_padded,
     padded_note="a padded position has weight a_s = 0, so de_s, du_s and dvalues_s are 0 there "

@@ -113,7 +113,7 @@ for field in ("src", "tgt_in", "tgt_out", "tgt_mask"):
 # $$
 # s_t = \operatorname{cell}_{\text{dec}}(e_t,\ s_{t-1}), \qquad
 # z_t = [\,s_t;\ e_t\,], \qquad
-# p(\cdot \mid y_{<t}, x) = \operatorname{softmax}(W_{\text{out}}\, z_t + b_{\text{out}})
+# p(\cdot \mid y_{<t}, x) = \operatorname{softmax}(z_t\, W_{\text{out}}^{\top} + b_{\text{out}})
 # \tag{6.15}
 # $$
 #

@@ -28,6 +28,31 @@
 #
 # Shapes: B batch, S source length, H decoder size (the query), A attention size; the
 # encoder's outputs are the keys and values, $(B, S, H_{\text{enc}})$.
+#
+# **Notation.** Vectors are rows, as in the code: a layer is $x W^{\top}$, never $W x$.
+# One symbol per meaning, here and in every lesson (the lessons' table is in
+# `lessons/README.md`):
+#
+# | symbol | meaning | in the code |
+# |---|---|---|
+# | $t$ | the decoder's time step | |
+# | $s$, $j$ | source positions | |
+# | $q$ | the query, the decoder state $s_{t-1}$ $(H)$ | `q` |
+# | $k_s$, $k'_s = k_s W_k^{\top}$ | key, projected key $(A)$ | `keys`, `keys_proj` |
+# | $v_s$ | value | `values` |
+# | $u_s = q W_q^{\top} + k'_s$ | additive attention's hidden pre-activation $(A)$ | (`du` its gradient) |
+# | $\tau_s = \tanh(u_s)$ | additive attention's hidden layer $(A)$ | `t` |
+# | $w$ | additive attention's score vector $(A)$ (Bahdanau's $v_a$) | `v` |
+# | $\ell_s$ | the score of position $s$ (the softmax's logit) | `scores` (`de` its gradient) |
+# | $\ell^{*}$ | the largest real score (the max shift) | `c` in `_masked_softmax` |
+# | $\kappa$ | dot attention's scale, 1 or $1/\sqrt H$ | `scale` |
+# | $\tilde q = q W$ | general attention's query seen by every key | `u` |
+# | $m_s$ | the source mask | `mask` |
+# | $a_s$ ($a_{ts}$ at step $t$) | attention weight | `weights` |
+# | $c_t$ | the context | `context` |
+# | $e_t$ | the embedding of the token fed at step $t$ | |
+# | $\sigma$ | the logistic sigmoid (lessons 04, 05), nothing else | |
+# | $\bar x$ | the gradient of the loss with respect to $x$ | `dx` |
 
 # %%
 import os
@@ -66,42 +91,45 @@ from minis2s.exercises import check, solutions
 #
 # ## 2. Scores, weights, context
 #
-# Write $q$ for the query (the decoder state $s_{t-1}$), $k_s$ for the key and $v_s$ for the
-# value of source position $s$; in minis2s both are the encoder output $h_s$. Three
-# scoring functions:
+# Write $q$ for the query (the decoder state $s_{t-1}$, a row), $k_s$ for the key and $v_s$
+# for the value of source position $s$; in minis2s both are the encoder output $h_s$. Each
+# scoring function gives a score $\ell_s$ per position. Three of them:
 #
 # **Additive** (Bahdanau): a one-hidden-layer network of the query and the key. The key's
-# half $k'_s = W_k k_s$ does not depend on the step, so it is computed **once per batch**,
-# for all positions, by one matrix product:
+# half $k'_s = k_s W_k^{\top}$ does not depend on the step, so it is computed **once per
+# batch**, for all positions, by one matrix product:
 #
 # $$
-# e_s = v^{\top} \tanh\bigl(W_q\, q + k'_s\bigr), \qquad k'_s = W_k\, k_s
+# \ell_s = \tau_s\, w^{\top}, \qquad \tau_s = \tanh(u_s), \qquad
+# u_s = q\, W_q^{\top} + k'_s, \qquad k'_s = k_s W_k^{\top}
 # \tag{7.1}
 # $$
 #
-# with $W_q$ $(A, H)$, $W_k$ $(A, H_{\text{enc}})$, $v$ $(A)$.
+# with $W_q$ $(A, H)$, $W_k$ $(A, H_{\text{enc}})$ and the score vector $w$ $(A)$ (the code
+# calls it `v`, after Bahdanau's $v_a$; here $v$ is kept for the values).
 #
 # **Dot** (Luong): no parameters, $q$ and $k_s$ must have one size. The *scaled* variant
 # divides by $\sqrt H$: for vectors with independent unit-variance entries the dot product
 # has variance $H$, and large scores saturate the softmax, whose gradient then vanishes:
 #
 # $$
-# e_s = q^{\top} k_s \qquad\text{or}\qquad e_s = \frac{q^{\top} k_s}{\sqrt{H}}
+# \ell_s = q\, k_s^{\top} \qquad\text{or}\qquad \ell_s = \frac{q\, k_s^{\top}}{\sqrt{H}}
 # \tag{7.2}
 # $$
 #
 # **General** (Luong): a bilinear form, $W$ $(H, H_{\text{enc}})$:
 #
 # $$
-# e_s = q^{\top} W k_s
+# \ell_s = q\, W k_s^{\top}
 # \tag{7.3}
 # $$
 #
 # **Weights.** A softmax over the *real* source positions only. With $m_s \in \{0, 1\}$ the
-# source mask and $c$ the largest real score (the shift of eq. 2.5):
+# source mask and $\ell^{*} = \max_{j:\, m_j = 1} \ell_j$ the largest real score (the
+# shift of eq. 2.5):
 #
 # $$
-# a_s = \frac{m_s\, \exp(e_s - c)}{\sum_j m_j \exp(e_j - c)}
+# a_s = \frac{m_s\, \exp(\ell_s - \ell^{*})}{\sum_j m_j \exp(\ell_j - \ell^{*})}
 # \tag{7.4}
 # $$
 #
@@ -177,7 +205,7 @@ print("-1e9 on padding:\n", softmax(scores + np.where(mask > 0, 0.0, -1e9)))
 #
 # At step $t$ the query is the previous state $s_{t-1}$ (Bahdanau's choice). The context
 # enters the cell's input — *input feeding*, so the cell knows what it attended to — and
-# the readout, $z_t = [s_t; c_t; e_t]$. The decoder's docstring states the step:
+# the readout, $z_t = [s_t; c_t; e_t]$ ($e_t$ the embedding of the token fed at step $t$). The decoder's docstring states the step:
 
 # %%
 from minis2s.nn import attention as attn
@@ -187,7 +215,7 @@ print(decoder.__doc__)
 
 # %% [markdown]
 # `minis2s.nn.attention` puts the three kinds behind one interface: `keys_forward` prepares
-# the keys once per batch (additive attention's $k'_s = W_k k_s$ is one
+# the keys once per batch (additive attention's $k'_s = k_s W_k^{\top}$ is one
 # $(B \cdot S, H_{\text{enc}}) \times (H_{\text{enc}}, A)$ product), `step_forward` attends
 # with one query:
 
@@ -201,64 +229,67 @@ show(attn.keys_forward, attn.step_forward)
 # $\bar a$, a gradient on the returned weights (`None` in the model; the exercise grader
 # sends one, so that both outputs are checked). Work back through (7.5), (7.4), (7.1).
 #
-# **The context** $c = \sum_s a_s v_s$ is linear in each factor (for one batch row):
+# **The context** $c = \sum_s a_s v_s$ is linear in each factor (for one batch row, and
+# one step $t$, whose subscript we drop):
 #
 # $$
-# \bar a_s = v_s^{\top} \bar c \;\; (+\ \text{the upstream } \bar a_s), \qquad \bar v_s = a_s\, \bar c
+# \bar a_s = \bar c\, v_s^{\top} \;\; (+\ \text{the upstream } \bar a_s), \qquad \bar v_s = a_s\, \bar c
 # \tag{7.6}
 # $$
 #
 # **The masked softmax.** For real positions $s, j$, differentiating the quotient (7.4)
-# gives $\partial a_s / \partial e_j = a_s(\delta_{sj} - a_j)$, the softmax Jacobian of
+# gives $\partial a_s / \partial \ell_j = a_s(\delta_{sj} - a_j)$, the softmax Jacobian of
 # lesson 02; a padded $a_s$ is the constant 0. By the chain rule,
-# $\bar e_j = \sum_s \bar a_s\, a_s (\delta_{sj} - a_j)$:
+# $\bar \ell_j = \sum_s \bar a_s\, a_s (\delta_{sj} - a_j)$:
 #
 # $$
-# \bar e_j = a_j \Bigl(\bar a_j - \sum_s a_s \bar a_s\Bigr)
+# \bar \ell_j = a_j \Bigl(\bar a_j - \sum_s a_s \bar a_s\Bigr)
 # \tag{7.7}
 # $$
 #
-# The factor $a_j$ makes $\bar e_j = 0$ at every padded position, with no extra masking:
+# The factor $a_j$ makes $\bar \ell_j = 0$ at every padded position, with no extra masking:
 # no gradient reaches a padded key.
 #
-# **The additive score** $e_s = v^\top t_s$, $t_s = \tanh(W_q q + k'_s)$. Through the
-# product with $v$ and the tanh (eq. 3.10), write $\bar u_s$ for the gradient of the tanh's
-# input, $(A)$ per position; it flows unchanged into both terms of the sum. The query term
-# $W_q q$ is the **same** for every $s$ (it is broadcast over the positions), so its
-# gradient is the sum over $s$ — the "gradients add" rule once more:
+# **The additive score** $\ell_s = \tau_s w^\top$, $\tau_s = \tanh(u_s)$,
+# $u_s = q W_q^{\top} + k'_s$. Through the product with $w$ and the tanh (eq. 3.10),
+# $\bar u_s$ is the gradient of the tanh's input, $(A)$ per position; it flows unchanged
+# into both terms of the sum. The query term $q W_q^{\top}$ is the **same** for every $s$
+# (it is broadcast over the positions), so its gradient is the sum over $s$ — the
+# "gradients add" rule once more:
 #
 # $$
-# \bar u_s = \bar e_s\, v \odot (1 - t_s^2), \quad
+# \bar u_s = \bar \ell_s\, w \odot (1 - \tau_s^2), \quad
 # \bar k'_s = \bar u_s, \quad
-# \bar q = W_q^{\top} \sum_s \bar u_s, \quad
-# \bar W_q = \sum_b \Bigl(\sum_s \bar u_{bs}\Bigr) q_b^{\top}, \quad
-# \bar v = \sum_{b, s} \bar e_{bs}\, t_{bs}
+# \bar q = \Bigl(\sum_s \bar u_s\Bigr) W_q, \quad
+# \bar W_q = \sum_b \Bigl(\sum_s \bar u_{bs}\Bigr)^{\!\top} q_b, \quad
+# \bar w = \sum_{b, s} \bar \ell_{bs}\, \tau_{bs}
 # \tag{7.8}
 # $$
 #
-# The key projection $k'_s = W_k k_s$ was computed once per batch, so its backward runs
-# once too, after all $T$ steps have added their $\bar k'$: $\bar W_k = \sum_{b,s}
-# \bar k'_{bs} k_{bs}^{\top}$ and $\bar k_s = W_k^\top \bar k'_s$, summed over steps.
+# The key projection $k'_s = k_s W_k^{\top}$ was computed once per batch, so its backward
+# runs once too, after all $T$ steps have added their $\bar k'$: $\bar W_k = \sum_{b,s}
+# \bar k'^{\top}_{bs} k_{bs}$ and $\bar k_s = \bar k'_s W_k$, summed over steps.
 #
-# For dot attention $e_s = \sigma\, q^\top k_s$ ($\sigma = 1$ or $1/\sqrt H$), so
-# $\bar q = \sigma \sum_s \bar e_s k_s$ and $\bar k_s = \sigma\, \bar e_s q$; for general
-# attention write $u = q^\top W$, then $e_s = u\, k_s$ is a dot score:
-# $\bar u = \sum_s \bar e_s k_s$, $\bar k_s = \bar e_s u$, $\bar q = W \bar u$,
-# $\bar W = q\, \bar u^\top$ (summed over the batch).
+# For dot attention $\ell_s = \kappa\, q k_s^\top$ ($\kappa = 1$ or $1/\sqrt H$), so
+# $\bar q = \kappa \sum_s \bar \ell_s k_s$ and $\bar k_s = \kappa\, \bar \ell_s q$; for
+# general attention write $\tilde q = q W$ (`u` in the code), then
+# $\ell_s = \tilde q\, k_s^\top$ is a dot score: $\bar{\tilde q} = \sum_s \bar \ell_s k_s$,
+# $\bar k_s = \bar \ell_s \tilde q$, $\bar q = \bar{\tilde q}\, W^\top$,
+# $\bar W = q^\top \bar{\tilde q}$ (summed over the batch).
 
 # %% [markdown]
 # ### Exercise: `additive_attention_backward`
 #
 # Write the backward pass of additive attention for one query. Given
 # `dout = (dcontext, dweights)` and the forward's cache (which holds `q`, `values`, `Wq`,
-# `v`, the hidden layer `t` $= \tanh(W_q q + k')$ and the `weights`), return
+# `v` $= w$, the hidden layer `t` $= \tau = \tanh(q W_q^{\top} + k')$ and the `weights`), return
 # `dq, dkeys_proj, dvalues, dWq, dv` (eq. 7.6–7.8). Watch for: the upstream `dweights`
 # added to $\bar a$, the softmax's subtracted sum (7.7), the tanh slope, and the sum over
 # source positions in $\bar q$ and $\bar W_q$.
 #
 # The grader runs the library's own forward, `attention.additive_attention_forward`. Its cache
-# is a `NamedTuple` whose fields are the lesson's symbols, so you read `cache.x` rather than
-# unpacking a tuple. Here is `AdditiveAttentionCache`; the stub below lists its fields with
+# is a `NamedTuple` whose fields are named as in the notation table at the top (`v` is $w$,
+# `t` is $\tau$), so you read `cache.x` rather than unpacking a tuple. Here is `AdditiveAttentionCache`; the stub below lists its fields with
 # their shapes:
 
 # %%
@@ -283,8 +314,8 @@ def additive_attention_backward(dout, cache):
         cache.q        (B, Hq)     the query
         cache.values   (B, S, Hv)
         cache.Wq       (A, Hq)
-        cache.v        (A,)
-        cache.t        (B, S, A)   tanh(q Wq^T + keys_proj) (eq. 7.1)
+        cache.v        (A,)        the score vector w: scores_s = t_s . v (eq. 7.1)
+        cache.t        (B, S, A)   tau = tanh(q Wq^T + keys_proj) (eq. 7.1)
         cache.weights  (B, S)      the attention weights a_s (eq. 7.4), 0 at padding
     Returns dq (B, Hq), dkeys_proj (B, S, A), dvalues (B, S, Hv), dWq (A, Hq), dv (A,).
     """

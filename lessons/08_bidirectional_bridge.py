@@ -183,7 +183,7 @@ print(f"(all {len(results)} checks, every weight and bias of both directions: wo
 # (and, for LSTMs, a second one for the cell state $c$):
 #
 # $$
-# s_0^{(l)} = \tanh\Bigl(W^{(l)} \bigl[\,\overrightarrow{h}^{(l)}_{\text{final}};\ \overleftarrow{h}^{(l)}_{\text{final}}\,\bigr] + b^{(l)}\Bigr)
+# s_0^{(l)} = \tanh\Bigl(\bigl[\,\overrightarrow{h}^{(l)}_{\text{final}};\ \overleftarrow{h}^{(l)}_{\text{final}}\,\bigr]\, W^{(l)\top} + b^{(l)}\Bigr)
 # \tag{8.5}
 # $$
 #

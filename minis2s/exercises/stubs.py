@@ -128,8 +128,8 @@ def additive_attention_backward(dout, cache):
         cache.q        (B, Hq)     the query
         cache.values   (B, S, Hv)
         cache.Wq       (A, Hq)
-        cache.v        (A,)
-        cache.t        (B, S, A)   tanh(q Wq^T + keys_proj) (eq. 7.1)
+        cache.v        (A,)        the score vector w: scores_s = t_s . v (eq. 7.1)
+        cache.t        (B, S, A)   tau = tanh(q Wq^T + keys_proj) (eq. 7.1)
         cache.weights  (B, S)      the attention weights a_s (eq. 7.4), 0 at padding
     Returns dq (B, Hq), dkeys_proj (B, S, A), dvalues (B, S, Hv), dWq (A, Hq), dv (A,).
     """

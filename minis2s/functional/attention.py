@@ -1,21 +1,24 @@
 """Attention over a padded source, one decoder query at a time (lesson 07).
 
-A score e_s per source position, a masked softmax, a weighted sum of the values:
+A score l_s per source position, a masked softmax, a weighted sum of the values. Vectors are
+rows (x W^T), as in the code; the lesson's symbols, with the code's names in brackets:
 
-    eq. 7.1  additive (Bahdanau):  e_s = v . tanh(Wq q + k'_s),  k'_s = Wk k_s projected once per batch
-    eq. 7.2  dot (Luong):          e_s = q . k_s        scaled dot: e_s = q . k_s / sqrt(H)
-    eq. 7.3  general (Luong):      e_s = q^T W k_s
-    eq. 7.4  masked softmax:       a_s = m_s exp(e_s - c) / sum_j m_j exp(e_j - c),  c = max over real j
-    eq. 7.5  context:              c = sum_s a_s v_s
-    eq. 7.6  backward of 7.5:      da_s = v_s . dc,  dv_s = a_s dc
-    eq. 7.7  backward of 7.4:      de_s = a_s (da_s - sum_j a_j da_j)   (0 at padding, since a_s = 0)
-    eq. 7.8  backward of 7.1:      du = (de_s v) * (1 - tanh^2),  dk'_s = du,  dq = Wq^T sum_s du,
-                                   dWq = sum_s du q^T,  dv = sum_s de_s tanh(...)
+    eq. 7.1  additive (Bahdanau):  l_s = tau_s . w,  tau_s = tanh(u_s),  u_s = q Wq^T + k'_s,
+                                   k'_s = k_s Wk^T projected once per batch
+                                   [l: scores, w: v, tau: t, k': keys_proj]
+    eq. 7.2  dot (Luong):          l_s = q . k_s        scaled dot: l_s = q . k_s / sqrt(H)
+    eq. 7.3  general (Luong):      l_s = q W k_s^T = q~ . k_s,  q~ = q W   [q~: u]
+    eq. 7.4  masked softmax:       a_s = m_s exp(l_s - l*) / sum_j m_j exp(l_j - l*),  l* = max over real j
+    eq. 7.5  context:              c = sum_s a_s v_s    [v_s: values, a: weights]
+    eq. 7.6  backward of 7.5:      da_s = dc . v_s,  dv_s = a_s dc
+    eq. 7.7  backward of 7.4:      dl_s = a_s (da_s - sum_j a_j da_j)   (0 at padding, since a_s = 0)
+    eq. 7.8  backward of 7.1:      du_s = dl_s w * (1 - tau_s^2),  dk'_s = du_s,  dq = (sum_s du_s) Wq,
+                                   dWq = sum_s du_s^T q,  dw = sum_s dl_s tau_s
 
 Padded positions get exactly zero weight, not a small one: they are multiplied by the mask
 after the exponential. A row with no real position gets all-zero weights and a zero context.
-Each forward returns a named cache whose fields are the symbols above; the masked softmax's
-cache is its output, the weights a (eq. 7.7 needs nothing else).
+Each forward returns a named cache whose fields are the code's names above; the masked
+softmax's cache is its output, the weights a (eq. 7.7 needs nothing else).
 """
 
 from __future__ import annotations
@@ -29,9 +32,9 @@ from ..shapes import expect, same_dtype
 class AdditiveAttentionCache(NamedTuple):
     """What :func:`additive_attention_forward` saves for :func:`additive_attention_backward`.
 
-    q: (B, Hq), the query; values: (B, S, Hv); Wq: (A, Hq); v: (A,); t: (B, S, A) =
-    tanh(q Wq^T + k'_s), the hidden layer of eq. 7.1; weights: (B, S), the attention weights
-    a_s (eq. 7.4), exactly 0 at padded positions.
+    q: (B, Hq), the query; values: (B, S, Hv); Wq: (A, Hq); v: (A,), the score vector w of
+    eq. 7.1; t: (B, S, A) = tau = tanh(q Wq^T + k'_s), the hidden layer of eq. 7.1;
+    weights: (B, S), the attention weights a_s (eq. 7.4), exactly 0 at padded positions.
     """
 
     q: Any
@@ -44,7 +47,7 @@ class AdditiveAttentionCache(NamedTuple):
 
 class DotAttentionCache(NamedTuple):
     """What :func:`dot_attention_forward` saves. q: (B, H); keys: (B, S, H); values: (B, S, Hv);
-    scale: 1 or 1 / sqrt(H) (eq. 7.2); weights: (B, S), a_s (eq. 7.4)."""
+    scale: kappa, 1 or 1 / sqrt(H) (eq. 7.2); weights: (B, S), a_s (eq. 7.4)."""
 
     q: Any
     keys: Any
@@ -55,7 +58,7 @@ class DotAttentionCache(NamedTuple):
 
 class GeneralAttentionCache(NamedTuple):
     """What :func:`general_attention_forward` saves. q: (B, Hq); keys: (B, S, Hk); values:
-    (B, S, Hv); W: (Hq, Hk); u: (B, Hk) = q^T W, the query seen by every key (eq. 7.3);
+    (B, S, Hv); W: (Hq, Hk); u: (B, Hk) = q~ = q W, the query seen by every key (eq. 7.3);
     weights: (B, S), a_s (eq. 7.4)."""
 
     q: Any
@@ -130,7 +133,7 @@ def additive_attention_forward(q, keys_proj, values, mask, Wq, v):
     same_dtype(q=q, Wq=Wq, v=v)
     xp = B.get_array_module(q)
     t = xp.tanh(keys_proj + (q @ Wq.T)[:, None, :])  # eq. 7.1: (B, S, A)
-    scores = t @ v  # e_s = v . t_s
+    scores = t @ v  # l_s = tau_s . w
     weights = _masked_softmax(scores, mask)  # eq. 7.4
     context = _context(weights, values)  # eq. 7.5
     return (context, weights), AdditiveAttentionCache(q, values, Wq, v, t, weights)
@@ -157,7 +160,7 @@ def dot_attention_forward(q, keys, values, mask, scaled=False):
     Returns ((context (B, Hv), weights (B, S)), DotAttentionCache)."""
     dims = _check(q, keys, values, mask, ("Hq",))
     scale = dims["Hq"] ** -0.5 if scaled else 1.0
-    scores = (keys @ q[:, :, None])[..., 0] * scale  # eq. 7.2: e_s = scale * q . k_s
+    scores = (keys @ q[:, :, None])[..., 0] * scale  # eq. 7.2: l_s = kappa q . k_s
     weights = _masked_softmax(scores, mask)  # eq. 7.4
     context = _context(weights, values)  # eq. 7.5
     return (context, weights), DotAttentionCache(q, keys, values, scale, weights)
@@ -169,8 +172,8 @@ def dot_attention_backward(dout, cache):
     q, keys = cache.q, cache.keys
     da, dvalues = _context_backward(dcontext, dweights, cache.weights, cache.values)  # eq. 7.6
     de = masked_softmax_backward(da, cache.weights) * cache.scale  # eq. 7.7, through the scale
-    dq = (de[:, None, :] @ keys)[:, 0]  # dq = sum_s de_s k_s
-    dkeys = de[:, :, None] * q[:, None, :]  # dk_s = de_s q
+    dq = (de[:, None, :] @ keys)[:, 0]  # dq = kappa sum_s dl_s k_s
+    dkeys = de[:, :, None] * q[:, None, :]  # dk_s = kappa dl_s q
     return dq, dkeys, dvalues
 
 
@@ -180,8 +183,8 @@ def general_attention_forward(q, keys, values, mask, W):
     dims = _check(q, keys, values, mask, ("Hk",))
     expect("W", W, ("Hq", "Hk"), dims)
     same_dtype(q=q, W=W)
-    u = q @ W  # (B, Hk): q^T W, shared by every source position
-    scores = (keys @ u[:, :, None])[..., 0]  # eq. 7.3: e_s = u . k_s
+    u = q @ W  # (B, Hk): q~ = q W, shared by every source position
+    scores = (keys @ u[:, :, None])[..., 0]  # eq. 7.3: l_s = q~ . k_s
     weights = _masked_softmax(scores, mask)  # eq. 7.4
     context = _context(weights, values)  # eq. 7.5
     return (context, weights), GeneralAttentionCache(q, keys, values, W, u, weights)
@@ -193,8 +196,8 @@ def general_attention_backward(dout, cache):
     q, keys, W, u = cache.q, cache.keys, cache.W, cache.u
     da, dvalues = _context_backward(dcontext, dweights, cache.weights, cache.values)  # eq. 7.6
     de = masked_softmax_backward(da, cache.weights)  # eq. 7.7
-    du = (de[:, None, :] @ keys)[:, 0]  # e_s = u . k_s is a dot score: du = sum_s de_s k_s
-    dkeys = de[:, :, None] * u[:, None, :]  # dk_s = de_s u
-    dq = du @ W.T  # u = q^T W
+    du = (de[:, None, :] @ keys)[:, 0]  # l_s = q~ . k_s is a dot score: dq~ = sum_s dl_s k_s
+    dkeys = de[:, :, None] * u[:, None, :]  # dk_s = dl_s q~
+    dq = du @ W.T  # q~ = q W
     dW = q.T @ du
     return dq, dkeys, dvalues, dW

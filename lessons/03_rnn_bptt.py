@@ -179,16 +179,19 @@ show(rnn.rnn_step_backward)
 # Unroll the RNN over $T$ steps and it is an ordinary (deep) computational graph with shared
 # weights. In a sequence model each $h_t$ is used twice: as the output $y_t$ at step $t$
 # (read by a loss, or an attention layer) and as the input of step $t+1$. Its gradient is
-# the sum of both paths:
+# the sum of both paths. Write $\bar h^{\text{rec}}_t$ for the part that reaches $h_t$
+# through step $t+1$ — the *carried* gradient, `dh` in the code — with
+# $\bar h^{\text{rec}}_T$ the gradient of the final state:
 #
 # $$
-# \bar h_t = \bar y_t + \bar a_{t+1} W_h
+# \bar h_t = \bar y_t + \bar h^{\text{rec}}_t, \qquad
+# \bar h^{\text{rec}}_{t-1} = \bar a_t W_h
 # \tag{3.6}
 # $$
 #
-# So BPTT is one loop from $t = T$ down to $1$: add the gradient arriving from the output,
-# go through the tanh (3.4), send $\bar a_t W_h$ on to step $t-1$ (3.5), and accumulate the
-# parameter gradients (3.7).
+# So BPTT is one loop from $t = T$ down to $1$: add the gradient arriving from the output
+# to the carried one, go through the tanh (3.4), carry $\bar a_t W_h$ on to step $t-1$
+# (3.5), and accumulate the parameter gradients (3.7).
 #
 # **Padding.** A batch holds sequences of different lengths, padded to a common $T$. With
 # $m_t = 1$ on a row's real tokens and $0$ on its padding, a padded step must not change
@@ -201,10 +204,11 @@ show(rnn.rnn_step_backward)
 #
 # so the final state of every row is its state after its *last real* token, as in PyTorch's
 # packed sequences. Backward, the padded step is the identity on the carried state and
-# nothing flows into its tanh:
+# nothing flows into its tanh. Its output $y_t$ is the constant 0, so its gradient
+# $\bar y_t$ goes nowhere: only the carried gradient passes on, unchanged:
 #
 # $$
-# m_t = 0:\quad \bar a_t = 0, \qquad \bar h_{t-1} = \bar h_t
+# m_t = 0:\quad \bar a_t = 0, \qquad \bar h^{\text{rec}}_{t-1} = \bar h^{\text{rec}}_t
 # \tag{3.8}
 # $$
 

@@ -144,11 +144,12 @@ def rnn_backward(dout, cache):
     Bn, T, D = x.shape
     H = h0.shape[1]
     da = xp.empty((Bn, T, H), dtype=x.dtype)  # every step's da_t, for the products of eq. 3.7
+    # dh: the carried gradient dh^rec_t, the part of dh_t that comes through step t+1
     dh = xp.zeros_like(h0) if dh_last is None else dh_last
     for t in reversed(range(T)):
         dh_t = dh if dhs is None else dh + dhs[:, t]  # eq. 3.6: h_t feeds y_t and step t+1
         # eq. 3.8: a padded step's output is the constant 0 and its state a copy, so its tanh
-        # gets no gradient and the carried dh passes it unchanged
+        # gets no gradient, its dhs[:, t] goes nowhere and the carried dh passes it unchanged
         da[:, t] = tanh_backward(xp.where(m[:, t], dh_t, 0), cache.h[:, t])  # eq. 3.4
         dh = xp.where(m[:, t], da[:, t] @ Wh, dh)  # eq. 3.5
     # eq. 3.5 and 3.7 for all B*T rows at once; h_{t-1} is h0, then the carried states

@@ -319,10 +319,16 @@ def lstm_state_grad_norms(forget_bias, scale=1.0):
 
 steps = np.arange(1, T + 1)
 plt.figure(figsize=(7, 4))
-plt.semilogy(steps, rnn_state_grad_norms(), "k--", label="RNN (lesson 03), scale 1")
+rnn_norms = rnn_state_grad_norms()
+plt.semilogy(steps, rnn_norms, "k--", label="RNN (lesson 03), scale 1")
+print(f"T = {T} steps; ratio = |grad at t = 1| / |grad at t = T|, per step = ratio^(1/(T-1))")
+print(f"  RNN:                         ratio {rnn_norms[0] / rnn_norms[-1]:.2g}")
 for forget_bias in (0.0, 1.0, 3.0):
     norms, f_mean = lstm_state_grad_norms(forget_bias)
     plt.semilogy(steps, norms, label=f"LSTM, forget bias {forget_bias:g} (mean f = {f_mean:.2f})")
+    ratio = norms[0] / norms[-1]
+    print(f"  LSTM, b_f = {forget_bias:g} (mean f = {f_mean:.2f}): ratio {ratio:.2g}, "
+          f"per step {ratio ** (1 / (T - 1)):.2f}")
 plt.xlabel("time step t")
 plt.ylabel("||dL/d(h_t, c_t)||")
 plt.title("LSTM: the gradient of the last state, carried back in time")
@@ -330,11 +336,22 @@ plt.legend(fontsize=8)
 plt.show()
 
 # %% [markdown]
-# With $b_f = 0$ the forget gates average about 0.5, and the cell path halves the gradient
-# at every step: it vanishes like the RNN's. With $b_f = 3$ (mean $f$ above 0.9) the
-# gradient reaches the first step essentially undiminished. That is why minis2s (like most
-# LSTM code since Jozefowicz et al., 2015) initialises the forget-gate bias to 1: early in
-# training, before the gates have learnt anything, gradients already flow through the cell.
+# Read the printed ratios (full mode, $T = 60$; fast mode, $T = 30$, in brackets). With
+# $b_f = 0$ the forget gates average about 0.5 and the state gradient keeps about 0.63 of
+# itself per step: over the sequence it falls to about $2 \cdot 10^{-12}$
+# ($2 \cdot 10^{-6}$) — it vanishes like the RNN's. With $b_f = 1$, the library's setting
+# (mean $f$ about 0.7), it keeps about 0.82 per step: a far slower decay, but still down to
+# about $8 \cdot 10^{-6}$ ($3 \cdot 10^{-3}$) by the first step — a head start, not a free
+# path. Only with $b_f = 3$ (mean $f$ above 0.9,
+# 0.96–0.98 per step) does a sizeable part reach the first step, roughly a quarter to a
+# third of it — diminished, but not vanished.
+#
+# So the forget bias sets how fast an untrained LSTM forgets, and through it how far back
+# a gradient reaches. minis2s (like most LSTM code since Jozefowicz et al., 2015, who found
+# that a bias of 1 closed most of the gap to the GRU) initialises it to 1: the gates start
+# mostly open, and training can open them further where the task needs a long memory. A
+# larger bias carries gradients further from the start, at the price of gates that begin
+# by forgetting almost nothing.
 
 # %%
 from minis2s.nn import cells
@@ -351,7 +368,9 @@ show(cells.init_params)
 #   gradient is "the other factor" (4.7), times its slope written through its output (4.8);
 #   then the same matrix products as the RNN (4.9). Padding copies both states (4.10).
 # - From $c_t$ to $c_{t-1}$ the gradient is only multiplied by $f_t$: with forget gates near 1
-#   it survives long sequences — hence the forget-gate bias of 1.
+#   it survives long sequences. The forget-gate bias sets where the gates start: at 1 (the
+#   library's) the gradient decays far more slowly than at 0, but only a bias near 3 carries
+#   a sizeable part of it over 30–60 steps (the ratios printed in section 4).
 #
 # **Next:** [lesson 05](05_gru.ipynb) — the GRU, which gets the same effect with one state
 # and three gates.

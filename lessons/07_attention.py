@@ -30,8 +30,7 @@
 # encoder's outputs are the keys and values, $(B, S, H_{\text{enc}})$.
 #
 # **Notation.** Vectors are rows, as in the code: a layer is $x W^{\top}$, never $W x$.
-# One symbol per meaning, here and in every lesson (the lessons' table is in
-# `lessons/README.md`):
+# Each symbol below has one meaning in this lesson, and the code's name beside it:
 #
 # | symbol | meaning | in the code |
 # |---|---|---|

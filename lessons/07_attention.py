@@ -222,7 +222,7 @@ show(attn.keys_forward, attn.step_forward)
 # no gradient reaches a padded key.
 #
 # **The additive score** $e_s = v^\top t_s$, $t_s = \tanh(W_q q + k'_s)$. Through the
-# product with $v$ and the tanh (eq. 3.10), write $\bar u_s$ for the gradient of the tanh's
+# product with $v$ and the tanh (eq. 3.3), write $\bar u_s$ for the gradient of the tanh's
 # input, $(A)$ per position; it flows unchanged into both terms of the sum. The query term
 # $W_q q$ is the **same** for every $s$ (it is broadcast over the positions), so its
 # gradient is the sum over $s$ — the "gradients add" rule once more:

@@ -194,7 +194,8 @@ print("B.scatter_add(...) ->", right[:, 0])
 #
 # 1. **Derivation.** Numbered equations, such as (3.2) $h_t = \tanh(a_t)$. The numbers
 #    are the ones the library cites: a backward line in `minis2s/functional/rnn.py` that
-#    reads `# eq. 3.4` implements equation 3.4 of lesson 03.
+#    reads `# eq. 3.4` implements equation 3.4 of lesson 03. An equation no code implements
+#    (a step of a derivation, a cost estimate) says so: "(not implemented in code)".
 # 2. **The library's code**, printed with `show(...)` from the installed source.
 # 3. **Checks.** A finite-difference gradient check (lesson 01 explains it) confirms the code
 #    matches the derivation, in float64, to a relative error below $10^{-7}$.

@@ -51,6 +51,7 @@ from course import FAST, show
 #
 # $$
 # \frac{\partial L}{\partial x} \;=\; \sum_{j=1}^{m} \frac{\partial L}{\partial y_j}\,\frac{\partial y_j}{\partial x}
+# \qquad \text{(not implemented in code)}
 # \tag{1.1}
 # $$
 #
@@ -102,6 +103,7 @@ print(f"f = {f}   df/dx = {dx}   df/dy = {dy}   df/dz = {dz}")
 #
 # $$
 # \bar x \;=\; J^{\top} \bar y, \qquad J_{jk} = \frac{\partial y_j}{\partial x_k}
+# \qquad \text{(not implemented in code)}
 # \tag{1.2}
 # $$
 #
@@ -121,6 +123,7 @@ print(f"f = {f}   df/dx = {dx}   df/dy = {dy}   df/dz = {dz}")
 #
 # $$
 # \frac{f(x + \varepsilon) - f(x)}{\varepsilon} \;=\; f'(x) + \frac{\varepsilon}{2} f''(x) + O(\varepsilon^2)
+# \qquad \text{(not implemented in code)}
 # \tag{1.3}
 # $$
 #

@@ -17,10 +17,10 @@
 #
 # **What you will learn**
 #
-# - the Elman RNN, one step and over a padded batch of sequences (eq. 3.1–3.3);
-# - the backward pass of one step (eq. 3.4, 3.5, 3.7, 3.10) — and you will write it;
-# - backpropagation through time (BPTT): why gradients *add* over time steps (eq. 3.6–3.8);
-# - why gradients vanish or explode over long sequences, measured and plotted (eq. 3.9);
+# - the Elman RNN, one step and over a padded batch of sequences (eq. 3.1, 3.2, 3.8);
+# - the backward pass of one step (eq. 3.3–3.6) — and you will write it;
+# - backpropagation through time (BPTT): why gradients *add* over time steps (eq. 3.7–3.9);
+# - why gradients vanish or explode over long sequences, measured and plotted (eq. 3.10);
 # - gradient clipping by global norm and by value (eq. 3.11–3.13).
 #
 # Shapes use B batch, T time, D input size, H hidden size.
@@ -73,7 +73,7 @@ show(rnn.rnn_step_forward)
 #
 # $$
 # \tanh'(a) = 1 - \tanh^2(a)
-# \tag{3.10}
+# \tag{3.3}
 # $$
 #
 # so, elementwise (the Jacobian of a pointwise function is diagonal, lesson 01, eq. 1.2):
@@ -103,14 +103,14 @@ show(rnn.rnn_step_forward)
 # \bar W_x = \sum_t \bar a_t^{\top} x_t, \qquad
 # \bar W_h = \sum_t \bar a_t^{\top} h_{t-1}, \qquad
 # \bar b_x = \bar b_h = \sum_t \sum_b \bar a_{t,b}
-# \tag{3.7}
+# \tag{3.6}
 # $$
 #
 # For one step the sum over $t$ has a single term; the sum over the batch is inside the
 # product $\bar a^{\top} x$ $(H, B)(B, D) = (H, D)$.
 #
 # The first of these, (3.4), is the backward of the library's stand-alone tanh pair, which
-# applies the derivative (3.10) and whose cache is the tanh's output itself:
+# applies the derivative (3.3) and whose cache is the tanh's output itself:
 
 # %%
 from minis2s.functional import activations
@@ -122,7 +122,7 @@ show(activations.tanh_forward, activations.tanh_backward)
 #
 # Write the backward pass of one RNN step: given `dh` $= \partial L/\partial h$, shape
 # $(B, H)$, and the forward's cache, return `dx, dh_prev, dWx, dWh, dbx, dbh`
-# (eq. 3.4, 3.5, 3.7). The library's version comes after the exercise: try it first.
+# (eq. 3.4, 3.5, 3.6). The library's version comes after the exercise: try it first.
 #
 # The grader runs the library's own forward, `rnn.rnn_step_forward`. Its cache is a
 # `NamedTuple` whose fields are the lesson's symbols, so you read `cache.x` rather than
@@ -143,7 +143,7 @@ show(rnn.RNNStepCache)
 
 # %%
 def rnn_step_backward(dh, cache):
-    """Backward of h = tanh(x Wx^T + bx + h_prev Wh^T + bh) (lesson 03, eq. 3.1-3.5, 3.7).
+    """Backward of h = tanh(x Wx^T + bx + h_prev Wh^T + bh) (lesson 03, eq. 3.1-3.6).
 
     dh: (B, H), the gradient of the loss with respect to h.
     cache (minis2s.functional.rnn.RNNStepCache, from rnn_step_forward):
@@ -186,12 +186,12 @@ show(rnn.rnn_step_backward)
 # $$
 # \bar h_t = \bar y_t + \bar h^{\text{rec}}_t, \qquad
 # \bar h^{\text{rec}}_{t-1} = \bar a_t W_h
-# \tag{3.6}
+# \tag{3.7}
 # $$
 #
 # So BPTT is one loop from $t = T$ down to $1$: add the gradient arriving from the output
 # to the carried one, go through the tanh (3.4), carry $\bar a_t W_h$ on to step $t-1$
-# (3.5), and accumulate the parameter gradients (3.7).
+# (3.5), and accumulate the parameter gradients (3.6).
 #
 # **Padding.** A batch holds sequences of different lengths, padded to a common $T$. With
 # $m_t = 1$ on a row's real tokens and $0$ on its padding, a padded step must not change
@@ -199,7 +199,7 @@ show(rnn.rnn_step_backward)
 #
 # $$
 # m_t = 0:\quad h_t = h_{t-1}, \qquad y_t = m_t\, h_t = 0
-# \tag{3.3}
+# \tag{3.8}
 # $$
 #
 # so the final state of every row is its state after its *last real* token, as in PyTorch's
@@ -209,7 +209,7 @@ show(rnn.rnn_step_backward)
 #
 # $$
 # m_t = 0:\quad \bar a_t = 0, \qquad \bar h^{\text{rec}}_{t-1} = \bar h^{\text{rec}}_t
-# \tag{3.8}
+# \tag{3.9}
 # $$
 
 # %% [markdown]
@@ -218,7 +218,7 @@ show(rnn.rnn_step_backward)
 # Write BPTT over a padded batch: given `dout = (dhs, dh_last)` — the gradients of every
 # output $h_t$, shape $(B, T, H)$, and of the final state, $(B, H)$ — and the cache of
 # `rnn.rnn_forward` (the inputs, the mask and every state $h_t$; `cache.step(t)` is step
-# $t$'s own cache), return `dx, dh0, dWx, dWh, dbx, dbh` (eq. 3.6-3.8, with 3.3 for the
+# $t$'s own cache), return `dx, dh0, dWx, dWh, dbx, dbh` (eq. 3.7-3.9, with 3.8 for the
 # padding). Call a step backward inside your loop: your own from the exercise above, or
 # `solutions.rnn_step_backward`. The grader knows the
 # classic mistakes: weights not summed over time, the recurrent gradient dropped, padding
@@ -243,7 +243,7 @@ show(rnn.RNNCache)
 
 # %%
 def rnn_backward(dout, cache):
-    """Backpropagation through time over a padded batch (lesson 03, eq. 3.3, 3.6-3.8).
+    """Backpropagation through time over a padded batch (lesson 03, eq. 3.7-3.9).
 
     dout = (dhs, dh_last): dhs (B, T, H), the gradient of every output h_t; dh_last (B, H),
     the gradient of the final state.
@@ -255,11 +255,11 @@ def rnn_backward(dout, cache):
         cache.h0       (B, H)
         cache.Wx       (H, D)
         cache.Wh       (H, H)
-        cache.h        (B, T, H)  the state after every step, carried over padding (eq. 3.3)
+        cache.h        (B, T, H)  the state after every step, carried over padding (eq. 3.8)
     Returns dx (B, T, D), dh0 (B, H), dWx (H, D), dWh (H, H), dbx (H,), dbh (H,).
     """
     raise NotImplementedError(
-        "write eq. 3.6 first: loop t from T-1 down to 0, dh = dh + m_t dhs_t, and send m_t dh through a step backward"
+        "write eq. 3.7 first: loop t from T-1 down to 0, dh = dh + m_t dhs_t, and send m_t dh through a step backward"
     )
 
 
@@ -274,7 +274,7 @@ report = check(solutions.rnn_backward)
 
 # %% [markdown]
 # The library's sequence functions follow the equations, with one efficiency twist: because
-# the parameter gradients (3.7) are sums over time, the backward stores every $\bar a_t$ in
+# the parameter gradients (3.6) are sums over time, the backward stores every $\bar a_t$ in
 # one $(B, T, H)$ buffer and forms $\bar W_x, \bar W_h, \bar x$ as *single* matrix products
 # after the loop; the forward likewise projects all inputs $x_t W_x^\top$ in one product
 # before it. Only $h_{t-1} W_h^\top$ and the tanh stay inside the time loop.
@@ -324,7 +324,8 @@ print(format_table([r for c in suite.CASES if c.name in names for r in suite.run
 # \bar h_t \;=\; \bar h_T \prod_{s=T}^{t+1} \operatorname{diag}(1 - h_s^2)\, W_h,
 # \qquad
 # \lVert \bar h_t \rVert \;\le\; \lVert \bar h_T \rVert \,\bigl(\sigma_{\max}(W_h)\bigr)^{T-t}
-# \tag{3.9}
+# \qquad \text{(not implemented in code)}
+# \tag{3.10}
 # $$
 #
 # since $0 < 1 - h^2 \le 1$. A product of $T - t$ similar matrices behaves like a power: when
@@ -336,7 +337,7 @@ print(format_table([r for c in suite.CASES if c.name in names for r in suite.run
 # Let us measure it. We run an RNN over $T$ random inputs with $W_h$ drawn as
 # $\text{scale} \cdot \mathcal{N}(0, 1/H)$ (spectral radius about `scale`), put a random
 # gradient on the *last* state only, and record $\lVert \bar h_t \rVert$ as BPTT carries it
-# back — written with the step pair, so you can see each step of (3.9):
+# back — written with the step pair, so you can see each step of (3.10):
 
 # %%
 Bn, T, D, H = (4, 30, 8, 16) if FAST else (8, 60, 16, 32)
@@ -453,11 +454,11 @@ for label, clipped in (("clip_grad_norm(max_norm=1)", by_norm), ("clip_grad_valu
 # ## Summary
 #
 # - RNN step: $h_t = \tanh(x_t W_x^\top + h_{t-1} W_h^\top + b)$ (3.1–3.2); backward: through
-#   the tanh (3.4, 3.10), then matrix products with the same weights (3.5), parameter
-#   gradients summed over batch and time (3.7).
-# - BPTT: $h_t$ feeds the output and the next step, so their gradients add (3.6). Padded
-#   steps copy the state forward and the gradient backward (3.3, 3.8).
-# - Carried back over many steps, the gradient is a product of Jacobians (3.9): it vanishes
+#   the tanh (3.3, 3.4), then matrix products with the same weights (3.5), parameter
+#   gradients summed over batch and time (3.6).
+# - BPTT: $h_t$ feeds the output and the next step, so their gradients add (3.7). Padded
+#   steps copy the state forward and the gradient backward (3.8, 3.9).
+# - Carried back over many steps, the gradient is a product of Jacobians (3.10): it vanishes
 #   or explodes exponentially. Clip by global norm (3.11–3.12) to tame explosions.
 #
 # **Next:** [lesson 04](04_lstm.ipynb) — the LSTM, whose cell state gives gradients a path

@@ -18,10 +18,10 @@
 # **What you will learn**
 #
 # - the LSTM cell: four gates computed by one matrix product, a cell state and a hidden
-#   state (eq. 4.1–4.5, 4.20);
-# - the gradient of every gate, derived step by step (eq. 4.6–4.9) — then you write the
+#   state (eq. 4.1–4.6);
+# - the gradient of every gate, derived step by step (eq. 4.7–4.10) — then you write the
 #   step backward yourself;
-# - the LSTM over a padded batch (eq. 4.10);
+# - the LSTM over a padded batch (eq. 4.11);
 # - why the cell state lets gradients survive many steps: lesson 03's experiment, repeated.
 
 # %%
@@ -61,14 +61,14 @@ from minis2s.exercises import check, solutions
 #
 # $$
 # \sigma(x) = \frac{1}{1 + e^{-x}}, \qquad \sigma'(x) = \frac{e^{-x}}{(1 + e^{-x})^2} = \sigma(x)\,\bigl(1 - \sigma(x)\bigr)
-# \tag{4.20}
+# \tag{4.3}
 # $$
 #
 # The *candidate* $g$ is a tanh, like the RNN's state:
 #
 # $$
 # g = \tanh(a_g)
-# \tag{4.3}
+# \tag{4.4}
 # $$
 #
 # The **input gate** $i$ decides how much of $g$ to write, the **forget gate** $f$ how much
@@ -76,17 +76,17 @@ from minis2s.exercises import check, solutions
 #
 # $$
 # c = f \odot c_{\text{prev}} + i \odot g
-# \tag{4.4}
+# \tag{4.5}
 # $$
 #
 # and the **output gate** $o$ how much of the squashed cell to expose as the hidden state:
 #
 # $$
 # h = o \odot \tanh(c)
-# \tag{4.5}
+# \tag{4.6}
 # $$
 #
-# The library implements (4.2)–(4.5) once, in `lstm_gates_forward`, one line per equation;
+# The library implements (4.2)–(4.6) once, in `lstm_gates_forward`, one line per equation;
 # the step adds (4.1), and the sequence (section 3) calls the same function at every step.
 # Its cache, `LSTMGatesCache`, keeps the gates under their names:
 
@@ -96,7 +96,7 @@ from minis2s.functional import lstm
 show(lstm.LSTMGatesCache, lstm.lstm_gates_forward, lstm.lstm_step_forward)
 
 # %% [markdown]
-# Like the tanh (eq. 3.10), the sigmoid's derivative (4.20) is written through its output,
+# Like the tanh (eq. 3.3), the sigmoid's derivative (4.3) is written through its output,
 # so the forward caches the activations and never the pre-activations. The library's
 # stand-alone sigmoid pair (its `sigmoid` never takes `exp` of a positive number, so it
 # cannot overflow):
@@ -118,10 +118,10 @@ show(activations.sigmoid_forward, activations.sigmoid_backward)
 #
 # $$
 # \bar c_{\text{total}} = \bar c + \bar h \odot o \odot \bigl(1 - \tanh^2(c)\bigr)
-# \tag{4.6}
+# \tag{4.7}
 # $$
 #
-# **The gates.** Each enters (4.4) or (4.5) through a product, and the derivative of a
+# **The gates.** Each enters (4.5) or (4.6) through a product, and the derivative of a
 # product with respect to one factor is the other factor:
 #
 # $$
@@ -130,18 +130,18 @@ show(activations.sigmoid_forward, activations.sigmoid_backward)
 # \bar g = \bar c_{\text{total}} \odot i, \quad
 # \bar o = \bar h \odot \tanh(c), \quad
 # \bar c_{\text{prev}} = \bar c_{\text{total}} \odot f
-# \tag{4.7}
+# \tag{4.8}
 # $$
 #
-# **Through the squashing functions** (4.20 and 3.10), from their outputs:
+# **Through the squashing functions** (4.3 and 3.3), from their outputs:
 #
 # $$
 # \bar a_{i,f,o} = \bar{s} \odot s\,(1 - s) \ \text{ for each gate } s \in \{i, f, o\}, \qquad
 # \bar a_g = \bar g \odot (1 - g^2)
-# \tag{4.8}
+# \tag{4.9}
 # $$
 #
-# **Through the one matrix product** (4.1), exactly as for the RNN (eq. 3.5, 3.7), with
+# **Through the one matrix product** (4.1), exactly as for the RNN (eq. 3.5, 3.6), with
 # $\bar a = [\bar a_i, \bar a_f, \bar a_g, \bar a_o]$ of shape $(B, 4H)$:
 #
 # $$
@@ -150,11 +150,11 @@ show(activations.sigmoid_forward, activations.sigmoid_backward)
 # \bar W_x = \textstyle\sum_t \bar a_t^{\top} x_t, \quad
 # \bar W_h = \textstyle\sum_t \bar a_t^{\top} h_{t-1}, \quad
 # \bar b_x = \bar b_h = \textstyle\sum_t \sum_b \bar a_{t,b}
-# \tag{4.9}
+# \tag{4.10}
 # $$
 #
 # The library splits this backward in two, as it splits the forward: a gate backward,
-# (4.6)–(4.8), and a step backward that adds (4.9). The gradient checker confirms both against
+# (4.7)–(4.9), and a step backward that adds (4.10). The gradient checker confirms both against
 # finite differences, the gate math on its own (`lstm gates`: inputs $a$ and
 # $c_{\text{prev}}$) and inside a step, for every input and parameter; their code follows
 # the exercise:
@@ -171,9 +171,9 @@ print(format_table([r for c in suite.CASES if c.name in names for r in suite.run
 #
 # Write the backward pass of one LSTM step. `dout = (dh, dc)`, each $(B, H)$; the
 # cache holds the inputs and every gate (`cache.i`, `cache.f`, `cache.g`, `cache.o`,
-# `cache.tanh_c`). Return `dx, dh_prev, dc_prev, dWx, dWh, dbx, dbh` (eq. 4.6–4.9), with the
+# `cache.tanh_c`). Return `dx, dh_prev, dc_prev, dWx, dWh, dbx, dbh` (eq. 4.7–4.10), with the
 # gate blocks of the $4H$ axis in the order $i, f, g, o$. The usual slips: forgetting the
-# direct $\bar c$ in (4.6), and using the sigmoid slope for the $g$ block.
+# direct $\bar c$ in (4.7), and using the sigmoid slope for the $g$ block.
 #
 # The grader runs the library's own forward, `lstm.lstm_step_forward`. Its cache is a
 # `NamedTuple` whose fields are the lesson's symbols, so you read `cache.x` rather than
@@ -195,7 +195,7 @@ show(lstm.LSTMStepCache)
 
 # %%
 def lstm_step_backward(dout, cache):
-    """Backward of one LSTM step, gates i, f, g, o in PyTorch's order (lesson 04, eq. 4.1-4.9).
+    """Backward of one LSTM step, gates i, f, g, o in PyTorch's order (lesson 04, eq. 4.1-4.10).
 
     dout = (dh, dc), each (B, H): the gradients of the loss with respect to h and c.
     cache (minis2s.functional.lstm.LSTMStepCache, from lstm_step_forward):
@@ -205,13 +205,13 @@ def lstm_step_backward(dout, cache):
         cache.Wx              (4H, D)  row blocks i, f, g, o
         cache.Wh              (4H, H)
         cache.i, .f, .o       (B, H)   sigmoid gates (eq. 4.2)
-        cache.g               (B, H)   tanh candidate (eq. 4.3)
+        cache.g               (B, H)   tanh candidate (eq. 4.4)
         cache.tanh_c          (B, H)   tanh(c) of the new cell c = f * c_prev + i * g, so
-                                       h = o * tanh_c (eq. 4.4-4.5)
+                                       h = o * tanh_c (eq. 4.5-4.6)
     Returns dx (B, D), dh_prev (B, H), dc_prev (B, H), dWx (4H, D), dWh (4H, H), dbx (4H,),
     dbh (4H,). Stack the gate gradients as da = [da_i, da_f, da_g, da_o], (B, 4H).
     """
-    raise NotImplementedError("write eq. 4.6 first: dc_total = dc + dh * o * (1 - tanh(c)^2)")
+    raise NotImplementedError("write eq. 4.7 first: dc_total = dc + dh * o * (1 - tanh(c)^2)")
 
 
 report = check(lstm_step_backward)
@@ -224,9 +224,9 @@ report = check(lstm_step_backward)
 report = check(solutions.lstm_step_backward)
 
 # %% [markdown]
-# Here is the library's own version, to compare with yours. The gate backward is (4.6)–(4.8)
+# Here is the library's own version, to compare with yours. The gate backward is (4.7)–(4.9)
 # line by line, and stacks the four blocks of $\bar a$ in the order of $a$; the step backward
-# adds (4.9). The step's cache, `LSTMStepCache`, holds every field of the gates' cache besides
+# adds (4.10). The step's cache, `LSTMStepCache`, holds every field of the gates' cache besides
 # the step's inputs, so the step backward hands it to the gate backward as it is:
 
 # %%
@@ -237,12 +237,12 @@ show(lstm.lstm_gates_backward, lstm.lstm_step_backward)
 #
 # Over a sequence, BPTT works as for the RNN: $h_t$ feeds the output and the next step, and
 # so does $c_t$ (the next step's $c_{\text{prev}}$). Padding follows the same rule as
-# eq. 3.3 and 3.8, for both states:
+# eq. 3.8 and 3.9, for both states:
 #
 # $$
 # m_t = 0:\quad h_t = h_{t-1},\ c_t = c_{t-1},\ y_t = 0; \qquad
 # \text{backward } \bar a_t = 0,\ (\bar h, \bar c) \text{ pass the step unchanged}
-# \tag{4.10}
+# \tag{4.11}
 # $$
 #
 # As in lesson 03, all input projections happen in one product before the loop and all
@@ -259,7 +259,7 @@ print(format_table([r for c in suite.CASES if c.name in names for r in suite.run
 # %% [markdown]
 # ## 4. Why the cell state lets gradients flow
 #
-# Look at (4.7) again: from $c_t$ to $c_{t-1}$ the gradient is multiplied by $f_t$,
+# Look at (4.8) again: from $c_t$ to $c_{t-1}$ the gradient is multiplied by $f_t$,
 # **elementwise** — no matrix $W_h$, no tanh slope. Along the cell path alone, carried from
 # step $T$ back to step $t$:
 #
@@ -362,11 +362,11 @@ show(cells.init_params)
 # ## Summary
 #
 # - One product gives all four gate pre-activations (4.1); sigmoid gates $i, f, o$ (4.2,
-#   4.20), a tanh candidate $g$ (4.3); the cell is updated by addition (4.4) and exposed
-#   through $o$ (4.5).
-# - Backward: $c$ collects its direct gradient and the one through $h$ (4.6); each gate's
-#   gradient is "the other factor" (4.7), times its slope written through its output (4.8);
-#   then the same matrix products as the RNN (4.9). Padding copies both states (4.10).
+#   4.3), a tanh candidate $g$ (4.4); the cell is updated by addition (4.5) and exposed
+#   through $o$ (4.6).
+# - Backward: $c$ collects its direct gradient and the one through $h$ (4.7); each gate's
+#   gradient is "the other factor" (4.8), times its slope written through its output (4.9);
+#   then the same matrix products as the RNN (4.10). Padding copies both states (4.11).
 # - From $c_t$ to $c_{t-1}$ the gradient is only multiplied by $f_t$: with forget gates near 1
 #   it survives long sequences. The forget-gate bias sets where the gates start: at 1 (the
 #   library's) the gradient decays far more slowly than at 0, but only a bias near 3 carries

@@ -46,7 +46,7 @@ from minis2s.exercises import check, solutions
 # \tag{5.1}
 # $$
 #
-# The two gates are sigmoids (eq. 4.20) of the summed projections:
+# The two gates are sigmoids (eq. 4.3) of the summed projections:
 #
 # $$
 # r = \sigma(a^x_r + a^h_r), \qquad z = \sigma(a^x_z + a^h_z)
@@ -153,7 +153,7 @@ for cell, gates in (("RNN", 1), ("GRU", 3), ("LSTM", 4)):
 # \tag{5.5}
 # $$
 #
-# Through the tanh (eq. 3.10) into $n$'s pre-activation $a^x_n + r \odot a^h_n$, which is a sum
+# Through the tanh (eq. 3.3) into $n$'s pre-activation $a^x_n + r \odot a^h_n$, which is a sum
 # (so $a^x_n$ receives the gradient unchanged) containing a product (so $a^h_n$ and $r$ each
 # receive it times the other factor):
 #
@@ -164,7 +164,7 @@ for cell, gates in (("RNN", 1), ("GRU", 3), ("LSTM", 4)):
 # \tag{5.6}
 # $$
 #
-# Through the sigmoids (eq. 4.20), from their outputs. The gates see $a^x$ and $a^h$ only
+# Through the sigmoids (eq. 4.3), from their outputs. The gates see $a^x$ and $a^h$ only
 # through their sum, so both get the same gradient:
 #
 # $$

@@ -18,18 +18,18 @@
 # **What you will learn**
 #
 # - the encoder-decoder (Sutskever et al., 2014; Cho et al., 2014): one recurrent network
-#   reads the source, another writes the target one token at a time (eq. 6.13–6.16);
+#   reads the source, another writes the target one token at a time (eq. 6.1–6.4);
 # - teacher forcing, its ratio and its schedule, and what the gradient does when the
-#   model is fed its own prediction (eq. 6.17–6.19);
+#   model is fed its own prediction (eq. 6.5–6.7);
 # - the optimizers, written out by hand: SGD, momentum, Nesterov, Adam, AdamW
-#   (eq. 6.1–6.8), and learning-rate schedules (eq. 6.9–6.12);
+#   (eq. 6.8–6.15), and learning-rate schedules (eq. 6.16–6.19);
 # - dropout (eq. 6.20–6.21);
 # - minis2s's training loop, a short training run with its loss curve, and greedy
 #   decoding (eq. 6.22).
 #
 # The optimizer, schedule and dropout equations carry the numbers that
 # `minis2s/optim.py`, `minis2s/schedules.py` and `minis2s/functional/dropout.py` cite
-# (6.1–6.12, 6.20–6.21); the model's equations are numbered 6.13–6.19, greedy decoding 6.22.
+# (6.8–6.21); the model's equations are numbered 6.1–6.7, greedy decoding 6.22.
 # Shapes: B batch, S source length, T target length, D embedding size, H hidden size,
 # V vocabulary.
 #
@@ -92,7 +92,7 @@ for field in ("src", "tgt_in", "tgt_out", "tgt_mask"):
 #
 # $$
 # P(y \mid x) = \prod_{t=1}^{T} p(y_t \mid y_{<t}, x)
-# \tag{6.13}
+# \tag{6.1}
 # $$
 #
 # **The encoder** embeds each source token (eq. 2.3) and runs a recurrent cell over the
@@ -100,11 +100,11 @@ for field in ("src", "tgt_in", "tgt_out", "tgt_mask"):
 #
 # $$
 # h_s = \operatorname{cell}_{\text{enc}}\bigl(E^{\text{src}}_{x_s},\ h_{s-1}\bigr), \qquad h_0 = 0, \quad s = 1 \dots S
-# \tag{6.14}
+# \tag{6.2}
 # $$
 #
 # Over a padded batch a row's final state is its state after its last *real* token
-# (eq. 3.3). **The decoder** starts from a state made from the encoder's final state by
+# (eq. 3.8). **The decoder** starts from a state made from the encoder's final state by
 # the *bridge*, $s_0 = \operatorname{bridge}(h_S)$ (a tanh layer, eq. 8.5 of lesson 08). At
 # step $t$ it reads the embedding $e_t$ of the token fed to it — the previous target token
 # $y_{t-1}$, with $y_0 = $ `<sos>` — updates its state, and scores every vocabulary token
@@ -114,17 +114,17 @@ for field in ("src", "tgt_in", "tgt_out", "tgt_mask"):
 # s_t = \operatorname{cell}_{\text{dec}}(e_t,\ s_{t-1}), \qquad
 # z_t = [\,s_t;\ e_t\,], \qquad
 # p(\cdot \mid y_{<t}, x) = \operatorname{softmax}(z_t\, W_{\text{out}}^{\top} + b_{\text{out}})
-# \tag{6.15}
+# \tag{6.3}
 # $$
 #
 # Putting $e_t$ in the readout as well lets the output layer see the current input token
 # directly (lesson 07 adds the attention context $c_t$ to $z_t$). **Training** minimises
-# the negative log of (6.13), averaged over the $N$ real target tokens of the batch — the
+# the negative log of (6.1), averaged over the $N$ real target tokens of the batch — the
 # masked cross-entropy of lesson 02 (eq. 2.9):
 #
 # $$
 # L = -\frac{1}{N} \sum_{b} \sum_{t=1}^{T} m_{bt} \log p\bigl(y_{bt} \mid y_{b,<t}, x_b\bigr)
-# \tag{6.16}
+# \tag{6.4}
 # $$
 #
 # The library's model is one module; its docstring draws the whole graph:
@@ -156,14 +156,14 @@ print(f"{model.n_params:,} parameters")
 # `bridge.l0.h.*` the bridge; `out.*` the output layer $W_{\text{out}}, b_{\text{out}}$,
 # whose input is $z_t = [s_t; e_t]$ of size $H + D = 80$.
 #
-# The encoder is (6.14) over all layers (one here), written with the cells and sequence
+# The encoder is (6.2) over all layers (one here), written with the cells and sequence
 # functions of lessons 03–05 and the embedding of lesson 02:
 
 # %%
 show(encoder.encoder_forward)
 
 # %% [markdown]
-# One decoder step is (6.15). The attention branches (`cfg.attention != "none"`) are lesson
+# One decoder step is (6.3). The attention branches (`cfg.attention != "none"`) are lesson
 # 07's; with `attention="none"` the step is the cell and the concatenation $z_t = [s_t; e_t]$.
 # The readout is an affine map (eq. 2.1) — or, with tied embeddings, a projection followed
 # by the target embedding matrix used as output weights:
@@ -173,7 +173,7 @@ show(decoder.step_forward, decoder.readout_forward)
 
 # %% [markdown]
 # And the whole graph, forward and backward, for one batch. Read it top to bottom: encode,
-# bridge, the decoder's $T$ steps, the loss (6.16); then backward in exactly the reverse
+# bridge, the decoder's $T$ steps, the loss (6.4); then backward in exactly the reverse
 # order, every parameter's gradient accumulated into `self.grads`. It returns 0-d arrays,
 # never Python floats: on a GPU, reading the loss would make the host wait (lesson 10).
 
@@ -212,7 +212,7 @@ show(decoder.decoder_backward, decoder.memory_backward, encoder.encoder_backward
 # \hat y_{t-1} = \arg\max_v \,\text{logits}_{t-1, v} & \text{otherwise}
 # \end{cases}
 # \qquad e_t = E^{\text{tgt}}_{\tilde y_{t-1}}
-# \tag{6.17}
+# \tag{6.5}
 # $$
 #
 # for $t \ge 2$; the first input is always `<sos>`.
@@ -227,7 +227,7 @@ show(decoder.decoder_backward, decoder.memory_backward, encoder.encoder_backward
 # $$
 # \frac{dL}{d\theta} = \frac{\partial L(\theta;\, \tilde y)}{\partial \theta}\bigg|_{\tilde y \text{ fixed}}
 # \qquad \text{(almost everywhere)}
-# \tag{6.18}
+# \tag{6.6}
 # $$
 #
 # So the embedding row $E^{\text{tgt}}_{\tilde y_{t-1}}$ of the token actually fed
@@ -241,7 +241,7 @@ show(decoder.decoder_backward, decoder.memory_backward, encoder.encoder_backward
 show(decoder.decoder_forward)
 
 # %% [markdown]
-# Equation (6.18) is checkable. In float64, with a fixed `DeviceRNG` seed so that every
+# Equation (6.6) is checkable. In float64, with a fixed `DeviceRNG` seed so that every
 # evaluation makes the same gold-or-predicted choices, the backward pass at $\rho = 0.5$
 # must match centered finite differences (lesson 01) — and must *differ* from the
 # gradient at $\rho = 1$, because other tokens were fed. (Weights are drawn at scale 0.7
@@ -275,7 +275,7 @@ for h, f in zip(half, full):
 #
 # $$
 # \rho_k = \rho_0 + \min\!\Big(1, \frac{k}{K}\Big)\,(\rho_K - \rho_0)
-# \tag{6.19}
+# \tag{6.7}
 # $$
 #
 # Because feeding predictions makes each step depend on the last one's output, a run with
@@ -302,14 +302,14 @@ print([round(train.teacher_forcing_at(tc, k, 1000), 3) for k in (0, 250, 500, 10
 #
 # $$
 # g \leftarrow g + \lambda\, p
-# \tag{6.1}
+# \tag{6.8}
 # $$
 #
 # **SGD** steps against the gradient:
 #
 # $$
 # p \leftarrow p - \eta\, g
-# \tag{6.2}
+# \tag{6.9}
 # $$
 #
 # **Momentum** (Polyak) keeps a velocity $u$, a running sum of past gradients that decays
@@ -317,7 +317,7 @@ print([round(train.teacher_forcing_at(tc, k, 1000), 3) for k in (0, 250, 500, 10
 #
 # $$
 # u \leftarrow \mu\, u + g, \qquad p \leftarrow p - \eta\, u
-# \tag{6.3}
+# \tag{6.10}
 # $$
 #
 # On a constant gradient $u$ grows to $g / (1 - \mu)$: with $\mu = 0.9$ the step is ten
@@ -331,7 +331,7 @@ print([round(train.teacher_forcing_at(tc, k, 1000), 3) for k in (0, 250, 500, 10
 #
 # $$
 # u \leftarrow \mu\, u + g, \qquad p \leftarrow p - \eta\,(g + \mu\, u)
-# \tag{6.4}
+# \tag{6.11}
 # $$
 #
 # **Adam** (Kingma & Ba, 2015) keeps exponential moving averages of the gradient and of
@@ -339,35 +339,35 @@ print([round(train.teacher_forcing_at(tc, k, 1000), 3) for k in (0, 250, 500, 10
 #
 # $$
 # m \leftarrow \beta_1 m + (1 - \beta_1)\, g
-# \tag{6.5}
+# \tag{6.12}
 # $$
 #
 # $$
 # v \leftarrow \beta_2 v + (1 - \beta_2)\, g^2
-# \tag{6.6}
+# \tag{6.13}
 # $$
 #
-# Both start at zero, so early on they are biased towards zero. Unroll (6.5):
+# Both start at zero, so early on they are biased towards zero. Unroll (6.12):
 # $m_t = (1 - \beta_1)\sum_{i=1}^{t} \beta_1^{t-i} g_i$; if the $g_i$ have mean $\bar g$,
 # $\mathbb{E}[m_t] = \bar g\,(1 - \beta_1)\sum_{i=1}^{t}\beta_1^{t-i} = \bar g\,(1 - \beta_1^t)$.
 # Dividing by $1 - \beta_1^t$ (and $v$ by $1 - \beta_2^t$) removes the bias:
 #
 # $$
 # p \leftarrow p - \eta\, \frac{m / (1 - \beta_1^t)}{\sqrt{v / (1 - \beta_2^t)} + \epsilon}
-# \tag{6.7}
+# \tag{6.14}
 # $$
 #
 # Each coordinate's step is about $\eta$ times the ratio of its mean gradient to its
 # root-mean-square gradient — at most about $\eta$ whatever the gradient's scale.
 #
-# **AdamW** (Loshchilov & Hutter, 2019). Adam with (6.1) puts $\lambda p$ into $g$, where
+# **AdamW** (Loshchilov & Hutter, 2019). Adam with (6.8) puts $\lambda p$ into $g$, where
 # it is divided by $\sqrt v$ like any gradient: weights with large gradients decay less.
 # AdamW *decouples* the decay: it shrinks every weight by the same factor, then runs Adam
-# on the raw gradient (without 6.1):
+# on the raw gradient (without 6.8):
 #
 # $$
-# p \leftarrow (1 - \eta\lambda)\, p, \quad \text{then (6.5)–(6.7)}
-# \tag{6.8}
+# p \leftarrow (1 - \eta\lambda)\, p, \quad \text{then (6.12)–(6.14)}
+# \tag{6.15}
 # $$
 #
 # The library's module docstring lists the same rules; the code does each with `out=`
@@ -381,7 +381,7 @@ from minis2s import optim
 show(optim.SGD._update, optim.Adam._update, optim.AdamW)
 
 # %% [markdown]
-# Adam folds $1/(1 - \beta_1^t)$ into the step size and computes (6.5) as
+# Adam folds $1/(1 - \beta_1^t)$ into the step size and computes (6.12) as
 # $m \mathrel{+}= (1 - \beta_1)(g - m)$: the same value, without cancellation when $m$ is
 # close to $g$.
 #
@@ -475,26 +475,26 @@ else:
 # $$
 # \eta_t = \eta_0\, \gamma^{\lfloor t / s \rfloor}
 # \qquad \text{(step decay: multiply by } \gamma \text{ every } s \text{ steps)}
-# \tag{6.9}
+# \tag{6.16}
 # $$
 #
 # $$
 # \eta_t = \eta_{\min} + (\eta_0 - \eta_{\min})\,\frac{1 + \cos(\pi t / K)}{2} \quad (t < K), \qquad \eta_t = \eta_{\min} \quad (t \ge K)
-# \tag{6.10}
+# \tag{6.17}
 # $$
 #
 # $$
 # \eta_t = \eta_0\, \frac{t + 1}{W} \quad (t < W), \qquad \text{then the next schedule, started at } t - W
-# \tag{6.11}
+# \tag{6.18}
 # $$
 #
-# The warm-up (6.11) protects Adam's first steps, when $v$ is estimated from a handful of
+# The warm-up (6.18) protects Adam's first steps, when $v$ is estimated from a handful of
 # gradients. The fourth reacts to validation instead of counting steps: after more than
 # `patience` validations in a row without a relative improvement,
 #
 # $$
 # \eta \leftarrow \max(\eta \cdot \text{factor},\ \eta_{\min})
-# \tag{6.12}
+# \tag{6.19}
 # $$
 
 # %%
@@ -515,9 +515,9 @@ def lr_curve(make_schedule, steps=300):
 
 
 curves = {
-    "StepLR(step_size=100, gamma=0.3)  (6.9)": lambda o: schedules.StepLR(o, step_size=100, gamma=0.3),
-    "CosineLR(total_steps=300)  (6.10)": lambda o: schedules.CosineLR(o, total_steps=300),
-    "LinearWarmup(30) then cosine  (6.11)": lambda o: schedules.LinearWarmup(o, 30, after=schedules.CosineLR(o, total_steps=270)),
+    "StepLR(step_size=100, gamma=0.3)  (6.16)": lambda o: schedules.StepLR(o, step_size=100, gamma=0.3),
+    "CosineLR(total_steps=300)  (6.17)": lambda o: schedules.CosineLR(o, total_steps=300),
+    "LinearWarmup(30) then cosine  (6.18)": lambda o: schedules.LinearWarmup(o, 30, after=schedules.CosineLR(o, total_steps=270)),
 }
 plt.figure(figsize=(7, 3.5))
 for label, make in curves.items():
@@ -597,7 +597,7 @@ show(train.Trainer._fit, train.Trainer._train_step, train.Trainer._log_window, t
 # `python -m minis2s train --task reverse --attention none --out runs/reverse`.
 #
 # We train the GRU encoder-decoder without attention on strings of up to 8 letters, with
-# Adam, the cosine schedule (6.10) and gradient clipping at norm 1. A run directory receives
+# Adam, the cosine schedule (6.17) and gradient clipping at norm 1. A run directory receives
 # `metrics.jsonl` (one line per log and per validation) and atomic checkpoints; we write it
 # to a temporary folder.
 
@@ -674,7 +674,7 @@ for src, ref, out in wrong[:8]:
 # vector, and the letters read first have blurred in it.
 #
 # **Exposure bias, measured.** The same held-out sentences, scored with the gold prefix
-# fed ($\rho = 1$) and with the model's own predictions fed ($\rho = 0$, eq. 6.17):
+# fed ($\rho = 1$) and with the model's own predictions fed ($\rho = 0$, eq. 6.5):
 
 # %%
 held = make_batch([task.src_vocab.encode(s) for s, _ in task.test], [task.tgt_vocab.encode(t) for _, t in task.test])
@@ -690,15 +690,15 @@ for rho in (1.0, 0.0):
 #
 # ## Summary
 #
-# - An encoder-decoder factorises $P(y \mid x)$ token by token (6.13): the encoder's
-#   final state (6.14), through a bridge, starts the decoder (6.15); training minimises the
-#   masked cross-entropy (6.16). Backward is BPTT through the decoder, then the bridge,
+# - An encoder-decoder factorises $P(y \mid x)$ token by token (6.1): the encoder's
+#   final state (6.2), through a bridge, starts the decoder (6.3); training minimises the
+#   masked cross-entropy (6.4). Backward is BPTT through the decoder, then the bridge,
 #   then the encoder — through one $H$-vector.
 # - Teacher forcing feeds gold tokens; scheduled sampling feeds predictions with
-#   probability $1 - \rho$ (6.17, 6.19). The $\arg\max$ has no gradient, so the fed tokens
-#   are constants for backward (6.18).
-# - Optimizers: L2 (6.1), SGD (6.2), momentum (6.3), Nesterov (6.4), Adam with bias
-#   correction (6.5–6.7), AdamW's decoupled decay (6.8); schedules (6.9–6.12); inverted
+#   probability $1 - \rho$ (6.5, 6.7). The $\arg\max$ has no gradient, so the fed tokens
+#   are constants for backward (6.6).
+# - Optimizers: L2 (6.8), SGD (6.9), momentum (6.10), Nesterov (6.11), Adam with bias
+#   correction (6.12–6.14), AdamW's decoupled decay (6.15); schedules (6.16–6.19); inverted
 #   dropout (6.20–6.21). All update `params` in place, with no host synchronisation.
 # - Greedy decoding feeds back the argmax (6.22). Without attention, long and middle
 #   positions suffer.

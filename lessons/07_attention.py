@@ -250,7 +250,7 @@ show(attn.keys_forward, attn.step_forward)
 # no gradient reaches a padded key.
 #
 # **The additive score** $\ell_s = \tau_s w^\top$, $\tau_s = \tanh(u_s)$,
-# $u_s = q W_q^{\top} + k'_s$. Through the product with $w$ and the tanh (eq. 3.10),
+# $u_s = q W_q^{\top} + k'_s$. Through the product with $w$ and the tanh (eq. 3.3),
 # $\bar u_s$ is the gradient of the tanh's input, $(A)$ per position; it flows unchanged
 # into both terms of the sum. The query term $q W_q^{\top}$ is the **same** for every $s$
 # (it is broadcast over the positions), so its gradient is the sum over $s$ — the

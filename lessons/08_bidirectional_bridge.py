@@ -77,7 +77,7 @@ from course import show
 # \tag{8.3}
 # $$
 #
-# Padding stays zero: $\operatorname{RNN}_b$ outputs zeros at padded steps (eq. 3.3) and
+# Padding stays zero: $\operatorname{RNN}_b$ outputs zeros at padded steps (eq. 3.8) and
 # $\operatorname{rev}_L$ leaves those positions in place. The backward direction's *final*
 # state is its state after reading token 0 — a summary of the sentence that is freshest
 # about its **first** words, the ones a decoder usually needs first.
@@ -188,7 +188,7 @@ print(f"(all {len(results)} checks, every weight and bias of both directions: wo
 # $$
 #
 # It is an affine map and a tanh, so its backward is lesson 02's (eq. 2.2) after lesson
-# 03's tanh slope (eq. 3.10): $\bar a = \bar s_0 \odot (1 - s_0^2)$,
+# 03's tanh slope (eq. 3.3): $\bar a = \bar s_0 \odot (1 - s_0^2)$,
 # $\bar W = \bar a^\top h_{\text{final}}$, $\bar b = \sum_b \bar a$,
 # $\bar h_{\text{final}} = \bar a\, W$. In code:
 
@@ -304,7 +304,7 @@ print(format_table(results, MODEL_TOLERANCE))
 # inside it. The same check on a different architecture — a two-layer GRU with general
 # attention, dropout 0.3 (the `DeviceRNG` seed fixes the masks, so every evaluation drops
 # the same units), label smoothing, and half the decoder inputs fed from its own
-# predictions (lesson 06, eq. 6.18):
+# predictions (lesson 06, eq. 6.6):
 
 # %%
 cfg2 = Seq2SeqConfig(src_vocab=9, tgt_vocab=8, emb=3, hidden=4, cell="gru", layers=2, attention="general",

@@ -20,9 +20,9 @@
 # - a real corpus, Multi30k: its sentences, vocabularies and unknown words;
 # - batching by length buckets, and how much padding it saves (eq. 9.1);
 # - training a small attentive translator in a few seconds of CPU time;
-# - greedy search versus beam search, and the GNMT length penalty (eq. 9.2–9.4, 9.8–9.9);
-# - BLEU, computed by hand and checked against sacrebleu (eq. 9.10–9.14); perplexity
-#   (eq. 9.15).
+# - greedy search versus beam search, and the GNMT length penalty (eq. 9.2–9.4, 9.5–9.6);
+# - BLEU, computed by hand and checked against sacrebleu (eq. 9.7–9.11); perplexity
+#   (eq. 9.12).
 #
 # **The data.** Multi30k (Elliott et al., 2016) pairs English descriptions of Flickr
 # images with German and French translations: 29,000 training, 1,014 validation and 1,000
@@ -217,12 +217,12 @@ else:
 #
 # $$
 # \operatorname{lp}(Y) = \left(\frac{5 + |Y|}{6}\right)^{\alpha}
-# \tag{9.8}
+# \tag{9.5}
 # $$
 #
 # $$
 # \operatorname{score}(Y) = \frac{\log P(Y \mid X)}{\operatorname{lp}(Y)}
-# \tag{9.9}
+# \tag{9.6}
 # $$
 #
 # $\alpha = 0$ is the plain log-probability; larger $\alpha$ favours longer outputs (GNMT
@@ -236,7 +236,7 @@ else:
 # not shown; $2k$ because each hypothesis has one extension by `<eos>`, so at most $k$ of
 # the $2k$ end there and the others can fill the $k$ live slots). `_Beams` keeps the
 # record on the host: `retire_and_keep` sets aside as finished the extensions among the
-# best $k$ that end in `<eos>`, scored by (9.9), and fills the live slots with the best of
+# best $k$ that end in `<eos>`, scored by (9.6), and fills the live slots with the best of
 # the others (9.4); a hypothesis's tokens are read back through the per-step pointers to
 # the slot it extended. `_compact` makes the next step's batch: each live hypothesis
 # continues from the decoder state of the one it extended, and the rows of sentences that
@@ -310,7 +310,7 @@ else:
 #
 # $$
 # \text{count}_{\text{clip}}(g) = \min\Bigl(\text{count}_{h}(g),\ \max_k \text{count}_{r_k}(g)\Bigr)
-# \tag{9.10}
+# \tag{9.7}
 # $$
 #
 # The modified precision of order $n$ sums over the **whole corpus** before dividing
@@ -319,7 +319,7 @@ else:
 # $$
 # p_n = \frac{\sum_{\text{sentences}} \sum_{g \in n\text{-grams}(h)} \text{count}_{\text{clip}}(g)}
 #            {\sum_{\text{sentences}} \sum_{g \in n\text{-grams}(h)} \text{count}_{h}(g)}
-# \tag{9.11}
+# \tag{9.8}
 # $$
 #
 # Precision cannot see missing words — a one-word hypothesis can be perfectly precise — so
@@ -328,14 +328,14 @@ else:
 #
 # $$
 # \text{BP} = \begin{cases} 1 & c \ge r \\ e^{\,1 - r/c} & c < r \end{cases}
-# \tag{9.12}
+# \tag{9.9}
 # $$
 #
 # The score is the geometric mean of the four precisions, times BP:
 #
 # $$
 # \text{BLEU} = \text{BP} \cdot \exp\Bigl(\frac{1}{4} \sum_{n=1}^{4} \log p_n\Bigr)
-# \tag{9.13}
+# \tag{9.10}
 # $$
 #
 # One order without a single match makes the geometric mean zero. *Smoothing* (Chen &
@@ -344,7 +344,7 @@ else:
 #
 # $$
 # p_n \leftarrow \frac{1}{2^{i}\, \sum \text{count}_h} \quad \text{for the } i\text{-th order with no match}
-# \tag{9.14}
+# \tag{9.11}
 # $$
 #
 # The library's implementation, step for step:
@@ -355,7 +355,7 @@ from minis2s import metrics
 show(metrics._ngrams, metrics.corpus_bleu, metrics._bleu_from_stats)
 
 # %% [markdown]
-# The classic example of why the clip (9.10) exists: a hypothesis that repeats a common
+# The classic example of why the clip (9.7) exists: a hypothesis that repeats a common
 # word. Without the clip its unigram precision would be 7/7.
 
 # %%
@@ -373,7 +373,7 @@ print(f"by hand: BP = exp(1 - {mine.ref_len}/{mine.sys_len}) = {np.exp(1 - mine.
       f"{np.exp(1 - mine.ref_len / mine.sys_len) * np.exp(np.mean(np.log(np.array(mine.precisions) / 100))) * 100:.2f}")
 per_sentence = [metrics.sentence_bleu(h, r).score for h, r in zip(examples["hyps"], examples["refs"])]
 print(f"sentence BLEUs {[round(s, 1) for s in per_sentence]}: mean {np.mean(per_sentence):.2f}, "
-      f"not the corpus BLEU {mine.score:.2f}: eq. 9.11 sums the counts over the corpus before dividing")
+      f"not the corpus BLEU {mine.score:.2f}: eq. 9.8 sums the counts over the corpus before dividing")
 
 # %% [markdown]
 # sacrebleu is the standard implementation. Given the same whitespace tokens
@@ -408,7 +408,7 @@ if sacrebleu is not None:
 #
 # $$
 # \text{PPL} = \exp\Bigl(-\frac{1}{N}\sum_{\text{tokens}} \log p(y_t \mid y_{<t}, x)\Bigr)
-# \tag{9.15}
+# \tag{9.12}
 # $$
 #
 # It is computed teacher-forced, so unlike BLEU it does not depend on the decoder; and it
@@ -450,10 +450,10 @@ else:
 # - Multi30k: 29k caption pairs; word vocabularies trade output-layer cost against
 #   `<unk>`s. Bucketing by length cuts the padding share (9.1).
 # - Beam search keeps the $k$ best hypotheses (9.2–9.4); it finds more probable, and
-#   shorter, outputs; the length penalty (9.8–9.9) counters the shortness. Better search is
+#   shorter, outputs; the length penalty (9.5–9.6) counters the shortness. Better search is
 #   not a better model.
-# - BLEU: clipped $n$-gram counts (9.10), corpus-level precisions (9.11), brevity penalty
-#   (9.12), geometric mean (9.13), smoothing (9.14) — the library reproduces sacrebleu.
-#   Perplexity is the exponentiated per-token NLL (9.15).
+# - BLEU: clipped $n$-gram counts (9.7), corpus-level precisions (9.8), brevity penalty
+#   (9.9), geometric mean (9.10), smoothing (9.11) — the library reproduces sacrebleu.
+#   Perplexity is the exponentiated per-token NLL (9.12).
 #
 # **Next:** [lesson 10](10_gpu.ipynb) — the same model on a GPU, and where the time goes.

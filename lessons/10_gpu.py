@@ -318,6 +318,7 @@ for group, seconds in sorted(shares.items(), key=lambda kv: -kv[1]):
 #
 # $$
 # C_{\text{out}} \approx 2NRV + 4NRV = 6\,N R V
+# \qquad \text{(not implemented in code)}
 # \tag{10.1}
 # $$
 #
@@ -329,6 +330,7 @@ for group, seconds in sorted(shares.items(), key=lambda kv: -kv[1]):
 # $$
 # C_{\text{rec}} \approx 3 \cdot 2\, B\, S\, G H (D + H)
 # \qquad\text{in } 2S \text{ sequential steps of small products}
+# \qquad \text{(not implemented in code)}
 # \tag{10.2}
 # $$
 #
@@ -339,6 +341,7 @@ for group, seconds in sorted(shares.items(), key=lambda kv: -kv[1]):
 #
 # $$
 # M_{\text{Adam}} \approx 31 \cdot P \cdot 4 \text{ bytes (float32)}
+# \qquad \text{(not implemented in code)}
 # \tag{10.3}
 # $$
 #

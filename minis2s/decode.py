@@ -34,7 +34,7 @@ def max_target_length_for(src_len: int, ratio: float = 2.0, extra: int = 10) -> 
 
 def greedy(model, src, src_mask, sos_id: int, eos_id: int, max_len: int | None = None,
            return_attention: bool = False) -> Decoded:
-    """Feed back the argmax at every step. src: (B, S) device ids, src_mask: (B, S)."""
+    """Feed back the argmax at every step (eq. 6.22). src: (B, S) device ids, src_mask: (B, S)."""
     return _one_token_at_a_time(model, src, src_mask, sos_id, eos_id, max_len,
                                 lambda logp: logp.argmax(axis=-1), return_attention)
 
@@ -92,7 +92,7 @@ def _strip(out, eos_id) -> list:
 
 
 def length_penalty(length: int, alpha: float) -> float:
-    """GNMT length penalty lp(Y) = ((5 + |Y|) / 6)^alpha (Wu et al., 2016; eq. 9.8).
+    """GNMT length penalty lp(Y) = ((5 + |Y|) / 6)^alpha (Wu et al., 2016; eq. 9.5).
     Hypotheses are ranked by log P(Y|X) / lp(Y): alpha = 0 is plain log-probability, larger
     alpha favours longer outputs."""
     return ((5.0 + length) / 6.0) ** alpha
@@ -147,7 +147,7 @@ class _Beams:
     scores (B, k): log P(h | x) of each live hypothesis (eq. 9.2), -inf for an empty slot or
     a done sentence; back, toks: per step (B, k), the slot each live hypothesis extended and
     the token it added (a hypothesis's tokens are read back through them); finished: per
-    sentence, its (score eq. 9.9, log P, tokens); done (B,): k finished hypotheses; alive:
+    sentence, its (score eq. 9.6, log P, tokens); done (B,): k finished hypotheses; alive:
     the sentences still searching, in the order of the decoder's batch.
     """
 
@@ -210,7 +210,7 @@ class _Beams:
         return keep
 
     def best(self) -> Decoded:
-        """Each sentence's best finished hypothesis by eq. 9.9; a sentence out of length first
+        """Each sentence's best finished hypothesis by eq. 9.6; a sentence out of length first
         retires its live hypotheses as they are."""
         np, last = B.host, len(self.toks) - 1
         for b in range(len(self.done)):

@@ -152,7 +152,7 @@ def make_schedule(opt, tc: TrainConfig, total_steps: int | None):
 
 
 def teacher_forcing_at(tc: TrainConfig, step: int, total_steps: int | None) -> float:
-    """Constant, or linear from ``teacher_forcing`` to ``teacher_forcing_final`` over the run."""
+    """Constant, or linear from ``teacher_forcing`` to ``teacher_forcing_final`` over the run (eq. 6.7)."""
     if tc.teacher_forcing_final is None or not total_steps:
         return tc.teacher_forcing
     frac = min(1.0, step / total_steps)

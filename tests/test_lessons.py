@@ -3,9 +3,11 @@
 A lesson's source is the percent-format script ``lessons/NN_name.py``; the notebook beside it is
 generated from it (``jupytext --update --to ipynb lessons/NN_name.py``). Running the notebooks is
 CI's ``pytest --nbmake lessons``; these tests check, in a few seconds, what a run cannot: that
-every notebook is what its script holds and is committed without outputs, that every equation the library cites is derived once under its number in its own
-lesson, that every backward function is shown, that each exercise's cells hold the stub and
-then grade the solution (the grader itself is tested in ``tests/exercises/``), that the lessons
+every notebook is what its script holds and is committed without outputs, that every equation
+the library cites is derived once under its number in its own lesson, that each lesson numbers
+its equations N.1, N.2, ... in order, that every numbered equation is cited by the library or
+marked as not implemented, that every backward function is shown, that each exercise's cells
+hold the stub and then grade the solution (the grader itself is tested in ``tests/exercises/``), that the lessons
 that train limit BLAS threads before NumPy loads, and that lesson 09 runs to the end without
 the Multi30k data.
 """
@@ -25,11 +27,6 @@ LESSONS = ROOT / "lessons"
 NOTEBOOKS = sorted(LESSONS.glob("[0-9][0-9]_*.ipynb"))
 SCRIPTS = sorted(LESSONS.glob("[0-9][0-9]_*.py"))
 REGENERATE = "jupytext --update --to ipynb lessons/{}"
-# modules whose equations the lessons derive
-COVERED = ["gradcheck", "functional.linear", "functional.activations", "functional.losses", "functional.rnn",
-           "functional.lstm", "functional.gru", "functional.clip", "optim", "schedules", "functional.dropout",
-           "functional.attention", "functional.bidirectional", "nn.attention", "nn.decoder", "nn.encoder",
-           "models.seq2seq", "train", "decode", "metrics", "exercises.stubs"]
 # modules whose public backward functions a lesson must show, and the name it imports them as
 # (None: the lesson calls them by their bare name)
 BACKWARDS = {"functional.linear": None, "functional.activations": None, "functional.losses": None,
@@ -40,6 +37,9 @@ BACKWARDS = {"functional.linear": None, "functional.activations": None, "functio
 TRAINING = ("06", "07", "08", "09", "10")
 TAG = re.compile(r"\\tag\{(\d+\.\d+)\}")
 CITED = re.compile(r"eq\. (\d+)\.(\d+)(?:\s*-\s*(\d+)\.(\d+))?")
+DISPLAY = re.compile(r"\$\$(.*?)\$\$", re.DOTALL)
+# what a displayed equation that no library code implements says beside its tag
+NOT_IMPLEMENTED = r"\text{(not implemented in code)}"
 
 
 def _cells():
@@ -126,15 +126,55 @@ def test_equation_numbers_are_tagged_once_in_the_whole_course_in_their_own_lesso
         assert name.startswith(number.split(".")[0].zfill(2)), f"eq. {number} is derived in {name}"
 
 
+def _library_citations():
+    """Every equation number some module of the package cites (``eq. N.M``, ranges expanded)."""
+    return set().union(*(_cited(path.read_text()) for path in sorted((ROOT / "minis2s").rglob("*.py"))))
+
+
+def _displays():
+    """{notebook: [(numbers tagged in one $$ display, whether it says it is not implemented)]}, in order."""
+    displays = {}
+    for name, cells in _cells().items():
+        for cell in cells:
+            if cell.cell_type == "markdown":
+                found = [(TAG.findall(d), NOT_IMPLEMENTED in d) for d in DISPLAY.findall(cell.source)]
+                assert sum(len(numbers) for numbers, _ in found) == len(TAG.findall(cell.source)), \
+                    f"{name}: a \\tag outside a $$ display"
+                displays.setdefault(name, []).extend(d for d in found if d[0])
+    return displays
+
+
 def test_every_equation_the_library_cites_is_derived():
     tags = {number for cells in _cells().values() for cell in cells if cell.cell_type == "markdown"
             for number in TAG.findall(cell.source)}
-    cited = set()
-    for module in COVERED:
-        cited |= _cited((ROOT / "minis2s" / (module.replace(".", "/") + ".py")).read_text())
-    assert {"4.1", "6.1", "6.21", "7.7", "8.4", "9.8", "9.12"} <= cited  # the ranges were expanded
+    cited = _library_citations()
+    assert _cited("eq. 4.7-4.9 and eq. 6.22") == {"4.7", "4.8", "4.9", "6.22"}  # ranges are expanded
+    assert {"1.4", "4.1", "6.21", "7.7", "8.4", "9.8", "9.12"} <= cited
     missing = sorted(cited - tags, key=lambda n: tuple(map(int, n.split("."))))
     assert not missing, f"equations the library cites but no lesson derives: {missing}"
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda nb: nb.name)
+def test_equations_are_numbered_in_order_without_gaps(notebook):
+    numbers = [n for numbers, _ in _displays().get(notebook.name, []) for n in numbers]
+    lesson = int(notebook.name[:2])
+    expected = [f"{lesson}.{i}" for i in range(1, len(numbers) + 1)]
+    assert numbers == expected, f"{notebook.name} tags {numbers}, in this order; number them {expected}"
+
+
+def test_every_equation_is_cited_by_the_library_or_marked_not_implemented():
+    cited = _library_citations()
+    uncited, marked_but_cited = [], []
+    for displays in _displays().values():
+        for numbers, not_implemented in displays:
+            for number in numbers:
+                if not_implemented and number in cited:
+                    marked_but_cited.append(number)
+                elif not not_implemented and number not in cited:
+                    uncited.append(number)
+    assert not uncited, (f"equations no module cites (add '# eq. N.M' where the code implements them, "
+                         f"or {NOT_IMPLEMENTED} to the display): {uncited}")
+    assert not marked_but_cited, f"equations marked not implemented that the library cites: {marked_but_cited}"
 
 
 def test_every_backward_of_the_covered_modules_is_shown():

@@ -144,14 +144,14 @@ def rnn_dh_prev_without_Wh(dh, cache):
 
 
 @mistake("rnn_step", "dWh is transposed: Wh is stored (out, in), so dWh = da^T h_prev, not "
-         "h_prev^T da (eq. 3.7); Wh is square, so its shape cannot tell", ("transposed", "dwh"))
+         "h_prev^T da (eq. 3.6); Wh is square, so its shape cannot tell", ("transposed", "dwh"))
 def rnn_dWh_transposed(dh, cache):
     da = dh * (1 - cache.h * cache.h)
     return _rnn_tail(da, cache, dWh=cache.h_prev.T @ da)
 
 
 @mistake("rnn_step", "dWh is not accumulated over the batch: it holds the last row's outer product "
-         "only (overwritten in a loop?) -- sum over every row, dWh = da^T h_prev (eq. 3.7)",
+         "only (overwritten in a loop?) -- sum over every row, dWh = da^T h_prev (eq. 3.6)",
          ("accumulated", "batch", "dwh"))
 def rnn_dWh_last_row(dh, cache):
     da = dh * (1 - cache.h * cache.h)
@@ -184,41 +184,41 @@ def _bptt(dout, cache, *, carry=True, mask=True, accumulate=True, reverse=True, 
 
 @mistake("rnn_sequence", "dWx, dWh, dbx and dbh hold one time step's contribution only "
          "(overwritten in the loop?): every step uses the same weights, so their gradients are "
-         "summed over time, dWh = sum_t da_t^T h_(t-1) (eq. 3.7)", ("summed over time", "eq. 3.7"))
+         "summed over time, dWh = sum_t da_t^T h_(t-1) (eq. 3.6)", ("summed over time", "eq. 3.6"))
 def bptt_weights_not_summed_over_time(dout, cache):
     return _bptt(dout, cache, accumulate=False)
 
 
 @mistake("rnn_sequence", "the gradient each step sends back, da_t Wh, is dropped: h_(t-1) feeds "
-         "step t as well as the output, so add dh_prev into the dh of the step before (eq. 3.6)",
-         ("dropped", "dh_prev", "eq. 3.6"))
+         "step t as well as the output, so add dh_prev into the dh of the step before (eq. 3.7)",
+         ("dropped", "dh_prev", "eq. 3.7"))
 def bptt_dh_not_carried(dout, cache):
     return _bptt(dout, cache, carry=False)
 
 
 @mistake("rnn_sequence", "padded steps are treated as real: where m_t = 0 the output is the "
          "constant 0, so dhs_t is ignored, the tanh gets no gradient and dh passes to t-1 "
-         "unchanged (eq. 3.8, with eq. 3.3)", ("padded", "eq. 3.8"))
+         "unchanged (eq. 3.9, with eq. 3.8)", ("padded", "eq. 3.9"))
 def bptt_padding_not_masked(dout, cache):
     return _bptt(dout, cache, mask=False)
 
 
 @mistake("rnn_sequence", "the loop runs forward in time: BPTT goes from the last step to the "
-         "first, t = T-1 down to 0, because dh_(t-1) needs step t's gradient (eq. 3.6)",
-         ("last step to the first", "eq. 3.6"))
+         "first, t = T-1 down to 0, because dh_(t-1) needs step t's gradient (eq. 3.7)",
+         ("last step to the first", "eq. 3.7"))
 def bptt_forward_in_time(dout, cache):
     return _bptt(dout, cache, reverse=False)
 
 
 @mistake("rnn_sequence", "dh_last, the gradient of the final state, is never used: start the "
-         "loop with dh = dh_last rather than zeros (eq. 3.6 at t = T-1)", ("dh_last", "start"))
+         "loop with dh = dh_last rather than zeros (eq. 3.7 at t = T-1)", ("dh_last", "start"))
 def bptt_dh_last_ignored(dout, cache):
     return _bptt(dout, cache, start=False)
 
 
 @mistake("rnn_sequence", "dx[:, 0] is zero: your loop does not reach t = 0 -- range(T - 1, 0, -1) "
          "stops at t = 1; run t = T-1 down to 0 inclusive, range(T - 1, -1, -1), so step 0's "
-         "weight gradients are added and dh0 is the dh carried out of it (eq. 3.6)",
+         "weight gradients are added and dh0 is the dh carried out of it (eq. 3.7)",
          ("dx[:, 0] is zero", "t = 0"))
 def bptt_skips_first_step(dout, cache):
     return _bptt(dout, cache, first=1)
@@ -253,51 +253,51 @@ def _lstm(dout, cache, *, tanh_prime=True, sigmoid_prime=True, df_cell=None, dc_
 
 
 @mistake("lstm_step", "the gradient reaching c through h misses tanh': h = o * tanh(c), so "
-         "dc_total = dc + dh * o * (1 - tanh(c)^2) (eq. 4.6)", ("tanh", "eq. 4.6", "dc_total"))
+         "dc_total = dc + dh * o * (1 - tanh(c)^2) (eq. 4.7)", ("tanh", "eq. 4.7", "dc_total"))
 def lstm_no_tanh_prime_on_cell(dout, cache):
     return _lstm(dout, cache, tanh_prime=False)
 
 
 @mistake("lstm_step", "dc_total misses the upstream dc: c reaches the loss directly (the next step "
-         "reads it) as well as through h, so dc_total = dc + dh * o * (1 - tanh(c)^2) (eq. 4.6)",
-         ("dc_total", "directly", "eq. 4.6"))
+         "reads it) as well as through h, so dc_total = dc + dh * o * (1 - tanh(c)^2) (eq. 4.7)",
+         ("dc_total", "directly", "eq. 4.7"))
 def lstm_dc_total_without_dc(dout, cache):
     return _lstm(dout, cache, upstream_dc=False)
 
 
 @mistake("lstm_step", "the candidate g is a tanh, not a sigmoid: its slope is 1 - g^2, so "
-         "da_g = dg * (1 - g^2) (eq. 4.8)", ("tanh", "1 - g^2"))
+         "da_g = dg * (1 - g^2) (eq. 4.9)", ("tanh", "1 - g^2"))
 def lstm_g_with_sigmoid_slope(dout, cache):
     return _lstm(dout, cache, g_tanh=False)
 
 
 @mistake("lstm_step", "sigmoid' is s * (1 - s), not s: da_i = di * i * (1 - i), and likewise for "
-         "f and o (eq. 4.8)", ("sigmoid'", "s * (1 - s)"))
+         "f and o (eq. 4.9)", ("sigmoid'", "s * (1 - s)"))
 def lstm_sigmoid_prime_as_s(dout, cache):
     return _lstm(dout, cache, sigmoid_prime=False)
 
 
 @mistake("lstm_step", "the forget-gate gradient uses the new cell c: f multiplies c_prev, so "
-         "df = dc_total * c_prev (eq. 4.7)", ("forget", "c_prev"))
+         "df = dc_total * c_prev (eq. 4.8)", ("forget", "c_prev"))
 def lstm_df_uses_new_cell(dout, cache):
-    c = cache.f * cache.c_prev + cache.i * cache.g  # eq. 4.4: the new cell
+    c = cache.f * cache.c_prev + cache.i * cache.g  # eq. 4.5: the new cell
     return _lstm(dout, cache, df_cell=c)
 
 
 @mistake("lstm_step", "dc_prev misses the forget gate: c = f * c_prev + i * g, so "
-         "dc_prev = dc_total * f (eq. 4.7)", ("dc_prev", "* f"))
+         "dc_prev = dc_total * f (eq. 4.8)", ("dc_prev", "* f"))
 def lstm_dc_prev_without_f(dout, cache):
     return _lstm(dout, cache, dc_prev_f=False)
 
 
 @mistake("lstm_step", "dWx is transposed: Wx is stored (out, in) = (4H, D), so dWx = da^T x, "
-         "not x^T da (eq. 4.9)", ("transposed", "dwx"))
+         "not x^T da (eq. 4.10)", ("transposed", "dwx"))
 def lstm_dWx_transposed(dout, cache):
     return _lstm(dout, cache, transpose_dWx=True)
 
 
 @mistake("lstm_step", "dWh is not accumulated over the batch: it holds the last row's outer product "
-         "only (overwritten in a loop?) -- sum over every row, dWh = da^T h_prev (eq. 4.9)",
+         "only (overwritten in a loop?) -- sum over every row, dWh = da^T h_prev (eq. 4.10)",
          ("accumulated", "batch", "dwh"))
 def lstm_dWh_last_row(dout, cache):
     return _lstm(dout, cache, last_row_dWh=True)
@@ -305,7 +305,7 @@ def lstm_dWh_last_row(dout, cache):
 
 @mistake("lstm_step", "the g block of da is zero: da = [da_i, da_f, da_g, da_o] was filled in "
          "without its candidate block (left at zeros) -- dg = dc_total * i, "
-         "da_g = dg * (1 - g^2) (eq. 4.7-4.8)", ("g block of da is zero", "da_g"))
+         "da_g = dg * (1 - g^2) (eq. 4.8-4.9)", ("g block of da is zero", "da_g"))
 def lstm_g_block_left_zero(dout, cache):
     return _lstm(dout, cache, g_zero=True)
 

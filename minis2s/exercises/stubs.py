@@ -48,7 +48,7 @@ def softmax_cross_entropy_backward(dloss, cache):
 
 
 def rnn_step_backward(dh, cache):
-    """Backward of h = tanh(x Wx^T + bx + h_prev Wh^T + bh) (lesson 03, eq. 3.1-3.5, 3.7).
+    """Backward of h = tanh(x Wx^T + bx + h_prev Wh^T + bh) (lesson 03, eq. 3.1-3.6).
 
     dh: (B, H), the gradient of the loss with respect to h.
     cache (minis2s.functional.rnn.RNNStepCache, from rnn_step_forward):
@@ -63,7 +63,7 @@ def rnn_step_backward(dh, cache):
 
 
 def rnn_backward(dout, cache):
-    """Backpropagation through time over a padded batch (lesson 03, eq. 3.3, 3.6-3.8).
+    """Backpropagation through time over a padded batch (lesson 03, eq. 3.7-3.9).
 
     dout = (dhs, dh_last): dhs (B, T, H), the gradient of every output h_t; dh_last (B, H),
     the gradient of the final state.
@@ -75,15 +75,15 @@ def rnn_backward(dout, cache):
         cache.h0       (B, H)
         cache.Wx       (H, D)
         cache.Wh       (H, H)
-        cache.h        (B, T, H)  the state after every step, carried over padding (eq. 3.3)
+        cache.h        (B, T, H)  the state after every step, carried over padding (eq. 3.8)
     Returns dx (B, T, D), dh0 (B, H), dWx (H, D), dWh (H, H), dbx (H,), dbh (H,).
     """
     raise NotImplementedError(
-        "write eq. 3.6 first: loop t from T-1 down to 0, dh = dh + m_t dhs_t, and send m_t dh through a step backward"
+        "write eq. 3.7 first: loop t from T-1 down to 0, dh = dh + m_t dhs_t, and send m_t dh through a step backward"
     )
 
 def lstm_step_backward(dout, cache):
-    """Backward of one LSTM step, gates i, f, g, o in PyTorch's order (lesson 04, eq. 4.1-4.9).
+    """Backward of one LSTM step, gates i, f, g, o in PyTorch's order (lesson 04, eq. 4.1-4.10).
 
     dout = (dh, dc), each (B, H): the gradients of the loss with respect to h and c.
     cache (minis2s.functional.lstm.LSTMStepCache, from lstm_step_forward):
@@ -93,13 +93,13 @@ def lstm_step_backward(dout, cache):
         cache.Wx              (4H, D)  row blocks i, f, g, o
         cache.Wh              (4H, H)
         cache.i, .f, .o       (B, H)   sigmoid gates (eq. 4.2)
-        cache.g               (B, H)   tanh candidate (eq. 4.3)
+        cache.g               (B, H)   tanh candidate (eq. 4.4)
         cache.tanh_c          (B, H)   tanh(c) of the new cell c = f * c_prev + i * g, so
-                                       h = o * tanh_c (eq. 4.4-4.5)
+                                       h = o * tanh_c (eq. 4.5-4.6)
     Returns dx (B, D), dh_prev (B, H), dc_prev (B, H), dWx (4H, D), dWh (4H, H), dbx (4H,),
     dbh (4H,). Stack the gate gradients as da = [da_i, da_f, da_g, da_o], (B, 4H).
     """
-    raise NotImplementedError("write eq. 4.6 first: dc_total = dc + dh * o * (1 - tanh(c)^2)")
+    raise NotImplementedError("write eq. 4.7 first: dc_total = dc + dh * o * (1 - tanh(c)^2)")
 
 
 def gru_step_backward(dh, cache):

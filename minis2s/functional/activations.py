@@ -5,8 +5,8 @@
     eq. 2.6   d softmax:      dx = p * (dp - sum_k p_k dp_k)
     eq. 2.7   log_softmax(x)_k = x_k - m - log sum_j exp(x_j - m)
     eq. 2.8   d log_softmax:  dx = dy - softmax(x) * sum_k dy_k
-    eq. 3.10  tanh' = 1 - tanh^2
-    eq. 4.20  sigmoid(x) = 1 / (1 + exp(-x)),  sigmoid' = s (1 - s)
+    eq. 3.3  tanh' = 1 - tanh^2
+    eq. 4.3  sigmoid(x) = 1 / (1 + exp(-x)),  sigmoid' = s (1 - s)
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def tanh_forward(x):
 
 
 def tanh_backward(dy, cache):
-    """Returns dx (eq. 3.10): the derivative is read off the output, so only tanh(x) is cached."""
+    """Returns dx (eq. 3.3): the derivative is read off the output, so only tanh(x) is cached."""
     return dy * (1.0 - cache * cache)
 
 
@@ -51,7 +51,7 @@ def sigmoid_forward(x):
 
 
 def sigmoid_backward(dy, cache):
-    """Returns dx (eq. 4.20): the derivative is read off the output, s (1 - s)."""
+    """Returns dx (eq. 4.3): the derivative is read off the output, s (1 - s)."""
     return dy * cache * (1.0 - cache)
 
 

@@ -145,7 +145,7 @@ def additive_attention_backward(dout, cache):
     q, Wq, v, t = cache.q, cache.Wq, cache.v, cache.t
     da, dvalues = _context_backward(dcontext, dweights, cache.weights, cache.values)  # eq. 7.6
     de = masked_softmax_backward(da, cache.weights)  # eq. 7.7: (B, S)
-    du = de[:, :, None] * v * (1 - t * t)  # eq. 7.8: (B, S, A), tanh' = 1 - t^2 (eq. 3.10)
+    du = de[:, :, None] * v * (1 - t * t)  # eq. 7.8: (B, S, A), tanh' = 1 - t^2 (eq. 3.3)
     dkeys_proj = du
     dq_proj = du.sum(axis=1)  # q Wq^T is broadcast over the S positions: its gradient sums over s
     dq = dq_proj @ Wq

@@ -115,10 +115,10 @@ def gru_gates_backward(dh, cache):
     dn = dh * (1 - z)  # eq. 5.5: h = (1 - z) n + z h_prev
     dz = dh * (h_prev - n)
     dh_prev = dh * z
-    dax_n = dn * (1 - n * n)  # eq. 5.6: tanh' = 1 - n^2 (eq. 3.10)
+    dax_n = dn * (1 - n * n)  # eq. 5.6: tanh' = 1 - n^2 (eq. 3.3)
     dah_n = dax_n * r  # r scales ah_n ...
     dr = dax_n * cache.ah_n  # ... and ah_n scales r
-    da_r = dr * r * (1 - r)  # eq. 5.7: sigmoid' = s (1 - s) (eq. 4.20)
+    da_r = dr * r * (1 - r)  # eq. 5.7: sigmoid' = s (1 - s) (eq. 4.3)
     da_z = dz * z * (1 - z)
     dax = xp.concatenate([da_r, da_z, dax_n], axis=1)  # the blocks of ax: r, z, n
     dah = xp.concatenate([da_r, da_z, dah_n], axis=1)  # r and z see ax + ah: the same gradient

@@ -7,14 +7,14 @@ Equations (the lessons use this numbering):
 
     eq. 3.1  a_t = x_t Wx^T + bx + h_{t-1} Wh^T + bh
     eq. 3.2  h_t = tanh(a_t)
-    eq. 3.3  padding (m_t = 0): h_t = h_{t-1} and the output y_t = m_t h_t is 0
-    eq. 3.4  da_t = dh_t * (1 - h_t^2)                       tanh' = 1 - tanh^2
+    eq. 3.4  da_t = dh_t * (1 - h_t^2)                       tanh' = 1 - tanh^2 (eq. 3.3)
     eq. 3.5  dx_t = da_t Wx,   dh_{t-1} <- da_t Wh
-    eq. 3.6  BPTT: dh_t = dy_t + da_{t+1} Wh                 h_t feeds y_t and step t+1
-    eq. 3.7  dWx = sum_t da_t^T x_t,  dWh = sum_t da_t^T h_{t-1},  dbx = dbh = sum_t da_t
-    eq. 3.8  padding: da_t = 0 and dh_{t-1} = dh_t           the carried state passes through
+    eq. 3.6  dWx = sum_t da_t^T x_t,  dWh = sum_t da_t^T h_{t-1},  dbx = dbh = sum_t da_t
+    eq. 3.7  BPTT: dh_t = dy_t + da_{t+1} Wh                 h_t feeds y_t and step t+1
+    eq. 3.8  padding (m_t = 0): h_t = h_{t-1} and the output y_t = m_t h_t is 0
+    eq. 3.9  padding: da_t = 0 and dh_{t-1} = dh_t           the carried state passes through
 
-Because the parameter gradients (eq. 3.7) are sums over time, the sequence backward stores
+Because the parameter gradients (eq. 3.6) are sums over time, the sequence backward stores
 every da_t in one (B, T, H) array and forms dWx, dWh and dx as single matrix products after
 the loop; likewise the forward projects all inputs x_t Wx^T in one product before it. Only
 h_{t-1} Wh^T and the pointwise tanh stay inside the time loop. Each forward returns a named
@@ -35,7 +35,7 @@ class RNNStepCache(NamedTuple):
     """What :func:`rnn_step_forward` saves for :func:`rnn_step_backward`.
 
     x: (B, D); h_prev: (B, H); Wx: (H, D); Wh: (H, H); h: (B, H), the new state tanh(a)
-    (eq. 3.2), from which the backward reads tanh' = 1 - h^2 (eq. 3.10).
+    (eq. 3.2), from which the backward reads tanh' = 1 - h^2 (eq. 3.3).
     """
 
     x: Any
@@ -50,7 +50,7 @@ class RNNCache(NamedTuple):
 
     x: (B, T, D); h0: (B, H); Wx: (H, D); Wh: (H, H); mask: (B, T, 1) bool, m_t, True on real
     tokens; h: (B, T, H), the state h_t after every step, carried unchanged over padding
-    (eq. 3.3) -- unlike the output hs, which is 0 there.
+    (eq. 3.8) -- unlike the output hs, which is 0 there.
     """
 
     x: Any
@@ -62,7 +62,7 @@ class RNNCache(NamedTuple):
 
     def step(self, t: int) -> RNNStepCache:
         """Step t's cache, as :func:`rnn_step_forward` saves it. On a padded row its h is the
-        carried state rather than a tanh; that row gets no gradient there (eq. 3.8)."""
+        carried state rather than a tanh; that row gets no gradient there (eq. 3.9)."""
         h_prev = self.h0 if t == 0 else self.h[:, t - 1]
         return RNNStepCache(self.x[:, t], h_prev, self.Wx, self.Wh, self.h[:, t])
 
@@ -95,11 +95,11 @@ def rnn_step_forward(x, h_prev, Wx, Wh, bx, bh):
 
 
 def rnn_step_backward(dh, cache):
-    """dh: (B, H). Returns dx (B, D), dh_prev (B, H), dWx, dWh, dbx, dbh. (eq. 3.4-3.5, 3.7)"""
+    """dh: (B, H). Returns dx (B, D), dh_prev (B, H), dWx, dWh, dbx, dbh. (eq. 3.4-3.6)"""
     da = tanh_backward(dh, cache.h)  # eq. 3.4: da = dh * (1 - h^2), tanh's cache is its output
     dx = da @ cache.Wx  # eq. 3.5
     dh_prev = da @ cache.Wh
-    dWx = da.T @ cache.x  # eq. 3.7: the products sum over the batch rows
+    dWx = da.T @ cache.x  # eq. 3.6: the products sum over the batch rows
     dWh = da.T @ cache.h_prev
     db = da.sum(axis=0)
     return dx, dh_prev, dWx, dWh, db, db.copy()  # bx and bh enter a the same way
@@ -109,7 +109,7 @@ def rnn_step_backward(dh, cache):
 
 
 def rnn_forward(x, h0, Wx, Wh, bx, bh, mask=None, lengths=None):
-    """Run the RNN over a padded batch.                                 (eq. 3.1-3.3)
+    """Run the RNN over a padded batch.                                 (eq. 3.1-3.2, 3.8)
 
     x: (B, T, D); h0: (B, H); mask: (B, T), 1/True on real tokens, each row real then padded;
     lengths: (B,) ints, an alternative to mask (neither: every token is real).
@@ -127,14 +127,14 @@ def rnn_forward(x, h0, Wx, Wh, bx, bh, mask=None, lengths=None):
     h = h0
     for t in range(T):
         h_new = xp.tanh(ax[:, t] + h @ Wh.T)  # eq. 3.1-3.2
-        h = xp.where(m[:, t], h_new, h)  # eq. 3.3: a padded step keeps the state
+        h = xp.where(m[:, t], h_new, h)  # eq. 3.8: a padded step keeps the state
         h_all[:, t] = h
-    hs = xp.where(m, h_all, 0)  # eq. 3.3: and outputs 0
+    hs = xp.where(m, h_all, 0)  # eq. 3.8: and outputs 0
     return (hs, h), RNNCache(x, h0, Wx, Wh, m, h_all)
 
 
 def rnn_backward(dout, cache):
-    """dout = (dhs (B, T, H), dh_last (B, H)), either may be None.     (eq. 3.4-3.8)
+    """dout = (dhs (B, T, H), dh_last (B, H)), either may be None.     (eq. 3.4-3.7, 3.9)
 
     Returns dx (B, T, D), dh0 (B, H), dWx, dWh, dbx, dbh. dx is exactly 0 at padded positions.
     """
@@ -143,16 +143,16 @@ def rnn_backward(dout, cache):
     xp = B.get_array_module(x)
     Bn, T, D = x.shape
     H = h0.shape[1]
-    da = xp.empty((Bn, T, H), dtype=x.dtype)  # every step's da_t, for the products of eq. 3.7
+    da = xp.empty((Bn, T, H), dtype=x.dtype)  # every step's da_t, for the products of eq. 3.6
     # dh: the carried gradient dh^rec_t, the part of dh_t that comes through step t+1
     dh = xp.zeros_like(h0) if dh_last is None else dh_last
     for t in reversed(range(T)):
-        dh_t = dh if dhs is None else dh + dhs[:, t]  # eq. 3.6: h_t feeds y_t and step t+1
-        # eq. 3.8: a padded step's output is the constant 0 and its state a copy, so its tanh
+        dh_t = dh if dhs is None else dh + dhs[:, t]  # eq. 3.7: h_t feeds y_t and step t+1
+        # eq. 3.9: a padded step's output is the constant 0 and its state a copy, so its tanh
         # gets no gradient, its dhs[:, t] goes nowhere and the carried dh passes it unchanged
         da[:, t] = tanh_backward(xp.where(m[:, t], dh_t, 0), cache.h[:, t])  # eq. 3.4
         dh = xp.where(m[:, t], da[:, t] @ Wh, dh)  # eq. 3.5
-    # eq. 3.5 and 3.7 for all B*T rows at once; h_{t-1} is h0, then the carried states
+    # eq. 3.5 and 3.6 for all B*T rows at once; h_{t-1} is h0, then the carried states
     h_prev = xp.concatenate([h0[:, None], cache.h[:, :-1]], axis=1).reshape(Bn * T, H)
     da2 = da.reshape(Bn * T, H)
     dx = (da2 @ Wx).reshape(Bn, T, D)

@@ -137,7 +137,7 @@ class Seq2Seq:
                                                 ids_checked)
         logits, readout_cache = decoder.readout_forward(p, zs, real_rows)
         targets, mask = (tgt_out, tgt_mask) if real_rows is None else (tgt_out.reshape(-1)[real_rows], None)
-        loss, loss_cache = Floss.softmax_cross_entropy_forward(  # eq. 6.16
+        loss, loss_cache = Floss.softmax_cross_entropy_forward(  # eq. 6.4, the mean -log of eq. 6.1
             logits, targets, mask=mask, label_smoothing=label_smoothing, ids_checked=ids_checked)
         del logits  # the loss keeps the log-probabilities; the logits would only hold memory
         nll_sum, n_tokens = Floss.cross_entropy_stats(loss_cache)
@@ -148,6 +148,7 @@ class Seq2Seq:
         dlogits = Floss.softmax_cross_entropy_backward(1.0, loss_cache)
         dzs = decoder.readout_backward(dlogits, readout_cache, grads)
         dstates, dmemory = decoder.decoder_backward(dzs, dec_cache, cfg, grads)
+        # eq. 8.6: the attention path (denc_out) and the bridge path (dfinals) add in the encoder's BPTT
         denc_out = decoder.memory_backward(dmemory, memory, p, grads)
         dfinals = decoder.bridge_backward(dstates, bridge_cache, grads)
         encoder.encoder_backward(denc_out, dfinals, enc_cache, cfg, grads)

@@ -4,7 +4,7 @@ Bridge (eq. 8.5): each decoder layer starts from ``tanh(W [h_fwd; h_bwd] + b)`` 
 encoder layer's final state (and likewise for the LSTM cell state), so what the encoder read
 reaches the decoder's first step.
 
-Decoder step t (Bahdanau et al., 2015; eq. 6.15 with lesson 07's attention, eq. 7.1-7.5):
+Decoder step t (Bahdanau et al., 2015; eq. 6.3 with lesson 07's attention, eq. 7.1-7.5):
 
     c_t   = attention(query = s_{t-1}, keys, values = encoder outputs)   (context)
     s_t   = cell([e_t; c_t], s_{t-1})    e_t the embedding of the token fed at t
@@ -43,7 +43,7 @@ class BridgeCache(NamedTuple):
     """What :func:`bridge_forward` saves for one part (h or c) of one layer's state (eq. 8.5).
 
     prefix: its parameters' names, ``bridge.l{l}.{h,c}.``; affine: the AffineCache of
-    a = W h_final + b; s0: tanh(a), from which tanh's slope is read (eq. 3.10).
+    a = W h_final + b; s0: tanh(a), from which tanh's slope is read (eq. 3.3).
     """
 
     prefix: str
@@ -158,7 +158,7 @@ def bridge_backward(dstates, caches, grads):
     for dstate, layer_caches in zip(dstates, caches):
         dfinal = []
         for ds0, cache in zip(dstate, layer_caches):
-            da = Fa.tanh_backward(ds0, cache.s0)  # eq. 3.10: tanh' = 1 - s0^2
+            da = Fa.tanh_backward(ds0, cache.s0)  # eq. 3.3: tanh' = 1 - s0^2
             dh, dW, db = Fl.affine_backward(da, cache.affine)  # eq. 2.2
             grads[cache.prefix + "W"] += dW
             grads[cache.prefix + "b"] += db
@@ -274,8 +274,8 @@ def decoder_forward(params, cfg, memory, states, tgt_in, rng=None, train=False, 
 
     Returns (zs (B, T, R), DecoderCache): every step's readout input, dropped out. Step t is fed
     the gold y_{t-1} with probability ``teacher_forcing``, else the model's own argmax
-    prediction from step t-1 (eq. 6.17), drawn on the device; the fed tokens are constants for
-    backward (eq. 6.18).
+    prediction from step t-1 (eq. 6.5), drawn on the device; the fed tokens are constants for
+    backward (eq. 6.6).
     """
     E = params["dec.emb"]
     xp = B.get_array_module(E)
@@ -291,7 +291,7 @@ def decoder_forward(params, cfg, memory, states, tgt_in, rng=None, train=False, 
     for t in range(T):
         if forced:
             e = emb[:, t]
-        else:  # <sos>, then the gold token with probability rho, else the prediction (eq. 6.17)
+        else:  # <sos>, then the gold token with probability rho, else the prediction (eq. 6.5)
             if t == 0:
                 ids = tgt_in[:, 0]
             else:
@@ -308,7 +308,7 @@ def decoder_forward(params, cfg, memory, states, tgt_in, rng=None, train=False, 
             logits, _ = readout_forward(params, z)
             prediction = logits.argmax(axis=-1)
     zs, z_drop = Fd.dropout_forward(zs, cfg.dropout, rng, train)
-    if not forced:  # the fed tokens, as if they had been given (eq. 6.18); each was checked above
+    if not forced:  # the fed tokens, as if they had been given (eq. 6.6); each was checked above
         _, embedding = Fl.embedding_forward(fed, E, padding_idx=cfg.pad_id, ids_checked=True)
     return zs, DecoderCache(steps, embedding, emb_drop, z_drop, memory, states, forced)
 

@@ -1,7 +1,7 @@
 """The encoder: embedding, then 1..L recurrent layers, each optionally bidirectional (lesson 08).
 
     h^(0) = E_src[x]                                                    the embeddings (eq. 2.3)
-    h^(l+1) = cell_l(dropout(h^(l)))  over s = 1..S (eq. 6.14), or both directions (eq. 8.1-8.3)
+    h^(l+1) = cell_l(dropout(h^(l)))  over s = 1..S (eq. 6.2), or both directions (eq. 8.1-8.3)
 
 Parameters (``params`` dict keys): ``enc.emb`` (V, D); per layer ``l`` and direction
 ``d`` in ``f`` (forward) / ``b`` (backward): ``enc.l{l}.{d}.Wx|Wh|bx|bh``. Every layer's input
@@ -65,7 +65,7 @@ def encoder_forward(params, cfg, src, src_mask, rng=None, train=False, ids_check
     x, embedding = Fl.embedding_forward(src, E, padding_idx=cfg.pad_id, ids_checked=ids_checked)
     mask = src_mask.astype(E.dtype)
     zeros = xp.zeros((src.shape[0], cfg.hidden), dtype=E.dtype)
-    h0 = dict.fromkeys(C.kind(cfg.cell).initial, zeros)  # h_0 = 0 (eq. 6.14), and c_0 = 0
+    h0 = dict.fromkeys(C.kind(cfg.cell).initial, zeros)  # h_0 = 0 (eq. 6.2), and c_0 = 0
     finals, drops, layers = [], [], []
     for l in range(cfg.layers):
         x, drop = Fd.dropout_forward(x, cfg.dropout, rng, train)

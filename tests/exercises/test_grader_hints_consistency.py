@@ -38,9 +38,9 @@ def test_factor_hint_does_not_blame_a_preactivation_the_grader_found_right():
     text = _hints(report)
     assert "dbx and dbh are off by a factor of 0.5" in text
     assert "share a term" not in text
-    assert "dx and dh_prev are right, so your da = [da_i, da_f, da_g, da_o] (eq. 4.6-4.8) is right" in text
+    assert "dx and dh_prev are right, so your da = [da_i, da_f, da_g, da_o] (eq. 4.7-4.9) is right" in text
     assert "the bias gradients are sums of da over the batch rows" in text
-    assert "dbx and dbh: each is the sum of da over the batch rows (eq. 4.9)" in text
+    assert "dbx and dbh: each is the sum of da over the batch rows (eq. 4.10)" in text
 
 
 def test_attention_mean_over_s_points_at_the_sum_not_at_dkeys_proj():

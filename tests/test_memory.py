@@ -77,3 +77,18 @@ def test_available_memory_is_read_from_proc_meminfo():
         assert got is None
         return
     assert "MemAvailable:" in text and got is not None and got > 0
+
+
+def test_a_step_must_fit_with_headroom(monkeypatch):
+    """The estimate runs below the traced peak (0.78-0.97x), so a step that only just fits by
+    the estimate is refused; one with HEADROOM to spare passes."""
+    from minis2s.errors import UserError
+
+    cfg = Seq2SeqConfig(src_vocab=500, tgt_vocab=600, emb=32, hidden=64)
+    pairs = [([5] * 29, [6] * 30)] * 4  # S = 30, T = 31 with <eos> / <sos>
+    total = sum(memory.training_step_bytes(cfg, 16, 30, 31).values())
+    monkeypatch.setattr(memory, "available_bytes", lambda: int(total * 1.1))
+    with pytest.raises(UserError, match="1.3x that to be safe"):
+        memory.check_step_fits(cfg, 16, pairs)
+    monkeypatch.setattr(memory, "available_bytes", lambda: int(total * memory.HEADROOM) + 1)
+    memory.check_step_fits(cfg, 16, pairs)

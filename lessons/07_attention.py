@@ -47,7 +47,7 @@
 # | $\kappa$ | dot attention's scale, 1 or $1/\sqrt H$ | `scale` |
 # | $\tilde q = q W$ | general attention's query seen by every key | `u` |
 # | $m_s$ | the source mask | `mask` |
-# | $a_s$ ($a_{ts}$ at step $t$) | attention weight | `weights` |
+# | $\alpha_s$ ($\alpha_{ts}$ at step $t$) | attention weight | `weights` (`da` its gradient) |
 # | $c_t$ | the context | `context` |
 # | $e_t$ | the embedding of the token fed at step $t$ | |
 # | $\sigma$ | the logistic sigmoid (lessons 04, 05), nothing else | |
@@ -128,14 +128,14 @@ from minis2s.exercises import check, solutions
 # shift of eq. 2.5):
 #
 # $$
-# a_s = \frac{m_s\, \exp(\ell_s - \ell^{*})}{\sum_j m_j \exp(\ell_j - \ell^{*})}
+# \alpha_s = \frac{m_s\, \exp(\ell_s - \ell^{*})}{\sum_j m_j \exp(\ell_j - \ell^{*})}
 # \tag{7.4}
 # $$
 #
 # **Context.** The weighted average of the values:
 #
 # $$
-# c_t = \sum_s a_s\, v_s
+# c_t = \sum_s \alpha_s\, v_s
 # \tag{7.5}
 # $$
 #
@@ -225,28 +225,28 @@ show(attn.keys_forward, attn.step_forward)
 # ## 5. Backward
 #
 # The step receives $\bar c$ $(B, H_v)$, the gradient of the context, and possibly
-# $\bar a$, a gradient on the returned weights (`None` in the model; the exercise grader
+# $\bar\alpha$, a gradient on the returned weights (`None` in the model; the exercise grader
 # sends one, so that both outputs are checked). Work back through (7.5), (7.4), (7.1).
 #
-# **The context** $c = \sum_s a_s v_s$ is linear in each factor (for one batch row, and
+# **The context** $c = \sum_s \alpha_s v_s$ is linear in each factor (for one batch row, and
 # one step $t$, whose subscript we drop):
 #
 # $$
-# \bar a_s = \bar c\, v_s^{\top} \;\; (+\ \text{the upstream } \bar a_s), \qquad \bar v_s = a_s\, \bar c
+# \bar\alpha_s = \bar c\, v_s^{\top} \;\; (+\ \text{the upstream } \bar\alpha_s), \qquad \bar v_s = \alpha_s\, \bar c
 # \tag{7.6}
 # $$
 #
 # **The masked softmax.** For real positions $s, j$, differentiating the quotient (7.4)
-# gives $\partial a_s / \partial \ell_j = a_s(\delta_{sj} - a_j)$, the softmax Jacobian of
-# lesson 02; a padded $a_s$ is the constant 0. By the chain rule,
-# $\bar \ell_j = \sum_s \bar a_s\, a_s (\delta_{sj} - a_j)$:
+# gives $\partial \alpha_s / \partial \ell_j = \alpha_s(\delta_{sj} - \alpha_j)$, the softmax Jacobian of
+# lesson 02; a padded $\alpha_s$ is the constant 0. By the chain rule,
+# $\bar \ell_j = \sum_s \bar\alpha_s\, \alpha_s (\delta_{sj} - \alpha_j)$:
 #
 # $$
-# \bar \ell_j = a_j \Bigl(\bar a_j - \sum_s a_s \bar a_s\Bigr)
+# \bar \ell_j = \alpha_j \Bigl(\bar\alpha_j - \sum_s \alpha_s \bar\alpha_s\Bigr)
 # \tag{7.7}
 # $$
 #
-# The factor $a_j$ makes $\bar \ell_j = 0$ at every padded position, with no extra masking:
+# The factor $\alpha_j$ makes $\bar \ell_j = 0$ at every padded position, with no extra masking:
 # no gradient reaches a padded key.
 #
 # **The additive score** $\ell_s = \tau_s w^\top$, $\tau_s = \tanh(u_s)$,
@@ -283,7 +283,7 @@ show(attn.keys_forward, attn.step_forward)
 # `dout = (dcontext, dweights)` and the forward's cache (which holds `q`, `values`, `Wq`,
 # `v` $= w$, the hidden layer `t` $= \tau = \tanh(q W_q^{\top} + k')$ and the `weights`), return
 # `dq, dkeys_proj, dvalues, dWq, dv` (eq. 7.6–7.8). Watch for: the upstream `dweights`
-# added to $\bar a$, the softmax's subtracted sum (7.7), the tanh slope, and the sum over
+# added to $\bar\alpha$, the softmax's subtracted sum (7.7), the tanh slope, and the sum over
 # source positions in $\bar q$ and $\bar W_q$.
 #
 # The grader runs the library's own forward, `attention.additive_attention_forward`. Its cache
@@ -315,11 +315,11 @@ def additive_attention_backward(dout, cache):
         cache.Wq       (A, Hq)
         cache.v        (A,)        the score vector w: scores_s = t_s . v (eq. 7.1)
         cache.t        (B, S, A)   tau = tanh(q Wq^T + keys_proj) (eq. 7.1)
-        cache.weights  (B, S)      the attention weights a_s (eq. 7.4), 0 at padding
+        cache.weights  (B, S)      the attention weights alpha_s (eq. 7.4), 0 at padding
     Returns dq (B, Hq), dkeys_proj (B, S, A), dvalues (B, S, Hv), dWq (A, Hq), dv (A,).
     """
     raise NotImplementedError(
-        "write eq. 7.6 first: da_s = v_s . dcontext + dweights_s, dvalues_s = a_s dcontext"
+        "write eq. 7.6 first: dalpha_s = v_s . dcontext + dweights_s, dvalues_s = alpha_s dcontext"
     )
 
 
@@ -443,7 +443,7 @@ plt.show()
 # %% [markdown]
 # ## 7. Heatmaps: where the decoder looks
 #
-# `plots.attention_heatmap` greedy-decodes one input and draws the weights $a_s$ of every
+# `plots.attention_heatmap` greedy-decodes one input and draws the weights $\alpha_s$ of every
 # output step (rows) over the source characters (columns). Read each row as "to write this
 # character, the decoder looked there":
 

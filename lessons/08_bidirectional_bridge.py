@@ -206,7 +206,7 @@ show(decoder.bridge_forward, decoder.bridge_backward)
 # quantity used twice add (1.1):
 #
 # $$
-# \bar h_s = \underbrace{\sum_t a_{ts}\,\bar c_t \;+\; W_k^{\top}\sum_t \bar k'_{ts}}_{\text{attention}},
+# \bar h_s = \underbrace{\sum_t \alpha_{ts}\,\bar c_t \;+\; W_k^{\top}\sum_t \bar k'_{ts}}_{\text{attention}},
 # \qquad
 # \bar h_{\text{final}} = \underbrace{\bar a\, W}_{\text{bridge}} \;\;\text{(eq. 8.5)}, \qquad
 # \bar\theta_{\text{enc}} = \text{BPTT of both}

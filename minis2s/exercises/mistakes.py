@@ -384,15 +384,15 @@ def _attention(dout, cache, *, dweights=True, softmax_mean=True, tanh_prime=True
     return dq_proj @ Wq, du, w[:, :, None] * dcontext[:, None, :], dWq, dv
 
 
-@mistake("additive_attention", "the softmax backward misses its second term: de_s = a_s (da_s - "
-         "sum_j a_j da_j) (eq. 7.7) -- the weights sum to 1, so one cannot move alone",
+@mistake("additive_attention", "the softmax backward misses its second term: de_s = alpha_s (dalpha_s - "
+         "sum_j alpha_j dalpha_j) (eq. 7.7) -- the weights sum to 1, so one cannot move alone",
          ("eq. 7.7", "sum_j"))
 def attention_softmax_without_mean(dout, cache):
     return _attention(dout, cache, softmax_mean=False)
 
 
 @mistake("additive_attention", "your gradients ignore dweights: the forward returns (context, "
-         "weights), so da_s = v_s . dcontext + dweights_s before the softmax backward (eq. 7.6-7.7)",
+         "weights), so dalpha_s = v_s . dcontext + dweights_s before the softmax backward (eq. 7.6-7.7)",
          ("dweights",))
 def attention_ignores_dweights(dout, cache):
     return _attention(dout, cache, dweights=False)

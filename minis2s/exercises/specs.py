@@ -353,14 +353,14 @@ ADDITIVE_ATTENTION = Exercise(
     backward_name="additive_attention_backward",
     lesson="07",
     equations="eq. 7.6-7.8",
-    first_step="write eq. 7.6 first: da_s = v_s . dcontext + dweights_s, dvalues_s = a_s dcontext",
+    first_step="write eq. 7.6 first: dalpha_s = v_s . dcontext + dweights_s, dvalues_s = alpha_s dcontext",
     forward=F_attention.additive_attention_forward,
     make=_attention_inputs,
     wrt=("q", "keys_proj", "values", "Wq", "v"),
     formulas={
         "dq": "dq = (sum over s of du_s) Wq (eq. 7.8)",
         "dkeys_proj": "dkeys_proj = du = de_s v * (1 - t^2) (eq. 7.8)",
-        "dvalues": "dvalues_s = a_s dcontext (eq. 7.6)",
+        "dvalues": "dvalues_s = alpha_s dcontext (eq. 7.6)",
         "dWq": "dWq = (sum over s of du_s)^T q, shape (A, Hq) like Wq (eq. 7.8)",
         "dv": "dv = the sum over b and s of de_s t_s (eq. 7.8)",
     },
@@ -368,10 +368,10 @@ ADDITIVE_ATTENTION = Exercise(
                                   "S, the source length": inputs["keys_proj"].shape[1]},
     upstream=("dcontext", "dweights"),
     paths={
-        "dcontext": "dcontext reaches the weights through da_s = v_s . dcontext and the values "
-                    "through dvalues_s = a_s dcontext (eq. 7.6)",
+        "dcontext": "dcontext reaches the weights through dalpha_s = v_s . dcontext and the values "
+                    "through dvalues_s = alpha_s dcontext (eq. 7.6)",
         "dweights": "the forward returns (context, weights), so dweights, the upstream gradient of "
-                    "the weights, adds to da_s before the softmax backward (eq. 7.6-7.7)",
+                    "the weights, adds to dalpha_s before the softmax backward (eq. 7.6-7.7)",
     },
     preacts=(
         Preact("de, the gradient of the scores (eq. 7.7)", ("dv",), ("dkeys_proj",)),
@@ -381,7 +381,7 @@ ADDITIVE_ATTENTION = Exercise(
                "the S positions"),
     ),
     padded=_attention_padded,
-    padded_note="a padded position has weight a_s = 0, so de_s, du_s and dvalues_s are 0 there "
+    padded_note="a padded position has weight alpha_s = 0, so de_s, du_s and dvalues_s are 0 there "
                 "(eq. 7.6-7.7)",
 )
 

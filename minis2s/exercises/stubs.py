@@ -130,9 +130,9 @@ def additive_attention_backward(dout, cache):
         cache.Wq       (A, Hq)
         cache.v        (A,)        the score vector w: scores_s = t_s . v (eq. 7.1)
         cache.t        (B, S, A)   tau = tanh(q Wq^T + keys_proj) (eq. 7.1)
-        cache.weights  (B, S)      the attention weights a_s (eq. 7.4), 0 at padding
+        cache.weights  (B, S)      the attention weights alpha_s (eq. 7.4), 0 at padding
     Returns dq (B, Hq), dkeys_proj (B, S, A), dvalues (B, S, Hv), dWq (A, Hq), dv (A,).
     """
     raise NotImplementedError(
-        "write eq. 7.6 first: da_s = v_s . dcontext + dweights_s, dvalues_s = a_s dcontext"
+        "write eq. 7.6 first: dalpha_s = v_s . dcontext + dweights_s, dvalues_s = alpha_s dcontext"
     )

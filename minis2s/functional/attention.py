@@ -8,17 +8,18 @@ rows (x W^T), as in the code; the lesson's symbols, with the code's names in bra
                                    [l: scores, w: v, tau: t, k': keys_proj]
     eq. 7.2  dot (Luong):          l_s = q . k_s        scaled dot: l_s = q . k_s / sqrt(H)
     eq. 7.3  general (Luong):      l_s = q W k_s^T = q~ . k_s,  q~ = q W   [q~: u]
-    eq. 7.4  masked softmax:       a_s = m_s exp(l_s - l*) / sum_j m_j exp(l_j - l*),  l* = max over real j
-    eq. 7.5  context:              c = sum_s a_s v_s    [v_s: values, a: weights]
-    eq. 7.6  backward of 7.5:      da_s = dc . v_s,  dv_s = a_s dc
-    eq. 7.7  backward of 7.4:      dl_s = a_s (da_s - sum_j a_j da_j)   (0 at padding, since a_s = 0)
+    eq. 7.4  masked softmax:       alpha_s = m_s exp(l_s - l*) / sum_j m_j exp(l_j - l*),  l* = max over real j
+    eq. 7.5  context:              c = sum_s alpha_s v_s    [v_s: values, alpha: weights]
+    eq. 7.6  backward of 7.5:      dalpha_s = dc . v_s,  dv_s = alpha_s dc    [dalpha: da]
+    eq. 7.7  backward of 7.4:      dl_s = alpha_s (dalpha_s - sum_j alpha_j dalpha_j)   (0 at padding,
+                                   since alpha_s = 0)
     eq. 7.8  backward of 7.1:      du_s = dl_s w * (1 - tau_s^2),  dk'_s = du_s,  dq = (sum_s du_s) Wq,
                                    dWq = sum_s du_s^T q,  dw = sum_s dl_s tau_s
 
 Padded positions get exactly zero weight, not a small one: they are multiplied by the mask
 after the exponential. A row with no real position gets all-zero weights and a zero context.
 Each forward returns a named cache whose fields are the code's names above; the masked
-softmax's cache is its output, the weights a (eq. 7.7 needs nothing else).
+softmax's cache is its output, the weights alpha (eq. 7.7 needs nothing else).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ class AdditiveAttentionCache(NamedTuple):
 
     q: (B, Hq), the query; values: (B, S, Hv); Wq: (A, Hq); v: (A,), the score vector w of
     eq. 7.1; t: (B, S, A) = tau = tanh(q Wq^T + k'_s), the hidden layer of eq. 7.1;
-    weights: (B, S), the attention weights a_s (eq. 7.4), exactly 0 at padded positions.
+    weights: (B, S), the attention weights alpha_s (eq. 7.4), exactly 0 at padded positions.
     """
 
     q: Any
@@ -47,7 +48,7 @@ class AdditiveAttentionCache(NamedTuple):
 
 class DotAttentionCache(NamedTuple):
     """What :func:`dot_attention_forward` saves. q: (B, H); keys: (B, S, H); values: (B, S, Hv);
-    scale: kappa, 1 or 1 / sqrt(H) (eq. 7.2); weights: (B, S), a_s (eq. 7.4)."""
+    scale: kappa, 1 or 1 / sqrt(H) (eq. 7.2); weights: (B, S), alpha_s (eq. 7.4)."""
 
     q: Any
     keys: Any
@@ -59,7 +60,7 @@ class DotAttentionCache(NamedTuple):
 class GeneralAttentionCache(NamedTuple):
     """What :func:`general_attention_forward` saves. q: (B, Hq); keys: (B, S, Hk); values:
     (B, S, Hv); W: (Hq, Hk); u: (B, Hk) = q~ = q W, the query seen by every key (eq. 7.3);
-    weights: (B, S), a_s (eq. 7.4)."""
+    weights: (B, S), alpha_s (eq. 7.4)."""
 
     q: Any
     keys: Any
@@ -102,8 +103,8 @@ def _context(weights, values):
 
 
 def _context_backward(dcontext, dweights, weights, values):
-    """(eq. 7.6). Returns (da, dvalues): da_s = v_s . dc (plus dweights, an upstream gradient
-    of the returned weights, if any), dvalues_s = a_s dc."""
+    """(eq. 7.6). Returns (da, dvalues): da_s = dalpha_s = v_s . dc (plus dweights, an upstream
+    gradient of the returned weights alpha, if any), dvalues_s = alpha_s dc."""
     da = (values @ dcontext[:, :, None])[..., 0]
     if dweights is not None:
         da = da + dweights

@@ -48,7 +48,7 @@
 # | $\tilde q = q W$ | general attention's query seen by every key | `u` |
 # | $m_s$ | the source mask | `mask` |
 # | $\alpha_s$ ($\alpha_{ts}$ at step $t$) | attention weight | `weights` (`da` its gradient) |
-# | $c_t$ | the context | `context` |
+# | $c_t$ | the context (a known overload: lesson 04's LSTM cell state is $c_t$ too; from here on the cell state is named in words, never $c$) | `context` |
 # | $e_t$ | the embedding of the token fed at step $t$ | |
 # | $\sigma$ | the logistic sigmoid (lessons 04, 05), nothing else | |
 # | $\bar x$ | the gradient of the loss with respect to $x$ | `dx` |

@@ -180,7 +180,7 @@ print(f"(all {len(results)} checks, every weight and bias of both directions: wo
 # of the source; with attention it still sets the decoder off in the right direction. The
 # encoder's final states have a different size ($2H$ when bidirectional), and an LSTM's
 # cell state is unbounded, so minis2s maps them with one tanh layer per decoder layer $l$
-# (and, for LSTMs, a second one for the cell state $c$):
+# (and, for LSTMs, a second one for the cell state; $c_t$ stays the attention context):
 #
 # $$
 # s_0^{(l)} = \tanh\Bigl(\bigl[\,\overrightarrow{h}^{(l)}_{\text{final}};\ \overleftarrow{h}^{(l)}_{\text{final}}\,\bigr]\, W^{(l)\top} + b^{(l)}\Bigr)

@@ -320,6 +320,11 @@ def _refuse_bad_combinations(parser, args) -> None:
 CLOSED_PIPE = 141
 
 
+# pyproject.toml's run-time dependencies besides NumPy (which importing minis2s already needs):
+# imported lazily by the commands, so a checkout run without installing fails only there
+RUN_TIME_PACKAGES = ("tqdm", "threadpoolctl")
+
+
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -336,6 +341,13 @@ def main(argv=None) -> int:
         return 130
     except BrokenPipeError:
         return _closed_pipe()
+    except ModuleNotFoundError as exc:
+        if exc.name not in RUN_TIME_PACKAGES:
+            raise  # an optional extra is each command's to explain; anything else is a bug
+        print(f"error: minis2s needs the package {exc.name!r}, which this Python ({sys.executable}) does "
+              "not have: install minis2s into it (pip install -e . in the checkout), or run the Python of "
+              "the environment you installed it in (.venv/bin/python)", file=sys.stderr)
+        return 2
     except OSError as exc:
         # the last resort for a file-system failure no command turned into a UserError; any
         # other exception is a bug and keeps its traceback

@@ -7,6 +7,7 @@ import io
 import json
 import os
 import re
+import sys
 import time
 
 import pytest
@@ -265,6 +266,29 @@ def test_an_oserror_no_command_handled_is_one_line_and_a_bug_stays_a_traceback(c
 
     monkeypatch.setattr(commands, "translate", bug)
     with pytest.raises(ValueError):
+        main(["translate", "--checkpoint", "x"])
+
+
+@pytest.mark.parametrize("package, argv", [
+    ("tqdm", ["gradcheck", "--only", "affine"]),  # the progress bar
+    ("threadpoolctl", ["translate", "--checkpoint", "x"]),  # --threads, before any work
+])
+def test_a_missing_run_time_package_is_one_line_saying_how_to_install(package, argv, capsys, monkeypatch):
+    """A checkout run with a Python minis2s was not installed into: one line, not a traceback."""
+    monkeypatch.setitem(sys.modules, package, None)  # `import package` now fails as if absent
+    code, _, err = cli(argv, capsys)
+    line = one_line(err)
+    assert code == 2 and f"needs the package '{package}'" in line and "pip install -e ." in line
+
+
+def test_a_missing_optional_package_is_not_taken_for_a_run_time_one(capsys, monkeypatch):
+    from minis2s import commands
+
+    def needs_scipy(args):
+        import scipy_that_is_not_there  # noqa: F401
+
+    monkeypatch.setattr(commands, "translate", needs_scipy)
+    with pytest.raises(ModuleNotFoundError):
         main(["translate", "--checkpoint", "x"])
 
 

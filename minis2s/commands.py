@@ -310,7 +310,9 @@ def export(args) -> int:
     try:
         from . import torch_export  # the one command that needs PyTorch
     except ImportError as exc:
-        raise UserError(f"export needs PyTorch ({exc}); install it with: pip install torch") from None
+        raise UserError(f"export needs PyTorch ({exc}); install it with pip install -e '.[torch]' (on a "
+                        "CPU-only machine first the CPU wheel, which is far smaller: pip install torch "
+                        "--index-url https://download.pytorch.org/whl/cpu)") from None
     path = torch_export.export(args.checkpoint, args.torch, prefer=getattr(args, "prefer", None) or "best")
     module = torch_export.load(path)  # read back what was written: a file that will not load is not an export
     summary = {"out": str(path), "params": sum(p.numel() for p in module.parameters()),

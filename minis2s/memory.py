@@ -14,6 +14,7 @@ swapping or being killed; ``benchmarks/speed.py memory`` compares it with measur
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from . import backend as B
@@ -58,13 +59,6 @@ def param_shapes(cfg) -> dict:
     return shapes
 
 
-def _size(shape) -> int:
-    n = 1
-    for d in shape:
-        n *= d
-    return n
-
-
 def activation_counts(cfg, Bn: int, S: int, T: int) -> dict:
     """The numbers forward keeps for backward on a (B, S) / (B, T) batch, by part: what any
     implementation of this model must keep, independent of framework (lesson 06's caches)."""
@@ -97,7 +91,7 @@ def activation_bytes(cfg, Bn: int, S: int, T: int, itemsize: int = 4) -> dict:
 
 def training_step_bytes(cfg, Bn: int, S: int, T: int, optimizer: str = "adam", itemsize: int = 4) -> dict:
     """Peak bytes of one training step (forward, backward, optimizer update), by part."""
-    sizes = [_size(s) for s in param_shapes(cfg).values()]
+    sizes = [math.prod(s) for s in param_shapes(cfg).values()]
     P, largest = sum(sizes), max(sizes)
     return {
         "parameters": P * itemsize,

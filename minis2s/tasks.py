@@ -128,15 +128,19 @@ def translation_task(data_dir=None, src: str = "de", tgt: str = "en", min_freq: 
                 src_vocab, tgt_vocab, pairs, held["val"], held["test2016"])
 
 
-def bleu_and_ppl(model, task: Task, pairs, beam: int = 1, batch_size: int = DECODE_BATCH_SIZE, hyps=None) -> dict:
-    """Corpus BLEU (tokenized, as sacrebleu with tokenize='none') and teacher-forced perplexity.
-    ``hyps``: the output token lists when already decoded."""
+def bleu(model, task: Task, pairs, beam: int = 1, batch_size: int = DECODE_BATCH_SIZE, hyps=None) -> float:
+    """Corpus BLEU of the decoded sources (tokenized, as sacrebleu with tokenize='none'), to two
+    decimals. ``hyps``: the output token lists when already decoded."""
     from .metrics import corpus_bleu
 
     if hyps is None:
         hyps = decode_tokens(model, task.src_vocab, task.tgt_vocab, [s for s, _ in pairs], batch_size, beam=beam)
-    bleu = corpus_bleu([" ".join(h) for h in hyps], [" ".join(t) for _, t in pairs])
-    return {"bleu": round(bleu.score, 2), **loss_and_ppl(model, task, pairs, batch_size)}
+    return round(corpus_bleu([" ".join(h) for h in hyps], [" ".join(t) for _, t in pairs]).score, 2)
+
+
+def bleu_and_ppl(model, task: Task, pairs, beam: int = 1, batch_size: int = DECODE_BATCH_SIZE, hyps=None) -> dict:
+    """:func:`bleu` and the teacher-forced loss and perplexity (which the beam does not change)."""
+    return {"bleu": bleu(model, task, pairs, beam, batch_size, hyps), **loss_and_ppl(model, task, pairs, batch_size)}
 
 
 def translation_evaluator(task: Task, pairs, batch_size=DECODE_BATCH_SIZE):

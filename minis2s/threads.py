@@ -23,11 +23,12 @@ import time
 from pathlib import Path
 
 
-def usable_cores() -> int:
+def usable_cpus() -> set[int]:
+    """The CPU numbers this process may run on (all of them where the OS cannot say)."""
     try:
-        return len(os.sched_getaffinity(0))
+        return set(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
+        return set(range(os.cpu_count() or 1))
 
 
 def busy_jiffies(stat: str, cpus) -> tuple[int, int]:
@@ -71,8 +72,8 @@ class BlasThreads:
                  read_stat=read_proc_stat, clock=time.monotonic):
         self.auto = requested in (None, "auto")
         self.interval, self._read, self._clock = interval, read_stat, clock
-        self.cores = usable_cores()
-        self._cpus = set(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else set(range(self.cores))
+        self._cpus = usable_cpus()
+        self.cores = len(self._cpus)
         self._limiter = None
         self._last = None  # (time, busy ticks, total ticks, own CPU seconds)
         self.threads = self.cores if self.auto else int(requested)

@@ -421,14 +421,20 @@ class Trainer:
         st = self.state
         name = f"step-{st.step:08d}"
         if not (st.history and st.history[-1]["step"] == st.step):  # not just saved by validation
-            with self._writing(self.out / "checkpoints" / name):
-                self.save(name)
-                if not (self.out / "best.json").exists():  # the end of a resumed run reports the best
-                    ckpt.mark_best(self.out, name)
-                ckpt.prune(self.out, keep=self.tc.keep_checkpoints)
+            # the end of a resumed run reports the best: mark one if there is none yet
+            self._checkpoint(name, best=not (self.out / "best.json").exists())
         return TrainingInterrupted(
             f"interrupted: saved {self.out / 'checkpoints' / name} (step {st.step}); "
             f"continue with {runs.RESUME} {self.out}")
+
+    def _checkpoint(self, name: str, best: bool) -> None:
+        """Save checkpoint ``name`` (atomically), point best.json at it if ``best``, and prune
+        the old ones; a failed write ends with one line (runs.write_error)."""
+        with self._writing(self.out / "checkpoints" / name):
+            self.save(name)
+            if best:
+                ckpt.mark_best(self.out, name)
+            ckpt.prune(self.out, keep=self.tc.keep_checkpoints)
 
     def _checked_loss(self, run_loss, run_n) -> float:
         mean_loss = B.to_float(run_loss) / run_n
@@ -476,11 +482,7 @@ class Trainer:
                 inner.step(metric)
         st.history.append(record)
         self.log(record)
-        with self._writing(self.out / "checkpoints" / name):
-            self.save(name)
-            if improved or metric is None:
-                ckpt.mark_best(self.out, name)
-            ckpt.prune(self.out, keep=tc.keep_checkpoints)
+        self._checkpoint(name, best=improved or metric is None)
         st.eval_seconds += time.perf_counter() - t0
         if metric is not None and tc.target is not None and (
                 metric >= tc.target if tc.higher_is_better else metric <= tc.target):
@@ -531,14 +533,14 @@ def build_run(task_cfg: dict, model_cfg: dict, train_cfg: TrainConfig, out, quie
 
 def held_out_summary(model, task, run_dir) -> dict:
     """Held-out figures of the best checkpoint (exact match for toy tasks, BLEU for translation)."""
-    from .tasks import bleu_and_ppl, exact_match
+    from .tasks import bleu, bleu_and_ppl, exact_match
 
     best = ckpt.load_checkpoint(run_dir, prefer="best")
     model.load_params(best.params)
     if task.name.startswith("multi30k"):
         figures = {f"test_{k}": v for k, v in bleu_and_ppl(model, task, task.test).items()}
         # the headline figure is beam 5 (issue 5); the search costs seconds, training an hour
-        figures["test_bleu_beam5"] = bleu_and_ppl(model, task, task.test, beam=5)["bleu"]
+        figures["test_bleu_beam5"] = bleu(model, task, task.test, beam=5)
     else:
         figures = exact_match(model, task, task.test)
     return {"checkpoint": str(best.path), "n_params": model.n_params,

@@ -189,6 +189,6 @@ def test_translate_evaluate_and_train_share_one_default_batch_size():
     parser = build_parser()
     for argv in (["translate", "--checkpoint", "x"], ["evaluate", "--checkpoint", "x"]):
         assert parser.parse_args(argv).batch_size == DECODE_BATCH_SIZE, argv[0]
-    for fn in (tasks.decode_tokens, tasks.bleu_and_ppl, tasks.exact_match, tasks.translation_evaluator,
+    for fn in (tasks.decode_tokens, tasks.bleu, tasks.bleu_and_ppl, tasks.exact_match, tasks.translation_evaluator,
                tasks.toy_evaluator):
         assert inspect.signature(fn).parameters["batch_size"].default == DECODE_BATCH_SIZE, fn.__name__

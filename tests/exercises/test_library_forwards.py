@@ -3,7 +3,6 @@ and the reference solutions are the library's backwards, which pass on every bac
 
 import inspect
 
-import numpy as np
 import pytest
 
 from minis2s import backend as B

@@ -294,7 +294,7 @@ except TypeError as err:
 #
 # ```bash
 # python -m minis2s gradcheck          # the table, and exit code 1 if any check fails
-# python -m minis2s gradcheck --model  # whole models, every parameter (lesson 08)
+# python -m minis2s gradcheck --model  # whole models, every parameter (lesson 09)
 # ```
 #
 # Here are a few of the cases, run directly:

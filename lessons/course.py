@@ -2,7 +2,7 @@
 
 Importing this module also lets ``import minis2s`` work in a checkout without
 ``pip install -e .``: it puts the repository root (the folder above ``lessons/``) on
-``sys.path``. It imports neither NumPy nor minis2s, so lessons 06-10 can still choose the
+``sys.path``. It imports neither NumPy nor minis2s, so lessons 06-11 can still choose the
 number of BLAS threads after importing it, before NumPy loads.
 """
 

@@ -1,4 +1,4 @@
-"""Decoding: greedy search (lesson 06), beam search and sampling (lesson 09).
+"""Decoding: greedy search (lesson 06), beam search and sampling (lesson 10).
 
 All decoders work on a batch at once and stop early when every sentence has emitted <eos>.
 They return host lists of token ids (without <sos>/<eos>) and, where useful, scores.
@@ -34,7 +34,7 @@ def max_target_length_for(src_len: int, ratio: float = 2.0, extra: int = 10) -> 
 
 def greedy(model, src, src_mask, sos_id: int, eos_id: int, max_len: int | None = None,
            return_attention: bool = False) -> Decoded:
-    """Feed back the argmax at every step (eq. 6.22). src: (B, S) device ids, src_mask: (B, S)."""
+    """Feed back the argmax at every step (eq. 6.10). src: (B, S) device ids, src_mask: (B, S)."""
     return _one_token_at_a_time(model, src, src_mask, sos_id, eos_id, max_len,
                                 lambda logp: logp.argmax(axis=-1), return_attention)
 
@@ -92,7 +92,7 @@ def _strip(out, eos_id) -> list:
 
 
 def length_penalty(length: int, alpha: float) -> float:
-    """GNMT length penalty lp(Y) = ((5 + |Y|) / 6)^alpha (Wu et al., 2016; eq. 9.5).
+    """GNMT length penalty lp(Y) = ((5 + |Y|) / 6)^alpha (Wu et al., 2016; eq. 10.5).
     Hypotheses are ranked by log P(Y|X) / lp(Y): alpha = 0 is plain log-probability, larger
     alpha favours longer outputs."""
     return ((5.0 + length) / 6.0) ** alpha
@@ -120,9 +120,9 @@ def beam_search(model, src, src_mask, sos_id: int, eos_id: int, beam: int = 5, a
     for t in range(max_len):
         logp, states, _ = model.decode_step(memory, states, prev)
         V = logp.shape[1]
-        cand = _expand(beams.scores[beams.alive], logp)  # eq. 9.3 for every slot and token
+        cand = _expand(beams.scores[beams.alive], logp)  # eq. 10.3 for every slot and token
         top, top_scores = best_n(cand, min(2 * k, k * V))  # the 2k best, on the host
-        beams.retire_and_keep(t, top // V, top % V, top_scores)  # eq. 9.4, <eos> set aside
+        beams.retire_and_keep(t, top // V, top % V, top_scores)  # eq. 10.4, <eos> set aside
         if beams.done.all():
             break
         keep = beams.leave_done()  # the rows of this step's batch whose sentence goes on
@@ -132,7 +132,7 @@ def beam_search(model, src, src_mask, sos_id: int, eos_id: int, beam: int = 5, a
 
 
 def _expand(scores, logp):
-    """Eq. 9.3 for every live hypothesis and every token: log P(h v | x) = log P(h | x) +
+    """Eq. 10.3 for every live hypothesis and every token: log P(h v | x) = log P(h | x) +
     log p(v | h, x). scores: host (A, k), log P(h | x) of sentence a's slot j, -inf for an
     empty slot; logp: (A k, V) on the device, row a k + j. Returns (A, k V) on the device,
     column j V + v the extension of slot j by token v."""
@@ -144,10 +144,10 @@ def _expand(scores, logp):
 class _Beams:
     """Beam search's bookkeeping on the host, for B sentences of k live slots each.
 
-    scores (B, k): log P(h | x) of each live hypothesis (eq. 9.2), -inf for an empty slot or
+    scores (B, k): log P(h | x) of each live hypothesis (eq. 10.2), -inf for an empty slot or
     a done sentence; back, toks: per step (B, k), the slot each live hypothesis extended and
     the token it added (a hypothesis's tokens are read back through them); finished: per
-    sentence, its (score eq. 9.6, log P, tokens); done (B,): k finished hypotheses; alive:
+    sentence, its (score eq. 10.6, log P, tokens); done (B,): k finished hypotheses; alive:
     the sentences still searching, in the order of the decoder's batch.
     """
 
@@ -162,7 +162,7 @@ class _Beams:
         self.alive = np.arange(Bsz)
 
     def retire_and_keep(self, t: int, src_beam, tok, top_scores) -> None:
-        """Step t's choice for every sentence still searching (eq. 9.4). src_beam, tok,
+        """Step t's choice for every sentence still searching (eq. 10.4). src_beam, tok,
         top_scores: host (A, n), its n best extensions, best first: the slot each extends, the
         token, log P. Of those, one ending in <eos> among the best k retires as finished; the
         first k others fill the live slots. A sentence with k finished hypotheses is done."""
@@ -210,7 +210,7 @@ class _Beams:
         return keep
 
     def best(self) -> Decoded:
-        """Each sentence's best finished hypothesis by eq. 9.6; a sentence out of length first
+        """Each sentence's best finished hypothesis by eq. 10.6; a sentence out of length first
         retires its live hypotheses as they are."""
         np, last = B.host, len(self.toks) - 1
         for b in range(len(self.done)):

@@ -1,30 +1,30 @@
-"""Evaluation metrics written out by hand: BLEU (lesson 09), perplexity and ROUGE-L.
+"""Evaluation metrics written out by hand: BLEU (lesson 10), perplexity and ROUGE-L.
 
 Everything here runs on the host in plain Python; the inputs are already-tokenized strings
 (tokens separated by whitespace) and Python numbers, never device arrays.
 
-BLEU (Papineni et al., 2002), the numbering lesson 09 uses. For every sentence, hypothesis
+BLEU (Papineni et al., 2002), the numbering lesson 10 uses. For every sentence, hypothesis
 ``h`` and references ``r_1..r_K``, and every order ``n = 1..N`` (N = ``max_order``, 4):
 
-    count_clip(g) = min(count_h(g), max_k count_{r_k}(g))                       (eq. 9.7)
+    count_clip(g) = min(count_h(g), max_k count_{r_k}(g))                       (eq. 10.7)
     p_n = sum over sentences and n-grams g of count_clip(g)
-          / sum over sentences and n-grams g of count_h(g)                       (eq. 9.8)
+          / sum over sentences and n-grams g of count_h(g)                       (eq. 10.8)
 
 the *modified* (clipped) n-gram precision: a hypothesis n-gram is credited at most as often
 as it appears in one reference, so "the the the the" does not score on "the cat". Both sums
 run over the whole corpus before dividing -- corpus BLEU is not the mean of sentence BLEUs.
 Precision cannot see missing words, so short output is punished by the brevity penalty
 
-    BP = 1 if c >= r else exp(1 - r / c)                                         (eq. 9.9)
+    BP = 1 if c >= r else exp(1 - r / c)                                         (eq. 10.9)
 
 with ``c`` the total hypothesis length and ``r`` the total *effective reference length*: per
 sentence, the reference length closest to the hypothesis length (ties go to the shorter).
 The score is the geometric mean of the precisions (uniform weights 1/N), times BP:
 
-    BLEU = BP * exp( (1/N) * sum_n log p_n )                                     (eq. 9.10)
+    BLEU = BP * exp( (1/N) * sum_n log p_n )                                     (eq. 10.10)
 
 One order without a single match makes the product, and BLEU, zero. Smoothing replaces a
-zero ``p_n`` (Chen & Cherry, 2014; the methods and defaults of sacrebleu)   (eq. 9.11):
+zero ``p_n`` (Chen & Cherry, 2014; the methods and defaults of sacrebleu)   (eq. 10.11):
 
 ``"none"``   keep the zero;
 ``"floor"``  p_n = smooth_value / total_n (smooth_value 0.1);
@@ -134,10 +134,10 @@ def _reference_streams(references, n_hyp: int, fn: str) -> list:
 
 def _bleu_from_stats(counts, totals, sys_len, ref_len, max_order, smooth, smooth_value,
                      effective_order) -> BLEU:
-    """eq. 9.8-9.11 from the corpus statistics, step for step as sacrebleu's compute_bleu."""
+    """eq. 10.8-10.11 from the corpus statistics, step for step as sacrebleu's compute_bleu."""
     bp = 1.0
     if sys_len < ref_len:
-        bp = math.exp(1.0 - ref_len / sys_len) if sys_len > 0 else 0.0  # eq. 9.9
+        bp = math.exp(1.0 - ref_len / sys_len) if sys_len > 0 else 0.0  # eq. 10.9
     precisions = [0.0] * max_order
     if not any(counts):
         return BLEU(0.0, precisions, bp, sys_len, ref_len, counts, totals)
@@ -145,7 +145,7 @@ def _bleu_from_stats(counts, totals, sys_len, ref_len, max_order, smooth, smooth
     matches, guesses = list(counts), list(totals)
     halvings, order = 1.0, max_order
     for n in range(1, max_order + 1):
-        if smooth == "add-k" and n > 1:  # eq. 9.11, from bigrams on as in sacrebleu
+        if smooth == "add-k" and n > 1:  # eq. 10.11, from bigrams on as in sacrebleu
             matches[n - 1] += smooth_value
             guesses[n - 1] += smooth_value
         if guesses[n - 1] == 0:
@@ -155,17 +155,17 @@ def _bleu_from_stats(counts, totals, sys_len, ref_len, max_order, smooth, smooth
         if matches[n - 1] == 0:
             if smooth == "exp":
                 halvings *= 2.0
-                precisions[n - 1] = 100.0 / (halvings * guesses[n - 1])  # eq. 9.11
+                precisions[n - 1] = 100.0 / (halvings * guesses[n - 1])  # eq. 10.11
             elif smooth == "floor":
-                precisions[n - 1] = 100.0 * smooth_value / guesses[n - 1]  # eq. 9.11
+                precisions[n - 1] = 100.0 * smooth_value / guesses[n - 1]  # eq. 10.11
         else:
-            precisions[n - 1] = 100.0 * matches[n - 1] / guesses[n - 1]  # eq. 9.8
+            precisions[n - 1] = 100.0 * matches[n - 1] / guesses[n - 1]  # eq. 10.8
 
     used = precisions[:order]
     if min(used) == 0.0:
         score = 0.0  # a zero factor in the geometric mean
     else:
-        score = bp * math.exp(sum(math.log(p) for p in used) / order)  # eq. 9.10
+        score = bp * math.exp(sum(math.log(p) for p in used) / order)  # eq. 10.10
     return BLEU(score, precisions, bp, sys_len, ref_len, counts, totals)
 
 
@@ -209,7 +209,7 @@ def corpus_bleu(hypotheses, references, max_order: int = 4, smooth: str = "exp",
         refs = [case(s[i]).split() for s in streams if s[i] is not None]
         if not refs:
             raise ValueError(f"{fn}: sentence {i} has no reference (None in every stream)")
-        # eq. 9.7: the clip is the most times any single reference holds the n-gram
+        # eq. 10.7: the clip is the most times any single reference holds the n-gram
         max_ref = Counter()
         for ref in refs:
             max_ref |= _ngrams(ref, max_order)
@@ -246,7 +246,7 @@ def sentence_bleu(hypothesis: str, references, max_order: int = 4, smooth: str =
 
 
 def perplexity(total_nll, n_tokens: int) -> float:
-    """exp(total_nll / n_tokens): the exponentiated mean negative log-likelihood per token (eq. 9.12).
+    """exp(total_nll / n_tokens): the exponentiated mean negative log-likelihood per token (eq. 10.12).
 
     total_nll: the summed natural-log NLL over ``n_tokens`` target tokens (a Python float or
     a 0-d array, fetched from the device explicitly). Returns inf when the mean NLL is too

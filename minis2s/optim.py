@@ -1,4 +1,4 @@
-"""Optimizers written out by hand: SGD (with momentum and Nesterov), Adam, AdamW (lesson 06).
+"""Optimizers written out by hand: SGD with momentum (lesson 06), Nesterov, Adam, AdamW (lesson 07).
 
 A model keeps ``params: dict[str, array]`` and ``grads: dict[str, array]`` with the same keys
 and shapes. An optimizer updates ``params`` *in place* -- the model and its layers hold
@@ -6,17 +6,17 @@ references to these arrays, so rebinding one would silently detach it from the m
 
 With parameter ``p``, gradient ``g``, learning rate ``lr`` and step count ``t = 1, 2, ...``::
 
-    g <- g + wd * p                                      (eq. 6.8, L2 penalty wd/2 |p|^2)
-    SGD         p <- p - lr * g                          (eq. 6.9)
-    momentum    u <- mu * u + g,   p <- p - lr * u       (eq. 6.10)
-    Nesterov    u <- mu * u + g,   p <- p - lr * (g + mu * u)    (eq. 6.11)
-    Adam        m <- b1 * m + (1 - b1) * g               (eq. 6.12, mean of g)
-                v <- b2 * v + (1 - b2) * g^2             (eq. 6.13, mean of g^2)
+    g <- g + wd * p                                      (eq. 7.1, L2 penalty wd/2 |p|^2)
+    SGD         p <- p - lr * g                          (eq. 6.8)
+    momentum    u <- mu * u + g,   p <- p - lr * u       (eq. 6.9)
+    Nesterov    u <- mu * u + g,   p <- p - lr * (g + mu * u)    (eq. 7.2)
+    Adam        m <- b1 * m + (1 - b1) * g               (eq. 7.3, mean of g)
+                v <- b2 * v + (1 - b2) * g^2             (eq. 7.4, mean of g^2)
                 p <- p - lr / (1 - b1^t) * m / (sqrt(v / (1 - b2^t)) + eps)
-                                                         (eq. 6.14, bias-corrected step)
-    AdamW       p <- (1 - lr * wd) * p, then Adam without eq. 6.8    (eq. 6.15, decoupled)
+                                                         (eq. 7.5, bias-corrected step)
+    AdamW       p <- (1 - lr * wd) * p, then Adam without eq. 7.1    (eq. 7.6, decoupled)
 
-Adam's eq. 6.8 adds the decay to the gradient, so it is rescaled by ``1/sqrt(v)`` like any
+Adam's eq. 7.1 adds the decay to the gradient, so it is rescaled by ``1/sqrt(v)`` like any
 gradient and heavily-updated weights decay less; AdamW shrinks every weight by the same
 factor instead (Loshchilov & Hutter). Both match ``torch.optim`` step for step, including
 where the bias corrections and ``eps`` enter.
@@ -143,7 +143,7 @@ def _check_nonnegative(**values) -> None:
 class SGD(Optimizer):
     """Stochastic gradient descent with optional (Nesterov) momentum and L2 weight decay.
 
-    Matches ``torch.optim.SGD`` with ``dampening=0``: eq. 6.8-6.11 of the module docstring.
+    Matches ``torch.optim.SGD`` with ``dampening=0``: eq. 6.8-6.9 and 7.1-7.2 of the module docstring.
     """
 
     _scratch_count = 2
@@ -171,26 +171,26 @@ class SGD(Optimizer):
             s0, s1 = self._scratch(p, 0), self._scratch(p, 1)
             if wd:
                 xp.multiply(p, wd, out=s0)
-                s0 += d  # eq. 6.8
+                s0 += d  # eq. 7.1
                 d = s0
             if mu:
                 u = self.u[name]
                 u *= mu
-                u += d  # eq. 6.10
+                u += d  # eq. 6.9
                 if self.nesterov:
                     xp.multiply(u, mu, out=s1)
-                    s1 += d  # eq. 6.11: look ahead along the velocity
+                    s1 += d  # eq. 7.2: look ahead along the velocity
                     d = s1
                 else:
                     d = u
             xp.multiply(d, lr, out=s1)
-            p -= s1  # eq. 6.9
+            p -= s1  # eq. 6.8
 
 
 class Adam(Optimizer):
     """Adam (Kingma & Ba) with L2 weight decay added to the gradient, as ``torch.optim.Adam``.
 
-    eq. 6.8 (if weight_decay), 6.12-6.14. ``m`` and ``v`` are allocated once, next to the params.
+    eq. 7.1 (if weight_decay), 7.3-7.5. ``m`` and ``v`` are allocated once, next to the params.
     """
 
     _decoupled = False
@@ -215,21 +215,21 @@ class Adam(Optimizer):
     def _update(self, grads: dict) -> None:
         lr, eps, wd = self.lr, self.eps, self.weight_decay
         b1, b2 = self.betas
-        w = 1.0 - b1  # the weight of g in eq. 6.12
-        step_size = lr / (1.0 - b1**self.t)  # eq. 6.14: m / (1 - b1^t) folded into the step
+        w = 1.0 - b1  # the weight of g in eq. 7.3
+        step_size = lr / (1.0 - b1**self.t)  # eq. 7.5: m / (1 - b1^t) folded into the step
         bc2_sqrt = math.sqrt(1.0 - b2**self.t)
         xp = B.get_array_module(next(iter(self.params.values())))
         for name, p in self.params.items():
             g, m, v = grads[name], self.m[name], self.v[name]
             s = self._scratch(p, 0)
             if wd and self._decoupled:
-                p *= 1.0 - lr * wd  # eq. 6.15: decay the weight, not the gradient
+                p *= 1.0 - lr * wd  # eq. 7.6: decay the weight, not the gradient
             elif wd:
                 gd = self._scratch(p, 1)
                 xp.multiply(p, wd, out=gd)
-                gd += g  # eq. 6.8
+                gd += g  # eq. 7.1
                 g = gd
-            # eq. 6.12 as torch.lerp(m, g, w), w = 1 - b1: m + w (g - m) for w < 0.5, else
+            # eq. 7.3 as torch.lerp(m, g, w), w = 1 - b1: m + w (g - m) for w < 0.5, else
             # g - (1 - w)(g - m), which is exactly g at b1 = 0 (m + (g - m) loses g's low digits
             # when |m| >> |g|)
             xp.subtract(g, m, out=s)
@@ -239,11 +239,11 @@ class Adam(Optimizer):
             else:
                 s *= 1.0 - w
                 xp.subtract(g, s, out=m)
-            xp.multiply(g, g, out=s)  # eq. 6.13
+            xp.multiply(g, g, out=s)  # eq. 7.4
             s *= 1.0 - b2
             v *= b2
             v += s
-            xp.sqrt(v, out=s)  # eq. 6.14: denominator sqrt(v / (1 - b2^t)) + eps
+            xp.sqrt(v, out=s)  # eq. 7.5: denominator sqrt(v / (1 - b2^t)) + eps
             s /= bc2_sqrt
             s += eps
             xp.divide(m, s, out=s)
@@ -254,7 +254,7 @@ class Adam(Optimizer):
 class AdamW(Adam):
     """Adam with decoupled weight decay (Loshchilov & Hutter), as ``torch.optim.AdamW``.
 
-    eq. 6.15, then 6.12-6.14 on the raw gradient.
+    eq. 7.6, then 7.3-7.5 on the raw gradient.
     """
 
     _decoupled = True

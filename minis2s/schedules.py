@@ -1,17 +1,17 @@
-"""Learning-rate schedules (lesson 06): they set ``optimizer.lr`` between optimizer steps.
+"""Learning-rate schedules (lesson 07): they set ``optimizer.lr`` between optimizer steps.
 
 The training loop calls ``optimizer.step(grads)`` and then ``schedule.step()`` once per step;
 :class:`ReduceOnPlateau` instead takes ``schedule.step(metric)`` once per validation. With
 ``t`` the number of ``step()`` calls so far and ``lr0`` the optimizer's lr when the schedule
 was made, the lr used by the next update is::
 
-    StepLR          lr0 * gamma ** (t // step_size)                          (eq. 6.16)
+    StepLR          lr0 * gamma ** (t // step_size)                          (eq. 7.7)
     CosineLR        min_lr + (lr0 - min_lr) * (1 + cos(pi * t / total)) / 2,
-                    then min_lr once t >= total                              (eq. 6.17)
+                    then min_lr once t >= total                              (eq. 7.8)
     LinearWarmup    lr0 * (t + 1) / warmup  while t < warmup, then the
-                    ``after`` schedule at t - warmup (or lr0)                (eq. 6.18)
+                    ``after`` schedule at t - warmup (or lr0)                (eq. 7.9)
     ReduceOnPlateau lr * factor (not below min_lr) after ``patience`` + 1
-                    validations in a row without relative improvement       (eq. 6.19)
+                    validations in a row without relative improvement       (eq. 7.10)
 
 The warm-up ramp starts at lr0 / warmup rather than at 0, so no update is wasted at lr = 0 and
 the ``warmup``-th update is the first at the full rate (``torch.optim.lr_scheduler.LinearLR``
@@ -78,7 +78,7 @@ def _positive_int(name: str, value) -> int:
 
 
 class StepLR(Schedule):
-    """Multiply the lr by ``gamma`` every ``step_size`` steps (eq. 6.16)."""
+    """Multiply the lr by ``gamma`` every ``step_size`` steps (eq. 7.7)."""
 
     def __init__(self, optimizer, step_size: int, gamma: float):
         super().__init__(optimizer)
@@ -93,7 +93,7 @@ class StepLR(Schedule):
 
 
 class CosineLR(Schedule):
-    """Half a cosine from the base lr down to ``min_lr`` over ``total_steps``, then flat (eq. 6.17).
+    """Half a cosine from the base lr down to ``min_lr`` over ``total_steps``, then flat (eq. 7.8).
 
     Unlike ``CosineAnnealingLR``, which climbs back up after ``T_max``, the lr stays at
     ``min_lr`` if training runs past ``total_steps``.
@@ -114,7 +114,7 @@ class CosineLR(Schedule):
 
 
 class LinearWarmup(Schedule):
-    """Ramp the lr linearly up to the base lr over ``warmup_steps``, then hand over (eq. 6.18).
+    """Ramp the lr linearly up to the base lr over ``warmup_steps``, then hand over (eq. 7.9).
 
     ``after`` (made first, on the same optimizer) runs from its own step 0 once warm-up ends.
     A :class:`ReduceOnPlateau` ``after`` keeps taking ``after.step(metric)`` from the caller;
@@ -160,7 +160,7 @@ class LinearWarmup(Schedule):
 
 
 class ReduceOnPlateau(Schedule):
-    """Cut the lr by ``factor`` when the validation metric stops improving (eq. 6.19).
+    """Cut the lr by ``factor`` when the validation metric stops improving (eq. 7.10).
 
     ``step(metric)`` once per validation. An improvement means ``metric < best * (1 -
     threshold)`` in ``"min"`` mode (``> best * (1 + threshold)`` in ``"max"``); after more

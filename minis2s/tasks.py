@@ -109,7 +109,7 @@ def translation_task(data_dir=None, src: str = "de", tgt: str = "en", min_freq: 
     """Multi30k task 1 (tokenized, lower-cased): word vocabularies from the training split.
 
     Training reads the corpus's own tokenization (whitespace); raw user input at translation
-    time goes through the rule-based tokenizer that reproduces it (lesson 09).
+    time goes through the rule-based tokenizer that reproduces it (lesson 10).
     """
     from .data import MosesLikeTokenizer, WhitespaceTokenizer
     from .data.multi30k import find_data_dir, load_multi30k

@@ -87,7 +87,7 @@ def state_dict_names(cfg: Seq2SeqConfig) -> dict:
 
 
 class Attention(nn.Module):
-    """The attention kinds of :mod:`minis2s.nn.attention` (lesson 07, eq. 7.1-7.5)."""
+    """The attention kinds of :mod:`minis2s.nn.attention` (lesson 08, eq. 8.1-8.5)."""
 
     def __init__(self, kind: str, H: int, Henc: int, A: int):
         super().__init__()
@@ -110,15 +110,15 @@ class Attention(nn.Module):
         """q: (B, H); keys: (B, S, K); values: (B, S, Henc); mask: (B, S) bool.
         Returns (context (B, Henc), weights (B, S))."""
         if self.kind == "additive":
-            scores = torch.tanh(keys + self.query(q).unsqueeze(1)) @ self.v  # eq. 7.1
+            scores = torch.tanh(keys + self.query(q).unsqueeze(1)) @ self.v  # eq. 8.1
         elif self.kind == "general":
-            scores = torch.bmm(keys, (q @ self.W).unsqueeze(2)).squeeze(2)  # eq. 7.3
+            scores = torch.bmm(keys, (q @ self.W).unsqueeze(2)).squeeze(2)  # eq. 8.3
         else:
-            scores = torch.bmm(keys, q.unsqueeze(2)).squeeze(2) * self.scale  # eq. 7.2
-        # eq. 7.4: padding gets exactly 0, and a row with no real position all zeros (not nan)
+            scores = torch.bmm(keys, q.unsqueeze(2)).squeeze(2) * self.scale  # eq. 8.2
+        # eq. 8.4: padding gets exactly 0, and a row with no real position all zeros (not nan)
         lowest = torch.finfo(scores.dtype).min
         w = torch.softmax(scores.masked_fill(~mask, lowest), dim=1) * mask
-        return torch.bmm(w.unsqueeze(1), values).squeeze(1), w  # eq. 7.5
+        return torch.bmm(w.unsqueeze(1), values).squeeze(1), w  # eq. 8.5
 
 
 class TorchSeq2Seq(nn.Module):
@@ -172,7 +172,7 @@ class TorchSeq2Seq(nn.Module):
             layer = []
             for s, f in zip(("h", "c"), finals):
                 fin = torch.cat([f[l * dirs + d] for d in range(dirs)], dim=1).masked_fill(empty[:, None], 0.0)
-                layer.append(torch.tanh(self.bridge[f"l{l}_{s}"](fin)))  # eq. 8.5
+                layer.append(torch.tanh(self.bridge[f"l{l}_{s}"](fin)))  # eq. 9.5
             states.append(tuple(layer))
         keys = self.attention.keys(values) if cfg.attention != "none" else values
         return (values, keys, mask), states

@@ -1,4 +1,4 @@
-"""The training loop (lesson 06): a plain loop a reader can follow top to bottom.
+"""The training loop (lesson 07): a plain loop a reader can follow top to bottom.
 
     for each batch:  loss, grads = model.forward_backward(batch)
                      clip the global gradient norm; optimizer step; schedule step

@@ -76,7 +76,7 @@ def test_brevity_penalty_uses_closest_reference_and_ties_go_to_the_shorter():
     b = corpus_bleu(["a b c d e"], [["a b c d"], ["a b c d e f"]])
     assert b.ref_len == 4 and b.bp == 1.0
     b = corpus_bleu(["a b"], ["a b c d"], max_order=2)
-    assert b.bp == pytest.approx(math.exp(1 - 4 / 2))  # eq. 9.9
+    assert b.bp == pytest.approx(math.exp(1 - 4 / 2))  # eq. 10.9
     assert b.score == pytest.approx(math.exp(1 - 4 / 2) * 100.0)
 
 

@@ -73,7 +73,7 @@ def test_matches_torch_optim_for_20_steps(backend, cls, torch_name, kwargs):
     pytest.param(Adam, "Adam", 0.3, id="adam-b1=0.3"),  # w = 0.7: the lerp's second form
 ])
 def test_first_moment_matches_torch_lerp_when_the_gradient_drops_by_1e6(backend, cls, torch_name, b1):
-    """eq. 6.12 with w = 1 - b1 >= 0.5 is torch.lerp's g - (1 - w)(g - m): at b1 = 0 it is g
+    """eq. 7.3 with w = 1 - b1 >= 0.5 is torch.lerp's g - (1 - w)(g - m): at b1 = 0 it is g
     exactly, where m + (g - m) would keep ~1e-16 |m_old| of error, 1e-10 of a 1e6 times smaller g."""
     torch = pytest.importorskip("torch")
     rng = np.random.default_rng(3)

@@ -243,7 +243,7 @@ class Batcher:
     @property
     def padding_share(self) -> float:
         """Fraction of batched positions (source and target) that are padding, over the
-        last finished epoch (over the current one while none has finished); eq. 9.1."""
+        last finished epoch (over the current one while none has finished); eq. 10.1."""
         if self._last_padding_share is not None:
             return self._last_padding_share
         return self._share(self._current_plan())

@@ -1,4 +1,4 @@
-"""Multi30k task 1: find it, download it (with checksums), load a split (lesson 09).
+"""Multi30k task 1: find it, download it (with checksums), load a split (lesson 10).
 
 The tokenized, lower-cased files of the dataset's public repository (``data/task1/tok/``):
 ``{train,val,test_2016_flickr}.lc.norm.tok.{de,en,fr}`` -- 29,000 / 1,014 / 1,000 lines.

@@ -385,32 +385,32 @@ def _attention(dout, cache, *, dweights=True, softmax_mean=True, tanh_prime=True
 
 
 @mistake("additive_attention", "the softmax backward misses its second term: de_s = alpha_s (dalpha_s - "
-         "sum_j alpha_j dalpha_j) (eq. 7.7) -- the weights sum to 1, so one cannot move alone",
-         ("eq. 7.7", "sum_j"))
+         "sum_j alpha_j dalpha_j) (eq. 8.7) -- the weights sum to 1, so one cannot move alone",
+         ("eq. 8.7", "sum_j"))
 def attention_softmax_without_mean(dout, cache):
     return _attention(dout, cache, softmax_mean=False)
 
 
 @mistake("additive_attention", "your gradients ignore dweights: the forward returns (context, "
-         "weights), so dalpha_s = v_s . dcontext + dweights_s before the softmax backward (eq. 7.6-7.7)",
+         "weights), so dalpha_s = v_s . dcontext + dweights_s before the softmax backward (eq. 8.6-8.7)",
          ("dweights",))
 def attention_ignores_dweights(dout, cache):
     return _attention(dout, cache, dweights=False)
 
 
-@mistake("additive_attention", "missing tanh': du = de_s v * (1 - t^2) (eq. 7.8)",
-         ("tanh'", "eq. 7.8"))
+@mistake("additive_attention", "missing tanh': du = de_s v * (1 - t^2) (eq. 8.8)",
+         ("tanh'", "eq. 8.8"))
 def attention_no_tanh_prime(dout, cache):
     return _attention(dout, cache, tanh_prime=False)
 
 
 @mistake("additive_attention", "dq and dWq use one source position only: q Wq^T is added at every "
-         "position s, so sum du over s first, dq = (sum_s du_s) Wq (eq. 7.8)", ("sum", "position"))
+         "position s, so sum du over s first, dq = (sum_s du_s) Wq (eq. 8.8)", ("sum", "position"))
 def attention_query_not_summed_over_s(dout, cache):
     return _attention(dout, cache, sum_over_s=False)
 
 
 @mistake("additive_attention", "dWq is transposed: Wq is stored (out, in) = (A, Hq), so "
-         "dWq = (sum_s du_s)^T q (eq. 7.8)", ("transposed", "dwq"))
+         "dWq = (sum_s du_s)^T q (eq. 8.8)", ("transposed", "dwq"))
 def attention_dWq_transposed(dout, cache):
     return _attention(dout, cache, transpose_dWq=True)

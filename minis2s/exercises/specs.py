@@ -333,7 +333,7 @@ GRU_STEP = Exercise(
 )
 
 
-# --------------------------------------------------------------------------- lesson 07
+# --------------------------------------------------------------------------- lesson 08
 
 
 def _attention_inputs(rng, Bn=3, S=4, A=5, Hq=6, Hv=2):
@@ -351,38 +351,38 @@ def _attention_padded(inputs, static):
 ADDITIVE_ATTENTION = Exercise(
     name="additive_attention",
     backward_name="additive_attention_backward",
-    lesson="07",
-    equations="eq. 7.6-7.8",
-    first_step="write eq. 7.6 first: dalpha_s = v_s . dcontext + dweights_s, dvalues_s = alpha_s dcontext",
+    lesson="08",
+    equations="eq. 8.6-8.8",
+    first_step="write eq. 8.6 first: dalpha_s = v_s . dcontext + dweights_s, dvalues_s = alpha_s dcontext",
     forward=F_attention.additive_attention_forward,
     make=_attention_inputs,
     wrt=("q", "keys_proj", "values", "Wq", "v"),
     formulas={
-        "dq": "dq = (sum over s of du_s) Wq (eq. 7.8)",
-        "dkeys_proj": "dkeys_proj = du = de_s v * (1 - t^2) (eq. 7.8)",
-        "dvalues": "dvalues_s = alpha_s dcontext (eq. 7.6)",
-        "dWq": "dWq = (sum over s of du_s)^T q, shape (A, Hq) like Wq (eq. 7.8)",
-        "dv": "dv = the sum over b and s of de_s t_s (eq. 7.8)",
+        "dq": "dq = (sum over s of du_s) Wq (eq. 8.8)",
+        "dkeys_proj": "dkeys_proj = du = de_s v * (1 - t^2) (eq. 8.8)",
+        "dvalues": "dvalues_s = alpha_s dcontext (eq. 8.6)",
+        "dWq": "dWq = (sum over s of du_s)^T q, shape (A, Hq) like Wq (eq. 8.8)",
+        "dv": "dv = the sum over b and s of de_s t_s (eq. 8.8)",
     },
     sizes=lambda inputs, static: {BATCH: inputs["q"].shape[0],
                                   "S, the source length": inputs["keys_proj"].shape[1]},
     upstream=("dcontext", "dweights"),
     paths={
         "dcontext": "dcontext reaches the weights through dalpha_s = v_s . dcontext and the values "
-                    "through dvalues_s = alpha_s dcontext (eq. 7.6)",
+                    "through dvalues_s = alpha_s dcontext (eq. 8.6)",
         "dweights": "the forward returns (context, weights), so dweights, the upstream gradient of "
-                    "the weights, adds to dalpha_s before the softmax backward (eq. 7.6-7.7)",
+                    "the weights, adds to dalpha_s before the softmax backward (eq. 8.6-8.7)",
     },
     preacts=(
-        Preact("de, the gradient of the scores (eq. 7.7)", ("dv",), ("dkeys_proj",)),
-        Preact("du = dkeys_proj, the gradient at tanh's input (eq. 7.8)", ("dkeys_proj",),
+        Preact("de, the gradient of the scores (eq. 8.7)", ("dv",), ("dkeys_proj",)),
+        Preact("du = dkeys_proj, the gradient at tanh's input (eq. 8.8)", ("dkeys_proj",),
                ("dq", "dWq"), "dq and dWq both start from sum over s of du_s: q Wq^T is added at "
                "every source position s, so the query's gradient is summed (not averaged) over "
                "the S positions"),
     ),
     padded=_attention_padded,
     padded_note="a padded position has weight alpha_s = 0, so de_s, du_s and dvalues_s are 0 there "
-                "(eq. 7.6-7.7)",
+                "(eq. 8.6-8.7)",
 )
 
 

@@ -121,18 +121,18 @@ def gru_step_backward(dh, cache):
 
 
 def additive_attention_backward(dout, cache):
-    """Backward of Bahdanau attention for one query (lesson 07, eq. 7.1, 7.4-7.8).
+    """Backward of Bahdanau attention for one query (lesson 08, eq. 8.1, 8.4-8.8).
 
     dout = (dcontext (B, Hv), dweights (B, S)): the forward returns (context, weights).
     cache (minis2s.functional.attention.AdditiveAttentionCache, from additive_attention_forward):
         cache.q        (B, Hq)     the query
         cache.values   (B, S, Hv)
         cache.Wq       (A, Hq)
-        cache.v        (A,)        the score vector w: scores_s = t_s . v (eq. 7.1)
-        cache.t        (B, S, A)   tau = tanh(q Wq^T + keys_proj) (eq. 7.1)
-        cache.weights  (B, S)      the attention weights alpha_s (eq. 7.4), 0 at padding
+        cache.v        (A,)        the score vector w: scores_s = t_s . v (eq. 8.1)
+        cache.t        (B, S, A)   tau = tanh(q Wq^T + keys_proj) (eq. 8.1)
+        cache.weights  (B, S)      the attention weights alpha_s (eq. 8.4), 0 at padding
     Returns dq (B, Hq), dkeys_proj (B, S, A), dvalues (B, S, Hv), dWq (A, Hq), dv (A,).
     """
     raise NotImplementedError(
-        "write eq. 7.6 first: dalpha_s = v_s . dcontext + dweights_s, dvalues_s = alpha_s dcontext"
+        "write eq. 8.6 first: dalpha_s = v_s . dcontext + dweights_s, dvalues_s = alpha_s dcontext"
     )

@@ -1,13 +1,13 @@
-"""Bidirectional recurrent layers over padded batches (lesson 08).
+"""Bidirectional recurrent layers over padded batches (lesson 09).
 
 The backward direction reads each row from its own last real token back to token 0, never
 from the padding. We get it by reversing each row's real prefix, running an ordinary
 (forward) cell over that, and reversing its outputs back:
 
-    eq. 8.1  rev_L(x)_t = x_{L-1-t} for t < L, x_t for t >= L    (per row; rev_L(rev_L(x)) = x)
-    eq. 8.2  hs_f = RNN_f(x),   hs_b = rev_L(RNN_b(rev_L(x)))
-    eq. 8.3  hs_t = [hs_f,t ; hs_b,t]                              (B, T, 2H)
-    eq. 8.4  dx = dx_f + rev_L(dx_b'), where dx_b' is RNN_b's input gradient for the upstream
+    eq. 9.1  rev_L(x)_t = x_{L-1-t} for t < L, x_t for t >= L    (per row; rev_L(rev_L(x)) = x)
+    eq. 9.2  hs_f = RNN_f(x),   hs_b = rev_L(RNN_b(rev_L(x)))
+    eq. 9.3  hs_t = [hs_f,t ; hs_b,t]                              (B, T, 2H)
+    eq. 9.4  dx = dx_f + rev_L(dx_b'), where dx_b' is RNN_b's input gradient for the upstream
              rev_L(dhs_b): rev_L is a permutation, so its adjoint is itself
 
 The final state of the backward direction is its state after reading token 0, as in PyTorch's
@@ -28,7 +28,7 @@ from .cells import SequenceCache
 class BidirectionalCache(NamedTuple):
     """What :func:`bidirectional_forward` saves. fwd: the forward direction's
     :class:`~minis2s.functional.cells.SequenceCache`; bwd: the backward direction's, which read
-    rev_L(x) (eq. 8.2); lengths: (B,) the real lengths L, or None when every row is full; H: one
+    rev_L(x) (eq. 9.2); lengths: (B,) the real lengths L, or None when every row is full; H: one
     direction's size."""
 
     fwd: SequenceCache
@@ -38,7 +38,7 @@ class BidirectionalCache(NamedTuple):
 
 
 def reverse_padded(x, lengths):
-    """Reverse each row's first ``lengths[b]`` steps along axis 1; padding stays put. (eq. 8.1)
+    """Reverse each row's first ``lengths[b]`` steps along axis 1; padding stays put. (eq. 9.1)
 
     x: (B, T, ...); lengths: (B,) ints on the backend of ``x``. An involution, computed on the
     device with one gather (no value is read back to the host).
@@ -68,7 +68,7 @@ def _check_direction(name, cell, d):
 
 
 def bidirectional_forward(cell, x, fwd, bwd, mask=None, lengths=None):
-    """Forward and backward ``cell`` over a padded batch.                (eq. 8.1-8.3)
+    """Forward and backward ``cell`` over a padded batch.                (eq. 9.1-9.3)
 
     x: (B, T, D); fwd, bwd: dicts {"h0", ("c0" for lstm), "Wx", "Wh", "bx", "bh"}, one per
     direction; mask: (B, T), 1/True on real tokens, each row real then padded; lengths: (B,)
@@ -90,16 +90,16 @@ def bidirectional_forward(cell, x, fwd, bwd, mask=None, lengths=None):
         lengths = xp.asarray(lengths)
         expect("lengths", lengths, (x.shape[0],), kind="int")
     (hs_f, final_f), cache_f = cells.sequence_forward(cell, x, fwd, lengths=lengths)
-    (hs_r, final_b), cache_b = cells.sequence_forward(cell, _rev(x, lengths), bwd, lengths=lengths)  # eq. 8.2
+    (hs_r, final_b), cache_b = cells.sequence_forward(cell, _rev(x, lengths), bwd, lengths=lengths)  # eq. 9.2
     H = hs_f.shape[2]
     hs = xp.empty(hs_f.shape[:2] + (2 * H,), dtype=hs_f.dtype)
-    hs[:, :, :H] = hs_f  # eq. 8.3
+    hs[:, :, :H] = hs_f  # eq. 9.3
     hs[:, :, H:] = _rev(hs_r, lengths)  # padding is 0 in hs_r and stays in place under rev_L
     return (hs, final_f, final_b), BidirectionalCache(cache_f, cache_b, lengths, H)
 
 
 def bidirectional_backward(dout, cache):
-    """dout = (dhs (B, T, 2H), dfinal_f, dfinal_b), each may be None.    (eq. 8.4)
+    """dout = (dhs (B, T, 2H), dfinal_f, dfinal_b), each may be None.    (eq. 9.4)
 
     Returns dx (B, T, D), dfwd, dbwd: dicts with the keys of fwd and bwd.
     """
@@ -109,5 +109,5 @@ def bidirectional_backward(dout, cache):
     dhs_r = None if dhs is None else _rev(dhs[:, :, H:], lengths)
     dx, dfwd = cells.sequence_backward((dhs_f, dfinal_f), cache.fwd)
     dx_r, dbwd = cells.sequence_backward((dhs_r, dfinal_b), cache.bwd)
-    dx = dx + _rev(dx_r, lengths)  # eq. 8.4
+    dx = dx + _rev(dx_r, lengths)  # eq. 9.4
     return dx, dfwd, dbwd

@@ -1,7 +1,7 @@
-"""Inverted dropout (lesson 06).
+"""Inverted dropout (lesson 07).
 
-    eq. 6.20  y = x * m / (1 - p),  m_k ~ Bernoulli(1 - p):  E[y] = x, so inference is the identity
-    eq. 6.21  dx = dy * m / (1 - p)
+    eq. 7.11  y = x * m / (1 - p),  m_k ~ Bernoulli(1 - p):  E[y] = x, so inference is the identity
+    eq. 7.12  dx = dy * m / (1 - p)
 
 The mask is drawn on the device from a seeded :class:`minis2s.backend.DeviceRNG`, so a seed
 fixes it (per backend) and no random numbers cross from the host in the training step.
@@ -13,7 +13,7 @@ from __future__ import annotations
 def dropout_forward(x, p: float, rng, train: bool = True):
     """x: any shape; p: drop probability in [0, 1); rng: a :class:`minis2s.backend.DeviceRNG`.
 
-    Returns (y, cache). With ``p == 0`` or ``train=False`` this is the identity (eq. 6.20: the
+    Returns (y, cache). With ``p == 0`` or ``train=False`` this is the identity (eq. 7.11: the
     1 / (1 - p) rescaling in training is what makes inference need no correction).
     """
     if not 0.0 <= p < 1.0:
@@ -28,5 +28,5 @@ def dropout_forward(x, p: float, rng, train: bool = True):
 
 
 def dropout_backward(dy, cache):
-    """Returns dx (eq. 6.21): the same mask and scale as the forward."""
+    """Returns dx (eq. 7.12): the same mask and scale as the forward."""
     return dy if cache is None else dy * cache

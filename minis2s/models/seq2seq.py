@@ -1,4 +1,4 @@
-"""The encoder-decoder model: one config, one params dict, one forward/backward (lessons 06-08).
+"""The encoder-decoder model: one config, one params dict, one forward/backward (lessons 06-09).
 
     src ─ encoder ─┬─ outputs ──────────── attention (keys projected once)
                    └─ final states ─ bridge ─ decoder (T steps) ─ readout ─ logits ─ loss
@@ -148,7 +148,7 @@ class Seq2Seq:
         dlogits = Floss.softmax_cross_entropy_backward(1.0, loss_cache)
         dzs = decoder.readout_backward(dlogits, readout_cache, grads)
         dstates, dmemory = decoder.decoder_backward(dzs, dec_cache, cfg, grads)
-        # eq. 8.6: the attention path (denc_out) and the bridge path (dfinals) add in the encoder's BPTT
+        # eq. 9.6: the attention path (denc_out) and the bridge path (dfinals) add in the encoder's BPTT
         denc_out = decoder.memory_backward(dmemory, memory, p, grads)
         dfinals = decoder.bridge_backward(dstates, bridge_cache, grads)
         encoder.encoder_backward(denc_out, dfinals, enc_cache, cfg, grads)

@@ -1,4 +1,4 @@
-"""One interface over the attention kinds, for the decoder (lesson 07).
+"""One interface over the attention kinds, for the decoder (lesson 08).
 
 Keys are prepared once per batch (:func:`keys_forward`): additive attention projects the
 encoder outputs with ``Wk`` (Bahdanau's ``U_a h_j``), dot attention projects them only when the

@@ -1,10 +1,10 @@
-"""The bridge, the attentive decoder and its readout (lessons 06-08).
+"""The bridge, the attentive decoder and its readout (lessons 06-09).
 
-Bridge (eq. 8.5): each decoder layer starts from ``tanh(W [h_fwd; h_bwd] + b)`` of the matching
+Bridge (eq. 9.5): each decoder layer starts from ``tanh(W [h_fwd; h_bwd] + b)`` of the matching
 encoder layer's final state (and likewise for the LSTM cell state), so what the encoder read
 reaches the decoder's first step.
 
-Decoder step t (Bahdanau et al., 2015; eq. 6.3 with lesson 07's attention, eq. 7.1-7.5):
+Decoder step t (Bahdanau et al., 2015; eq. 6.3 with lesson 08's attention, eq. 8.1-8.5):
 
     c_t   = attention(query = s_{t-1}, keys, values = encoder outputs)   (context)
     s_t   = cell([e_t; c_t], s_{t-1})    e_t the embedding of the token fed at t
@@ -40,7 +40,7 @@ from .encoder import output_size
 
 
 class BridgeCache(NamedTuple):
-    """What :func:`bridge_forward` saves for one part (h or c) of one layer's state (eq. 8.5).
+    """What :func:`bridge_forward` saves for one part (h or c) of one layer's state (eq. 9.5).
 
     prefix: its parameters' names, ``bridge.l{l}.{h,c}.``; affine: the AffineCache of
     a = W h_final + b; s0: tanh(a), from which tanh's slope is read (eq. 3.3).
@@ -133,7 +133,7 @@ def init_params(cfg, generator) -> dict:
 
 
 def bridge_forward(params, cfg, finals):
-    """finals[l]: encoder layer l's final state tuple, each (B, Henc).               (eq. 8.5)
+    """finals[l]: encoder layer l's final state tuple, each (B, Henc).               (eq. 9.5)
 
     Returns (states, caches): per decoder layer, the initial state tuple s_0 = tanh(W h + b)
     of each part (h, and c for the LSTM), each (B, H), and a list of :class:`BridgeCache`.
@@ -212,7 +212,7 @@ def step_forward(params, cfg, memory, states, e, rng=None, train=False):
     """One decoder step. e: (B, D) embedding of the fed token (already dropped out);
     states: per layer tuples of (B, H). Returns ((z (B, R), new_states, weights (B, S)), cache)."""
     xp = B.get_array_module(e)
-    if cfg.attention != "none":  # the query is the top layer's s_{t-1} (eq. 7.1-7.5)
+    if cfg.attention != "none":  # the query is the top layer's s_{t-1} (eq. 8.1-8.5)
         (ctx, w), attention = attn.step_forward(cfg.attention, params, states[-1][0], memory.keys,
                                                 memory.values, memory.mask)
         x = xp.concatenate([e, ctx], axis=1) if cfg.input_feeding else e

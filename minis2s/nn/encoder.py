@@ -1,7 +1,7 @@
-"""The encoder: embedding, then 1..L recurrent layers, each optionally bidirectional (lesson 08).
+"""The encoder: embedding, then 1..L recurrent layers, each optionally bidirectional (lesson 09).
 
     h^(0) = E_src[x]                                                    the embeddings (eq. 2.3)
-    h^(l+1) = cell_l(dropout(h^(l)))  over s = 1..S (eq. 6.2), or both directions (eq. 8.1-8.3)
+    h^(l+1) = cell_l(dropout(h^(l)))  over s = 1..S (eq. 6.2), or both directions (eq. 9.1-9.3)
 
 Parameters (``params`` dict keys): ``enc.emb`` (V, D); per layer ``l`` and direction
 ``d`` in ``f`` (forward) / ``b`` (backward): ``enc.l{l}.{d}.Wx|Wh|bx|bh``. Every layer's input

@@ -3,7 +3,7 @@
 Every op passes its own check (:data:`minis2s.suite.CASES`); these check the composition --
 that gradients cross every joint of the graph: readout, decoder steps, input feeding,
 attention, the key projection, bridge, encoder layers, both directions, embeddings -- on a
-padded batch (lesson 08, section 5). For each parameter array the model's gradient is compared
+padded batch (lesson 09, section 5). For each parameter array the model's gradient is compared
 with centered differences of the loss (eq. 1.5) at a few random coordinates, by the relative
 error of eq. 1.6. A model strings dozens of ops together, each adding its rounding, so the
 tolerance is 1e-6 rather than the ops' 1e-7.

@@ -13,16 +13,16 @@
 # ---
 
 # %% [markdown]
-# # Lesson 07 — Attention
+# # Lesson 08 — Attention
 #
 # **What you will learn**
 #
 # - why one final state is a bottleneck, and how attention removes it (Bahdanau et al.,
 #   2015; Luong et al., 2015);
 # - three ways to score a source position: additive, dot (and scaled dot), general
-#   (eq. 7.1–7.3); the masked softmax and the context vector (eq. 7.4–7.5);
+#   (eq. 8.1–8.3); the masked softmax and the context vector (eq. 8.4–8.5);
 # - masking done exactly: padded positions get weight **zero**, not a small number;
-# - the backward pass (eq. 7.6–7.8) — and you will write the additive one;
+# - the backward pass (eq. 8.6–8.8) — and you will write the additive one;
 # - attention heatmaps, and the classic result on the dates task: the same model without
 #   attention gets few dates exactly right, with attention practically all of them.
 #
@@ -56,9 +56,9 @@
 # %%
 import os
 
-# Lessons 06-10 train models on the CPU. Their matrices are small, so BLAS worker threads
+# Lessons 06-11 train models on the CPU. Their matrices are small, so BLAS worker threads
 # barely speed them up; on a busy machine (other jobs, `pytest -n 2`) threads that wait for
-# a core slow every product down many times over -- lesson 10 measures it. This must run
+# a core slow every product down many times over -- lesson 11 measures it. This must run
 # before NumPy is imported; export OPENBLAS_NUM_THREADS yourself to choose another number.
 for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(variable, "1")
@@ -101,7 +101,7 @@ from minis2s.exercises import check, solutions
 # $$
 # \ell_s = \tau_s\, w^{\top}, \qquad \tau_s = \tanh(u_s), \qquad
 # u_s = q\, W_q^{\top} + k'_s, \qquad k'_s = k_s W_k^{\top}
-# \tag{7.1}
+# \tag{8.1}
 # $$
 #
 # with $W_q$ $(A, H)$, $W_k$ $(A, H_{\text{enc}})$ and the score vector $w$ $(A)$ (the code
@@ -113,14 +113,14 @@ from minis2s.exercises import check, solutions
 #
 # $$
 # \ell_s = q\, k_s^{\top} \qquad\text{or}\qquad \ell_s = \frac{q\, k_s^{\top}}{\sqrt{H}}
-# \tag{7.2}
+# \tag{8.2}
 # $$
 #
 # **General** (Luong): a bilinear form, $W$ $(H, H_{\text{enc}})$:
 #
 # $$
 # \ell_s = q\, W k_s^{\top}
-# \tag{7.3}
+# \tag{8.3}
 # $$
 #
 # **Weights.** A softmax over the *real* source positions only. With $m_s \in \{0, 1\}$ the
@@ -129,14 +129,14 @@ from minis2s.exercises import check, solutions
 #
 # $$
 # \alpha_s = \frac{m_s\, \exp(\ell_s - \ell^{*})}{\sum_j m_j \exp(\ell_j - \ell^{*})}
-# \tag{7.4}
+# \tag{8.4}
 # $$
 #
 # **Context.** The weighted average of the values:
 #
 # $$
 # c_t = \sum_s \alpha_s\, v_s
-# \tag{7.5}
+# \tag{8.5}
 # $$
 #
 # The library's module docstring lists these equations, with the backward ones we derive
@@ -156,7 +156,7 @@ show(Fatt.additive_attention_forward, Fatt.dot_attention_forward, Fatt.general_a
 #
 # A batch of sources is padded. Attention must not attend to padding, and "not" should mean
 # *exactly* zero: a tiny weight on a padded position still mixes garbage into the context,
-# and (worse) makes the result depend on what the padding holds. Equation (7.4) multiplies
+# and (worse) makes the result depend on what the padding holds. Equation (8.4) multiplies
 # by the mask **after** the exponential, so a padded position's weight is $0 \cdot
 # \exp(\dots) = 0$ whatever its score. Two details make it robust: the exponent at padding
 # is replaced by 0 before `exp`, so even an infinite padded score cannot produce
@@ -222,28 +222,35 @@ print(decoder.__doc__)
 show(attn.keys_forward, attn.step_forward)
 
 # %% [markdown]
+# The decoder step of lesson 06 (eq. 6.3) with attention added: the context comes first,
+# from the query $s_{t-1}$, then joins the cell's input and the readout:
+
+# %%
+show(decoder.step_forward)
+
+# %% [markdown]
 # ## 5. Backward
 #
 # The step receives $\bar c$ $(B, H_v)$, the gradient of the context, and possibly
 # $\bar\alpha$, a gradient on the returned weights (`None` in the model; the exercise grader
-# sends one, so that both outputs are checked). Work back through (7.5), (7.4), (7.1).
+# sends one, so that both outputs are checked). Work back through (8.5), (8.4), (8.1).
 #
 # **The context** $c = \sum_s \alpha_s v_s$ is linear in each factor (for one batch row, and
 # one step $t$, whose subscript we drop):
 #
 # $$
 # \bar\alpha_s = \bar c\, v_s^{\top} \;\; (+\ \text{the upstream } \bar\alpha_s), \qquad \bar v_s = \alpha_s\, \bar c
-# \tag{7.6}
+# \tag{8.6}
 # $$
 #
-# **The masked softmax.** For real positions $s, j$, differentiating the quotient (7.4)
+# **The masked softmax.** For real positions $s, j$, differentiating the quotient (8.4)
 # gives $\partial \alpha_s / \partial \ell_j = \alpha_s(\delta_{sj} - \alpha_j)$, the softmax Jacobian of
 # lesson 02; a padded $\alpha_s$ is the constant 0. By the chain rule,
 # $\bar \ell_j = \sum_s \bar\alpha_s\, \alpha_s (\delta_{sj} - \alpha_j)$:
 #
 # $$
 # \bar \ell_j = \alpha_j \Bigl(\bar\alpha_j - \sum_s \alpha_s \bar\alpha_s\Bigr)
-# \tag{7.7}
+# \tag{8.7}
 # $$
 #
 # The factor $\alpha_j$ makes $\bar \ell_j = 0$ at every padded position, with no extra masking:
@@ -262,7 +269,7 @@ show(attn.keys_forward, attn.step_forward)
 # \bar q = \Bigl(\sum_s \bar u_s\Bigr) W_q, \quad
 # \bar W_q = \sum_b \Bigl(\sum_s \bar u_{bs}\Bigr)^{\!\top} q_b, \quad
 # \bar w = \sum_{b, s} \bar \ell_{bs}\, \tau_{bs}
-# \tag{7.8}
+# \tag{8.8}
 # $$
 #
 # The key projection $k'_s = k_s W_k^{\top}$ was computed once per batch, so its backward
@@ -282,8 +289,8 @@ show(attn.keys_forward, attn.step_forward)
 # Write the backward pass of additive attention for one query. Given
 # `dout = (dcontext, dweights)` and the forward's cache (which holds `q`, `values`, `Wq`,
 # `v` $= w$, the hidden layer `t` $= \tau = \tanh(q W_q^{\top} + k')$ and the `weights`), return
-# `dq, dkeys_proj, dvalues, dWq, dv` (eq. 7.6–7.8). Watch for: the upstream `dweights`
-# added to $\bar\alpha$, the softmax's subtracted sum (7.7), the tanh slope, and the sum over
+# `dq, dkeys_proj, dvalues, dWq, dv` (eq. 8.6–8.8). Watch for: the upstream `dweights`
+# added to $\bar\alpha$, the softmax's subtracted sum (8.7), the tanh slope, and the sum over
 # source positions in $\bar q$ and $\bar W_q$.
 #
 # The grader runs the library's own forward, `attention.additive_attention_forward`. Its cache
@@ -306,20 +313,20 @@ show(attention.AdditiveAttentionCache)
 
 # %%
 def additive_attention_backward(dout, cache):
-    """Backward of Bahdanau attention for one query (lesson 07, eq. 7.1, 7.4-7.8).
+    """Backward of Bahdanau attention for one query (lesson 08, eq. 8.1, 8.4-8.8).
 
     dout = (dcontext (B, Hv), dweights (B, S)): the forward returns (context, weights).
     cache (minis2s.functional.attention.AdditiveAttentionCache, from additive_attention_forward):
         cache.q        (B, Hq)     the query
         cache.values   (B, S, Hv)
         cache.Wq       (A, Hq)
-        cache.v        (A,)        the score vector w: scores_s = t_s . v (eq. 7.1)
-        cache.t        (B, S, A)   tau = tanh(q Wq^T + keys_proj) (eq. 7.1)
-        cache.weights  (B, S)      the attention weights alpha_s (eq. 7.4), 0 at padding
+        cache.v        (A,)        the score vector w: scores_s = t_s . v (eq. 8.1)
+        cache.t        (B, S, A)   tau = tanh(q Wq^T + keys_proj) (eq. 8.1)
+        cache.weights  (B, S)      the attention weights alpha_s (eq. 8.4), 0 at padding
     Returns dq (B, Hq), dkeys_proj (B, S, A), dvalues (B, S, Hv), dWq (A, Hq), dv (A,).
     """
     raise NotImplementedError(
-        "write eq. 7.6 first: dalpha_s = v_s . dcontext + dweights_s, dvalues_s = alpha_s dcontext"
+        "write eq. 8.6 first: dalpha_s = v_s . dcontext + dweights_s, dvalues_s = alpha_s dcontext"
     )
 
 
@@ -333,9 +340,9 @@ report = check(additive_attention_backward)
 report = check(solutions.additive_attention_backward)
 
 # %% [markdown]
-# Here is the library's own version, to compare with yours: the context's backward (7.6) and
-# the masked softmax's (7.7) are helpers that dot and general attention share, and the
-# additive backward adds (7.8):
+# Here is the library's own version, to compare with yours: the context's backward (8.6) and
+# the masked softmax's (8.7) are helpers that dot and general attention share, and the
+# additive backward adds (8.8):
 
 # %%
 show(Fatt.masked_softmax_backward, Fatt._context_backward, Fatt.additive_attention_backward)
@@ -361,6 +368,13 @@ show(Fatt.dot_attention_backward, Fatt.general_attention_backward, attn.keys_bac
 
 # %%
 show(decoder.step_backward, decoder.readout_backward)
+
+# %% [markdown]
+# Summed over the steps, the keys' and values' gradients reach the encoder outputs: the
+# values directly, the keys through their projection (for additive attention):
+
+# %%
+show(decoder.memory_backward)
 
 # %% [markdown]
 # The gradient checker confirms every kind against finite differences, on padded batches,
@@ -427,7 +441,7 @@ for variant, (task, trainer, summary, figures) in runs.items():
 # (we measured 99.8% after 11,400 steps). What attention changes is how *hard* the task is
 # to learn: the decoder reads each digit where it is instead of from a compressed summary
 # of the whole input. The advantage grows with the length of the input; on sentences
-# (lesson 09) it is decisive.
+# (lesson 10) it is decisive.
 #
 # The loss curves show the same story:
 
@@ -473,16 +487,16 @@ plt.show()
 #
 # ## Summary
 #
-# - Attention scores every encoder output against the decoder's state — additive (7.1),
-#   dot / scaled dot (7.2), general (7.3) — normalises the scores over the real positions
-#   (7.4) and averages the values (7.5). The key projection of additive attention is
+# - Attention scores every encoder output against the decoder's state — additive (8.1),
+#   dot / scaled dot (8.2), general (8.3) — normalises the scores over the real positions
+#   (8.4) and averages the values (8.5). The key projection of additive attention is
 #   computed once per batch.
 # - Masking multiplies by the mask after the exponential: padded positions get exactly
 #   zero weight, whatever they hold, and an empty row gets zero weights instead of `nan`.
-# - Backward: context (7.6), softmax Jacobian (7.7, zero at padding), the additive
-#   network (7.8) with sums over positions where a quantity was broadcast.
+# - Backward: context (8.6), softmax Jacobian (8.7, zero at padding), the additive
+#   network (8.8) with sums over positions where a quantity was broadcast.
 # - On dates, attention turns a model that learns the format into one that gets the
 #   dates right.
 #
-# **Next:** [lesson 08](08_bidirectional_bridge.ipynb) — encoder outputs that have read
+# **Next:** [lesson 09](09_bidirectional_bridge.ipynb) — encoder outputs that have read
 # the whole source (bidirectional), the bridge, and a gradient check of the whole model.

@@ -13,7 +13,7 @@
 # ---
 
 # %% [markdown]
-# # Lesson 10 — The GPU: CuPy, host and device, and where the time goes
+# # Lesson 11 — The GPU: CuPy, host and device, and where the time goes
 #
 # **What you will learn**
 #
@@ -24,7 +24,7 @@
 #   that on any CPU;
 # - where the time of a training step goes — the output layer's matrix products, the
 #   recurrent steps, Adam — measured with cProfile and explained with a cost model
-#   (eq. 10.1–10.3);
+#   (eq. 11.1–11.3);
 # - a CPU pitfall: BLAS threads on a busy machine.
 #
 # Every cell runs without a GPU: the GPU parts then say so and skip.
@@ -32,9 +32,9 @@
 # %%
 import os
 
-# Lessons 06-10 train models on the CPU. Their matrices are small, so BLAS worker threads
+# Lessons 06-11 train models on the CPU. Their matrices are small, so BLAS worker threads
 # barely speed them up; on a busy machine (other jobs, `pytest -n 2`) threads that wait for
-# a core slow every product down many times over -- lesson 10 measures it. This must run
+# a core slow every product down many times over -- lesson 11 measures it. This must run
 # before NumPy is imported; export OPENBLAS_NUM_THREADS yourself to choose another number.
 for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(variable, "1")
@@ -73,7 +73,7 @@ else:
 _ = minis2s.set_backend("numpy")  # the default; the GPU cells below switch with `with B.use("cupy"):`
 
 # %% [markdown]
-# We use one model throughout, shaped like lesson 09's reference translator: a
+# We use one model throughout, shaped like lesson 10's reference translator: a
 # bidirectional LSTM encoder, an attentive LSTM decoder, vocabularies of several thousand
 # words, a batch of 64 sentences of up to 16 tokens (random ids — the speed does not depend
 # on the words). Fast mode halves the sizes.
@@ -180,9 +180,9 @@ else:
 #   steps — the one explicit synchronisation in the loop, where it also checks for NaN;
 # - `clip_grad_norm` computes the norm and the scale factor on the device and multiplies
 #   by it even when it is 1 (lesson 03), instead of asking `if norm > max_norm:`;
-# - Adam's bias corrections are Python floats from the integer step count (lesson 06);
+# - Adam's bias corrections are Python floats from the integer step count (lesson 07);
 # - dropout masks and teacher-forcing choices are drawn on the device by a `DeviceRNG`;
-# - masks become lengths, and lengths become gather indices, on the device (lesson 08);
+# - masks become lengths, and lengths become gather indices, on the device (lesson 09);
 # - token ids are range-checked on the host before the batch moves (`check_batch_ids`),
 #   and the step is called with `forward_backward(..., ids_checked=True)`, so the layers' own check —
 #   which would read the ids' min and max back, because CuPy would silently wrap an id
@@ -227,7 +227,7 @@ with B.use("strict"):
 # Decoding is different: it must look at its own output. Greedy search reads one boolean
 # back every eighth step, to stop when every sentence has emitted `<eos>` (lesson 06);
 # beam search brings the $2k$ best candidates per sentence to the host at every step for
-# its bookkeeping (lesson 09). Both are deliberate, visible `B.to_host` calls.
+# its bookkeeping (lesson 10). Both are deliberate, visible `B.to_host` calls.
 #
 # If a GPU is present, we can measure both the speed-up and the price of one innocent
 # `float(loss)` per step:
@@ -319,7 +319,7 @@ for group, seconds in sorted(shares.items(), key=lambda kv: -kv[1]):
 # $$
 # C_{\text{out}} \approx 2NRV + 4NRV = 6\,N R V
 # \qquad \text{(not implemented in code)}
-# \tag{10.1}
+# \tag{11.1}
 # $$
 #
 # A recurrent layer's input projections are one big product per sequence (lesson 03),
@@ -331,7 +331,7 @@ for group, seconds in sorted(shares.items(), key=lambda kv: -kv[1]):
 # C_{\text{rec}} \approx 3 \cdot 2\, B\, S\, G H (D + H)
 # \qquad\text{in } 2S \text{ sequential steps of small products}
 # \qquad \text{(not implemented in code)}
-# \tag{10.2}
+# \tag{11.2}
 # $$
 #
 # The smaller a product, the worse it uses the processor, and every step adds fixed costs:
@@ -342,7 +342,7 @@ for group, seconds in sorted(shares.items(), key=lambda kv: -kv[1]):
 # $$
 # M_{\text{Adam}} \approx 31 \cdot P \cdot 4 \text{ bytes (float32)}
 # \qquad \text{(not implemented in code)}
-# \tag{10.3}
+# \tag{11.3}
 # $$
 #
 # For this model:
@@ -352,9 +352,9 @@ model = cpu[0]
 Bn, S, T = batch.src.shape[0], batch.src.shape[1], batch.tgt_in.shape[1]
 N, R = Bn * T, model.params["out.W"].shape[1]
 D_dec = model.params["dec.l0.Wx"].shape[1]  # the decoder cell's input: embedding and context
-flops_out = 6 * N * R * V  # (10.1)
-flops_rec = 3 * 2 * Bn * 4 * HID * (2 * S * (EMB + HID) + T * (D_dec + HID))  # (10.2): two encoder directions, decoder
-adam_bytes = 31 * model.n_params * 4  # (10.3)
+flops_out = 6 * N * R * V  # (11.1)
+flops_rec = 3 * 2 * Bn * 4 * HID * (2 * S * (EMB + HID) + T * (D_dec + HID))  # (11.2): two encoder directions, decoder
+adam_bytes = 31 * model.n_params * 4  # (11.3)
 seconds = {group: s / 2 for group, s in shares.items()}  # per step: two steps were profiled
 print(f"output layer: N={N}, R={R}, V={V}: {flops_out / 1e9:5.1f} GFLOP per step, "
       f"{flops_out / seconds['affine maps: the output layer (and the bridge)'] / 1e9:5.1f} GFLOP/s achieved")
@@ -367,7 +367,7 @@ print(f"Adam:         P = {model.n_params:,} parameters, {adam_bytes / 1e9:.2f} 
 # Read the two outputs side by side. The **output layer** has the largest operation count
 # — $V$ is in the thousands, $H$ in the hundreds — and it is one large, regular product
 # that runs close to the processor's peak; still, it takes the largest share of the step.
-# This is why vocabulary size is the first lever on speed (lesson 09 capped it), and why
+# This is why vocabulary size is the first lever on speed (lesson 10 capped it), and why
 # large-vocabulary systems use subword units and sampled or adaptive softmaxes. The
 # **recurrent cells** do about a third as many operations, in $2(2S + T)$ products that
 # must run one after another, each followed by a dozen element-wise kernels for the gates.
@@ -391,7 +391,7 @@ print(f"Adam:         P = {model.n_params:,} parameters, {adam_bytes / 1e9:.2f} 
 # But threads that wait for a busy core spin or sleep, and every product waits for its
 # slowest thread: on a shared machine — other jobs, or a test runner using every core —
 # multithreaded BLAS can make a training step many times *slower*. That is why the first
-# cell of lessons 06–10 sets one thread per process. We measure it in fresh processes
+# cell of lessons 06–11 sets one thread per process. We measure it in fresh processes
 # (the setting is read when NumPy is imported):
 
 # %%
@@ -399,7 +399,7 @@ import inspect
 import subprocess
 import sys
 
-# lesson 07's model (a GRU of 64 units with additive attention) on a batch of 64 strings of 16 characters
+# lesson 08's model (a GRU of 64 units with additive attention) on a batch of 64 strings of 16 characters
 probe = '''
 import time
 import numpy as np
@@ -434,7 +434,7 @@ print(f"({cores} cores; load average over the last minute: {os.getloadavg()[0]:.
 # On an idle machine with several cores the threaded run may be somewhat faster; when the
 # load average approaches or exceeds the number of cores, expect the opposite. On the
 # project's shared two-core machine, with other jobs running, we measured a training step
-# of a model like lesson 07's at about 10 ms with one thread and about 600 ms with two.
+# of a model like lesson 08's at about 10 ms with one thread and about 600 ms with two.
 # Export `OPENBLAS_NUM_THREADS` before starting Jupyter to choose for yourself.
 #
 # The command line chooses for you. With `--threads auto` (the default of `train`,
@@ -460,8 +460,8 @@ for others in (0.0, 0.2, 0.6, 1.0, 2.0):
 #   every `log_every` steps; all moves are explicit (`B.to_device`, `B.to_host`).
 # - The training step never reads a device value, so the GPU never waits for Python; the
 #   strict backend makes any hidden synchronisation an error on a CPU.
-# - On a CPU the output layer's products (10.1) dominate, then the sequential recurrent
-#   steps (10.2); Adam (10.3) is memory traffic. On a GPU the products become cheap and
+# - On a CPU the output layer's products (11.1) dominate, then the sequential recurrent
+#   steps (11.2); Adam (11.3) is memory traffic. On a GPU the products become cheap and
 #   the recurrent loop's per-kernel latency dominates.
 #
 # This is the end of the course: from a finite-difference check of one tanh (lesson 01)

@@ -13,17 +13,17 @@
 # ---
 
 # %% [markdown]
-# # Lesson 08 — Bidirectional encoders, the bridge, and a whole-model gradient check
+# # Lesson 09 — Bidirectional encoders, the bridge, and a whole-model gradient check
 #
 # **What you will learn**
 #
 # - bidirectional recurrent layers: a second RNN reads each sentence backwards, so every
-#   encoder output has seen the whole source (eq. 8.1–8.3);
+#   encoder output has seen the whole source (eq. 9.1–9.3);
 # - how to run the backward direction over a *padded* batch — reversing each row within
-#   its own length — and why its backward pass reverses the same way (eq. 8.4);
-# - the bridge from the encoder's final states to the decoder's first state (eq. 8.5);
+#   its own length — and why its backward pass reverses the same way (eq. 9.4);
+# - the bridge from the encoder's final states to the decoder's first state (eq. 9.5);
 # - the two paths by which the gradient reaches the encoder, attention and the bridge
-#   (eq. 8.6), seen separately;
+#   (eq. 9.6), seen separately;
 # - a gradient check of the entire model, every parameter, against finite differences.
 #
 # Shapes: B batch, T (or S) length, D input size, H hidden size per direction.
@@ -31,9 +31,9 @@
 # %%
 import os
 
-# Lessons 06-10 train models on the CPU. Their matrices are small, so BLAS worker threads
+# Lessons 06-11 train models on the CPU. Their matrices are small, so BLAS worker threads
 # barely speed them up; on a busy machine (other jobs, `pytest -n 2`) threads that wait for
-# a core slow every product down many times over -- lesson 10 measures it. This must run
+# a core slow every product down many times over -- lesson 11 measures it. This must run
 # before NumPy is imported; export OPENBLAS_NUM_THREADS yourself to choose another number.
 for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(variable, "1")
@@ -60,7 +60,7 @@ from course import show
 # $$
 # \operatorname{rev}_L(x)_t = \begin{cases} x_{L-1-t} & t < L \\ x_t & t \ge L \end{cases}
 # \qquad\text{(per row, 0-based } t\text{)}, \qquad \operatorname{rev}_L(\operatorname{rev}_L(x)) = x
-# \tag{8.1}
+# \tag{9.1}
 # $$
 #
 # Then the backward direction is an ordinary forward RNN run on the reversed rows, whose
@@ -69,12 +69,12 @@ from course import show
 # $$
 # \overrightarrow{h} = \operatorname{RNN}_f(x), \qquad
 # \overleftarrow{h} = \operatorname{rev}_L\bigl(\operatorname{RNN}_b(\operatorname{rev}_L(x))\bigr)
-# \tag{8.2}
+# \tag{9.2}
 # $$
 #
 # $$
 # h_t = \bigl[\,\overrightarrow{h}_t;\ \overleftarrow{h}_t\,\bigr] \qquad (B, T, 2H)
-# \tag{8.3}
+# \tag{9.3}
 # $$
 #
 # Padding stays zero: $\operatorname{RNN}_b$ outputs zeros at padded steps (eq. 3.8) and
@@ -82,7 +82,7 @@ from course import show
 # state is its state after reading token 0 — a summary of the sentence that is freshest
 # about its **first** words, the ones a decoder usually needs first.
 #
-# `reverse_padded` computes (8.1) on the device with one gather — an index array built
+# `reverse_padded` computes (9.1) on the device with one gather — an index array built
 # from the lengths, no Python loop over rows and no value read back to the host:
 
 # %%
@@ -104,7 +104,7 @@ print("rev_L(rev_L(x)) == x:", np.array_equal(bi.reverse_padded(bi.reverse_padde
 # multiplication by its transpose (lesson 01, the vector–Jacobian product), and a
 # permutation's transpose is its inverse — here $P$ itself, because $\operatorname{rev}_L$
 # undoes itself. So gradients are reversed exactly like values. Split the upstream
-# gradient into the two halves of (8.3); the forward direction's half goes through
+# gradient into the two halves of (9.3); the forward direction's half goes through
 # $\operatorname{RNN}_f$'s BPTT, the backward direction's half is reversed, goes through
 # $\operatorname{RNN}_b$'s BPTT, and the input gradient it produces is reversed back. Both
 # directions read the same $x$, so their input gradients add:
@@ -112,7 +112,7 @@ print("rev_L(rev_L(x)) == x:", np.array_equal(bi.reverse_padded(bi.reverse_padde
 # $$
 # \bar x = \bar x_f + \operatorname{rev}_L\bigl(\bar x_b'\bigr), \qquad
 # \bar x_b' = \text{the input gradient of } \operatorname{RNN}_b \text{ for the upstream } \operatorname{rev}_L\bigl(\bar{\overleftarrow{h}}\bigr)
-# \tag{8.4}
+# \tag{9.4}
 # $$
 #
 # The library's pair, with any cell (`"rnn"`, `"lstm"`, `"gru"`), and the one-direction
@@ -184,7 +184,7 @@ print(f"(all {len(results)} checks, every weight and bias of both directions: wo
 #
 # $$
 # s_0^{(l)} = \tanh\Bigl(\bigl[\,\overrightarrow{h}^{(l)}_{\text{final}};\ \overleftarrow{h}^{(l)}_{\text{final}}\,\bigr]\, W^{(l)\top} + b^{(l)}\Bigr)
-# \tag{8.5}
+# \tag{9.5}
 # $$
 #
 # It is an affine map and a tanh, so its backward is lesson 02's (eq. 2.2) after lesson
@@ -201,16 +201,16 @@ show(decoder.bridge_forward, decoder.bridge_backward)
 # ## 4. Two paths into the encoder
 #
 # With attention, the encoder's outputs $h_s$ reach the loss in two ways: through every
-# decoder step's context — as values (7.5) and, for additive attention, as keys projected
-# once per batch (7.1) — and through the final states and the bridge. Gradients of a
+# decoder step's context — as values (8.5) and, for additive attention, as keys projected
+# once per batch (8.1) — and through the final states and the bridge. Gradients of a
 # quantity used twice add (1.1):
 #
 # $$
 # \bar h_s = \underbrace{\sum_t \alpha_{ts}\,\bar c_t \;+\; W_k^{\top}\sum_t \bar k'_{ts}}_{\text{attention}},
 # \qquad
-# \bar h_{\text{final}} = \underbrace{\bar a\, W}_{\text{bridge}} \;\;\text{(eq. 8.5)}, \qquad
+# \bar h_{\text{final}} = \underbrace{\bar a\, W}_{\text{bridge}} \;\;\text{(eq. 9.5)}, \qquad
 # \bar\theta_{\text{enc}} = \text{BPTT of both}
-# \tag{8.6}
+# \tag{9.6}
 # $$
 #
 # Let us see each path on its own. We run the graph of `Seq2Seq.forward_backward` (lesson
@@ -255,7 +255,7 @@ dlogits = Floss.softmax_cross_entropy_backward(1.0, loss_cache)
 dzs = decoder.readout_backward(dlogits, readout_cache, grads)
 dstates, dmemory = decoder.decoder_backward(dzs, dec_cache, cfg, grads)
 dfinals = decoder.bridge_backward(dstates, bridge_cache, grads)  # the bridge path
-denc_out = decoder.memory_backward(dmemory, memory, p, grads)  # the attention path (8.6)
+denc_out = decoder.memory_backward(dmemory, memory, p, grads)  # the attention path (9.6)
 
 via_attention = {k: np.zeros_like(v) for k, v in p.items()}
 encoder.encoder_backward(denc_out, [(None, None)], enc_cache, cfg, via_attention)
@@ -276,7 +276,7 @@ print("\nthe two paths add up to the model's gradient:",
 # (tokens 0–3 are the specials: `<pad>` — whose row stays exactly zero — `<sos>` and
 # `<unk>` never occur in a source, `<eos>` does, once per row). The gradient of the encoder
 # outputs from attention is zero at the padded positions: the masked softmax gives them no
-# weight (7.4) and no score gradient (7.7). And the two contributions add up to exactly
+# weight (8.4) and no score gradient (8.7). And the two contributions add up to exactly
 # what `forward_backward` computed — the chain rule's sum over paths, made visible.
 #
 # ## 5. The whole model against finite differences
@@ -317,13 +317,13 @@ print(f"{len(results2)} parameter arrays; worst relative error {worst.rel_error:
 # ## Summary
 #
 # - A bidirectional layer runs a second RNN over each row reversed *within its length*
-#   (8.1–8.2) and concatenates the two per position (8.3). The reversal is a permutation
-#   that is its own inverse, so backward reverses gradients the same way (8.4).
+#   (9.1–9.2) and concatenates the two per position (9.3). The reversal is a permutation
+#   that is its own inverse, so backward reverses gradients the same way (9.4).
 # - The bridge maps the encoder's final states to the decoder's first state with a tanh
-#   layer (8.5); its backward is the affine and tanh backward of lessons 02–03.
+#   layer (9.5); its backward is the affine and tanh backward of lessons 02–03.
 # - With attention, gradient reaches the encoder through the contexts and through the
-#   bridge; the two add (8.6), and each reaches every real source token.
+#   bridge; the two add (9.6), and each reaches every real source token.
 # - The whole model passes a finite-difference check on every parameter array.
 #
-# **Next:** [lesson 09](09_translation.ipynb) — a real translation task: German to English
+# **Next:** [lesson 10](10_translation.ipynb) — a real translation task: German to English
 # on Multi30k, beam search and BLEU.

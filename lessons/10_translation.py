@@ -13,16 +13,16 @@
 # ---
 
 # %% [markdown]
-# # Lesson 09 — Translating German to English
+# # Lesson 10 — Translating German to English
 #
 # **What you will learn**
 #
 # - a real corpus, Multi30k: its sentences, vocabularies and unknown words;
-# - batching by length buckets, and how much padding it saves (eq. 9.1);
+# - batching by length buckets, and how much padding it saves (eq. 10.1);
 # - training a small attentive translator in a few seconds of CPU time;
-# - greedy search versus beam search, and the GNMT length penalty (eq. 9.2–9.4, 9.5–9.6);
-# - BLEU, computed by hand and checked against sacrebleu (eq. 9.7–9.11); perplexity
-#   (eq. 9.12).
+# - greedy search versus beam search, and the GNMT length penalty (eq. 10.2–10.4, 10.5–10.6);
+# - BLEU, computed by hand and checked against sacrebleu (eq. 10.7–10.11); perplexity
+#   (eq. 10.12).
 #
 # **The data.** Multi30k (Elliott et al., 2016) pairs English descriptions of Flickr
 # images with German and French translations: 29,000 training, 1,014 validation and 1,000
@@ -40,9 +40,9 @@
 # %%
 import os
 
-# Lessons 06-10 train models on the CPU. Their matrices are small, so BLAS worker threads
+# Lessons 06-11 train models on the CPU. Their matrices are small, so BLAS worker threads
 # barely speed them up; on a busy machine (other jobs, `pytest -n 2`) threads that wait for
-# a core slow every product down many times over -- lesson 10 measures it. This must run
+# a core slow every product down many times over -- lesson 11 measures it. This must run
 # before NumPy is imported; export OPENBLAS_NUM_THREADS yourself to choose another number.
 for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(variable, "1")
@@ -72,7 +72,7 @@ SKIPPED = "(skipped: this cell needs Multi30k -- see the first cell)"
 #
 # Word-level vocabularies are built from the training split; a word seen fewer than
 # `min_freq` times becomes `<unk>`. A vocabulary is a trade-off: each extra word is
-# another row of the output layer, whose cost grows linearly with $V$ (lesson 10), while
+# another row of the output layer, whose cost grows linearly with $V$ (lesson 11), while
 # every `<unk>` in a reference is a word the model can never produce. In fast mode we keep
 # the 3,000 most frequent words on each side.
 
@@ -102,7 +102,7 @@ else:
 #
 # $$
 # \text{padding share} = \frac{\sum_k \bigl(B_k T_k - \sum_{i \in k} L_i\bigr)}{\sum_k B_k T_k}
-# \tag{9.1}
+# \tag{10.1}
 # $$
 #
 # (counted over sources and targets together). Random batches mix short and long
@@ -181,12 +181,12 @@ else:
 #
 # ## 4. Greedy search and beam search
 #
-# Greedy decoding (eq. 6.22) takes the best token at every step. The best *sequence*
+# Greedy decoding (eq. 6.10) takes the best token at every step. The best *sequence*
 # maximises the sum of the log-probabilities,
 #
 # $$
 # \log P(y_{1:t} \mid x) = \sum_{i=1}^{t} \log p(y_i \mid y_{<i}, x)
-# \tag{9.2}
+# \tag{10.2}
 # $$
 #
 # and a token that looks best now can force a poor continuation. Searching all $V^T$
@@ -196,33 +196,33 @@ else:
 #
 # $$
 # \log P(h\,v \mid x) = \log P(h \mid x) + \log p(v \mid h, x)
-# \tag{9.3}
+# \tag{10.3}
 # $$
 #
 # and of the $k \cdot V$ candidates the $k$ best survive:
 #
 # $$
 # \text{beam}_{t} = \operatorname{top-}k \bigl\{\, h\,v : h \in \text{beam}_{t-1},\ v \in V \,\bigr\}
-# \quad \text{by (9.3)}
-# \tag{9.4}
+# \quad \text{by (10.3)}
+# \tag{10.4}
 # $$
 #
 # A candidate ending in `<eos>` is set aside as *finished* instead of taking a live slot;
 # a sentence is done when it has $k$ finished hypotheses. $k = 1$ is greedy search.
 #
-# **Length.** Every token adds a negative log-probability, so (9.2) prefers short outputs;
+# **Length.** Every token adds a negative log-probability, so (10.2) prefers short outputs;
 # beam search, which is better at finding high-probability sequences, finds the short ones
 # too. GNMT (Wu et al., 2016) ranks finished hypotheses by the log-probability divided by a
 # length penalty:
 #
 # $$
 # \operatorname{lp}(Y) = \left(\frac{5 + |Y|}{6}\right)^{\alpha}
-# \tag{9.5}
+# \tag{10.5}
 # $$
 #
 # $$
 # \operatorname{score}(Y) = \frac{\log P(Y \mid X)}{\operatorname{lp}(Y)}
-# \tag{9.6}
+# \tag{10.6}
 # $$
 #
 # $\alpha = 0$ is the plain log-probability; larger $\alpha$ favours longer outputs (GNMT
@@ -231,13 +231,13 @@ else:
 # sentence come back to the host for the bookkeeping.
 #
 # Below, `beam_search` is the loop, and each of its steps is four pieces. `_expand` adds
-# every live hypothesis's log-probability to that of every token (9.3). `best_n` selects
+# every live hypothesis's log-probability to that of every token (10.3). `best_n` selects
 # the $2k$ best extensions per sentence and brings them to the host (a fast partial sort,
 # not shown; $2k$ because each hypothesis has one extension by `<eos>`, so at most $k$ of
 # the $2k$ end there and the others can fill the $k$ live slots). `_Beams` keeps the
 # record on the host: `retire_and_keep` sets aside as finished the extensions among the
-# best $k$ that end in `<eos>`, scored by (9.6), and fills the live slots with the best of
-# the others (9.4); a hypothesis's tokens are read back through the per-step pointers to
+# best $k$ that end in `<eos>`, scored by (10.6), and fills the live slots with the best of
+# the others (10.4); a hypothesis's tokens are read back through the per-step pointers to
 # the slot it extended. `_compact` makes the next step's batch: each live hypothesis
 # continues from the decoder state of the one it extended, and the rows of sentences that
 # are done leave. At the end, `_Beams.best` picks each sentence's answer (live hypotheses
@@ -251,7 +251,7 @@ show(decode.length_penalty, decode.beam_search, decode._expand, decode._Beams, d
 # %% [markdown]
 # We decode the same validation sentences greedily and with a beam of 5 at three values of
 # $\alpha$, and compare corpus BLEU (section 5), the mean log-probability of the output
-# (9.2) and the output length relative to the references:
+# (10.2) and the output length relative to the references:
 
 # %%
 from minis2s import backend as B
@@ -310,7 +310,7 @@ else:
 #
 # $$
 # \text{count}_{\text{clip}}(g) = \min\Bigl(\text{count}_{h}(g),\ \max_k \text{count}_{r_k}(g)\Bigr)
-# \tag{9.7}
+# \tag{10.7}
 # $$
 #
 # The modified precision of order $n$ sums over the **whole corpus** before dividing
@@ -319,7 +319,7 @@ else:
 # $$
 # p_n = \frac{\sum_{\text{sentences}} \sum_{g \in n\text{-grams}(h)} \text{count}_{\text{clip}}(g)}
 #            {\sum_{\text{sentences}} \sum_{g \in n\text{-grams}(h)} \text{count}_{h}(g)}
-# \tag{9.8}
+# \tag{10.8}
 # $$
 #
 # Precision cannot see missing words — a one-word hypothesis can be perfectly precise — so
@@ -328,14 +328,14 @@ else:
 #
 # $$
 # \text{BP} = \begin{cases} 1 & c \ge r \\ e^{\,1 - r/c} & c < r \end{cases}
-# \tag{9.9}
+# \tag{10.9}
 # $$
 #
 # The score is the geometric mean of the four precisions, times BP:
 #
 # $$
 # \text{BLEU} = \text{BP} \cdot \exp\Bigl(\frac{1}{4} \sum_{n=1}^{4} \log p_n\Bigr)
-# \tag{9.10}
+# \tag{10.10}
 # $$
 #
 # One order without a single match makes the geometric mean zero. *Smoothing* (Chen &
@@ -344,7 +344,7 @@ else:
 #
 # $$
 # p_n \leftarrow \frac{1}{2^{i}\, \sum \text{count}_h} \quad \text{for the } i\text{-th order with no match}
-# \tag{9.11}
+# \tag{10.11}
 # $$
 #
 # The library's implementation, step for step:
@@ -355,7 +355,7 @@ from minis2s import metrics
 show(metrics._ngrams, metrics.corpus_bleu, metrics._bleu_from_stats)
 
 # %% [markdown]
-# The classic example of why the clip (9.7) exists: a hypothesis that repeats a common
+# The classic example of why the clip (10.7) exists: a hypothesis that repeats a common
 # word. Without the clip its unigram precision would be 7/7.
 
 # %%
@@ -373,7 +373,7 @@ print(f"by hand: BP = exp(1 - {mine.ref_len}/{mine.sys_len}) = {np.exp(1 - mine.
       f"{np.exp(1 - mine.ref_len / mine.sys_len) * np.exp(np.mean(np.log(np.array(mine.precisions) / 100))) * 100:.2f}")
 per_sentence = [metrics.sentence_bleu(h, r).score for h, r in zip(examples["hyps"], examples["refs"])]
 print(f"sentence BLEUs {[round(s, 1) for s in per_sentence]}: mean {np.mean(per_sentence):.2f}, "
-      f"not the corpus BLEU {mine.score:.2f}: eq. 9.8 sums the counts over the corpus before dividing")
+      f"not the corpus BLEU {mine.score:.2f}: eq. 10.8 sums the counts over the corpus before dividing")
 
 # %% [markdown]
 # sacrebleu is the standard implementation. Given the same whitespace tokens
@@ -408,7 +408,7 @@ if sacrebleu is not None:
 #
 # $$
 # \text{PPL} = \exp\Bigl(-\frac{1}{N}\sum_{\text{tokens}} \log p(y_t \mid y_{<t}, x)\Bigr)
-# \tag{9.12}
+# \tag{10.12}
 # $$
 #
 # It is computed teacher-forced, so unlike BLEU it does not depend on the decoder; and it
@@ -448,12 +448,12 @@ else:
 # ## Summary
 #
 # - Multi30k: 29k caption pairs; word vocabularies trade output-layer cost against
-#   `<unk>`s. Bucketing by length cuts the padding share (9.1).
+#   `<unk>`s. Bucketing by length cuts the padding share (10.1).
 # - Beam search keeps the $k$ best hypotheses (9.2–9.4); it finds more probable, and
 #   shorter, outputs; the length penalty (9.5–9.6) counters the shortness. Better search is
 #   not a better model.
-# - BLEU: clipped $n$-gram counts (9.7), corpus-level precisions (9.8), brevity penalty
-#   (9.9), geometric mean (9.10), smoothing (9.11) — the library reproduces sacrebleu.
-#   Perplexity is the exponentiated per-token NLL (9.12).
+# - BLEU: clipped $n$-gram counts (10.7), corpus-level precisions (10.8), brevity penalty
+#   (10.9), geometric mean (10.10), smoothing (10.11) — the library reproduces sacrebleu.
+#   Perplexity is the exponentiated per-token NLL (10.12).
 #
-# **Next:** [lesson 10](10_gpu.ipynb) — the same model on a GPU, and where the time goes.
+# **Next:** [lesson 11](11_gpu.ipynb) — the same model on a GPU, and where the time goes.

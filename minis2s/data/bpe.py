@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import heapq
+import itertools
 import json
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -75,7 +76,7 @@ def merge_pair(symbols: tuple[str, ...], pair: tuple[str, str]) -> tuple[str, ..
 
 def adjacent_pairs(symbols: tuple[str, ...]):
     """Every adjacent pair of ``symbols``, repeats included (``a a a`` has ``(a, a)`` twice)."""
-    return zip(symbols, symbols[1:])
+    return itertools.pairwise(symbols)
 
 
 class _LargerFirst:
@@ -108,7 +109,7 @@ def learn_bpe(
     finds the most frequent pair without scanning all of them; an entry whose count has
     changed since it was pushed is stale and skipped. Measured on Multi30k de+en train
     (27k distinct words, one shared CPU): the textbook loop takes 0.077 s a merge over the
-    first 100, so ~13 min for 10k merges; this one takes 4 s for all 10k, ~190x less.
+    first 100, so ~13 min for 10k merges; this one takes 4-6 s for all 10k, 130-190x less.
     """
     if num_merges < 0:
         raise ValueError(f"num_merges must be >= 0, got {num_merges}")
@@ -212,7 +213,7 @@ class BPE:
             if pair not in self.ranks:
                 break
             symbols = merge_pair(symbols, pair)
-        pieces = symbols[:-1] + (symbols[-1][: -len(END)],)
+        pieces = symbols[:-1] + (symbols[-1].removesuffix(END),)
         if pieces[-1].endswith(SEP):
             # A word ending in "@@" would end in a piece that reads as "glue to the next
             # word". Splitting its last character off keeps decode exact: "x@@" -> "x@", "@".
@@ -270,7 +271,7 @@ class BPE:
         it was built from words, or from another BPE model's pieces."""
         made = self.token_set()
         foreign = [t for t in vocab.tokens[len(vocab.SPECIALS):]
-                   if t not in made and len(t[: -len(SEP)] if t.endswith(SEP) else t) > 1]
+                   if t not in made and len(t.removesuffix(SEP)) > 1]
         if foreign:
             raise DataError(
                 f"the BPE model ({len(self)} merges, fingerprint {self.fingerprint[:12]}) does not match "
@@ -317,7 +318,7 @@ class BPE:
             if not (isinstance(m, list) and len(m) == 2 and all(isinstance(s, str) and s for s in m)):
                 raise DataError(f"BPE merge {n} must be a pair of non-empty strings, got {m!r}")
             for s in m:
-                if s not in known and len(s[: -len(END)] if s.endswith(END) else s) != 1:
+                if s not in known and len(s.removesuffix(END)) != 1:
                     raise DataError(f"BPE merge {n} {m!r} uses {s!r}, which no earlier merge makes")
             known.add(m[0] + m[1])
         bpe = cls(merges)

@@ -1,11 +1,13 @@
-"""Data: vocabularies, tokenizers, batching, toy tasks and Multi30k (lesson 01)."""
+"""Data: vocabularies, tokenizers, byte-pair encoding, batching, toy tasks and Multi30k (lesson 01)."""
 
 from .batching import Batch, Batcher, batches_for_inference, make_batch, pad, restore_order
+from .bpe import BPE, learn_bpe
 from .tokenize import CharTokenizer, MosesLikeTokenizer, WhitespaceTokenizer, tokenizer_from_json
 from .toy import DATE_FORMATS, TASKS, Task, format_date, make_splits
 from .vocab import Vocab
 
 __all__ = [
+    "BPE",
     "DATE_FORMATS",
     "TASKS",
     "Batch",
@@ -17,6 +19,7 @@ __all__ = [
     "WhitespaceTokenizer",
     "batches_for_inference",
     "format_date",
+    "learn_bpe",
     "make_batch",
     "make_splits",
     "pad",

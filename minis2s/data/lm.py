@@ -12,7 +12,8 @@ Stream batches (truncated BPTT): the N - 1 (x, y) pairs are laid out as B rows o
 consecutive pairs -- B parallel streams -- and every row is cut into windows of T columns. Window
 k + 1 of a row continues where window k ended, so the trainer carries the hidden state from one
 window to the next (``carry``); only the last row's tail is padding (masked). Every pair is
-counted once: the figures of a stream equal those of its sentences read one after another.
+counted once, and each row is read as one forward over it would read it; a row b > 0 starts
+mid-text from zero state, a price of B parallel streams that shrinks as the rows grow.
 
 Sentence batches: each sentence alone, ``x = <eos> w``, ``y = w <eos>``, padded and masked,
 from zero state -- the same tokens predicted as in the stream, without the context across
@@ -56,14 +57,14 @@ def join_stream(sentences, eos_id: int = Vocab.eos_id):
 def stream_rows(stream, n_rows: int, pad_id: int = Vocab.pad_id):
     """The (x, y) pairs of a stream as ``n_rows`` parallel rows: x, y (B, L) int64, mask (B, L).
 
-    Row b holds pairs b L .. (b + 1) L - 1 in order; the last row ends in padding. B is at most
-    the number of pairs, so no row is empty.
+    Row b holds pairs b L .. (b + 1) L - 1 in order; the last row may end in padding. B is cut
+    down where fewer rows already hold every pair, so no row is all padding.
     """
     n_pairs = len(stream) - 1
     if n_pairs < 1:
         raise DataError("the text is empty: a language model needs at least one sentence")
-    n_rows = min(n_rows, n_pairs)
-    L = -(-n_pairs // n_rows)
+    L = -(-n_pairs // min(n_rows, n_pairs))
+    n_rows = -(-n_pairs // L)  # 9 pairs in 4 rows of 3 would leave one row all padding: 3 rows
     x = np.full(n_rows * L, pad_id, dtype=np.int64)
     y = np.full(n_rows * L, pad_id, dtype=np.int64)
     mask = np.zeros(n_rows * L, dtype=np.float32)

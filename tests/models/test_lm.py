@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 
 from minis2s import backend as B
-from minis2s.data.lm import SentenceBatcher, StreamBatcher, join_stream, sentence_batch, stream_rows, stream_windows
+from minis2s.data.lm import (
+    SentenceBatcher,
+    StreamBatcher,
+    join_stream,
+    sentence_batch,
+    stream_rows,
+    stream_windows,
+)
 from minis2s.functional.cells import CELLS
 from minis2s.models.lm import LanguageModel, LMConfig
 from minis2s.suite.model import check_language_model, random_lm_batch
@@ -48,12 +55,14 @@ def _two_windows(cell, dtype="float64"):
 @pytest.mark.parametrize("cell", list(CELLS))
 def test_window_two_from_the_carried_state_equals_its_part_of_the_whole_sequence(cell):
     model, whole, windows = _two_windows(cell)
-    dev = lambda b: (B.to_device(b.x), B.to_device(b.y), B.to_device(b.mask, model.dtype))  # noqa: E731
+    def dev(b):
+        return B.to_device(b.x), B.to_device(b.y), B.to_device(b.mask, model.dtype)
+
     x, y, m = dev(whole)
     logp_whole = per_token_nll(model, x, y, m, None)
     (_, nll1, _), state = model.forward_backward(*dev(windows[0]), backward=False, train=False)
     assert windows[1].carry and not windows[0].carry
-    (_, nll2, n2), _ = model.forward_backward(*dev(windows[1]), state, backward=False, train=False)
+    (_, nll2, _), _ = model.forward_backward(*dev(windows[1]), state, backward=False, train=False)
     T1 = windows[0].x.shape[1]
     part = logp_whole[:, T1 : T1 + windows[1].x.shape[1]]
     assert B.to_float(nll2) == pytest.approx(float(part.sum()), rel=1e-12)
@@ -80,7 +89,9 @@ def test_carried_state_gets_no_gradient_from_the_next_window():
     """The gradient of window 2 is the same whether its state came out of window 1's graph or was
     made up with the same values: nothing flows back into window 1."""
     model, _, windows = _two_windows("lstm")
-    dev = lambda b: (B.to_device(b.x), B.to_device(b.y), B.to_device(b.mask, model.dtype))  # noqa: E731
+    def dev(b):
+        return B.to_device(b.x), B.to_device(b.y), B.to_device(b.mask, model.dtype)
+
     _, state = model.forward_backward(*dev(windows[0]), train=False)
     model.forward_backward(*dev(windows[1]), state, train=False)
     carried = {k: g.copy() for k, g in model.grads.items()}

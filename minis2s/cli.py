@@ -124,7 +124,8 @@ def _train_parser(sub, shared):
     p = sub.add_parser(
         "train", parents=[shared["backend"], shared["threads"], shared["quiet"], shared["json"]],
         help="train a model on a toy task or a corpus",
-        description="Train an encoder-decoder. Flags left out take the task's recommended recipe "
+        description="Train an encoder-decoder, or with --task lm --data multi30k a language model (generate "
+        "writes text with it). Flags left out take the task's recommended recipe "
         "(minis2s/recipes.py). Checkpoints, metrics.jsonl and TensorBoard events go to --out.",
     )
     from .recipes import TASKS

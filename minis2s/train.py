@@ -528,8 +528,8 @@ class LMTrainer(Trainer):
 def build_run(task_cfg: dict, model_cfg: dict, train_cfg: TrainConfig, out, quiet=False, resume=False):
     """Data, model and trainer for a run; the same inputs rebuild the same run on resume.
 
-    task_cfg: ``{"kind": "toy", "name", "seed", "data"}`` or ``{"kind": "translation", "src",
-    "tgt", "data_dir", "min_freq"}``; model_cfg: :class:`Seq2SeqConfig` fields besides the
+    task_cfg: ``{"kind": "toy", "name", "seed", "data"}``, ``{"kind": "translation", "src",
+    "tgt", "data_dir", "min_freq"}`` or a language model's (:func:`_build_lm_run`); model_cfg: :class:`Seq2SeqConfig` fields besides the
     vocabulary sizes. Before anything large is made: a batch size above the number of training
     pairs is capped to it, and a training step that would not fit in the memory available is
     refused. Returns (task, trainer).

@@ -128,7 +128,10 @@ def test_top_k_keeps_exactly_the_k_most_likely_tokens():
 
 def test_top_p_keeps_the_smallest_set_whose_mass_reaches_p():
     logp = np.log(np.array([[0.1, 0.4, 0.05, 0.3, 0.15]]))
-    support = lambda p: (filtered_probs(logp, top_p=p)[0] > 0).tolist()
+
+    def support(p):
+        return (filtered_probs(logp, top_p=p)[0] > 0).tolist()
+
     assert support(0.4) == [False, True, False, False, False]  # 0.4 alone reaches 0.4
     assert support(0.5) == [False, True, False, True, False]  # 0.4 + 0.3
     assert support(0.71) == [False, True, False, True, True]  # + 0.15 = 0.85

@@ -209,3 +209,16 @@ def test_char_level_lm_trains_and_generates_characters(corpus, tmp_path):
     assert all(t.startswith("a m") and len(t) <= 13 for t in texts)
     code, _, err = run(["generate", "--checkpoint", str(out), "--prompt", "A"])
     assert code == 2 and "characters outside" in err and "'A'" in err
+
+
+def test_lm_training_step_reads_nothing_back_from_the_device(corpus, tmp_path):
+    """The strict backend refuses hidden host reads: a step with a carried state makes none."""
+    from minis2s import backend
+
+    try:
+        code, stdout, err = run(["train", "--backend", "strict", "--task", "lm", "--data", "multi30k", "--data-dir",
+                                 str(corpus), "--out", str(tmp_path / "s"), "--max-steps", "4", "--json"] + TINY)
+    finally:
+        backend.set_backend("numpy")
+    assert code == 0, err
+    assert json.loads(stdout.strip().splitlines()[-1])["steps"] == 4

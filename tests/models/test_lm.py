@@ -25,7 +25,7 @@ SIZES = dict(vocab=9, emb=3, hidden=4)
 
 @pytest.mark.parametrize("cell", list(CELLS))
 @pytest.mark.parametrize("layers, dropout", [(1, 0.0), (2, 0.3)])
-def test_lm_gradients_match_centered_differences_in_float64(cell, layers, dropout):
+def test_lm_gradients_match_centered_differences_in_float64(cell, layers, dropout, backend):
     results = check_language_model(LMConfig(cell=cell, layers=layers, dropout=dropout, **SIZES))
     assert [r.wrt for r in results] == list(LanguageModel(LMConfig(cell=cell, layers=layers, **SIZES)).params)
     worst = max(r.rel_error for r in results)
@@ -172,3 +172,15 @@ def test_perplexity_is_exp_of_the_mean_per_token_loss(batching):
 def test_random_lm_batch_pads_after_each_rows_end():
     x, y, m = (B.to_host(a) for a in random_lm_batch(np.random.default_rng(0), 9))
     assert m.sum(axis=1).tolist() == [5, 2, 4] and (x[m == 0] == 0).all() and (y[m == 0] == 0).all()
+
+
+def test_generation_runs_on_every_backend_without_reading_the_device_mid_step(backend):
+    """The strict backend refuses hidden host reads; greedy, sampling and beam search run."""
+    from minis2s.decode import beam_search, greedy, sample
+
+    model = LanguageModel(LMConfig(cell="lstm", layers=2, **SIZES), seed=0)
+    ctx = B.to_device(np.array([[2, 5, 6]] * 2))
+    mask = B.to_device(np.ones((2, 3)), model.dtype)
+    assert len(greedy(model, ctx, mask, 7, 2, max_len=5).ids) == 2
+    assert len(sample(model, ctx, mask, 7, 2, B.DeviceRNG(0), top_p=0.9, max_len=5).ids) == 2
+    assert len(beam_search(model, ctx, mask, 7, 2, beam=3, max_len=5).ids) == 2

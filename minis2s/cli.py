@@ -98,8 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = functools.partial(argparse.ArgumentParser, formatter_class=_HelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True, metavar="command", parser_class=commands)
     shared = _shared_options()
-    for add in (_gradcheck_parser, _train_parser, _translate_parser, _evaluate_parser, _data_parser,
-                _plot_parser, _export_parser, _demo_parser):
+    for add in (_gradcheck_parser, _train_parser, _translate_parser, _generate_parser, _evaluate_parser,
+                _data_parser, _plot_parser, _export_parser, _demo_parser):
         add(sub, shared)
     return parser
 
@@ -124,15 +124,18 @@ def _train_parser(sub, shared):
     p = sub.add_parser(
         "train", parents=[shared["backend"], shared["threads"], shared["quiet"], shared["json"]],
         help="train a model on a toy task or a corpus",
-        description="Train an encoder-decoder. Flags left out take the task's recommended recipe "
+        description="Train an encoder-decoder, or with --task lm --data multi30k a language model (generate "
+        "writes text with it). Flags left out take the task's recommended recipe "
         "(minis2s/recipes.py). Checkpoints, metrics.jsonl and TensorBoard events go to --out.",
     )
     from .recipes import TASKS
 
-    src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--task", choices=[t for t in TASKS if t != "multi30k"], help="a toy task generated from --seed")
-    src.add_argument("--data", choices=["multi30k"], help="a translation corpus (see --src, --tgt, --data-dir)")
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--task", choices=[t for t in TASKS if t != "multi30k"],
+                     help="a toy task generated from --seed, or lm: a language model on --data (see --lang)")
     src.add_argument("--resume", metavar="DIR", help="continue the run in DIR (its recipe, data order and RNG)")
+    p.add_argument("--data", choices=["multi30k"], help="a corpus: translation (see --src, --tgt, --data-dir), or "
+                   "the text of --task lm")
     p.add_argument("--out", metavar="DIR", help="run directory (required unless --resume); it must not hold "
                    "another run")
     p.add_argument("--overwrite", action="store_true",
@@ -142,6 +145,12 @@ def _train_parser(sub, shared):
     d.add_argument("--src", default="de", choices=["de", "en", "fr"], help="source language (--data)")
     d.add_argument("--tgt", default="en", choices=["de", "en", "fr"], help="target language (--data)")
     d.add_argument("--data-dir", metavar="D", help="Multi30k files (default: $MINIS2S_DATA, then ~/.cache/minis2s/multi30k)")
+    d.add_argument("--lang", choices=["de", "en", "fr"], help="--task lm: the side of the corpus to model (default en)")
+    d.add_argument("--level", choices=["word", "char"], help="--task lm: tokens are words or characters (default word)")
+    d.add_argument("--lm-batches", choices=["stream", "sentence"],
+                   help="--task lm: one stream in windows of --bptt tokens, the state carried across "
+                   "(truncated BPTT), or padded sentences each from zero state (default stream)")
+    d.add_argument("--bptt", type=_positive_int, metavar="T", help="--task lm: window length (default 35)")
     d.add_argument("--train-size", type=_positive_int, metavar="N", help="toy task: training examples")
     d.add_argument("--test-size", type=_positive_int, metavar="N", help="toy task: validation and test examples each")
     _model_options(p.add_argument_group("model"))
@@ -211,6 +220,34 @@ def _translate_parser(sub, shared):
     )
     _decode_options(p)
     p.set_defaults(run=_run("translate"))
+
+
+def _generate_parser(sub, shared):
+    p = sub.add_parser(
+        "generate", parents=[shared["backend"], shared["threads"], shared["json"]],
+        help="write text with a trained language model (train --task lm)",
+        description="Prints --num continuations of --prompt, one per line (the prompt included), each "
+        "ending at <eos> or after --max-len tokens. By default they are sampled from softmax(logits / "
+        "--temperature), restricted to the --top-k most likely tokens and/or the --top-p nucleus; "
+        "--greedy takes the most likely token at every step, --beam K the most likely continuation "
+        "beam search finds. Without --prompt a sentence starts from nothing. --json: a last line "
+        "{checkpoint, method, prompt, samples, log_probs}.",
+    )
+    p.add_argument("--checkpoint", required=True, metavar="DIR", help="a language-model run or a checkpoint in it")
+    p.add_argument("--prompt", metavar="TEXT", help="the words the text starts with (they must be in the "
+                   "model's vocabulary)")
+    p.add_argument("--temperature", type=float, default=1.0, metavar="T",
+                   help="> 0: below 1 sharpens the distribution, above 1 flattens it")
+    p.add_argument("--top-k", type=int, metavar="K", help="sample among the K most likely tokens only")
+    p.add_argument("--top-p", type=float, metavar="P",
+                   help="in (0, 1]: sample among the fewest most likely tokens whose probability reaches P")
+    p.add_argument("--num", type=int, default=1, metavar="N", help="how many samples")
+    p.add_argument("--seed", type=int, default=0, help="seed of the sampling: the same seed gives the same text")
+    p.add_argument("--max-len", type=int, metavar="L", help="at most L new tokens (default 50 words, 200 characters)")
+    how = p.add_mutually_exclusive_group()
+    how.add_argument("--greedy", action="store_true", help="the most likely token at every step")
+    how.add_argument("--beam", type=int, metavar="K", help="beam search of width K")
+    p.set_defaults(run=_run("generate"))
 
 
 def _evaluate_parser(sub, shared):
@@ -302,9 +339,27 @@ def _run(command):
 def _refuse_bad_combinations(parser, args) -> None:
     """Flag combinations argparse cannot express, refused the way argparse refuses others."""
     if args.command == "train":
-        if args.data and args.src == args.tgt:
+        lm = args.task == "lm"
+        if args.resume and args.data:
+            parser.error("argument --data: not allowed with argument --resume (the run knows its data)")
+        if not (args.task or args.data or args.resume):
+            parser.error("give --task (a toy task, or lm with --data), --data or --resume")
+        if lm and not args.data:
+            parser.error("--task lm needs the text to model: --data multi30k (and --lang)")
+        if args.task and not lm and args.data:
+            parser.error(f"--data belongs to translation and --task lm, not to the toy task {args.task!r}")
+        lm_only = [f for f in ("lang", "level", "lm_batches", "bptt") if getattr(args, f) is not None]
+        if lm_only and not lm and not args.resume:
+            parser.error(f"--{lm_only[0].replace('_', '-')} belongs to --task lm")
+        if lm:
+            seq2seq_only = [f for f in ("bidirectional", "attention", "input_feeding", "tie_embeddings",
+                                        "teacher_forcing", "teacher_forcing_final", "train_size", "test_size")
+                            if getattr(args, f) is not None]
+            if seq2seq_only:
+                parser.error(f"--{seq2seq_only[0].replace('_', '-')} belongs to encoder-decoders, not to --task lm")
+        if args.data and not lm and args.src == args.tgt:
             parser.error(f"--src and --tgt are both {args.src!r}: choose two different languages")
-        if args.task and (args.data_dir):
+        if args.task and not lm and args.data_dir:
             parser.error("--data-dir belongs to --data, not to toy tasks (--task)")
         if args.resume and args.overwrite:
             parser.error("--overwrite starts a run again; --resume continues one: choose one of them")

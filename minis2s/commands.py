@@ -18,6 +18,7 @@ from .errors import UserError
 from .recipes import recipe
 from .train import TrainConfig, build_run, held_out_summary
 
+LM_MODEL_FLAGS = ("cell", "emb", "hidden", "layers", "dropout")
 MODEL_FLAGS = ("cell", "emb", "hidden", "layers", "bidirectional", "attention", "input_feeding",
                "tie_embeddings", "dropout")
 TRAIN_FLAGS = tuple(f.name for f in fields(TrainConfig))
@@ -98,8 +99,8 @@ def _resume_run(args):
     task_cfg, model_cfg = dict(config["task"]), dict(config["model"])
     if args.data_dir:
         task_cfg["data_dir"] = _absolute(args.data_dir)
-    for k in ("src_vocab", "tgt_vocab"):
-        model_cfg.pop(k)
+    for k in ("src_vocab", "tgt_vocab", "vocab"):  # the vocabularies' sizes come from the data again
+        model_cfg.pop(k, None)
     tc = TrainConfig(**{**config["train"], **_overrides(args, BUDGET_FLAGS)})
     out = Path(args.resume)
     if (out / "checkpoints").is_dir() is False:
@@ -111,7 +112,15 @@ def _resume_run(args):
 
 def _start_run(args):
     seed = args.seed if args.seed is not None else 0
-    if args.data:
+    model_flags = MODEL_FLAGS
+    if args.task == "lm":
+        r = recipe("lm")
+        lang, data = args.lang or "en", r["data"]
+        task_cfg = {"kind": "lm", "name": f"{args.data}-{lang}-lm", "lang": lang, "level": args.level or "word",
+                    "data_dir": _absolute(args.data_dir), "min_freq": data["min_freq"],
+                    "batching": args.lm_batches or data["batching"], "bptt": args.bptt or data["bptt"]}
+        model_flags = LM_MODEL_FLAGS
+    elif args.data:
         r = recipe(args.data)
         task_cfg = {"kind": "translation", "name": args.data, "src": args.src, "tgt": args.tgt,
                     "data_dir": _absolute(args.data_dir), "min_freq": r["data"]["min_freq"]}
@@ -123,7 +132,7 @@ def _start_run(args):
         if args.test_size:
             data["n_test"] = args.test_size
         task_cfg = {"kind": "toy", "name": args.task, "seed": seed, "data": data}
-    model_cfg = {**r["model"], **_overrides(args, MODEL_FLAGS)}
+    model_cfg = {**r["model"], **_overrides(args, model_flags)}
     train_over = _overrides(args, TRAIN_FLAGS)
     if any(k in train_over for k in ("epochs", "max_steps", "minutes")):
         base = {k: v for k, v in r["train"].items() if k not in ("epochs", "max_steps", "minutes")}
@@ -146,6 +155,27 @@ def translate(args) -> int:
     lines = [line.rstrip("\n") for line in sys.stdin]
     for out in translator.translate(lines, batch_size=args.batch_size, beam=args.beam):
         print(out)
+    return 0
+
+
+# --------------------------------------------------------------------------- generate
+
+
+def generate(args) -> int:
+    """Text from a language model: samples, or the greedy / beam-search continuation."""
+    from .inference import Generator
+
+    _use_backend(args)
+    generator = Generator.load(args.checkpoint)
+    method = "beam" if args.beam else "greedy" if args.greedy else "sample"
+    texts, scores = generator.generate(
+        args.prompt, method=method, num=args.num, temperature=args.temperature, top_k=args.top_k,
+        top_p=args.top_p, beam=args.beam or 1, seed=args.seed, max_len=args.max_len)
+    for text in texts:
+        print(text)
+    if args.json:
+        print(json.dumps({"checkpoint": str(generator.path), "method": method, "prompt": args.prompt,
+                          "samples": texts, "log_probs": [round(s, 4) for s in scores]}))
     return 0
 
 

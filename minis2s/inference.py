@@ -7,6 +7,7 @@ one answer: the sentences ``translate`` prints for a test file are the ones ``ev
 
 from __future__ import annotations
 
+import math
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,9 @@ class Translator:
     @classmethod
     def load(cls, path, prefer: str = "best") -> "Translator":
         c = ckpt.load_checkpoint(path, prefer=prefer)
+        if (c.config.get("task") or {}).get("kind") == "lm":
+            raise UserError(f"{c.path} is a language model, which has no source to translate; "
+                            f"use python -m minis2s generate --checkpoint {path}")
         try:
             cfg = Seq2SeqConfig.from_json(c.config["model"])
             tok = c.config["tokenizers"]
@@ -81,6 +85,108 @@ class Translator:
         for i, out in zip(todo, decoded):
             outputs[i] = out
         return outputs
+
+
+# --------------------------------------------------------------------------- language models
+
+
+@dataclass
+class Generator:
+    """A trained language model as a text generator (``generate``): the checkpoint carries the
+    model, its vocabulary and its tokenizer; level is "word" or "char"."""
+
+    model: object
+    tokenizer: object
+    vocab: Vocab
+    level: str
+    path: Path | None = None
+
+    @classmethod
+    def load(cls, path, prefer: str = "best") -> "Generator":
+        from .models.lm import LanguageModel, LMConfig
+
+        c = ckpt.load_checkpoint(path, prefer=prefer)
+        if (c.config.get("task") or {}).get("kind") != "lm":
+            raise UserError(f"{c.path} is not a language model (a translation or toy-task checkpoint); "
+                            "generate reads checkpoints of train --task lm, and translate reads this one")
+        try:
+            cfg = LMConfig.from_json(c.config["model"])
+            tokenizer = tokenizer_from_json(c.config["tokenizers"]["lm"])
+            vocab, level = Vocab.from_json(c.vocab["lm"]), c.config["tokenizers"]["level"]
+        except (KeyError, TypeError) as exc:
+            raise CheckpointError(f"{c.path} is not a minis2s language-model checkpoint (missing {exc})") from None
+        model = LanguageModel(cfg)
+        model.load_params(c.params)
+        return cls(model, tokenizer, vocab, level, Path(c.path))
+
+    def prompt_ids(self, prompt: str | None) -> list[int]:
+        """The ids the model reads before it generates: <eos> (a sentence starts after it, as
+        in training), then the prompt's tokens. A UserError for an empty prompt or tokens the
+        vocabulary lacks (the model never saw them, so <unk> would be a guess), naming them."""
+        if prompt is None:
+            return [Vocab.eos_id]
+        tokens = self.tokenizer.tokenize(prompt)
+        if not tokens or not prompt.strip():
+            raise UserError("--prompt is empty: give the words the text should start with, or leave "
+                            "--prompt out to start a sentence from nothing")
+        unknown = list(dict.fromkeys(t for t in tokens if t not in self.vocab))
+        if unknown:
+            what = "characters" if self.level == "char" else "words"
+            shown = ", ".join(repr(t) for t in unknown[:10])
+            raise UserError(f"the prompt has {what} outside the model's vocabulary ({len(self.vocab)} tokens): "
+                            f"{shown}; use {what} of its training text")
+        return [Vocab.eos_id] + self.vocab.encode(tokens)
+
+    def generate(self, prompt: str | None = None, method: str = "sample", num: int = 1, temperature: float = 1.0,
+                 top_k: int | None = None, top_p: float | None = None, beam: int = 1, seed: int = 0,
+                 max_len: int | None = None) -> tuple[list[str], list[float]]:
+        """``num`` continuations of ``prompt`` (prompt included) and their log-probabilities.
+
+        method: "sample" (ancestral sampling from softmax(logits / temperature), restricted to
+        the top_k tokens or the top_p nucleus), "greedy" or "beam" (width ``beam``); each
+        continuation stops at <eos> or after ``max_len`` tokens (default 50 words, 200
+        characters). Arguments are checked before any work, each with one UserError.
+        """
+        from . import backend as B
+        from .decode import beam_search, greedy, sample
+
+        check_generation_options(method, num, temperature, top_k, top_p, beam, max_len, len(self.vocab))
+        ids = self.prompt_ids(prompt)
+        rows = num if method == "sample" else 1
+        # the decoders' "source" is the context before the last prompt token; that token is fed first
+        context = B.to_device(B.host.array([ids[:-1]] * rows, dtype=B.host.int64).reshape(rows, len(ids) - 1))
+        mask = B.to_device(B.host.ones(context.shape), self.model.dtype)
+        max_len = max_len or (200 if self.level == "char" else 50)
+        first, eos = ids[-1], Vocab.eos_id
+        if method == "greedy":
+            out = greedy(self.model, context, mask, first, eos, max_len=max_len)
+        elif method == "beam":
+            out = beam_search(self.model, context, mask, first, eos, beam=beam, max_len=max_len)
+        else:
+            out = sample(self.model, context, mask, first, eos, B.DeviceRNG(seed), temperature=temperature,
+                         top_k=top_k, top_p=top_p, max_len=max_len)
+        join = "".join if self.level == "char" else " ".join
+        texts = [join(self.vocab.decode(ids[1:] + list(seq))) for seq in out.ids]
+        return texts, [float(s) for s in out.scores]
+
+
+def check_generation_options(method, num, temperature, top_k, top_p, beam, max_len, vocab_size) -> None:
+    """One UserError for the first bad option of :meth:`Generator.generate` (NaN included)."""
+    if not (math.isfinite(temperature) and temperature > 0):
+        raise UserError(f"--temperature must be a positive number, got {temperature} "
+                        "(a tiny one, like 1e-4, is greedy search; --greedy says so directly)")
+    if top_k is not None and top_k < 1:
+        raise UserError(f"--top-k must be at least 1, got {top_k}")
+    if top_p is not None and not 0.0 < top_p <= 1.0:  # NaN fails both comparisons
+        raise UserError(f"--top-p must be in (0, 1], got {top_p}")
+    if num < 1:
+        raise UserError(f"--num must be at least 1, got {num}")
+    if max_len is not None and max_len < 1:
+        raise UserError(f"--max-len must be at least 1, got {max_len}")
+    if method != "sample" and num > 1:
+        raise UserError(f"--{method} gives one continuation, the most likely; --num is for sampling")
+    if method == "beam" and not 1 <= beam <= vocab_size:
+        raise UserError(f"--beam must be between 1 and the vocabulary's {vocab_size} tokens, got {beam}")
 
 
 # --------------------------------------------------------------------------- beam bounds

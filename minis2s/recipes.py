@@ -43,6 +43,14 @@ RECIPES = {
                    metric="bleu", higher_is_better=True, schedule="plateau"),
         data=dict(min_freq=2),
     ),
+    # A language model on one side of Multi30k (train --task lm --data multi30k --lang en):
+    # one LSTM layer over a stream cut into windows of 35 tokens, the state carried across
+    # (truncated BPTT); the best checkpoint is the one of lowest validation perplexity
+    "lm": dict(
+        model=dict(cell="lstm", emb=256, hidden=256, dropout=0.3),
+        train=dict(minutes=10.0, batch_size=32, lr=2e-3, eval_every=500, metric="ppl", higher_is_better=False),
+        data=dict(min_freq=2, batching="stream", bptt=35),
+    ),
 }
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from . import backend as B
 from .data import CharTokenizer, Vocab, batches_for_inference, make_batch, make_splits, restore_order
 from .decode import greedy
+from .errors import UserError
 from .metrics import perplexity
 from .recipes import DECODE_BATCH_SIZE
 from .train import batch_to_device, real_rows
@@ -146,5 +147,80 @@ def bleu_and_ppl(model, task: Task, pairs, beam: int = 1, batch_size: int = DECO
 def translation_evaluator(task: Task, pairs, batch_size=DECODE_BATCH_SIZE):
     def evaluate(model) -> dict:
         return bleu_and_ppl(model, task, pairs, beam=1, batch_size=batch_size)
+
+    return evaluate
+
+
+# --------------------------------------------------------------------------- language modelling
+
+
+@dataclass
+class LMTask:
+    """One side of Multi30k as language-model text. train: id lists; val, test: token lists;
+    level: "word" (the corpus's tokens) or "char" (its characters, spaces included)."""
+
+    name: str
+    tokenizer: object
+    vocab: Vocab
+    train: list
+    val: list
+    test: list
+    level: str = "word"
+
+    def vocab_json(self) -> dict:
+        return {"lm": self.vocab.to_json()}
+
+    def tokenizer_json(self) -> dict:
+        return {"lm": self.tokenizer.to_json(), "level": self.level}
+
+
+def lm_task(data_dir=None, lang: str = "en", level: str = "word", min_freq: int = 2) -> LMTask:
+    """Multi30k's ``lang`` side (tokenized, lower-cased), word- or character-level; the
+    vocabulary comes from the training split, so held-out words it lacks read as <unk>."""
+    from .data import MosesLikeTokenizer
+    from .data.multi30k import file_name, find_data_dir
+
+    if level not in ("word", "char"):
+        raise UserError(f"level must be word or char, got {level!r}")
+    root = find_data_dir(data_dir, langs=(lang,))
+
+    def read(split):
+        with open(root / file_name(split, lang), encoding="utf-8") as f:
+            lines = [" ".join(line.split()) for line in f]
+        return [line.split() if level == "word" else list(line) for line in lines if line]
+
+    splits = {name: read(name) for name in ("train", "val", "test2016")}
+    vocab = Vocab.build(splits["train"], min_freq=min_freq)
+    tokenizer = MosesLikeTokenizer(lang) if level == "word" else CharTokenizer()
+    return LMTask(f"multi30k-{lang}-{level}-lm", tokenizer, vocab, [vocab.encode(s) for s in splits["train"]],
+                  splits["val"], splits["test2016"], level)
+
+
+def lm_loss_and_ppl(model, vocab: Vocab, sentences, batching: str = "stream", batch_size: int = 32,
+                    bptt: int = 35) -> dict:
+    """Cross-entropy per predicted token (every word and every <eos>) and its perplexity
+    exp(mean NLL) (eq. 9.12) on token lists, read as the model was trained: one stream in
+    windows with the state carried across, or sentence by sentence from zero state."""
+    from .data.lm import join_stream, sentence_batch, stream_windows
+
+    ids = [vocab.encode(s) for s in sentences]
+    if batching == "stream":
+        batches = stream_windows(join_stream(ids), batch_size, bptt)
+    else:
+        batches = [sentence_batch(ids[i : i + batch_size]) for i in range(0, len(ids), batch_size)]
+    nll, n, state = 0.0, 0, None
+    for b in batches:
+        x, y, mask = B.to_device(b.x), B.to_device(b.y), B.to_device(b.mask, model.dtype)
+        (_, s, k), final = model.forward_backward(x, y, mask, state if b.carry else None, train=False,
+                                                  backward=False, real_rows=real_rows(mask))
+        state = final
+        nll += B.to_float(s)
+        n += int(B.to_float(k))
+    return {"loss": nll / n, "ppl": perplexity(nll, n)}
+
+
+def lm_evaluator(task: LMTask, sentences, batching: str, batch_size: int, bptt: int):
+    def evaluate(model) -> dict:
+        return lm_loss_and_ppl(model, task.vocab, sentences, batching, batch_size, bptt)
 
     return evaluate

@@ -375,12 +375,7 @@ class Trainer:
         (eq. 3.11-3.12), the optimizer's update, the schedule's step. Returns the loss, left
         on the device (reading it would synchronise; the log reads a window's sum at once)."""
         tc, st, model = self.tc, self.state, self.model
-        tf = teacher_forcing_at(tc, st.step, self.total_steps)
-        check_batch_ids(batch, model.cfg)  # on the host, so the step never synchronises
-        arrays = batch_to_device(batch, model.dtype)
-        loss, _, _ = model.forward_backward(
-            *arrays, rng=self.rng, train=True, teacher_forcing=tf, label_smoothing=tc.label_smoothing,
-            real_rows=real_rows(arrays.tgt_mask), ids_checked=True)
+        loss = self._forward_backward(batch)
         if tc.clip:
             clip_grad_norm(model.grads.values(), tc.clip)
         self.opt.step(model.grads)
@@ -388,6 +383,18 @@ class Trainer:
             self.schedule.step()  # a plateau schedule steps on validation instead
         st.step += 1
         st.target_tokens += batch.n_tgt_tokens
+        return loss
+
+    def _forward_backward(self, batch):
+        """The model's loss on a host batch (left on the device) and its gradients in
+        ``model.grads``: here an encoder-decoder's, teacher forcing as scheduled."""
+        tc, model = self.tc, self.model
+        tf = teacher_forcing_at(tc, self.state.step, self.total_steps)
+        check_batch_ids(batch, model.cfg)  # on the host, so the step never synchronises
+        arrays = batch_to_device(batch, model.dtype)
+        loss, _, _ = model.forward_backward(
+            *arrays, rng=self.rng, train=True, teacher_forcing=tf, label_smoothing=tc.label_smoothing,
+            real_rows=real_rows(arrays.tgt_mask), ids_checked=True)
         return loss
 
     def _log_window(self, window: _LogWindow, bar) -> _LogWindow:
@@ -492,14 +499,37 @@ class Trainer:
         return None
 
 
+class LMTrainer(Trainer):
+    """The same loop for a :class:`~minis2s.models.lm.LanguageModel`: a batch is an
+    :class:`~minis2s.data.lm.LMBatch`, and a window that continues the previous one's rows
+    starts from the state that one ended in (truncated BPTT).
+
+    The carried state lives only in memory: a resumed run starts its first window from zero
+    state, so it is not bit-identical to an uninterrupted one (the parameters, optimizer and
+    window order are restored as for translation)."""
+
+    carried = None  # the final state of the last window, per layer, on the device
+
+    def _forward_backward(self, batch):
+        model = self.model
+        B.check_token_ids(batch.x, model.cfg.vocab, "input ids")  # on the host: no device read
+        B.check_token_ids(batch.y, model.cfg.vocab, "target ids")
+        x, y, mask = B.to_device(batch.x), B.to_device(batch.y), B.to_device(batch.mask, model.dtype)
+        state = self.carried if batch.carry else None
+        (loss, _, _), self.carried = model.forward_backward(
+            x, y, mask, state, rng=self.rng, train=True, label_smoothing=self.tc.label_smoothing,
+            real_rows=real_rows(mask), ids_checked=True)
+        return loss
+
+
 # --------------------------------------------------------------------------- a run from its recipe
 
 
 def build_run(task_cfg: dict, model_cfg: dict, train_cfg: TrainConfig, out, quiet=False, resume=False):
     """Data, model and trainer for a run; the same inputs rebuild the same run on resume.
 
-    task_cfg: ``{"kind": "toy", "name", "seed", "data"}`` or ``{"kind": "translation", "src",
-    "tgt", "data_dir", "min_freq"}``; model_cfg: :class:`Seq2SeqConfig` fields besides the
+    task_cfg: ``{"kind": "toy", "name", "seed", "data"}``, ``{"kind": "translation", "src",
+    "tgt", "data_dir", "min_freq"}`` or a language model's (:func:`_build_lm_run`); model_cfg: :class:`Seq2SeqConfig` fields besides the
     vocabulary sizes. Before anything large is made: a batch size above the number of training
     pairs is capped to it, and a training step that would not fit in the memory available is
     refused. Returns (task, trainer).
@@ -507,6 +537,8 @@ def build_run(task_cfg: dict, model_cfg: dict, train_cfg: TrainConfig, out, quie
     from .data import Batcher
     from .tasks import toy_evaluator, toy_task, translation_evaluator, translation_task
 
+    if task_cfg["kind"] == "lm":
+        return _build_lm_run(task_cfg, model_cfg, train_cfg, out, quiet)
     if task_cfg["kind"] == "translation":
         log = None if quiet else (lambda msg: print(msg, file=sys.stderr))
         task = translation_task(task_cfg.get("data_dir"), task_cfg["src"], task_cfg["tgt"],
@@ -531,13 +563,42 @@ def build_run(task_cfg: dict, model_cfg: dict, train_cfg: TrainConfig, out, quie
     return task, trainer
 
 
+def _build_lm_run(task_cfg: dict, model_cfg: dict, train_cfg: TrainConfig, out, quiet=False):
+    """:func:`build_run` for a language model. task_cfg: ``{"kind": "lm", "lang", "level",
+    "data_dir", "min_freq", "batching": "stream" | "sentence", "bptt"}``."""
+    from .data.lm import SentenceBatcher, StreamBatcher, join_stream
+    from .models.lm import LanguageModel, LMConfig
+    from .tasks import lm_evaluator, lm_task
+
+    task = lm_task(task_cfg.get("data_dir"), task_cfg["lang"], task_cfg["level"], task_cfg["min_freq"])
+    batching, bptt = task_cfg["batching"], task_cfg["bptt"]
+    model = LanguageModel(LMConfig(vocab=len(task.vocab), **model_cfg).validate(), seed=train_cfg.seed)
+    if batching == "stream":
+        batcher = StreamBatcher(join_stream(task.train), train_cfg.batch_size, bptt)
+    else:
+        batcher = SentenceBatcher(task.train, min(train_cfg.batch_size, len(task.train)), seed=train_cfg.seed)
+    trainer = LMTrainer(
+        model, batcher, train_cfg, out, vocab=task.vocab_json(),
+        extra_config={"task": task_cfg, "tokenizers": task.tokenizer_json()},
+        evaluate=lm_evaluator(task, task.val, batching, train_cfg.batch_size, bptt), quiet=quiet)
+    return task, trainer
+
+
 def held_out_summary(model, task, run_dir) -> dict:
     """Held-out figures of the best checkpoint (exact match for toy tasks, BLEU for translation)."""
     from .tasks import bleu, bleu_and_ppl, exact_match
 
     best = ckpt.load_checkpoint(run_dir, prefer="best")
     model.load_params(best.params)
-    if task.name.startswith("multi30k"):
+    if best.config.get("task", {}).get("kind") == "lm":
+        from .tasks import lm_loss_and_ppl
+
+        t, n_rows = best.config["task"], best.config["train"]["batch_size"]
+        figures = {}
+        for split, sentences in (("val", task.val), ("test", task.test)):
+            for k, v in lm_loss_and_ppl(model, task.vocab, sentences, t["batching"], n_rows, t["bptt"]).items():
+                figures[f"{split}_{k}"] = v
+    elif task.name.startswith("multi30k"):
         figures = {f"test_{k}": v for k, v in bleu_and_ppl(model, task, task.test).items()}
         # the headline figure is beam 5 (issue 5); the search costs seconds, training an hour
         figures["test_bleu_beam5"] = bleu(model, task, task.test, beam=5)

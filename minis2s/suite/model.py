@@ -94,17 +94,65 @@ def check_model(cfg: Seq2SeqConfig, *, batch=None, names=None, seed: int = 0, ma
             return B.to_float(model.forward_backward(*batch, rng=B.DeviceRNG(7), backward=False, **options)[0])
 
         model.forward_backward(*batch, rng=B.DeviceRNG(7), **options)
-        results = []
-        for name, p in model.params.items():
-            if names is not None and name not in names:
-                continue
-            coords = sample_coords(tuple(p.shape), max_coords, rng)
-            grad = B.to_host(model.grads[name])
-            analytic = [float(grad[c]) for c in coords]
-            numeric = numerical_gradient(loss, p, coords, eps=eps)
-            abs_error = max((abs(a - n) for a, n in zip(analytic, numeric)), default=0.0)
-            results.append(Result(op, name, rel_error(analytic, numeric), abs_error, len(coords), analytic, numeric))
-        return results
+        return compare_params(model, loss, rng, names, max_coords, eps, op)
+
+
+def compare_params(model, loss, rng, names=None, max_coords: int = 6, eps: float = 1e-5, op: str = "model"):
+    """The gradients left in ``model.grads`` against centered differences of ``loss()`` (eq. 1.5)
+    at ``max_coords`` coordinates of each parameter drawn from ``rng``; one :class:`Result` per
+    parameter (those in ``names``, or all)."""
+    results = []
+    for name, p in model.params.items():
+        if names is not None and name not in names:
+            continue
+        coords = sample_coords(tuple(p.shape), max_coords, rng)
+        grad = B.to_host(model.grads[name])
+        analytic = [float(grad[c]) for c in coords]
+        numeric = numerical_gradient(loss, p, coords, eps=eps)
+        abs_error = max((abs(a - n) for a, n in zip(analytic, numeric)), default=0.0)
+        results.append(Result(op, name, rel_error(analytic, numeric), abs_error, len(coords), analytic, numeric))
+    return results
+
+
+def check_language_model(cfg, *, batch=None, state=None, names=None, seed: int = 0, max_coords: int = 6,
+                         eps: float = 1e-5, op: str = "lm") -> list[Result]:
+    """Float64 check of a :class:`~minis2s.models.lm.LanguageModel`, as :func:`check_model`.
+
+    batch: (x, y, mask) on the device, float64 mask, by default :func:`random_lm_batch`;
+    state: the initial state per layer, a constant of the window (truncated BPTT), or None
+    for zeros. Dropout draws the same masks at every evaluation (``DeviceRNG(7)``).
+    """
+    from ..models.lm import LanguageModel
+
+    np = B.host
+    with B.precision("float64"):
+        model = LanguageModel(cfg, seed=seed)
+        rng = np.random.default_rng(seed)
+        for p in model.params.values():
+            p[...] = B.to_device(rng.normal(0.0, 0.7, size=p.shape))
+        model.params["emb"][cfg.pad_id] = 0.0
+        if batch is None:
+            batch = random_lm_batch(rng, cfg.vocab)
+        rows = real_rows(batch[2])
+
+        def loss():
+            (value, _, _), _ = model.forward_backward(*batch, state, rng=B.DeviceRNG(7), backward=False,
+                                                      real_rows=rows)
+            return B.to_float(value)
+
+        model.forward_backward(*batch, state, rng=B.DeviceRNG(7), real_rows=rows)
+        return compare_params(model, loss, rng, names, max_coords, eps, op)
+
+
+def random_lm_batch(rng, vocab, lengths=(5, 2, 4)):
+    """(x, y, mask) on the device: rows of ``lengths`` real tokens, padded to the longest,
+    ids drawn from ``rng`` above the four specials, <pad> = 0 after each row's end."""
+    np = B.host
+    T = max(lengths)
+    mask = (np.arange(T)[None] < np.array(lengths)[:, None]).astype("float64")
+    x = np.where(mask > 0, rng.integers(4, vocab, size=mask.shape), 0)
+    y = np.where(mask > 0, rng.integers(4, vocab, size=mask.shape), 0)
+    return [B.to_device(a) for a in (x, y, mask)]
 
 
 def run(case: ModelCase, seed: int = 0) -> list[Result]:

@@ -208,7 +208,7 @@ def test_parser_refuses_invalid_flags_with_a_useful_message(argv, needle, capsys
 
 
 def test_every_command_has_help(capsys):
-    for cmd in ("gradcheck", "train", "translate", "evaluate", "data", "plot", "export", "demo"):
+    for cmd in ("gradcheck", "train", "translate", "generate", "evaluate", "data", "plot", "export", "demo"):
         with pytest.raises(SystemExit) as exc:
             main([cmd, "--help"])
         assert exc.value.code == 0

@@ -101,7 +101,7 @@ def _check(query, key, value, Wq, bq, Wk, bk, Wv, bv, Wo, bo, heads, key_mask, q
         expect("key_mask", key_mask, ("B", "S"), dims, kind="mask")
     if query_mask is not None:
         expect("query_mask", query_mask, ("B", "T"), dims, kind="mask")
-    same_dtype(query=query, key=key, value=value, Wq=Wq, Wk=Wk, Wv=Wv, Wo=Wo)
+    same_dtype(query=query, key=key, value=value, Wq=Wq, bq=bq, Wk=Wk, bk=bk, Wv=Wv, bv=bv, Wo=Wo, bo=bo)
     if not isinstance(heads, int) or heads < 1 or dims["D"] % heads:
         raise ShapeError(f"heads: d_model D={dims['D']} must split into {heads} heads of equal size; "
                          f"choose heads dividing {dims['D']}")

@@ -8,11 +8,11 @@ values from the encoder's memory) are this one op with different inputs. Rows ar
     eq. 12.3  Q = x_q Wq^T + bq,  K = x_k Wk^T + bk,  V = x_v Wv^T + bv      (eq. 2.1, each (B, ., D)),
               each split into h heads of size d = D / h: Q_j (B, h, T, d), K_j, V_j (B, h, S, d)
     eq. 12.4  l_ts = Q_t . K_s / sqrt(d)  where m_ts, the mask: key s is real (and s <= t if causal)
-    eq. 12.5  alpha_ts = masked softmax of l_t over s                         (eq. 7.4; [alpha: weights])
-    eq. 12.6  alpha~ = dropout(alpha) (eq. 6.20),  C_j = alpha~ V_j,  C = heads of C_j side by side,
+    eq. 12.5  alpha_ts = masked softmax of l_t over s                         (eq. 8.4; [alpha: weights])
+    eq. 12.6  alpha~ = dropout(alpha) (eq. 7.11),  C_j = alpha~ V_j,  C = heads of C_j side by side,
               y = C Wo^T + bo,  then y_t = 0 at a padded query position t
-    eq. 12.7  backward of 12.6:  dalpha~ = dC_j V_j^T,  dV_j = alpha~^T dC_j,  dalpha from (eq. 6.21)
-    eq. 12.8  backward of 12.4-12.5:  dl = (eq. 7.7) of dalpha,  dQ_j = dl K_j / sqrt(d),
+    eq. 12.7  backward of 12.6:  dalpha~ = dC_j V_j^T,  dV_j = alpha~^T dC_j,  dalpha from (eq. 7.12)
+    eq. 12.8  backward of 12.4-12.5:  dl = (eq. 8.7) of dalpha,  dQ_j = dl K_j / sqrt(d),
               dK_j = dl^T Q_j / sqrt(d);  then (eq. 2.2) through each projection of (eq. 12.3)
 
 Padded keys get exactly zero weight, so they receive exactly zero gradient; a query row with
@@ -163,10 +163,10 @@ def multihead_attention_backward(dout, cache):
     dropped = c.weights if c.drop is None else c.weights * c.drop
     ddropped = dC @ c.V.transpose(0, 1, 3, 2)  # eq. 12.7: dalpha~ = dC V^T
     dV = dropped.transpose(0, 1, 3, 2) @ dC  # eq. 12.7: dV = alpha~^T dC
-    dweights_all = dropout_backward(ddropped, c.drop)  # eq. 6.21
+    dweights_all = dropout_backward(ddropped, c.drop)  # eq. 7.12
     if dweights is not None:
         dweights_all = dweights_all + dweights
-    dl = masked_softmax_backward(dweights_all, c.weights) * c.scale  # eq. 12.8 (eq. 7.7)
+    dl = masked_softmax_backward(dweights_all, c.weights) * c.scale  # eq. 12.8 (eq. 8.7)
     dQ = dl @ c.K  # eq. 12.8
     dK = dl.transpose(0, 1, 3, 2) @ c.Q
     dquery, dWq, dbq = affine_backward(merge_heads(dQ), c.q_cache)  # eq. 12.3 (eq. 2.2)

@@ -75,7 +75,7 @@ def feedforward_forward(u, W1, b1, W2, b2, activation: str = "relu", p: float = 
 
 
 def feedforward_backward(dy, cache):
-    """Returns du, dW1, db1, dW2, db2 (eq. 12.9 backwards: eq. 2.2, 6.21, then 12.10 or 12.11)."""
+    """Returns du, dW1, db1, dW2, db2 (eq. 12.9 backwards: eq. 2.2, 7.12, then 12.10 or 12.11)."""
     dh, dW2, db2 = affine_backward(dy, cache.out_cache)
     dh = dropout_backward(dh, cache.drop)
     da = ACTIVATIONS[cache.activation][1](dh, cache.act_cache)

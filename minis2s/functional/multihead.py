@@ -129,24 +129,37 @@ def multihead_attention_forward(query, key, value, Wq, bq, Wk, bk, Wv, bv, Wo, b
     k, k_cache = affine_forward(key, Wk, bk)
     v, v_cache = affine_forward(value, Wv, bv)
     Q, K, V = split_heads(q, heads), split_heads(k, heads), split_heads(v, heads)
-    scale = Q.shape[-1] ** -0.5
-    scores = (Q @ K.transpose(0, 1, 3, 2)) * scale  # eq. 12.4: (B, h, T, S)
     mask = attention_mask(key_mask, query.shape[1], causal, query)
     qmask = None
     if query_mask is not None:
         qmask = (xp.asarray(query_mask) != 0)[:, :, None]  # (B, T, 1)
         hide = qmask.transpose(0, 2, 1)[:, :, :, None]  # (B, 1, T, 1): a padded query sees no key
         mask = hide if mask is None else mask & hide
-    if mask is None:
-        mask = xp.ones((1, 1, 1, 1), dtype=bool)
-    weights = _masked_softmax(scores, mask)  # eq. 12.5
-    dropped, drop = dropout_forward(weights, p, rng, train)  # eq. 12.6: alpha~
-    y, o_cache = affine_forward(merge_heads(dropped @ V), Wo, bo)  # eq. 12.6
+    C, weights, drop = attend(Q, K, V, mask, p, rng, train)
+    y, o_cache = affine_forward(C, Wo, bo)  # eq. 12.6
+    scale = Q.shape[-1] ** -0.5
     if qmask is not None:
         y = y * qmask  # a padded query position outputs exactly 0
     cache = MultiheadAttentionCache(q_cache, k_cache, v_cache, o_cache, Q, K, V, weights, drop,
                                     scale, qmask)
     return (y, weights), cache
+
+
+def attend(Q, K, V, mask=None, p: float = 0.0, rng=None, train: bool = True):
+    """The heads' attention, after the projections (eq. 12.4-12.6 up to Wo).
+
+    Q: (B, h, T, d); K, V: (B, h, S, d); mask: boolean, broadcasting to (B, h, T, S), True
+    where query t may attend to key s, or None. Returns (C (B, T, h d), the heads side by side;
+    weights (B, h, T, S), alpha; the dropout cache of alpha~). :func:`multihead_attention_forward`
+    calls it on fresh projections; incremental decoding on keys and values cached step by step.
+    """
+    xp = B.get_array_module(Q)
+    scores = (Q @ K.transpose(0, 1, 3, 2)) * (Q.shape[-1] ** -0.5)  # eq. 12.4: (B, h, T, S)
+    if mask is None:
+        mask = xp.ones((1, 1, 1, 1), dtype=bool)
+    weights = _masked_softmax(scores, mask)  # eq. 12.5
+    dropped, drop = dropout_forward(weights, p, rng, train)  # eq. 12.6: alpha~
+    return merge_heads(dropped @ V), weights, drop  # eq. 12.6
 
 
 def multihead_attention_backward(dout, cache):

@@ -47,11 +47,13 @@ class TokenPositionCache(NamedTuple):
     real: Any
 
 
-def token_position_forward(ids, E, P, padding_idx: int | None = None, scale: bool = True):
+def token_position_forward(ids, E, P, padding_idx: int | None = None, scale: bool = True,
+                           ids_checked: bool = False):
     """x = sqrt(D) E[ids] + P[positions]                                  (eq. 12.13)
 
     ids: (B, T) integer; E: (V, D), the token table; P: (T_max, D) with T_max >= T, a learned
-    position table or :func:`sinusoidal_table`; scale: multiply the token part by sqrt(D).
+    position table or :func:`sinusoidal_table`; scale: multiply the token part by sqrt(D);
+    ids_checked: the ids were range-checked on the host (no device read, eq. 2.3's note).
     Returns (x (B, T, D), TokenPositionCache).
     """
     dims = expect("E", E, ("V", "D"))
@@ -61,7 +63,7 @@ def token_position_forward(ids, E, P, padding_idx: int | None = None, scale: boo
     if T > dims["T_max"]:
         raise ShapeError(f"P: the position table has {dims['T_max']} rows, too few for T={T} positions")
     xp = B.get_array_module(E)
-    tok, e_cache = embedding_forward(ids, E, padding_idx)
+    tok, e_cache = embedding_forward(ids, E, padding_idx, ids_checked)
     positions = xp.broadcast_to(xp.arange(T)[None, :], (Bn, T))
     pos, p_cache = embedding_forward(positions, P, ids_checked=True)  # eq. 2.3 on the positions
     s = math.sqrt(dims["D"]) if scale else 1.0

@@ -32,6 +32,12 @@ def max_target_length_for(src_len: int, ratio: float = 2.0, extra: int = 10) -> 
     return int(ratio * src_len + extra)
 
 
+def _length_limit(model, max_len: int) -> int:
+    """At most the positions a model can embed (a Transformer's learned table; None: any)."""
+    limit = getattr(model, "max_target_len", None)
+    return max_len if limit is None else min(max_len, limit)
+
+
 def greedy(model, src, src_mask, sos_id: int, eos_id: int, max_len: int | None = None,
            return_attention: bool = False) -> Decoded:
     """Feed back the argmax at every step (eq. 6.10). src: (B, S) device ids, src_mask: (B, S)."""
@@ -44,7 +50,7 @@ def _one_token_at_a_time(model, src, src_mask, sos_id, eos_id, max_len, choose, 
     each live sentence's next token; a finished sentence emits <eos> at no cost until the
     next check, where it leaves the batch (unless attention is returned, which keeps all rows)."""
     xp = model.xp
-    max_len = max_len or max_target_length(src_mask)
+    max_len = _length_limit(model, max_len or max_target_length(src_mask))
     memory, states = model.encode(src, src_mask)
     Bsz = src.shape[0]
     live = xp.arange(Bsz)  # the batch rows still decoding
@@ -109,7 +115,7 @@ def beam_search(model, src, src_mask, sos_id: int, eos_id: int, beam: int = 5, a
     hypothesis per sentence; ``scores`` are their raw log-probabilities.
     """
     xp = model.xp
-    max_len = max_len or max_target_length(src_mask)
+    max_len = _length_limit(model, max_len or max_target_length(src_mask))
     Bsz, k = src.shape[0], beam
     memory, states = model.encode(src, src_mask)
     rows = xp.repeat(xp.arange(Bsz), k)  # row b k + j of the decoder's batch: sentence b's slot j

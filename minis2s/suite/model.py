@@ -1,9 +1,11 @@
-"""Whole-model gradient checks: the loss with respect to every parameter of a Seq2Seq, in float64.
+"""Whole-model gradient checks: the loss with respect to every parameter of a Seq2Seq or a
+Transformer, in float64.
 
 Every op passes its own check (:data:`minis2s.suite.CASES`); these check the composition --
 that gradients cross every joint of the graph: readout, decoder steps, input feeding,
 attention, the key projection, bridge, encoder layers, both directions, embeddings -- on a
-padded batch (lesson 09, section 5). For each parameter array the model's gradient is compared
+padded batch (lesson 09, section 5); for the Transformer: embeddings and positions, every
+encoder and decoder layer, the final layer norms of pre-norm, the tied or untied readout. For each parameter array the model's gradient is compared
 with centered differences of the loss (eq. 1.5) at a few random coordinates, by the relative
 error of eq. 1.6. A model strings dozens of ops together, each adding its rounding, so the
 tolerance is 1e-6 rather than the ops' 1e-7.
@@ -15,22 +17,26 @@ from dataclasses import dataclass, field
 
 from .. import backend as B
 from ..gradcheck import Result, numerical_gradient, rel_error, sample_coords
-from ..models.seq2seq import Seq2Seq, Seq2SeqConfig
+from ..models import build_model, config_class
 from ..train import real_rows
 
 MODEL_TOLERANCE = 1e-6
 #: the sizes of every case: small enough for finite differences, with D != H
 SIZES = dict(src_vocab=9, tgt_vocab=8, emb=3, hidden=4)
+#: the Transformer's: d = D / h = 2 features per head, a hidden FFN wider than D
+TRANSFORMER_SIZES = dict(src_vocab=9, tgt_vocab=8, d_model=4, heads=2, d_ff=6, max_len=8)
 
 
 @dataclass(frozen=True)
 class ModelCase:
-    """config: the Seq2SeqConfig fields besides :data:`SIZES`; options: keywords of
-    ``Seq2Seq.forward_backward`` (label_smoothing, teacher_forcing)."""
+    """config: the Seq2SeqConfig (or, with arch "transformer", TransformerConfig) fields
+    besides :data:`SIZES` (:data:`TRANSFORMER_SIZES`); options: keywords of
+    ``forward_backward`` (label_smoothing, teacher_forcing)."""
 
     name: str
     config: dict
     options: dict = field(default_factory=dict)
+    arch: str = "recurrent"
 
 
 MODEL_CASES = [
@@ -41,6 +47,12 @@ MODEL_CASES = [
     ModelCase("gru-bi-2layer-dot", dict(cell="gru", bidirectional=True, layers=2, attention="dot", dropout=0.2)),
     ModelCase("lstm-bi-smoothing-sampled", dict(cell="lstm", bidirectional=True),
               dict(label_smoothing=0.1, teacher_forcing=0.5)),
+    ModelCase("tfm-post-relu-sinusoidal-tied", dict(layers=2, dropout=0.2), arch="transformer"),
+    ModelCase("tfm-pre-gelu-learned-untied", dict(layers=2, norm_first=True, activation="gelu",
+                                                  positional="learned", tie_embeddings=False),
+              dict(label_smoothing=0.1), arch="transformer"),
+    ModelCase("tfm-pre-shared-vocab", dict(src_vocab=8, norm_first=True, share_vocab=True, dropout=0.1),
+              arch="transformer"),
 ]
 
 
@@ -63,9 +75,10 @@ def random_batch(rng, src_vocab, tgt_vocab, Bsz=3, S=5, T=4):
     return [B.to_device(a) for a in (src, src_mask, tgt_in, tgt_out, tgt_mask)]
 
 
-def check_model(cfg: Seq2SeqConfig, *, batch=None, names=None, seed: int = 0, max_coords: int = 6,
+def check_model(cfg, *, batch=None, names=None, seed: int = 0, max_coords: int = 6,
                 eps: float = 1e-5, op: str = "seq2seq", **options) -> list[Result]:
-    """Float64 check of a :class:`Seq2Seq` built from ``cfg``: one :class:`Result` per parameter.
+    """Float64 check of the model ``cfg`` configures (a :class:`Seq2Seq` or a
+    :class:`~minis2s.models.transformer.Transformer`): one :class:`Result` per parameter.
 
     The weights are drawn at scale 0.7 from ``seed`` rather than the small training
     initialisation, so that no gradient is so tiny (~1e-7) that finite differences only
@@ -80,12 +93,13 @@ def check_model(cfg: Seq2SeqConfig, *, batch=None, names=None, seed: int = 0, ma
     """
     np = B.host
     with B.precision("float64"):
-        model = Seq2Seq(cfg, seed=seed)
+        model = build_model(cfg, seed=seed)
         rng = np.random.default_rng(seed)
         for p in model.params.values():
             p[...] = B.to_device(rng.normal(0.0, 0.7, size=p.shape))
-        model.params["enc.emb"][0] = 0.0
-        model.params["dec.emb"][0] = 0.0
+        for name in ("enc.emb", "dec.emb"):
+            if name in model.params:  # a shared vocabulary has dec.emb alone
+                model.params[name][0] = 0.0
         if batch is None:
             batch = random_batch(rng, cfg.src_vocab, cfg.tgt_vocab)
         options.setdefault("real_rows", real_rows(batch[4]))  # as the trainer runs it: None on a device
@@ -157,4 +171,9 @@ def random_lm_batch(rng, vocab, lengths=(5, 2, 4)):
 
 def run(case: ModelCase, seed: int = 0) -> list[Result]:
     """Check one :data:`MODEL_CASES` entry on the current backend."""
-    return check_model(Seq2SeqConfig(**SIZES, **case.config), seed=seed, op=case.name, **case.options)
+    sizes = TRANSFORMER_SIZES if case.arch == "transformer" else SIZES
+    cfg = config_class(case.arch)(**{**sizes, **case.config})
+    names = None
+    if case.arch == "transformer":  # the key biases' gradient is identically 0 (functional/multihead.py)
+        names = [n for n in build_model(cfg).params if not n.endswith("_bk")]
+    return check_model(cfg, seed=seed, op=case.name, names=names, **case.options)

@@ -12,6 +12,7 @@ was made, the lr used by the next update is::
                     ``after`` schedule at t - warmup (or lr0)                (eq. 7.9)
     ReduceOnPlateau lr * factor (not below min_lr) after ``patience`` + 1
                     validations in a row without relative improvement       (eq. 7.10)
+    InverseSqrtWarmup lr0 * min(s / warmup, sqrt(warmup / s)),  s = t + 1     (eq. 13.8)
 
 The warm-up ramp starts at lr0 / warmup rather than at 0, so no update is wasted at lr = 0 and
 the ``warmup``-th update is the first at the full rate (``torch.optim.lr_scheduler.LinearLR``
@@ -26,7 +27,7 @@ import math
 from . import backend as B
 from .errors import CheckpointError
 
-__all__ = ["Schedule", "StepLR", "CosineLR", "LinearWarmup", "ReduceOnPlateau"]
+__all__ = ["Schedule", "StepLR", "CosineLR", "LinearWarmup", "ReduceOnPlateau", "InverseSqrtWarmup"]
 
 
 class Schedule:
@@ -111,6 +112,27 @@ class CosineLR(Schedule):
         if t >= self.total_steps:
             return self.min_lr
         return self.min_lr + (self.base_lr - self.min_lr) * (1 + math.cos(math.pi * t / self.total_steps)) / 2
+
+
+class InverseSqrtWarmup(Schedule):
+    """The Transformer's schedule (Vaswani et al., 2017, eq. 3): a linear ramp over ``warmup``
+    steps to the peak lr0, then decay as 1 / sqrt(step)                     (eq. 13.8)
+
+        lr(s) = lr0 * min(s / warmup, sqrt(warmup / s)),   s = t + 1 (the paper counts from 1)
+
+    The paper writes it d^-1/2 min(s^-1/2, s warmup^-3/2); that is this formula with
+    lr0 = (d warmup)^-1/2 (7.0e-4 for d = 512, warmup = 4000), so here the peak is a flag of
+    its own rather than a consequence of the model's width.
+    """
+
+    def __init__(self, optimizer, warmup_steps: int):
+        super().__init__(optimizer)
+        self.warmup_steps = _positive_int("warmup_steps", warmup_steps)
+        self._start()
+
+    def lr_at(self, t: int) -> float:
+        s = t + 1
+        return self.base_lr * min(s / self.warmup_steps, math.sqrt(self.warmup_steps / s))  # eq. 13.8
 
 
 class LinearWarmup(Schedule):

@@ -9,7 +9,7 @@ import pytest
 from minis2s import backend as B
 from minis2s.errors import CheckpointError
 from minis2s.optim import SGD
-from minis2s.schedules import CosineLR, LinearWarmup, ReduceOnPlateau, StepLR
+from minis2s.schedules import CosineLR, InverseSqrtWarmup, LinearWarmup, ReduceOnPlateau, StepLR
 
 LR = 0.1
 
@@ -205,3 +205,36 @@ def test_state_of_another_schedule_is_refused():
 def test_bad_settings_are_refused(make):
     with pytest.raises(ValueError):
         make(make_opt())
+
+
+def test_inverse_sqrt_warmup_is_the_papers_closed_form():
+    """eq. 13.8 with lr0 = (d warmup)^-1/2 is Vaswani et al.'s d^-1/2 min(s^-1/2, s warmup^-3/2)."""
+    d, warmup = 512, 40
+    opt = make_opt(lr=(d * warmup) ** -0.5)
+    ours = lrs_of(opt, InverseSqrtWarmup(opt, warmup), 200)
+    paper = [d ** -0.5 * min(s ** -0.5, s * warmup ** -1.5) for s in range(1, 201)]
+    np.testing.assert_allclose(ours, paper, rtol=1e-12)
+    assert int(np.argmax(ours)) == warmup - 1  # the peak is the warmup-th update
+
+
+def test_inverse_sqrt_warmup_matches_a_torch_lambda_lr():
+    torch = pytest.importorskip("torch")
+    warmup = 7
+    opt = make_opt()
+    ours = lrs_of(opt, InverseSqrtWarmup(opt, warmup), 40)
+    topt = torch_opt(torch)
+    tsched = torch.optim.lr_scheduler.LambdaLR(topt, lambda e: min((e + 1) / warmup, math.sqrt(warmup / (e + 1))))
+    np.testing.assert_allclose(ours, torch_lrs(topt, tsched, 40), rtol=1e-12)
+
+
+def test_inverse_sqrt_warmup_resumes_from_its_state():
+    opt = make_opt()
+    sched = InverseSqrtWarmup(opt, 5)
+    for _ in range(9):
+        sched.step()
+    opt2 = make_opt()
+    again = InverseSqrtWarmup(opt2, 5)
+    again.load_state_dict(json.loads(json.dumps(sched.state_dict())))
+    assert opt2.lr == opt.lr and lrs_of(opt2, again, 3) == lrs_of(opt, sched, 3)
+    with pytest.raises(ValueError, match="warmup_steps"):
+        InverseSqrtWarmup(make_opt(), 0)

@@ -18,6 +18,8 @@
               K_{1..t} = [K_{1..t-1}; k_t] and V likewise, so each layer caches its keys and
               values and appends one row per step; the result equals the causal pass over the
               whole prefix (position t sees only s <= t), for O(t) instead of O(t^2) work per step
+    eq. 13.8  the training schedule: lr(s) = lr0 min(s / warmup, sqrt(warmup / s)) at step s
+              (:class:`minis2s.schedules.InverseSqrtWarmup`), with Adam's beta2 = 0.98
 
 :meth:`Transformer.forward_backward` has :class:`~minis2s.models.seq2seq.Seq2Seq`'s interface, so
 the trainer, evaluation, greedy / beam / sampling and checkpoints take either model. The loss is

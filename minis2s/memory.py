@@ -29,8 +29,58 @@ OPTIMIZER_SLOTS = {"adam": 2, "adamw": 2, "sgd": 1}
 OPTIMIZER_SCRATCH = {"adam": 2, "adamw": 2, "sgd": 1}
 
 
+def _is_transformer(cfg) -> bool:
+    return hasattr(cfg, "d_model")
+
+
+def transformer_param_shapes(cfg) -> dict:
+    """Every parameter's shape, as ``Transformer(cfg).params`` would have it."""
+    from .functional.transformer import DECODER_PARAMS, ENCODER_PARAMS
+
+    D, F = cfg.d_model, cfg.d_ff
+    by_name = {"W1": (F, D), "b1": (F,), "W2": (D, F)}
+    shapes = {"dec.emb": (cfg.tgt_vocab, D)}
+    if not cfg.share_vocab:
+        shapes["enc.emb"] = (cfg.src_vocab, D)
+    if cfg.positional == "learned":
+        shapes.update({"enc.pos": (cfg.max_len, D), "dec.pos": (cfg.max_len, D)})
+    for side, names in (("enc", ENCODER_PARAMS), ("dec", DECODER_PARAMS)):
+        for l in range(cfg.layers):
+            for n in names:
+                short = n.split("_", 1)[1]
+                shapes[f"{side}.l{l}.{n}"] = by_name.get(short, (D, D) if short.startswith("W") else (D,))
+        if cfg.norm_first:
+            shapes.update({f"{side}.ln_g": (D,), f"{side}.ln_b": (D,)})
+    if not cfg.tie_embeddings:
+        shapes["out.W"] = (cfg.tgt_vocab, D)
+    shapes["out.b"] = (cfg.tgt_vocab,)
+    return shapes
+
+
+def transformer_activation_counts(cfg, Bn: int, S: int, T: int) -> dict:
+    """:func:`activation_counts` of a Transformer: per layer and position, what the caches of
+    functional/transformer.py keep -- an attention sublayer its input, Q, K, V, the merged
+    heads and its output (about 6 D, the cross-attention's K, V over the S source positions),
+    h x (keys) weights (twice with dropout: the mask), the layer norm's x^ and the residual
+    sum (2 D), dropout masks (D each); the FFN its input, the F-wide pre-activation and hidden
+    layer (and mask)."""
+    D, F, h, L, V = cfg.d_model, cfg.d_ff, cfg.heads, cfg.layers, cfg.tgt_vocab
+    drop = 2 if cfg.dropout > 0 else 1
+    attn = 6 * D + 2 * D + (drop - 1) * D  # projections and output, LN and residual, output dropout
+    ffn = D + (1 + drop) * F + 2 * D + (drop - 1) * D
+    return {
+        "embeddings": drop * Bn * (S + T) * D,
+        "encoder": L * Bn * S * (attn + drop * h * S + ffn),
+        "decoder": L * Bn * T * (2 * attn + drop * h * (T + S) + ffn) + L * Bn * S * 2 * D,
+        "readout input": Bn * T * D,
+        "log-probs": Bn * T * V,
+    }
+
+
 def param_shapes(cfg) -> dict:
     """Every parameter's shape, as ``Seq2Seq(cfg).params`` would have it (tests hold them equal)."""
+    if _is_transformer(cfg):
+        return transformer_param_shapes(cfg)
     H, E, Henc, G = cfg.hidden, cfg.emb, output_size(cfg), CELLS[cfg.cell].gates * cfg.hidden
 
     def cell(prefix, D):
@@ -62,6 +112,8 @@ def param_shapes(cfg) -> dict:
 def activation_counts(cfg, Bn: int, S: int, T: int) -> dict:
     """The numbers forward keeps for backward on a (B, S) / (B, T) batch, by part: what any
     implementation of this model must keep, independent of framework (lesson 06's caches)."""
+    if _is_transformer(cfg):
+        return transformer_activation_counts(cfg, Bn, S, T)
     H, E, V, L = cfg.hidden, cfg.emb, cfg.tgt_vocab, cfg.layers
     Henc, G, R = output_size(cfg), CELLS[cfg.cell].gates * H, readout_size(cfg)
     dirs = len(directions(cfg))
@@ -166,7 +218,7 @@ def check_step_fits(cfg, batch_size: int, pairs, optimizer: str = "adam", itemsi
     model = need["parameters"] + need["gradients"] + need["optimizer state"]
     fits = largest_batch_that_fits(cfg, S, T, available, optimizer, itemsize)
     if fits == 0:
-        todo = "even a batch of 1 does not fit: choose a smaller model (--hidden, --emb, --layers) or free memory"
+        todo = "even a batch of 1 does not fit: choose a smaller model (--hidden, --emb, --d-model, --d-ff, --layers) or free memory"
     elif resume:
         todo = f"a run keeps its batch size: free memory, or start a new run with --batch-size {fits} or less"
     else:

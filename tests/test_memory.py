@@ -11,7 +11,9 @@ from minis2s import backend as B
 from minis2s import memory
 from minis2s.data import make_batch
 from minis2s.functional.clip import clip_grad_norm
+from minis2s.models import build_model
 from minis2s.models.seq2seq import Seq2Seq, Seq2SeqConfig
+from minis2s.models.transformer import Transformer, TransformerConfig
 from minis2s.train import TrainConfig, batch_to_device, make_optimizer
 
 ARCHITECTURES = list(itertools.product(["rnn", "lstm", "gru"], [False, True],
@@ -36,7 +38,7 @@ def traced_training_step(cfg, Bn, S, T, optimizer):
     assert batch.src.shape == (Bn, S) and batch.tgt_in.shape == (Bn, T)
     tracemalloc.start()
     try:
-        model = Seq2Seq(cfg)
+        model = build_model(cfg)
         opt = make_optimizer(model.params, TrainConfig(max_steps=1, optimizer=optimizer))
         model.forward_backward(*batch_to_device(batch, np.float32), rng=B.DeviceRNG(0), train=True,
                                label_smoothing=0.1)
@@ -56,6 +58,27 @@ def test_step_estimate_is_within_half_to_three_times_the_traced_peak(kw, shape, 
     with B.use("numpy"):
         traced = traced_training_step(cfg, *shape, optimizer)
     estimate = sum(memory.training_step_bytes(cfg, *shape, optimizer=optimizer).values())
+    assert 0.5 * traced <= estimate <= 3.0 * traced, (estimate, traced)
+
+
+@pytest.mark.parametrize("kw", [dict(), dict(norm_first=True, positional="learned", tie_embeddings=False,
+                                             share_vocab=True, src_vocab=600, dropout=0.0)])
+def test_transformer_param_shapes_are_the_models(kw):
+    cfg = TransformerConfig(**{"src_vocab": 500, "tgt_vocab": 600, "d_model": 16, "heads": 2, "d_ff": 24,
+                               "layers": 2, **kw})
+    assert memory.param_shapes(cfg) == {k: tuple(v.shape) for k, v in Transformer(cfg).params.items()}
+
+
+@pytest.mark.parametrize("kw, shape", [
+    (dict(d_model=64, heads=4, d_ff=128, layers=2, dropout=0.1), (32, 20, 20)),
+    (dict(d_model=32, heads=2, d_ff=128, layers=3, dropout=0.0, norm_first=True), (16, 30, 25)),
+])
+def test_transformer_step_estimate_is_within_half_to_three_times_the_traced_peak(kw, shape):
+    cfg = TransformerConfig(src_vocab=500, tgt_vocab=600, **kw)
+    with B.use("numpy"):
+        traced = traced_training_step(cfg, *shape, "adam")
+    estimate = sum(memory.training_step_bytes(cfg, *shape, optimizer="adam").values())
+    print(f"estimate / traced = {estimate / traced:.2f}")
     assert 0.5 * traced <= estimate <= 3.0 * traced, (estimate, traced)
 
 

@@ -114,7 +114,7 @@ def _gradcheck_parser(sub, shared):
     )
     p.add_argument("--model", action="store_true",
                    help="check whole models instead: the loss with respect to every parameter of six "
-                   "Seq2Seq configurations, tolerance 1e-6")
+                   "recurrent Seq2Seq and three Transformer configurations, tolerance 1e-6")
     p.add_argument("--only", nargs="+", metavar="NAME", help="run the cases whose name contains NAME")
     p.add_argument("--seed", type=int, default=0, help="seed for inputs and sampled coordinates")
     p.set_defaults(run=_run("gradcheck"))
@@ -136,6 +136,9 @@ def _train_parser(sub, shared):
     src.add_argument("--resume", metavar="DIR", help="continue the run in DIR (its recipe, data order and RNG)")
     p.add_argument("--data", choices=["multi30k"], help="a corpus: translation (see --src, --tgt, --data-dir), or "
                    "the text of --task lm")
+    p.add_argument("--arch", choices=["recurrent", "transformer"],
+                   help="the encoder-decoder: recurrent with attention (default) or the Transformer "
+                   "(--layers, --d-model, --heads, --d-ff, --norm-first, --positional, ...)")
     p.add_argument("--out", metavar="DIR", help="run directory (required unless --resume); it must not hold "
                    "another run")
     p.add_argument("--overwrite", action="store_true",
@@ -151,6 +154,10 @@ def _train_parser(sub, shared):
                    help="--task lm: one stream in windows of --bptt tokens, the state carried across "
                    "(truncated BPTT), or padded sentences each from zero state (default stream)")
     d.add_argument("--bptt", type=_positive_int, metavar="T", help="--task lm: window length (default 35)")
+    d.add_argument("--bpe", type=_positive_int, metavar="N",
+                   help="--data: learn N byte-pair merges on the training sentences (source and target "
+                   "together) and train on subwords; the merges go into the checkpoint, and BLEU is "
+                   "scored on words")
     d.add_argument("--train-size", type=_positive_int, metavar="N", help="toy task: training examples")
     d.add_argument("--test-size", type=_positive_int, metavar="N", help="toy task: validation and test examples each")
     _model_options(p.add_argument_group("model"))
@@ -172,6 +179,17 @@ def _model_options(m) -> None:
                    help="feed the attention context into the decoder cell's input")
     m.add_argument("--tie-embeddings", action=argparse.BooleanOptionalAction, default=None)
     m.add_argument("--dropout", type=_probability, metavar="P")
+    m.add_argument("--d-model", type=_positive_int, metavar="D", help="transformer: model width")
+    m.add_argument("--heads", type=_positive_int, metavar="H", help="transformer: attention heads (dividing D)")
+    m.add_argument("--d-ff", type=_positive_int, metavar="F", help="transformer: feed-forward hidden size")
+    m.add_argument("--norm-first", action=argparse.BooleanOptionalAction, default=None,
+                   help="transformer: layer norm before each sublayer (pre-norm) instead of after")
+    m.add_argument("--activation", choices=["relu", "gelu"], help="transformer: the feed-forward activation")
+    m.add_argument("--positional", choices=["sinusoidal", "learned"], help="transformer: position vectors")
+    m.add_argument("--max-len", type=_positive_int, metavar="T",
+                   help="transformer: rows of a learned position table (longest sentence it can read)")
+    m.add_argument("--share-vocab", action=argparse.BooleanOptionalAction, default=None,
+                   help="transformer: one vocabulary and embedding table for source and target")
 
 
 def _training_options(t) -> None:
@@ -179,8 +197,10 @@ def _training_options(t) -> None:
     t.add_argument("--lr", type=_positive_float, metavar="X")
     t.add_argument("--optimizer", choices=["adam", "adamw", "sgd"])
     t.add_argument("--weight-decay", type=float, metavar="X")
-    t.add_argument("--schedule", choices=["none", "cosine", "step", "plateau"])
+    t.add_argument("--schedule", choices=["none", "cosine", "step", "plateau", "inverse_sqrt"],
+                   help="inverse_sqrt: the Transformer's, linear warm-up to --lr at --warmup steps, then 1/sqrt(step)")
     t.add_argument("--warmup", type=int, metavar="STEPS")
+    t.add_argument("--adam-beta2", type=_probability, metavar="B", help="Adam's second-moment decay")
     t.add_argument("--clip", type=float, metavar="NORM", help="clip the global gradient norm (0: off)")
     t.add_argument("--label-smoothing", type=_probability, metavar="E")
     t.add_argument("--teacher-forcing", type=_unit, metavar="R", help="probability of feeding the gold token")
@@ -353,7 +373,8 @@ def _refuse_bad_combinations(parser, args) -> None:
             parser.error(f"--{lm_only[0].replace('_', '-')} belongs to --task lm")
         if lm:
             seq2seq_only = [f for f in ("bidirectional", "attention", "input_feeding", "tie_embeddings",
-                                        "teacher_forcing", "teacher_forcing_final", "train_size", "test_size")
+                                        "teacher_forcing", "teacher_forcing_final", "train_size", "test_size",
+                                        "arch", "bpe")
                             if getattr(args, f) is not None]
             if seq2seq_only:
                 parser.error(f"--{seq2seq_only[0].replace('_', '-')} belongs to encoder-decoders, not to --task lm")

@@ -21,6 +21,12 @@ from .train import TrainConfig, build_run, held_out_summary
 LM_MODEL_FLAGS = ("cell", "emb", "hidden", "layers", "dropout")
 MODEL_FLAGS = ("cell", "emb", "hidden", "layers", "bidirectional", "attention", "input_feeding",
                "tie_embeddings", "dropout")
+TRANSFORMER_FLAGS = ("layers", "d_model", "heads", "d_ff", "dropout", "activation", "norm_first", "positional",
+                     "max_len", "tie_embeddings", "share_vocab")
+#: flags that belong to one architecture only, refused with the other
+RECURRENT_ONLY = ("cell", "emb", "hidden", "bidirectional", "attention", "input_feeding", "teacher_forcing",
+                  "teacher_forcing_final")
+TRANSFORMER_ONLY = ("d_model", "heads", "d_ff", "norm_first", "activation", "positional", "max_len", "share_vocab")
 TRAIN_FLAGS = tuple(f.name for f in fields(TrainConfig))
 BUDGET_FLAGS = ("epochs", "max_steps", "minutes", "eval_every", "patience", "target")
 
@@ -93,10 +99,35 @@ def _absolute(data_dir):
     return str(Path(data_dir).expanduser().resolve()) if data_dir else None
 
 
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _check_arch_flags(args, arch: str, where: str) -> None:
+    """One line for a flag of the other architecture (``where``: what fixed ``arch``)."""
+    other = TRANSFORMER_ONLY if arch == "recurrent" else RECURRENT_ONLY
+    given = [f for f in other if getattr(args, f, None) is not None]
+    if given:
+        theirs = "the Transformer (--arch transformer)" if arch == "recurrent" else "the recurrent model"
+        raise UserError(f"{_flag(given[0])} belongs to {theirs}, but {where} is {arch}")
+
+
 def _resume_run(args):
     c = ckpt.load_checkpoint(args.resume, prefer="latest")
     config = c.config
+    arch = config.get("arch", "recurrent") if (config.get("task") or {}).get("kind") != "lm" else "lm"
+    if args.arch is not None and args.arch != arch:
+        raise UserError(f"--arch {args.arch}: the run in {args.resume} is {arch}; a resumed run keeps its "
+                        f"architecture (leave --arch out, or start a new run with --out)")
+    if arch != "lm":
+        _check_arch_flags(args, arch, f"the run in {args.resume}")
+    given = [f for f in set(MODEL_FLAGS + TRANSFORMER_FLAGS) if getattr(args, f, None) is not None]
+    if given:
+        raise UserError(f"{_flag(sorted(given)[0])}: a resumed run keeps its model; leave the model flags out "
+                        "(or start a new run with --out)")
     task_cfg, model_cfg = dict(config["task"]), dict(config["model"])
+    if arch == "transformer":
+        model_cfg["arch"] = arch
     if args.data_dir:
         task_cfg["data_dir"] = _absolute(args.data_dir)
     for k in ("src_vocab", "tgt_vocab", "vocab"):  # the vocabularies' sizes come from the data again
@@ -113,6 +144,11 @@ def _resume_run(args):
 def _start_run(args):
     seed = args.seed if args.seed is not None else 0
     model_flags = MODEL_FLAGS
+    arch = args.arch or "recurrent"
+    if args.task != "lm":
+        _check_arch_flags(args, arch, "--arch")
+    if args.bpe and not args.data:
+        raise UserError("--bpe belongs to --data multi30k (toy tasks have their own small vocabularies)")
     if args.task == "lm":
         r = recipe("lm")
         lang, data = args.lang or "en", r["data"]
@@ -121,18 +157,24 @@ def _start_run(args):
                     "batching": args.lm_batches or data["batching"], "bptt": args.bptt or data["bptt"]}
         model_flags = LM_MODEL_FLAGS
     elif args.data:
-        r = recipe(args.data)
+        r = recipe(args.data, arch)
         task_cfg = {"kind": "translation", "name": args.data, "src": args.src, "tgt": args.tgt,
                     "data_dir": _absolute(args.data_dir), "min_freq": r["data"]["min_freq"]}
+        if args.bpe:
+            task_cfg["bpe"] = args.bpe
     else:
-        r = recipe(args.task)
+        r = recipe(args.task, arch)
         data = dict(r["data"])
         if args.train_size:
             data["n_train"] = args.train_size
         if args.test_size:
             data["n_test"] = args.test_size
         task_cfg = {"kind": "toy", "name": args.task, "seed": seed, "data": data}
+    if arch == "transformer":
+        model_flags = TRANSFORMER_FLAGS
     model_cfg = {**r["model"], **_overrides(args, model_flags)}
+    if arch == "transformer":
+        model_cfg["arch"] = arch
     train_over = _overrides(args, TRAIN_FLAGS)
     if any(k in train_over for k in ("epochs", "max_steps", "minutes")):
         base = {k: v for k, v in r["train"].items() if k not in ("epochs", "max_steps", "minutes")}

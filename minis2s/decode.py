@@ -259,6 +259,8 @@ def beam_search_bytes(cfg, batch: int, beam: int, src_len: int, itemsize: int = 
     x 4 bytes is 128 MB, a beam of 5,000 would be 128 GB. Against tracemalloc's peak on
     NumPy the estimate is within 0.96-1.08x on four models (tests/test_decode.py holds 0.7-1.5x).
     """
+    if hasattr(cfg, "d_model"):  # a Transformer
+        return _transformer_beam_bytes(cfg, batch, beam, src_len, itemsize)
     from .functional.cells import CELLS
     from .nn.encoder import output_size
 
@@ -269,6 +271,19 @@ def beam_search_bytes(cfg, batch: int, beam: int, src_len: int, itemsize: int = 
     state = cfg.layers * len(CELLS[cfg.cell].states) * H
     attention = 2 * S * A if cfg.attention == "additive" else S
     per_hypothesis = itemsize * (state + S * (Henc + keys + 1) + attention + 5 * V) + 16 * max_target_length_for(S)
+    return batch * beam * per_hypothesis
+
+
+def _transformer_beam_bytes(cfg, batch: int, beam: int, src_len: int, itemsize: int = 4) -> int:
+    """:func:`beam_search_bytes` of a Transformer: every hypothesis carries its copy of the
+    memory and of each layer's cross-attention keys and values (S x D x (1 + 2 L)), its
+    self-attention cache (2 L x T x D at the last step T = 2 S + 10, twice while a step
+    concatenates), each layer's weights over the source (h x S), and the 5 x V scores."""
+    S, D, L, V = src_len, cfg.d_model, cfg.layers, cfg.tgt_vocab
+    T = max_target_length_for(S)
+    if cfg.positional == "learned":
+        T = min(T, cfg.max_len)
+    per_hypothesis = itemsize * (S * D * (1 + 2 * L) + S + 4 * L * T * D + cfg.heads * S + 5 * V) + 16 * T
     return batch * beam * per_hypothesis
 
 

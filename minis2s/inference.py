@@ -16,13 +16,13 @@ from . import checkpoint as ckpt
 from . import memory
 from .data import Vocab, tokenizer_from_json
 from .errors import CheckpointError, UserError
-from .models.seq2seq import Seq2Seq, Seq2SeqConfig
+from .models import build_model, config_class
 from .recipes import DECODE_BATCH_SIZE
 
 
 @dataclass
 class Translator:
-    model: Seq2Seq
+    model: object  # a Seq2Seq or a Transformer
     src_tokenizer: object
     tgt_tokenizer: object
     src_vocab: Vocab
@@ -38,13 +38,13 @@ class Translator:
             raise UserError(f"{c.path} is a language model, which has no source to translate; "
                             f"use python -m minis2s generate --checkpoint {path}")
         try:
-            cfg = Seq2SeqConfig.from_json(c.config["model"])
+            cfg = config_class(c.config.get("arch", "recurrent")).from_json(c.config["model"])
             tok = c.config["tokenizers"]
             src_tok, tgt_tok = tokenizer_from_json(tok["src"]), tokenizer_from_json(tok["tgt"])
             src_vocab, tgt_vocab = Vocab.from_json(c.vocab["src"]), Vocab.from_json(c.vocab["tgt"])
         except (KeyError, TypeError) as exc:
             raise CheckpointError(f"{c.path} is not a minis2s translation checkpoint (missing {exc})") from None
-        model = Seq2Seq(cfg)
+        model = build_model(cfg)
         model.load_params(c.params)
         step = (c.state.get("trainer") or {}).get("step") if isinstance(c.state, dict) else None
         return cls(model, src_tok, tgt_tok, src_vocab, tgt_vocab, c.config, Path(c.path), step)

@@ -54,6 +54,21 @@ RECIPES = {
 }
 
 
+# The Transformer on Multi30k (train --data multi30k --arch transformer): a small base model
+# (3 + 3 layers of width 256, 4 heads), the paper's schedule (eq. 13.8: linear warm-up to the
+# peak lr, then 1 / sqrt(step)), Adam with beta2 = 0.98 and label smoothing 0.1
+TRANSFORMER_RECIPES = {
+    "multi30k": dict(
+        model=dict(layers=3, d_model=256, heads=4, d_ff=1024, dropout=0.1, tie_embeddings=True),
+        train=dict(minutes=60.0, batch_size=64, lr=1e-3, eval_every=1000, label_smoothing=0.1, adam_beta2=0.98,
+                   schedule="inverse_sqrt", warmup=2000, metric="bleu", higher_is_better=True),
+        data=dict(min_freq=2),
+    ),
+}
+#: a toy task's Transformer: the task's own budget and data, a small model, a short warm-up
+TOY_TRANSFORMER = dict(model=dict(layers=2, d_model=64, heads=4, d_ff=128, dropout=0.1),
+                       train=dict(lr=1e-3, adam_beta2=0.98, schedule="inverse_sqrt", warmup=200))
+
 TASKS = tuple(RECIPES)
 
 # Sentences decoded at once by translate, evaluate, demo and train's validation and test
@@ -63,5 +78,11 @@ TASKS = tuple(RECIPES)
 DECODE_BATCH_SIZE = 128
 
 
-def recipe(task: str) -> dict:
-    return RECIPES[task]
+def recipe(task: str, arch: str = "recurrent") -> dict:
+    """The recipe of ``task`` for the architecture ``arch`` ("recurrent" or "transformer")."""
+    if arch != "transformer":
+        return RECIPES[task]
+    if task in TRANSFORMER_RECIPES:
+        return TRANSFORMER_RECIPES[task]
+    toy = RECIPES[task]
+    return dict(model=TOY_TRANSFORMER["model"], train={**toy["train"], **TOY_TRANSFORMER["train"]}, data=toy["data"])

@@ -32,9 +32,10 @@ from . import checkpoint as ckpt
 from . import memory, runs
 from .errors import UserError
 from .functional.clip import clip_grad_norm
-from .models.seq2seq import Seq2Seq, Seq2SeqConfig
+from .models import build_model, config_class
+from .models.seq2seq import Seq2Seq
 from .optim import SGD, Adam, AdamW
-from .schedules import CosineLR, LinearWarmup, ReduceOnPlateau, StepLR
+from .schedules import CosineLR, InverseSqrtWarmup, LinearWarmup, ReduceOnPlateau, StepLR
 
 
 class NonFiniteLoss(UserError):
@@ -72,6 +73,9 @@ class CtrlC:
         return False
 
 
+SCHEDULES = ("none", "cosine", "step", "plateau", "inverse_sqrt")
+
+
 @dataclass
 class TrainConfig:
     """The training recipe; saved in every checkpoint beside the model config."""
@@ -85,8 +89,9 @@ class TrainConfig:
     weight_decay: float = 0.0
     momentum: float = 0.9
     clip: float = 1.0
-    schedule: str = "none"  # none | cosine | step | plateau
+    schedule: str = "none"  # none | cosine | step | plateau | inverse_sqrt
     warmup: int = 0
+    adam_beta2: float = 0.999
     label_smoothing: float = 0.0
     teacher_forcing: float = 1.0
     teacher_forcing_final: float | None = None  # linear schedule from teacher_forcing to this
@@ -110,8 +115,12 @@ class TrainConfig:
             raise UserError(f"--teacher-forcing must be in [0, 1], got {self.teacher_forcing}")
         if self.optimizer not in ("adam", "adamw", "sgd"):
             raise UserError(f"--optimizer must be adam, adamw or sgd, got {self.optimizer!r}")
-        if self.schedule not in ("none", "cosine", "step", "plateau"):
-            raise UserError(f"--schedule must be none, cosine, step or plateau, got {self.schedule!r}")
+        if self.schedule not in SCHEDULES:
+            raise UserError(f"--schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
+        if self.schedule == "inverse_sqrt" and self.warmup < 1:
+            raise UserError("--schedule inverse_sqrt needs --warmup STEPS (the step of the peak learning rate)")
+        if not 0.0 <= self.adam_beta2 < 1.0:
+            raise UserError(f"--adam-beta2 must be in [0, 1), got {self.adam_beta2}")
         return self
 
 
@@ -131,12 +140,15 @@ class TrainState:
 def make_optimizer(params, tc: TrainConfig):
     if tc.optimizer == "sgd":
         return SGD(params, lr=tc.lr, momentum=tc.momentum, weight_decay=tc.weight_decay)
+    betas = (0.9, tc.adam_beta2)
     if tc.optimizer == "adamw":
-        return AdamW(params, lr=tc.lr, weight_decay=tc.weight_decay)
-    return Adam(params, lr=tc.lr, weight_decay=tc.weight_decay)
+        return AdamW(params, lr=tc.lr, betas=betas, weight_decay=tc.weight_decay)
+    return Adam(params, lr=tc.lr, betas=betas, weight_decay=tc.weight_decay)
 
 
 def make_schedule(opt, tc: TrainConfig, total_steps: int | None):
+    if tc.schedule == "inverse_sqrt":  # its own warm-up (eq. 13.8)
+        return InverseSqrtWarmup(opt, tc.warmup)
     after = None
     if tc.schedule == "cosine":
         if not total_steps:
@@ -551,16 +563,31 @@ def build_run(task_cfg: dict, model_cfg: dict, train_cfg: TrainConfig, out, quie
         print(f"note: the batch size {train_cfg.batch_size} is more than the {len(task.train)} training "
               f"pairs; using batches of {len(task.train)}", file=sys.stderr)
         train_cfg = replace(train_cfg, batch_size=len(task.train))
-    cfg = Seq2SeqConfig(src_vocab=len(task.src_vocab), tgt_vocab=len(task.tgt_vocab), **model_cfg).validate()
+    model_cfg = dict(model_cfg)
+    arch = model_cfg.pop("arch", "recurrent")
+    cfg = config_class(arch)(src_vocab=len(task.src_vocab), tgt_vocab=len(task.tgt_vocab), **model_cfg).validate()
+    if arch == "transformer":
+        check_positions(cfg, task.train)
     memory.check_step_fits(cfg, train_cfg.batch_size, task.train, train_cfg.optimizer,
                            B.float_dtype().itemsize, resume=resume)
-    model = Seq2Seq(cfg, seed=train_cfg.seed)
+    model = build_model(cfg, seed=train_cfg.seed)
     batcher = Batcher(task.train, train_cfg.batch_size, seed=train_cfg.seed)
     trainer = Trainer(
         model, batcher, train_cfg, out, vocab=task.vocab_json(),
-        extra_config={"task": task_cfg, "tokenizers": task.tokenizer_json()},
+        extra_config={"arch": arch, "task": task_cfg, "tokenizers": task.tokenizer_json()},
         evaluate=evaluate, quiet=quiet)
     return task, trainer
+
+
+def check_positions(cfg, pairs) -> None:
+    """A Transformer with a learned position table embeds at most ``max_len`` positions: refuse
+    training pairs longer than that (with <eos> / <sos>) in one line, before any work."""
+    if cfg.positional != "learned":
+        return
+    longest = max(max(len(s), len(t)) for s, t in pairs) + 1
+    if longest > cfg.max_len:
+        raise UserError(f"the longest training sentence has {longest} tokens with <eos>, more than the learned "
+                        f"position table's --max-len {cfg.max_len}; raise --max-len or use --positional sinusoidal")
 
 
 def _build_lm_run(task_cfg: dict, model_cfg: dict, train_cfg: TrainConfig, out, quiet=False):

@@ -20,6 +20,12 @@ The ``.pt`` file is a plain dict of tensors, strings and numbers, so
 The module also trains and decodes as minis2s does (:meth:`TorchSeq2Seq.loss`, ``greedy``,
 ``beam_search``): ``benchmarks/speed.py`` and ``benchmarks/gpu.py`` time minis2s against it.
 
+:class:`TorchTransformer` does the same for :class:`minis2s.models.transformer.Transformer`,
+from ``nn.TransformerEncoderLayer`` / ``nn.TransformerDecoderLayer`` (``batch_first=True``, the
+same ``norm_first`` and activation; GELU in its tanh form). torch packs the three attention
+projections as ``in_proj_weight`` = [Wq; Wk; Wv], so there export concatenates
+(:func:`transformer_state_dict`); the loss and every gradient equal minis2s's in float64.
+
 Dropout sits where minis2s puts it (embeddings, between layers, the readout input), so the
 module trains in PyTorch as it would in minis2s; masks are drawn by PyTorch, so train-mode
 outputs are not bit-equal. In eval mode the logits match minis2s's to float rounding.
@@ -324,12 +330,180 @@ def _extend(hyps, finished, top_scores, src_beam, tok, k, eos_id, alpha):
     return beams, toks, scores, new_hyps
 
 
+# --------------------------------------------------------------------------- the Transformer
+
+
+def _gelu_tanh(x):
+    return F.gelu(x, approximate="tanh")
+
+
+class TorchTransformer(nn.Module):
+    """A :class:`minis2s.models.transformer.Transformer` in PyTorch (eq. 13.1-13.4)."""
+
+    def __init__(self, cfg):
+        super().__init__()
+        from .functional.positional import sinusoidal_table
+
+        self.cfg = cfg = cfg.validate()
+        D = cfg.d_model
+        act = "relu" if cfg.activation == "relu" else _gelu_tanh
+        common = dict(d_model=D, nhead=cfg.heads, dim_feedforward=cfg.d_ff, dropout=cfg.dropout, activation=act,
+                      batch_first=True, norm_first=cfg.norm_first)
+        self.dec_emb = nn.Embedding(cfg.tgt_vocab, D, padding_idx=cfg.pad_id)
+        if not cfg.share_vocab:
+            self.enc_emb = nn.Embedding(cfg.src_vocab, D, padding_idx=cfg.pad_id)
+        if cfg.positional == "learned":
+            self.enc_pos = nn.Parameter(torch.zeros(cfg.max_len, D))
+            self.dec_pos = nn.Parameter(torch.zeros(cfg.max_len, D))
+        else:
+            table = torch.from_numpy(sinusoidal_table(cfg.max_len, D, B.host.zeros((), dtype="float64")))
+            self.register_buffer("pe", table, persistent=False)
+        self.encoder = nn.ModuleList(nn.TransformerEncoderLayer(**common) for _ in range(cfg.layers))
+        self.decoder = nn.ModuleList(nn.TransformerDecoderLayer(**common) for _ in range(cfg.layers))
+        if cfg.norm_first:
+            self.enc_norm, self.dec_norm = nn.LayerNorm(D), nn.LayerNorm(D)
+        if not cfg.tie_embeddings:
+            self.out = nn.Linear(D, cfg.tgt_vocab, bias=False)
+        self.out_bias = nn.Parameter(torch.zeros(cfg.tgt_vocab))
+        self.drop = nn.Dropout(cfg.dropout)
+
+    def _embed(self, side, ids):
+        """eq. 13.1: sqrt(D) E[ids] + P, the zero vector at padding."""
+        emb = self.dec_emb if side == "dec" or self.cfg.share_vocab else self.enc_emb
+        T = ids.shape[1]
+        if self.cfg.positional == "learned":
+            P = (self.dec_pos if side == "dec" else self.enc_pos)[:T]
+        else:
+            P = self.pe[:T].to(emb.weight.dtype)
+        x = (self.cfg.d_model ** 0.5) * emb(ids) + P
+        return self.drop(x * (ids != self.cfg.pad_id)[..., None])
+
+    def encode(self, src, src_mask):
+        """memory (B, S, D), eq. 13.2."""
+        pad = src_mask == 0
+        x = self._embed("enc", src)
+        for layer in self.encoder:
+            x = layer(x, src_key_padding_mask=pad)
+        return self.enc_norm(x) if self.cfg.norm_first else x
+
+    def forward(self, src, src_mask, tgt_in):
+        """Teacher-forced logits (B, T, V), as minis2s's whole-prefix pass (eq. 13.1-13.4)."""
+        memory = self.encode(src, src_mask)
+        T = tgt_in.shape[1]
+        causal = torch.triu(torch.ones(T, T, dtype=torch.bool, device=src.device), diagonal=1)
+        y = self._embed("dec", tgt_in)
+        tgt_pad, src_pad = tgt_in == self.cfg.pad_id, src_mask == 0
+        for layer in self.decoder:
+            y = layer(y, memory, tgt_mask=causal, tgt_key_padding_mask=tgt_pad, memory_key_padding_mask=src_pad)
+        if self.cfg.norm_first:
+            y = self.dec_norm(y)
+        W = self.dec_emb.weight if self.cfg.tie_embeddings else self.out.weight
+        return F.linear(y, W, self.out_bias)
+
+    def loss(self, src, src_mask, tgt_in, tgt_out, label_smoothing: float = 0.0):
+        """Mean cross-entropy over the real target tokens, as ``Transformer.forward_backward``."""
+        logits = self(src, src_mask, tgt_in)
+        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tgt_out.reshape(-1),
+                               ignore_index=self.cfg.pad_id, label_smoothing=label_smoothing)
+
+
+_TFM_NAMES = {"Wo": "out_proj.weight", "bo": "out_proj.bias"}
+_FFN_NAMES = {"ff_W1": "linear1.weight", "ff_b1": "linear1.bias", "ff_W2": "linear2.weight",
+              "ff_b2": "linear2.bias"}
+
+
+def transformer_state_dict(cfg, params: dict) -> dict:
+    """minis2s Transformer parameters (host arrays) -> :class:`TorchTransformer`'s state dict
+    (torch tensors): a renaming, except that each attention's Wq, Wk, Wv (and bq, bk, bv)
+    are stacked into torch's ``in_proj_weight`` (``in_proj_bias``)."""
+
+    def t(name):
+        return torch.from_numpy(B.to_host(params[name]).copy())
+
+    out = {"dec_emb.weight": t("dec.emb"), "out_bias": t("out.b")}
+    if not cfg.share_vocab:
+        out["enc_emb.weight"] = t("enc.emb")
+    if cfg.positional == "learned":
+        out["enc_pos"], out["dec_pos"] = t("enc.pos"), t("dec.pos")
+    if not cfg.tie_embeddings:
+        out["out.weight"] = t("out.W")
+    for side, torch_side, attns in (("enc", "encoder", (("sa", "self_attn"),)),
+                                    ("dec", "decoder", (("sa", "self_attn"), ("ca", "multihead_attn")))):
+        n_norms = 2 if side == "enc" else 3
+        for l in range(cfg.layers):
+            ours, theirs = f"{side}.l{l}.", f"{torch_side}.{l}."
+            for a, name in attns:
+                out[theirs + name + ".in_proj_weight"] = torch.cat([t(ours + f"{a}_W{x}") for x in "qkv"])
+                out[theirs + name + ".in_proj_bias"] = torch.cat([t(ours + f"{a}_b{x}") for x in "qkv"])
+                for x, tn in _TFM_NAMES.items():
+                    out[theirs + name + "." + tn] = t(ours + f"{a}_{x}")
+            for x, tn in _FFN_NAMES.items():
+                out[theirs + tn] = t(ours + x)
+            for k in range(1, n_norms + 1):
+                out[theirs + f"norm{k}.weight"] = t(ours + f"ln{k}_g")
+                out[theirs + f"norm{k}.bias"] = t(ours + f"ln{k}_b")
+        if cfg.norm_first:
+            out[f"{side}_norm.weight"], out[f"{side}_norm.bias"] = t(f"{side}.ln_g"), t(f"{side}.ln_b")
+    return out
+
+
+def transformer_grads(module: TorchTransformer) -> dict:
+    """The module's gradients under minis2s's parameter names (in_proj split into three)."""
+    cfg, g = module.cfg, {k: v.grad for k, v in module.named_parameters()}
+    D = cfg.d_model
+    out = {"dec.emb": g["dec_emb.weight"], "out.b": g["out_bias"]}
+    if not cfg.share_vocab:
+        out["enc.emb"] = g["enc_emb.weight"]
+    if cfg.positional == "learned":
+        out["enc.pos"], out["dec.pos"] = g["enc_pos"], g["dec_pos"]
+    if not cfg.tie_embeddings:
+        out["out.W"] = g["out.weight"]
+    for side, torch_side, attns in (("enc", "encoder", (("sa", "self_attn"),)),
+                                    ("dec", "decoder", (("sa", "self_attn"), ("ca", "multihead_attn")))):
+        n_norms = 2 if side == "enc" else 3
+        for l in range(cfg.layers):
+            ours, theirs = f"{side}.l{l}.", f"{torch_side}.{l}."
+            for a, name in attns:
+                W, b = g[theirs + name + ".in_proj_weight"], g[theirs + name + ".in_proj_bias"]
+                for i, x in enumerate("qkv"):
+                    out[ours + f"{a}_W{x}"] = W[i * D:(i + 1) * D]
+                    out[ours + f"{a}_b{x}"] = b[i * D:(i + 1) * D]
+                for x, tn in _TFM_NAMES.items():
+                    out[ours + f"{a}_{x}"] = g[theirs + name + "." + tn]
+            for x, tn in _FFN_NAMES.items():
+                out[ours + x] = g[theirs + tn]
+            for k in range(1, n_norms + 1):
+                out[ours + f"ln{k}_g"] = g[theirs + f"norm{k}.weight"]
+                out[ours + f"ln{k}_b"] = g[theirs + f"norm{k}.bias"]
+        if cfg.norm_first:
+            out[f"{side}.ln_g"], out[f"{side}.ln_b"] = g[f"{side}_norm.weight"], g[f"{side}_norm.bias"]
+    return out
+
+
+@torch.no_grad()
+def load_transformer_params(module: TorchTransformer, params: dict) -> TorchTransformer:
+    """Copy minis2s Transformer parameters into ``module`` (shapes checked by torch's loader)."""
+    from .memory import transformer_param_shapes
+
+    expected = transformer_param_shapes(module.cfg)
+    missing, extra = set(expected) - set(params), set(params) - set(expected)
+    if missing or extra:
+        raise UserError(f"parameters do not fit this Transformer: missing {sorted(missing)[:5]}, "
+                        f"unexpected {sorted(extra)[:5]}")
+    state = module.state_dict()
+    for k, v in transformer_state_dict(module.cfg, params).items():
+        state[k].copy_(v)
+    return module
+
+
 # --------------------------------------------------------------------------- weights
 
 
 @torch.no_grad()
 def load_minis2s_params(module: TorchSeq2Seq, params: dict) -> TorchSeq2Seq:
     """Copy minis2s parameters (arrays of any backend, or host arrays) into ``module``."""
+    if isinstance(module, TorchTransformer):
+        return load_transformer_params(module, params)
     names = state_dict_names(module.cfg)
     missing, extra = set(names) - set(params), set(params) - set(names)
     if missing or extra:
@@ -345,12 +519,18 @@ def load_minis2s_params(module: TorchSeq2Seq, params: dict) -> TorchSeq2Seq:
     return module
 
 
+def _module_for(cfg):
+    from .models.transformer import TransformerConfig
+
+    return TorchTransformer(cfg) if isinstance(cfg, TransformerConfig) else TorchSeq2Seq(cfg)
+
+
 def to_torch(model: Seq2Seq, dtype=None) -> TorchSeq2Seq:
-    """A live minis2s model -> an equal :class:`TorchSeq2Seq` in eval mode, in the dtype of
-    the model's parameters (or ``dtype``, a torch dtype)."""
+    """A live minis2s model -> an equal :class:`TorchSeq2Seq` (or :class:`TorchTransformer`)
+    in eval mode, in the dtype of the model's parameters (or ``dtype``, a torch dtype)."""
     if dtype is None:
         dtype = torch.float64 if model.dtype.itemsize == 8 else torch.float32
-    module = TorchSeq2Seq(model.cfg).to(dtype)
+    module = _module_for(model.cfg).to(dtype)
     return load_minis2s_params(module, model.params).eval()
 
 
@@ -371,13 +551,16 @@ def export(checkpoint_dir, out_pt, prefer: str = "best") -> Path:
 
     out_pt = check_folder(out_pt, "--torch")  # before any work
     c = load_checkpoint(checkpoint_dir, prefer=prefer)
+    from .models import config_class
+
+    arch = c.config.get("arch", "recurrent")
     try:
-        cfg = Seq2SeqConfig.from_json(c.config["model"])
+        cfg = config_class(arch).from_json(c.config["model"])
     except (KeyError, TypeError) as exc:
-        raise UserError(f"{c.path} is not a minis2s Seq2Seq checkpoint (its config lacks {exc})") from None
+        raise UserError(f"{c.path} is not a minis2s translation checkpoint (its config lacks {exc})") from None
     dtype = torch.float64 if next(iter(c.params.values())).dtype.itemsize == 8 else torch.float32
-    module = load_minis2s_params(TorchSeq2Seq(cfg).to(dtype), c.params)
-    blob = {"format": FORMAT, "version": VERSION, "config": cfg.to_json(), "vocab": c.vocab,
+    module = load_minis2s_params(_module_for(cfg).to(dtype), c.params)
+    blob = {"format": FORMAT, "version": VERSION, "arch": arch, "config": cfg.to_json(), "vocab": c.vocab,
             "state_dict": module.state_dict()}
     # into an open file, not a path: a failed write is then an OSError (errno, path) rather
     # than torch's RuntimeError, and the file appears only when whole (temporary + rename)
@@ -391,8 +574,10 @@ def load(path) -> TorchSeq2Seq:
         raise UserError(f"{path} is not a minis2s PyTorch export (format {FORMAT!r})")
     if blob.get("version", 0) > VERSION:
         raise UserError(f"{path} was written by a newer minis2s (version {blob.get('version')})")
-    cfg = Seq2SeqConfig.from_json(blob["config"])
+    from .models import config_class
+
+    cfg = config_class(blob.get("arch", "recurrent")).from_json(blob["config"])
     state = blob["state_dict"]
-    module = TorchSeq2Seq(cfg).to(next(iter(state.values())).dtype)
+    module = _module_for(cfg).to(next(iter(state.values())).dtype)
     module.load_state_dict(state)
     return module.eval()

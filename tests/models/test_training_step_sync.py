@@ -78,3 +78,22 @@ def test_host_check_of_a_batch_names_the_bad_ids():
 def test_ids_on_the_host_are_always_checked():
     with pytest.raises(IndexError):
         B.check_token_ids(np.array([0, 12]), 9)
+
+
+def test_transformer_training_step_makes_no_device_read_once_ids_are_checked(device_backend, monkeypatch):
+    from minis2s.models.transformer import Transformer, TransformerConfig
+
+    cfg = TransformerConfig(src_vocab=11, tgt_vocab=9, layers=2, d_model=8, heads=2, d_ff=12, dropout=0.2,
+                            positional="learned", max_len=8)
+    model, batch, rng = Transformer(cfg), _batch(), B.DeviceRNG(0)
+    opt = Adam(model.params, lr=1e-3, betas=(0.9, 0.98))
+    check_batch_ids(batch, cfg)
+    reads = _count_reads(monkeypatch)
+    for _ in range(2):
+        arrays = batch_to_device(batch, model.dtype)
+        loss, _, _ = model.forward_backward(*arrays, rng=rng, label_smoothing=0.1,
+                                            real_rows=real_rows(arrays.tgt_mask), ids_checked=True)
+        clip_grad_norm(model.grads.values(), 1.0)
+        opt.step(model.grads)
+    assert reads == [], f"device reads inside the step: {reads}"
+    assert np.isfinite(B.to_float(loss))

@@ -44,7 +44,12 @@ def read_metrics(run_dir) -> list[dict]:
 
 
 def describe_model(model_cfg: dict) -> str:
-    """"bidirectional LSTM x2, additive attention" from a checkpoint's model config."""
+    """"bidirectional LSTM x2, additive attention" (or "Transformer 3+3 layers, d 256, 4 heads,
+    pre-norm") from a checkpoint's model config."""
+    if "d_model" in model_cfg:
+        norm = ", pre-norm" if model_cfg.get("norm_first") else ""
+        L = model_cfg.get("layers", "?")
+        return f"Transformer {L}+{L} layers, d {model_cfg.get('d_model')}, {model_cfg.get('heads')} heads{norm}"
     cell = str(model_cfg.get("cell", "?")).upper()
     layers = model_cfg.get("layers", 1)
     shape = ("bidirectional " if model_cfg.get("bidirectional") else "") + cell + (f" x{layers}" if layers > 1 else "")
@@ -133,7 +138,7 @@ def attention_matrix(translator, sentence: str):
     tokens = translator.src_tokenizer.tokenize(sentence) if sentence.strip() else []
     if not tokens:
         raise UserError("the sentence is empty: give some text to translate")
-    if model.cfg.attention == "none":
+    if getattr(model.cfg, "attention", None) == "none":
         raise UserError("this model has no attention (trained with --attention none): nothing to plot")
     (batch,), _ = batches_for_inference([translator.src_vocab.encode(tokens)], 1)
     src = B.to_device(batch.src)
@@ -162,10 +167,48 @@ def attention_title(translator, sentence: str) -> str:
     return f"\u201c{shorten(sentence)}\u201d\n{model}{step}"
 
 
+def transformer_attention(translator, sentence: str):
+    """Greedy-decode one sentence with a Transformer, then read every decoder layer's
+    cross-attention over that output: (source tokens, output tokens, weights (L, h, T, S))."""
+    from .data import batches_for_inference
+
+    src_tokens, outputs, _ = attention_matrix(translator, sentence)
+    model, vocab = translator.model, translator.tgt_vocab
+    (batch,), _ = batches_for_inference([translator.src_vocab.encode(src_tokens[:-1])], 1)
+    src, mask = B.to_device(batch.src), B.to_device(batch.src_mask, model.dtype)
+    fed = [vocab.sos_id] + vocab.encode(outputs[:-1])  # the tokens the decoder read, <sos> first
+    tgt_in = B.to_device(B.host.array([fed], dtype=B.host.int64))
+    weights = B.host.stack([B.to_host(w)[0] for w in model.attention_weights(src, mask, tgt_in)])
+    return src_tokens, outputs, weights
+
+
+def attention_grid(translator, sentence: str, out):
+    """A Transformer's cross-attention as a grid: one heatmap per decoder layer (rows) and
+    head (columns), output tokens down, source tokens across."""
+    check_folder(out, "--out")  # before any work
+    src, tgt, weights = transformer_attention(translator, sentence)
+    L, h = weights.shape[:2]
+    plt = _pyplot()
+    cell = (max(0.25 * len(src) + 1, 2.5), max(0.25 * len(tgt) + 1, 2.5))
+    fig, axes = plt.subplots(L, h, figsize=(cell[0] * h, cell[1] * L + 1), squeeze=False)
+    for l in range(L):
+        for j in range(h):
+            ax = axes[l][j]
+            ax.imshow(weights[l, j], cmap="viridis", aspect="auto", vmin=0.0, vmax=1.0)
+            ax.set_xticks(range(len(src)), src if l == L - 1 else [""] * len(src), rotation=90, fontsize=7)
+            ax.set_yticks(range(len(tgt)), tgt if j == 0 else [""] * len(tgt), fontsize=7)
+            ax.set_title(f"layer {l + 1}, head {j + 1}", fontsize=8)
+    fig.suptitle(attention_title(translator, sentence), fontsize=10)
+    fig.tight_layout()
+    return _save(plt, fig, out)
+
+
 def attention_heatmap(translator, sentence: str, out=None, ax=None):
     """Heatmap of attention weights: rows are output tokens, columns source tokens, with a
     colour bar and a title naming the sentence and the model."""
     own_file = ax is None and out is not None
+    if own_file and getattr(translator.model, "arch", None) == "transformer":
+        return attention_grid(translator, sentence, out)  # every layer and head
     if own_file:
         check_folder(out, "--out")  # before any work
     src, tgt, weights = attention_matrix(translator, sentence)

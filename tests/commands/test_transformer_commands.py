@@ -80,3 +80,18 @@ def test_resuming_with_the_other_architectures_flags_is_refused(tmp_path, capsys
         code, _, err = run_cli(["train", "--resume", str(run), "--max-steps", "4", "--quiet"] + argv, capsys)
         assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
     assert sorted(p.name for p in (rec / "checkpoints").iterdir()) == before
+
+
+def test_plot_attention_draws_every_layer_and_head(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    from minis2s import plots
+    from minis2s.inference import Translator
+
+    run = tmp_path / "r"
+    assert run_cli(["train"] + SMALL + ["--out", str(run), "--max-steps", "2"], capsys)[0] == 0
+    src, tgt, weights = plots.transformer_attention(Translator.load(run), "9/27/94")
+    assert weights.shape == (1, 2, len(tgt), len(src))
+    np.testing.assert_allclose(weights.sum(axis=-1), 1.0, rtol=1e-5)
+    code, out, _ = run_cli(["plot", "attention", "--checkpoint", str(run), "--sentence", "9/27/94",
+                            "--out", str(tmp_path / "a.png")], capsys)
+    assert code == 0 and (tmp_path / "a.png").stat().st_size > 0

@@ -2,6 +2,7 @@
 
     python benchmarks/gpu.py [--steps 60] [--batch-size 64] [--data-dir D] [--json]
     python benchmarks/gpu.py --device cpu --steps 4     # the same code on NumPy / torch CPU
+    python benchmarks/gpu.py --arch transformer         # the Transformer against torch's layers
 
 The reference model, batches, twin and timing are ``speed.py``'s (see its docstring): both
 sides start from the same weights and run alternately on the same Multi30k batches. Each
@@ -53,6 +54,7 @@ def main(argv=None) -> int:
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--data-dir", help="Multi30k files (default: $MINIS2S_DATA, then ../shared/datasets/multi30k)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--arch", choices=["recurrent", "transformer"], default="recurrent")
     ap.add_argument("--json", action="store_true", help="last stdout line: the figures as JSON")
     args = ap.parse_args(argv)
     if args.device == "cuda":
@@ -67,7 +69,8 @@ def main(argv=None) -> int:
     corpus = speed.load_corpus(args.data_dir, args.seed)
     print(f"device: {_device_name(args.device)}; torch {torch.__version__}")
     print(f"data: {corpus.description}")
-    pair = speed.Pair(corpus.n_src, corpus.n_tgt, args.seed, device=args.device)
+    make = speed.TransformerPair if args.arch == "transformer" else speed.Pair
+    pair = make(corpus.n_src, corpus.n_tgt, args.seed, device=args.device)
     batches = speed.training_batches(corpus, args.batch_size, args.warmup + args.steps, args.seed)
     check = pair.check(batches[0])
     items = [speed.Pair.inputs(b, args.device) for b in batches]
@@ -76,9 +79,9 @@ def main(argv=None) -> int:
     tokens = sum(b.n_tgt_tokens for b in timed)
     dense = lambda b: sum(speed.train_flops(pair.cfg, len(b), b.src.shape[1], b.tgt_in.shape[1]).values())  # noqa: E731
     # on a GPU minis2s's readout runs on all B T rows (minis2s.train.real_rows), like the twin's
-    flops = sum(dense(b) for b in timed)
+    flops = float("nan") if args.arch == "transformer" else sum(dense(b) for b in timed)  # counted for the LSTM only
     res = {
-        "device": _device_name(args.device), "steps": len(t_ours), "warmup": args.warmup,
+        "device": _device_name(args.device), "arch": args.arch, "steps": len(t_ours), "warmup": args.warmup,
         "batch_size": args.batch_size, "twin_check": check,
         "minis2s_ms_per_step": 1e3 * t_ours.mean(), "twin_ms_per_step": 1e3 * t_theirs.mean(),
         "minis2s_ms_median": 1e3 * float(np.median(t_ours)), "twin_ms_median": 1e3 * float(np.median(t_theirs)),

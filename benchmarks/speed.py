@@ -5,6 +5,9 @@
     python benchmarks/speed.py memory                       peak memory vs the analytic activations
     python benchmarks/speed.py scaling                      ms/step vs batch size and vs length
     python benchmarks/speed.py profile [--steps 10]         cProfile of the minis2s training step
+    python benchmarks/speed.py transformer [--steps 20]     the Transformer: training step against
+                                                            torch's layers, and the key/value cache's
+                                                            decoding speed-up
     python benchmarks/speed.py all                          all of the above
 
 Every subcommand takes ``--quick`` (a ~20-second smoke run), ``--threads N`` (default: the
@@ -270,6 +273,91 @@ class Pair:
             worst = max(worst, float(np.abs(g - tg).max() / max(np.abs(tg).max(), 1e-30)))
         self.twin.zero_grad(set_to_none=True)
         return {"loss_minis2s": B.to_float(loss), "loss_twin": t_loss.item(), "grad_max_rel_diff": worst}
+
+
+# the Transformer's shape for the benchmarks: the Multi30k recipe's (minis2s/recipes.py)
+TRANSFORMER_REFERENCE = dict(layers=3, d_model=256, heads=4, d_ff=1024, dropout=0.1, tie_embeddings=True)
+
+
+class TransformerPair(Pair):
+    """A minis2s Transformer and its twin, ``minis2s.torch_export.TorchTransformer`` (torch's
+    ``nn.TransformerEncoderLayer`` / ``nn.TransformerDecoderLayer``), from the same weights."""
+
+    def __init__(self, n_src: int, n_tgt: int, seed: int = 0, device: str = "cpu"):
+        from minis2s.models.transformer import Transformer, TransformerConfig
+
+        self.cfg = TransformerConfig(n_src, n_tgt, **TRANSFORMER_REFERENCE)
+        self.model = Transformer(self.cfg, seed=seed)
+        self.opt = Adam(self.model.params, lr=LR, betas=(0.9, 0.98))
+        self.rng = B.DeviceRNG(seed)
+        torch.manual_seed(seed)
+        self.twin = to_torch(self.model).to(device)
+        self.topt = torch.optim.Adam(self.twin.parameters(), lr=LR, betas=(0.9, 0.98))
+
+    def check(self, batch) -> dict:
+        from minis2s.torch_export import transformer_grads
+
+        ours, theirs = self.inputs(batch, next(self.twin.parameters()).device.type)
+        loss, _, _ = self.model.forward_backward(*ours, train=False, label_smoothing=LABEL_SMOOTHING,
+                                                 real_rows=real_rows(ours.tgt_mask))
+        self.twin.eval()  # no dropout (the attention's too); with autograd on, torch takes no fast path
+        self.twin.zero_grad(set_to_none=True)
+        t_loss = self.twin.loss(*theirs, label_smoothing=LABEL_SMOOTHING)
+        t_loss.backward()
+        worst = 0.0
+        for name, tg in transformer_grads(self.twin).items():
+            if name.endswith("_bk"):
+                continue  # identically 0 on both sides (rounding against rounding)
+            g, tg = B.to_host(self.model.grads[name]), tg.detach().cpu().numpy()
+            worst = max(worst, float(np.abs(g - tg).max() / max(np.abs(tg).max(), 1e-30)))
+        self.twin.zero_grad(set_to_none=True)
+        return {"loss_minis2s": B.to_float(loss), "loss_twin": t_loss.item(), "grad_max_rel_diff": worst}
+
+
+def bench_transformer(args, corpus: Corpus) -> dict:
+    """The Transformer's training step against its torch twin (alternating, same batches), and
+    greedy decoding with the key/value cache against recomputing the prefix every step."""
+    from minis2s.models.transformer import Transformer
+
+    steps = 4 if args.quick else args.steps
+    warmup = 2
+    batches = training_batches(corpus, args.batch_size, warmup + steps, args.seed)
+    pair = TransformerPair(corpus.n_src, corpus.n_tgt, args.seed)
+    check = pair.check(batches[0])
+    items = [Pair.inputs(b) for b in batches]
+    t_ours, t_theirs = alternate(pair, items, warmup, 20.0 if args.quick else 150.0)
+    timed = batches[warmup : warmup + len(t_ours)]
+    tokens = sum(b.n_tgt_tokens for b in timed)
+    res = {"steps": len(t_ours), "batch_size": args.batch_size, "twin_check": check,
+           "minis2s_ms_per_step": 1e3 * t_ours.mean(), "twin_ms_per_step": 1e3 * t_theirs.mean(),
+           "minis2s_tokens_per_s": tokens / t_ours.sum(), "twin_tokens_per_s": tokens / t_theirs.sum(),
+           "speedup": t_theirs.sum() / t_ours.sum()}
+    print(f"\nTransformer training step ({TRANSFORMER_REFERENCE}), batch {args.batch_size}, {res['steps']} steps each")
+    print(f"same math: loss {check['loss_minis2s']:.6f} vs twin {check['loss_twin']:.6f}, "
+          f"gradients max rel diff {check['grad_max_rel_diff']:.1e} (dropout off, batch 0)")
+    for who in ("minis2s", "twin"):
+        print(f"{who:10} {res[who + '_ms_per_step']:9.1f} ms/step {res[who + '_tokens_per_s']:10.0f} tgt tok/s")
+    print(f"speed-up minis2s / twin: {res['speedup']:.2f}x")
+    # decoding: the same weights with and without the cache, greedy to a fixed length
+    n = 16 if args.quick else 64
+    cached = pair.model
+    full = Transformer(pair.cfg, kv_cache=False)
+    full.params = cached.params
+    (batch,), _ = batches_for_inference([list(s) for s in corpus.val_src[:n]], n)
+    src, mask = B.to_device(batch.src), B.to_device(batch.src_mask, "float32")
+    length = 40
+    times = {}
+    for name, model in (("cached", cached), ("recomputed", full)):
+        t0 = time.perf_counter()
+        out = greedy(model, src, mask, Vocab.sos_id, -1, max_len=length)  # eos -1: every step runs
+        times[name] = time.perf_counter() - t0
+        times[name + "_ids"] = out.ids
+    assert times["cached_ids"] == times["recomputed_ids"]
+    res["decode"] = {"sentences": n, "steps": length, "cached_s": times["cached"],
+                     "recomputed_s": times["recomputed"], "kv_cache_speedup": times["recomputed"] / times["cached"]}
+    print(f"greedy, {n} sentences x {length} steps: key/value cache {times['cached']:.2f} s, recomputing the "
+          f"prefix {times['recomputed']:.2f} s: {res['decode']['kv_cache_speedup']:.1f}x (same outputs)")
+    return res
 
 
 def alternate(pair: Pair, items, warmup: int, budget_s: float | None = None, backward_only=False,
@@ -619,7 +707,8 @@ def bench_profile(args, corpus: Corpus) -> dict:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("what", choices=["train", "decode", "memory", "scaling", "profile", "all", "_memory"])
+    ap.add_argument("what", choices=["train", "decode", "memory", "scaling", "profile", "transformer", "all",
+                                     "_memory"])
     ap.add_argument("--quick", action="store_true", help="a ~20-second smoke run")
     ap.add_argument("--threads", type=int, help="threads for NumPy's BLAS and for PyTorch (default: NumPy's)")
     ap.add_argument("--data-dir", help="Multi30k files (default: $MINIS2S_DATA, then ../shared/datasets/multi30k)")
@@ -648,7 +737,7 @@ def main(argv=None) -> int:
     if corpus is not None:
         print(f"data: {corpus.description}")
     results = {"machine": info}
-    todo = ["train", "decode", "memory", "scaling", "profile"] if args.what == "all" else [args.what]
+    todo = ["train", "decode", "memory", "scaling", "profile", "transformer"] if args.what == "all" else [args.what]
     if "train" in todo:
         results["train"] = bench_train(args, corpus, sgemm_peak())
     if "decode" in todo:
@@ -659,6 +748,8 @@ def main(argv=None) -> int:
         results["scaling"] = bench_scaling(args, corpus)
     if "profile" in todo:
         results["profile"] = bench_profile(args, corpus)
+    if "transformer" in todo:
+        results["transformer"] = bench_transformer(args, corpus)
     info["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
     print(f"\n{time.perf_counter() - started:.0f} s; load average {info['load_average_end'][0]} at the end "
           f"({info['cores']} cores, shared: rely on the ratios)")

@@ -22,7 +22,7 @@
 # - training a small attentive translator in a few seconds of CPU time;
 # - greedy search versus beam search, and the GNMT length penalty (eq. 10.2–10.4, 10.5–10.6);
 # - BLEU, computed by hand and checked against sacrebleu (eq. 10.7–10.11); perplexity
-#   (eq. 10.12).
+#   (eq. 10.12); ROUGE-L, checked against rouge-score (eq. 10.13–10.14).
 #
 # **The data.** Multi30k (Elliott et al., 2016) pairs English descriptions of Flickr
 # images with German and French translations: 29,000 training, 1,014 validation and 1,000
@@ -430,7 +430,117 @@ else:
           f"perplexity {figures['ppl']:.1f} (vocabulary {len(task.tgt_vocab):,})")
 
 # %% [markdown]
-# ## 7. The full recipe
+# ## 7. ROUGE-L, and three figures side by side
+#
+# BLEU is a **precision**: it counts how much of the hypothesis is in the reference, and
+# only the brevity penalty (10.9), a corpus-wide length ratio, stands in for the missing
+# recall. ROUGE (Lin, 2004), made for summaries, looks from the reference's side too.
+# ROUGE-L scores a sentence by the **longest common subsequence** (LCS) of hypothesis $h$
+# and reference $r$: the longest list of tokens that appear in both *in the same order*,
+# gaps allowed ("a man rides a bicycle" and "a man is riding a bike" share "a man a").
+# No contiguous $n$-grams are needed, only the order.
+#
+# The LCS of the prefixes $r_{1:i}$ and $h_{1:j}$ follows from shorter prefixes: if the last
+# tokens match, some longest subsequence ends with that pair, so it is one longer than the
+# LCS of the prefixes without them; if not, at least one of the two last tokens is in no
+# common subsequence that ends there, so drop the one whose removal keeps the longer LCS:
+#
+# $$
+# \operatorname{LCS}(i, j) = \begin{cases}
+# 0 & i = 0 \text{ or } j = 0 \\
+# \operatorname{LCS}(i - 1, j - 1) + 1 & r_i = h_j \\
+# \max\bigl(\operatorname{LCS}(i - 1, j),\ \operatorname{LCS}(i, j - 1)\bigr) & \text{otherwise}
+# \end{cases}
+# \tag{10.13}
+# $$
+#
+# a table of $(|r| + 1) \times (|h| + 1)$ entries, filled row by row in $O(|r|\,|h|)$ time
+# (one row at a time is enough). Divided by the hypothesis length it is a precision, by
+# the reference length a recall, and ROUGE-L is their harmonic mean, the F-measure (Lin's
+# $F_\beta$ with $\beta = 1$, as in the `rouge-score` package):
+#
+# $$
+# P_{\text{lcs}} = \frac{\operatorname{LCS}(r, h)}{|h|}, \qquad
+# R_{\text{lcs}} = \frac{\operatorname{LCS}(r, h)}{|r|}, \qquad
+# F_{\text{lcs}} = \frac{2\, P_{\text{lcs}} R_{\text{lcs}}}{P_{\text{lcs}} + R_{\text{lcs}}}
+# \tag{10.14}
+# $$
+#
+# A short hypothesis now loses on recall *in its own sentence*, not through a corpus-wide
+# penalty. The corpus figure is the mean of the sentence F-measures (unlike BLEU's pooled
+# counts, eq. 10.8).
+
+# %%
+show(metrics._lcs_length, metrics.rouge_l, metrics.corpus_rouge_l)
+
+# %%
+for h, r in zip(examples["hyps"], examples["refs"]):
+    p_lcs, r_lcs, f_lcs = metrics.rouge_l(h, r)
+    print(f"{h!r:32s} vs {r!r:38s} LCS {metrics._lcs_length(r.split(), h.split())}: "
+          f"P {p_lcs:.3f} R {r_lcs:.3f} F {f_lcs:.3f}")
+
+# %% [markdown]
+# Three figures, three questions. **BLEU** asks how many of the output's $n$-grams the
+# reference holds (precision, with a brevity penalty). **ROUGE-L** asks how much of each
+# sentence's word order output and reference share (LCS recall and precision, an
+# F-measure). **Perplexity** (10.12) asks how probable the model finds the reference
+# itself, teacher-forced: it involves no decoder at all, so it cannot tell greedy from beam
+# search. We compute all three on the test set, for greedy and beam search:
+
+# %%
+if DATA is None:
+    print(SKIPPED)
+else:
+    test = task.test[:200] if FAST else task.test
+    test_refs = [" ".join(t) for _, t in test]
+    test_ids = [task.src_vocab.encode(s) for s, _ in test]
+    test_ppl = loss_and_ppl(model, task, test)["ppl"]
+    test_hyps = {}
+    print(f"{len(test)} test sentences")
+    print(f"{'decoder':22s} {'BLEU':>6s} {'ROUGE-L F':>10s} {'perplexity':>11s}")
+    for label, beam, alpha in (("greedy", 1, 0.0), ("beam 5, alpha 0.6", 5, 0.6)):
+        ids, _ = translate_ids(model, test_ids, beam, alpha)
+        test_hyps[label] = [" ".join(task.tgt_vocab.decode(seq)) for seq in ids]
+        print(f"{label:22s} {corpus_bleu(test_hyps[label], test_refs).score:6.2f} "
+              f"{100 * metrics.corpus_rouge_l(test_hyps[label], test_refs):10.2f} {test_ppl:11.2f}")
+
+# %% [markdown]
+# The package `rouge-score` is the reference implementation. Its tokenizer lower-cases,
+# turns every character outside `a-z0-9` into a space and so drops punctuation, while
+# `metrics.rouge_l` takes the corpus' tokens as they are (a full stop counts). On tokens made
+# of `a-z0-9` alone both tokenizations agree, and so must the scores: we compare there,
+# keeping only such tokens on both sides.
+
+# %%
+import re
+
+try:
+    from rouge_score import rouge_scorer
+except ImportError:
+    rouge_scorer = None
+    print("rouge-score is not installed (pip install rouge-score); skipping the comparison")
+
+
+def alphanumeric(line):
+    return " ".join(t for t in line.split() if re.fullmatch(r"[a-z0-9]+", t))
+
+
+if rouge_scorer is not None:
+    scorer = rouge_scorer.RougeScorer(["rougeL"])
+    corpora = {"the examples above": (examples["hyps"], examples["refs"])}
+    if DATA is not None:
+        corpora["greedy output, test"] = (test_hyps["greedy"], test_refs)
+    for label, (hyps, references) in corpora.items():
+        hyps, references = [alphanumeric(h) for h in hyps], [alphanumeric(r) for r in references]
+        ours = [metrics.rouge_l(h, r) for h, r in zip(hyps, references)]
+        theirs = [scorer.score(r, h)["rougeL"] for h, r in zip(hyps, references)]  # score(target, prediction)
+        worst = max(abs(a - b) for o, t in zip(ours, theirs) for a, b in zip(o, (t.precision, t.recall, t.fmeasure)))
+        print(f"{label}: minis2s {100 * np.mean([o[2] for o in ours]):.4f}, "
+              f"rouge-score {100 * np.mean([t.fmeasure for t in theirs]):.4f}; "
+              f"largest |difference| in P, R or F of a sentence {worst:.1e}")
+
+# %% [markdown]
+# ## 8. The full recipe
 #
 # The command line trains the reference model — a bidirectional LSTM encoder of 256 units
 # per direction, an attentive LSTM decoder, dropout 0.5, label smoothing 0.1, Adam with the
@@ -449,11 +559,14 @@ else:
 #
 # - Multi30k: 29k caption pairs; word vocabularies trade output-layer cost against
 #   `<unk>`s. Bucketing by length cuts the padding share (10.1).
-# - Beam search keeps the $k$ best hypotheses (9.2–9.4); it finds more probable, and
-#   shorter, outputs; the length penalty (9.5–9.6) counters the shortness. Better search is
+# - Beam search keeps the $k$ best hypotheses (10.2–10.4); it finds more probable, and
+#   shorter, outputs; the length penalty (10.5–10.6) counters the shortness. Better search is
 #   not a better model.
 # - BLEU: clipped $n$-gram counts (10.7), corpus-level precisions (10.8), brevity penalty
 #   (10.9), geometric mean (10.10), smoothing (10.11) — the library reproduces sacrebleu.
 #   Perplexity is the exponentiated per-token NLL (10.12).
+# - ROUGE-L: the longest common subsequence (10.13) as precision, recall and F-measure
+#   (10.14), per sentence — where BLEU is a corpus precision and perplexity the model's
+#   probability of the reference, independent of the decoder.
 #
 # **Next:** [lesson 11](11_gpu.ipynb) — the same model on a GPU, and where the time goes.

@@ -247,6 +247,23 @@ print("passed:", report.passed)
 print("FAST =", FAST)
 
 # %% [markdown]
+# ## Questions
+#
+# Answer in a few sentences, from what this lesson printed and derived; the instructors'
+# answers are in [answers.md, lesson 00](answers.md#lesson-00), to read after you have tried.
+#
+# **Q0.1.** The strict backend refuses `float(x)` on an array, although on a CPU it costs
+# nothing. What would one such call per training step do on a GPU, why would no test notice it
+# there, and what does the library write instead when it *does* want a value on the host?
+#
+# **Q0.2.** The cell comparing `dE[ids] += g` with `B.scatter_add` printed row 0 as 1 and as
+# 2. Explain why the fancy-index update loses a contribution, and which rule of lesson 01 says
+# the embedding's gradient must be the sum.
+#
+# **Q0.3.** Why are parameters drawn on the host with `B.rng(seed)` and then moved to the
+# device, rather than drawn with `xp.random` where they live?
+
+# %% [markdown]
 # ## Summary
 #
 # - Math code asks `B.get_array_module(x)` for its array library; only `backend.py` imports

@@ -308,6 +308,24 @@ results = [r for c in suite.CASES if c.name in chosen for r in suite.run(c)]
 print(format_table(results))
 
 # %% [markdown]
+# ## Questions
+#
+# Answer in a few sentences, from what this lesson printed and derived; the instructors'
+# answers are in [answers.md, lesson 01](answers.md#lesson-01), to read after you have tried.
+#
+# **Q1.1.** The ε plot shows the best centered difference in float64 about three orders of
+# magnitude more accurate than the best one-sided one, at a larger ε. Explain both facts from
+# the error terms of (1.3) and (1.5) and the rounding term $u|f|/\varepsilon$.
+#
+# **Q1.2.** Why does minis2s check gradients in float64? Use the float32 curve of the same
+# plot and the tolerance $10^{-7}$ of (1.6).
+#
+# **Q1.3.** The checker multiplies the outputs by a *random* upstream gradient (1.4). Show
+# that for softmax an upstream gradient of all ones would let a backward that returns zeros
+# pass the check (use eq. 2.6 of lesson 02), and say why a random one cannot be fooled that
+# way.
+
+# %% [markdown]
 # ## Summary
 #
 # - Backward = the chain rule (1.1), evaluated as vector–Jacobian products (1.2), one node at

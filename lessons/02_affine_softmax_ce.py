@@ -405,6 +405,26 @@ report = check(solutions.softmax_cross_entropy_backward)
 show(losses.softmax_cross_entropy_backward)
 
 # %% [markdown]
+# ## Questions
+#
+# Answer in a few sentences, from what this lesson printed and derived; the instructors'
+# answers are in [answers.md, lesson 02](answers.md#lesson-02), to read after you have tried.
+#
+# **Q2.1.** The naive softmax of `[1000, 999, 990]` printed `nan`, the shifted one (2.5)
+# finite probabilities. Why does the shift not change the result, why can it no longer
+# overflow, and why is the underflow it still allows harmless for softmax but not for
+# `log(softmax(x))` (2.7)?
+#
+# **Q2.2.** Garbage logits of size $10^3$ in the padded positions left the loss unchanged and
+# their gradient exactly zero. Explain both from (2.10)–(2.11). Why divide by the number of
+# real tokens $N$ rather than by $B \cdot T$?
+#
+# **Q2.3.** With label smoothing $\varepsilon = 0.1$, the "confident" logits (10 on the
+# target) gave a higher loss and a non-zero gradient, while logits $\log q$ gave a zero
+# gradient. Why is a one-hot prediction no longer optimal, and which way does (2.11) push the
+# target's logit of a confident model?
+
+# %% [markdown]
 # ## Summary
 #
 # - Affine: $y = x W^\top + b$ (2.1); $\bar x = \bar y W$, $\bar W = \bar y^\top x$,

@@ -571,7 +571,28 @@ for bptt in (2, 5, 10, 20, 50, L):
 # vanish over a few steps. Very short windows also cost *time*: the same tokens in many
 # small calls, each with its fixed overhead and smaller matrix products. Language models
 # are usually trained with $T$ of 35 to a few hundred.
+
+# %% [markdown]
+# ## Questions
 #
+# Answer in a few sentences, from what this lesson printed and derived; the instructors'
+# answers are in [answers.md, lesson 03](answers.md#lesson-03), to read after you have tried.
+#
+# **Q3.1.** In the plot of section 4 the gradient reaching $t = 1$ shrinks by orders of
+# magnitude at scale 0.5 and grows at scale 3. Explain both with (3.10), and why a large $W_h$
+# is "necessary, not sufficient" for an explosion.
+#
+# **Q3.2.** `clip_grad_norm` left the cosine with the unclipped gradient at exactly 1;
+# `clip_grad_value` did not. Why? And why does `clip_grad_norm` multiply by its factor even
+# when the factor is 1, instead of testing `if norm > max_norm:`?
+#
+# **Q3.3.** Section 6 printed that window 2's loss from the carried state equals its part of
+# one forward over both windows, while the summed gradient of windows of $T$ differs from full
+# BPTT's, less and less as $T$ grows, and the peak memory grows with $T$. Which terms of the
+# gradient does (3.14) drop, why do they shrink with $T$, and why is the forward exact when
+# the backward is not?
+
+# %% [markdown]
 # ## Summary
 #
 # - RNN step: $h_t = \tanh(x_t W_x^\top + h_{t-1} W_h^\top + b)$ (3.1–3.2); backward: through

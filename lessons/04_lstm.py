@@ -359,6 +359,25 @@ from minis2s.nn import cells
 show(cells.init_params)
 
 # %% [markdown]
+# ## Questions
+#
+# Answer in a few sentences, from what this lesson printed and derived; the instructors'
+# answers are in [answers.md, lesson 04](answers.md#lesson-04), to read after you have tried.
+#
+# **Q4.1.** Section 4 printed the state gradient keeping about 0.63, 0.82 and 0.96–0.98 of
+# itself per step for forget biases 0, 1 and 3. Relate these per-step factors to the mean
+# forget gate and to (4.8): what multiplies the gradient from $c_t$ to $c_{t-1}$, and why does
+# that product behave so differently from the RNN's (3.10)?
+#
+# **Q4.2.** With a bias of 3 the gradient reaches the first step; why does the library still
+# initialise the forget bias to 1? What does a bias of 3 do to the forward pass of an
+# untrained LSTM?
+#
+# **Q4.3.** The backward writes each gate's slope through its output, $\sigma' = \sigma(1 -
+# \sigma)$ and $\tanh' = 1 - \tanh^2$ (4.9). What does this save in the cache, and why is it
+# exact rather than an approximation?
+
+# %% [markdown]
 # ## Summary
 #
 # - One product gives all four gate pre-activations (4.1); sigmoid gates $i, f, o$ (4.2,

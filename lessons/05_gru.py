@@ -324,7 +324,23 @@ plt.show()
 # $z$ near 1 it reaches the start of the sequence. The price of $z \approx 1$ is a state
 # that changes slowly — the gates are what the network learns to set, per unit and per
 # step.
+
+# %% [markdown]
+# ## Questions
 #
+# Answer in a few sentences, from what this lesson printed and derived; the instructors'
+# answers are in [answers.md, lesson 05](answers.md#lesson-05), to read after you have tried.
+#
+# **Q5.1.** The GRU's gradient plot with update-gate biases 0, 1 and 3 looks like the LSTM's
+# with forget biases 0, 1 and 3. Which term of (5.5) plays the role of the LSTM's $\bar c
+# \odot f$, and what is the price, in the forward pass (5.4), of starting with $z$ near 1?
+#
+# **Q5.2.** The printed parameter counts are in the ratio 1 : 3 : 4 for RNN, GRU and LSTM.
+# Where does each factor of $H(D + H + 2)$ come from, and why can the GRU's two biases of the
+# candidate, $b_{x,n}$ and $b_{h,n}$, not be merged into one (5.3), although the RNN's two
+# biases could (3.1)?
+
+# %% [markdown]
 # ## Summary
 #
 # - GRU (PyTorch form): $r, z$ sigmoids of summed projections (5.1–5.2); candidate

@@ -408,6 +408,26 @@ for rho in (1.0, 0.0):
 #
 
 # %% [markdown]
+# ## Questions
+#
+# Answer in a few sentences, from what this lesson printed and derived; the instructors'
+# answers are in [answers.md, lesson 06](answers.md#lesson-06), to read after you have tried.
+#
+# **Q6.1.** The exposure-bias cell printed a higher cross-entropy with the model's own
+# predictions fed ($\rho = 0$) than with the gold prefix ($\rho = 1$). What does this gap
+# measure, why does it appear although the weights are the same, and why would you expect it
+# to grow along the output?
+#
+# **Q6.2.** Run the training loop with `momentum=0.0`: the loss sits on a plateau near 2.6
+# nats. What does $e^{2.6}$ say the model has learned on the plateau, and why does momentum
+# (6.9) move where SGD (6.8) crawls? Why did bucketed batches make momentum worse (the comment
+# above `Batcher`)?
+#
+# **Q6.3.** Greedy decoding's errors gather in the middle and at the end of the output, and in
+# the longer strings; the first output letters are usually right. Explain this from how the
+# decoder learns about the source (6.2)–(6.3).
+
+# %% [markdown]
 # ## Summary
 #
 # - An encoder-decoder factorises $P(y \mid x)$ token by token (6.1): the encoder's

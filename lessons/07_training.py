@@ -434,6 +434,24 @@ for p_drop in curves:
     print(f"dropout {p_drop}:", [e.name for e in events] or "no event files (tensorboardX is not installed)")
 
 # %% [markdown]
+# ## Questions
+#
+# Answer in a few sentences, from what this lesson printed and derived; the instructors'
+# answers are in [answers.md, lesson 07](answers.md#lesson-07), to read after you have tried.
+#
+# **Q7.1.** In section 6 the run without dropout ends with the lower *training* loss and the
+# higher *validation* loss; with dropout it is the other way round. Explain why dropout (7.11)
+# costs training loss and how that can buy validation loss. Why is the scaling by $1/(1 - p)$
+# what makes dropout the identity at inference?
+#
+# **Q7.2.** Work out Adam's first step (7.3)–(7.5) for one coordinate with gradient $g$, with
+# and without the bias corrections ($\beta_1 = 0.9$, $\beta_2 = 0.999$, $\epsilon \to 0$). Use
+# it to explain Adam's diagonal start on the elongated bowl.
+#
+# **Q7.3.** On the bowl $L = \frac12 (w_1^2 + 25 w_2^2)$, why must SGD's learning rate stay
+# below $2/25$, and how many steps does it then need to shrink $w_1$ by a factor $e$?
+
+# %% [markdown]
 # ## Summary
 #
 # - Optimizers: L2 (7.1), Nesterov (7.2), Adam with bias correction (7.3–7.5), AdamW's

@@ -484,7 +484,25 @@ plt.show()
 # weight sits on that digit; where it must be *computed* (`sep` → `09`), it spreads over
 # the letters that decide it. Attention is not an explanation of the model, but it is a
 # good picture of where information flows.
+
+# %% [markdown]
+# ## Questions
 #
+# Answer in a few sentences, from what this lesson printed and derived; the instructors'
+# answers are in [answers.md, lesson 08](answers.md#lesson-08), to read after you have tried.
+#
+# **Q8.1.** Section 3 printed padded weights exactly 0 and "garbage in the padding changes
+# nothing: True True". Why must padding get *exactly* zero weight, not just a tiny one? What
+# goes wrong on an empty row with $-\infty$ added to the scores, and with $-10^9$?
+#
+# **Q8.2.** Without attention the dates model got most characters right but few whole dates;
+# with attention nearly all. What does the model without attention learn, what does it fail
+# at, and what does attention change — the possibility or the difficulty of the task?
+#
+# **Q8.3.** Why does scaled dot-product attention divide by $\sqrt H$ (8.2)? Use the softmax
+# backward (8.7) to say what happens to the gradient when the scores are large.
+
+# %% [markdown]
 # ## Summary
 #
 # - Attention scores every encoder output against the decoder's state — additive (8.1),

@@ -314,6 +314,23 @@ worst = max(results2, key=lambda r: r.rel_error)
 print(f"{len(results2)} parameter arrays; worst relative error {worst.rel_error:.1e} ({worst.wrt})")
 
 # %% [markdown]
+# ## Questions
+#
+# Answer in a few sentences, from what this lesson printed and derived; the instructors'
+# answers are in [answers.md, lesson 09](answers.md#lesson-09), to read after you have tried.
+#
+# **Q9.1.** Why does the backward direction reverse each row *within its length* (9.1) instead
+# of reversing the whole padded row? Say what would go wrong with the padding rule (3.8) and
+# with the positions attention reads.
+#
+# **Q9.2.** Why is the backward of the reversal the same reversal (9.4)? Answer for a general
+# permutation first.
+#
+# **Q9.3.** Section 4 printed the attention path's gradient of the encoder outputs as exactly
+# zero at padded positions, and the two paths adding up to the model's gradient. Explain both.
+# Why does the whole-model check allow $10^{-6}$ where each op passes at $10^{-7}$?
+
+# %% [markdown]
 # ## Summary
 #
 # - A bidirectional layer runs a second RNN over each row reversed *within its length*

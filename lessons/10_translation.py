@@ -554,7 +554,31 @@ if rouge_scorer is not None:
 #
 # The figures measured with it (BLEU and perplexity over training time, greedy and beam)
 # are recorded in `benchmarks/RESULTS.md`.
+
+# %% [markdown]
+# ## Questions
 #
+# Answer in a few sentences, from what this lesson printed and derived; the instructors'
+# answers are in [answers.md, lesson 10](answers.md#lesson-10), to read after you have tried.
+#
+# **Q10.1.** In section 4 beam search with $\alpha = 0$ found outputs of higher
+# log-probability than greedy search, and they were shorter. Why does maximising (10.2) favour
+# short outputs, why does a *better* search make it worse, and how does the length penalty
+# (10.5)–(10.6) counter it?
+#
+# **Q10.2.** Why is corpus BLEU (10.8) not the mean of the sentence BLEUs (the printed 16.40
+# against 10.19)? And why does the repeated "the" get $p_1 = 2/7$ and not $7/7$?
+#
+# **Q10.3.** Section 7 printed BLEU, ROUGE-L and perplexity for greedy and beam search. Why is
+# the perplexity the same for both decoders? Which of the three would punish a hypothesis that
+# is correct but half the reference's length, in its own sentence, and which only through a
+# corpus-wide factor?
+#
+# **Q10.4.** Bucketing by length lowered the padding share (10.1). Why does the model spend
+# time on padding at all when the loss and attention ignore it, and why does `Batcher` shuffle
+# the order of the batches after sorting by length?
+
+# %% [markdown]
 # ## Summary
 #
 # - Multi30k: 29k caption pairs; word vocabularies trade output-layer cost against

@@ -452,6 +452,23 @@ for others in (0.0, 0.2, 0.6, 1.0, 2.0):
     print(f"other processes keep {others:.1f} cores busy -> {threads_for(others, cores)} BLAS thread(s) of {cores}")
 
 # %% [markdown]
+# ## Questions
+#
+# Answer in a few sentences, from what this lesson printed and derived; the instructors'
+# answers are in [answers.md, lesson 11](answers.md#lesson-11), to read after you have tried.
+#
+# **Q11.1.** Why must the GPU training step never synchronise? Describe what happens on the
+# host and on the device when `float(loss)` is called every step, and list three places where
+# minis2s avoids a hidden synchronisation.
+#
+# **Q11.2.** Using the cost model (11.1)–(11.2), why is the vocabulary size the first lever on
+# a CPU step's time, and why does the recurrent part, with fewer operations, dominate on a
+# GPU?
+#
+# **Q11.3.** Section 5 measured one BLAS thread against several. Why can more threads make a
+# step many times *slower* on a shared machine?
+
+# %% [markdown]
 # ## Summary
 #
 # - `minis2s.set_backend("cupy")` (or `MINIS2S_BACKEND=cupy`) runs the same code on a GPU,

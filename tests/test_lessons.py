@@ -8,8 +8,9 @@ the library cites is derived once under its number in its own lesson, that each 
 its equations N.1, N.2, ... in order, that every numbered equation is cited by the library or
 marked as not implemented, that every backward function is shown, that each exercise's cells
 hold the stub and then grade the solution (the grader itself is tested in ``tests/exercises/``), that the lessons
-that train limit BLAS threads before NumPy loads, and that lesson 10 runs to the end without
-the Multi30k data.
+that train limit BLAS threads before NumPy loads, that lesson 10 runs to the end without
+the Multi30k data, and that every lesson asks numbered written questions (``**Q6.2.**``) just
+before its summary, each answered in its lesson's section of ``lessons/answers.md``, linked.
 """
 
 import importlib
@@ -295,3 +296,68 @@ def test_translation_lesson_without_data_says_how_to_get_it_and_runs_to_the_end(
     assert "python -m minis2s data multi30k" in text
     assert "skipped: this cell needs Multi30k" in text
     assert "BLEU = " in text  # the cells that need no corpus still ran
+
+
+# --------------------------------------------------------------------------- written questions
+
+ANSWERS = LESSONS / "answers.md"
+QUESTION = re.compile(r"\*\*Q(\d+)\.(\d+)\.\*\*")  # **Q6.2.**
+ANSWER_LINK = re.compile(r"\]\(answers\.md#([a-z0-9-]+)\)")
+
+
+def _slug(heading):
+    """The anchor GitHub and Jupyter give a markdown heading: lower case, spaces to hyphens."""
+    return re.sub(r"[^a-z0-9 -]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def _answer_sections():
+    """{"06": the text of answers.md under its heading "## Lesson 06"}, in file order."""
+    parts = re.split(r"^## Lesson (\d{2})$", ANSWERS.read_text(), flags=re.MULTILINE)
+    return dict(zip(parts[1::2], parts[2::2]))
+
+
+def _questions_cell(notebook):
+    cells = nbformat.read(notebook, as_version=4).cells
+    asked = [i for i, c in enumerate(cells) if c.cell_type == "markdown" and c.source.startswith("## Questions")]
+    summary = [i for i, c in enumerate(cells) if c.cell_type == "markdown" and c.source.startswith("## Summary")]
+    assert len(asked) == 1 and len(summary) == 1, f"{notebook.name}: one '## Questions' and one '## Summary' cell"
+    assert asked[0] == summary[0] - 1, f"{notebook.name}: the questions come just before the summary"
+    return cells[asked[0]].source
+
+
+def test_slug_is_the_heading_anchor():
+    assert _slug("Lesson 06") == "lesson-06" and _slug(" Lesson 10: BLEU! ") == "lesson-10-bleu"
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda nb: nb.name)
+def test_questions_cell_asks_two_to_four_numbered_questions_and_links_its_answers(notebook):
+    source, lesson = _questions_cell(notebook), notebook.name[:2]
+    numbers = [f"{chapter}.{k}" for chapter, k in QUESTION.findall(source)]
+    expected = [f"{int(lesson)}.{k}" for k in range(1, len(numbers) + 1)]
+    assert 2 <= len(numbers) <= 4 and numbers == expected, f"{notebook.name} asks {numbers}; number them {expected}"
+    assert ANSWER_LINK.findall(source) == [f"lesson-{lesson}"], f"{notebook.name} must link answers.md#lesson-{lesson}"
+
+
+def test_answers_have_one_section_per_lesson_answering_exactly_its_questions():
+    sections = _answer_sections()
+    assert list(sections) == [nb.name[:2] for nb in NOTEBOOKS], "answers.md: one '## Lesson NN' per lesson, in order"
+    for notebook in NOTEBOOKS:
+        lesson = notebook.name[:2]
+        asked = QUESTION.findall(_questions_cell(notebook))
+        answered = QUESTION.findall(sections[lesson])
+        assert len(answered) == len(set(answered)), f"answers.md, lesson {lesson}: a question answered twice"
+        assert set(answered) == set(asked), (f"lesson {lesson}: asked {sorted(set(asked) - set(answered))} "
+                                             f"without an answer; answered {sorted(set(answered) - set(asked))} "
+                                             f"that the lesson does not ask")
+        for chapter, k in answered:  # an answer is a paragraph, not just its label
+            answer = sections[lesson].split(f"**Q{chapter}.{k}.**", 1)[1].split("**Q", 1)[0]
+            assert len(answer.split()) >= 30, f"answers.md Q{chapter}.{k} is too short to be an answer"
+
+
+def test_links_into_the_answers_resolve():
+    anchors = {_slug(h) for h in re.findall(r"^#+ (.+)$", ANSWERS.read_text(), flags=re.MULTILINE)}
+    links = [(nb.name, target) for nb in NOTEBOOKS for c in nbformat.read(nb, as_version=4).cells
+             for target in ANSWER_LINK.findall(c.source)]
+    assert len(links) >= len(NOTEBOOKS)
+    missing = [(name, target) for name, target in links if target not in anchors]
+    assert not missing, f"links to headings answers.md does not have: {missing}"

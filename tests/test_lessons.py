@@ -33,7 +33,9 @@ REGENERATE = "jupytext --update --to ipynb lessons/{}"
 BACKWARDS = {"functional.linear": None, "functional.activations": None, "functional.losses": None,
              "functional.rnn": None, "functional.lstm": None, "functional.gru": None,
              "functional.dropout": "dropout", "functional.attention": "Fatt", "functional.bidirectional": "bi",
-             "nn.attention": "attn", "nn.decoder": "decoder", "nn.encoder": "encoder"}
+             "nn.attention": "attn", "nn.decoder": "decoder", "nn.encoder": "encoder",
+             "functional.multihead": "multihead", "functional.layernorm": "layernorm",
+             "functional.transformer": "transformer", "functional.positional": "positional"}
 # the lessons that train, and so set one BLAS thread before NumPy loads
 TRAINING = ("06", "07", "08", "09", "10", "11")
 TAG = re.compile(r"\\tag\{(\d+\.\d+)\}")
@@ -63,8 +65,8 @@ def _cited(text):
 # --------------------------------------------------------------------------- the notebooks
 
 
-def test_lessons_are_numbered_00_to_11_without_gaps():
-    assert [nb.name[:2] for nb in NOTEBOOKS] == [f"{i:02d}" for i in range(12)]
+def test_lessons_are_numbered_00_to_12_without_gaps():
+    assert [nb.name[:2] for nb in NOTEBOOKS] == [f"{i:02d}" for i in range(13)]
 
 
 def test_every_notebook_has_a_script_and_every_script_a_notebook():

@@ -414,3 +414,102 @@ def attention_query_not_summed_over_s(dout, cache):
          "dWq = (sum_s du_s)^T q (eq. 8.8)", ("transposed", "dwq"))
 def attention_dWq_transposed(dout, cache):
     return _attention(dout, cache, transpose_dWq=True)
+
+
+# --------------------------------------------------------------------------- attention heads
+
+
+def _split(x, h):
+    Bn, T, D = x.shape
+    return x.reshape(Bn, T, h, D // h).transpose(0, 2, 1, 3)
+
+
+def _merge(x):
+    Bn, h, T, d = x.shape
+    return x.transpose(0, 2, 1, 3).reshape(Bn, T, h * d)
+
+
+def _heads(dout, cache, *, scale=True, weights=None, merge=_merge, softmax_sum=True):
+    dC, dw_up = dout
+    Q, K, V = cache.Q, cache.K, cache.V
+    w = cache.weights if weights is None else weights
+    dC = _split(dC, Q.shape[1])
+    dw = dC @ V.transpose(0, 1, 3, 2) + dw_up
+    dl = w * (dw - (w * dw).sum(axis=-1, keepdims=True)) if softmax_sum else w * dw
+    if scale:
+        dl = dl * cache.scale
+    return merge(dl @ K), merge(dl.transpose(0, 1, 3, 2) @ Q), merge(w.transpose(0, 1, 3, 2) @ dC)
+
+
+@mistake("attention_heads", "dq and dk miss the scale: the scores are l = Q K^T / sqrt(d) (eq. 12.2), "
+         "so the backward multiplies by 1/sqrt(d) too, dQ_j = dl K_j / sqrt(d) (eq. 12.6)",
+         ("1/sqrt(d)", "eq. 12.6"))
+def heads_no_scale(dout, cache):
+    return _heads(dout, cache, scale=False)
+
+
+@mistake("attention_heads", "your weights are not the forward's: masking after the softmax (zeroing "
+         "the future and the padding in softmax(Q K^T / sqrt(d))) leaves rows that sum to less than 1; "
+         "the mask acts on the scores before the softmax (eq. 12.2-12.3), so use cache.weights",
+         ("before the softmax", "cache.weights"))
+def heads_mask_after_softmax(dout, cache):
+    xp = B.get_array_module(cache.Q)
+    scores = (cache.Q @ cache.K.transpose(0, 1, 3, 2)) * cache.scale
+    e = xp.exp(scores - scores.max(axis=-1, keepdims=True))
+    allowed = cache.weights != 0  # the forward's mask: a real weight is exp(.) / sum > 0
+    return _heads(dout, cache, weights=e / e.sum(axis=-1, keepdims=True) * allowed)
+
+
+@mistake("attention_heads", "dq, dk and dv have their heads merged in the wrong order: a plain "
+         "reshape of (B, h, T, d) to (B, T, h d) interleaves positions and heads; move the head axis "
+         "back beside d first, transpose(0, 2, 1, 3) then reshape -- the inverse of the split "
+         "(eq. 12.1, 12.4)", ("merged in the wrong order", "transpose(0, 2, 1, 3)"))
+def heads_merged_wrong_order(dout, cache):
+    return _heads(dout, cache, merge=lambda x: x.reshape(x.shape[0], x.shape[2], -1))
+
+
+@mistake("attention_heads", "the softmax backward misses its subtracted sum: dl = alpha * (dalpha - "
+         "sum_s alpha_s dalpha_s) (eq. 8.7 in eq. 12.6) -- the weights of a row sum to 1, so one "
+         "cannot move alone", ("subtracted sum", "eq. 8.7"))
+def heads_softmax_without_sum(dout, cache):
+    return _heads(dout, cache, softmax_sum=False)
+
+
+# --------------------------------------------------------------------------- layer norm
+
+
+def _layernorm(dy, cache, *, axis=-1, mean_term=True, variance_term=True, sum_axes=(0, 1)):
+    xhat, rstd, gamma = cache
+    dxhat = dy * gamma
+    dx = dxhat
+    if mean_term:
+        dx = dx - dxhat.mean(axis=axis, keepdims=True)
+    if variance_term:
+        dx = dx - xhat * (dxhat * xhat).mean(axis=axis, keepdims=True)
+    return dx * rstd, (dy * xhat).sum(axis=sum_axes), dy.sum(axis=sum_axes)
+
+
+@mistake("layernorm", "the means in dx run over the wrong axis -- over the batch, as batch norm's "
+         "would: layer norm's mu and sigma are per row, over the D features, so "
+         "mean(..., axis=-1, keepdims=True) (eq. 12.8)", ("wrong axis", "axis=-1"))
+def layernorm_mean_over_batch(dy, cache):
+    return _layernorm(dy, cache, axis=0)
+
+
+@mistake("layernorm", "dx misses the mean term: mu depends on every x_k of the row, so "
+         "subtract mean(dxhat) (eq. 12.8)", ("mean term", "mean(dxhat)"))
+def layernorm_no_mean_term(dy, cache):
+    return _layernorm(dy, cache, mean_term=False)
+
+
+@mistake("layernorm", "dx misses the variance term: sigma depends on every x_k of the row, so "
+         "subtract xhat * mean(dxhat * xhat) (eq. 12.8)", ("variance term", "xhat * mean(dxhat * xhat)"))
+def layernorm_no_variance_term(dy, cache):
+    return _layernorm(dy, cache, variance_term=False)
+
+
+@mistake("layernorm", "dgamma and dbeta are summed over the batch only: gamma and beta are shared by "
+         "every position of every sentence, so sum over batch and time, axis=(0, 1) (eq. 12.8)",
+         ("batch and time", "axis=(0, 1)"))
+def layernorm_gain_not_summed_over_time(dy, cache):
+    return _layernorm(dy, cache, sum_axes=0)

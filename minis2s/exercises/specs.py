@@ -1,4 +1,4 @@
-"""The seven exercises: what each one checks, on which inputs, and the lesson text its hints cite.
+"""The exercises: what each one checks, on which inputs, and the lesson text its hints cite.
 
 An :class:`Exercise` pairs the library's forward (from :mod:`minis2s.functional`, whose named
 cache the learner's backward reads) with the inputs the grader draws, the gradients the learner
@@ -15,9 +15,11 @@ from typing import Callable
 from .. import backend as B
 from ..functional import attention as F_attention
 from ..functional import gru as F_gru
+from ..functional import layernorm as F_layernorm
 from ..functional import linear as F_linear
 from ..functional import losses as F_losses
 from ..functional import lstm as F_lstm
+from ..functional import multihead as F_multihead
 from ..functional import rnn as F_rnn
 from ..functional.cells import CELLS
 from . import solutions, stubs
@@ -386,8 +388,85 @@ ADDITIVE_ATTENTION = Exercise(
 )
 
 
+# --------------------------------------------------------------------------- lesson 12
+
+
+def _heads_inputs(rng, Bn=3, T=4, D=6):
+    """Causal self-attention projections over a padded batch of lengths 4, 2 and 3, two heads."""
+    lengths = _lengths_mask([4, 2, 3], T)
+    return ({"q": rng.standard_normal((Bn, T, D)), "k": rng.standard_normal((Bn, T, D)),
+             "v": rng.standard_normal((Bn, T, D))},
+            {"heads": 2, "key_mask": lengths, "query_mask": lengths, "causal": True})
+
+
+def _heads_padded(inputs, static):
+    np = B.host
+    query = np.broadcast_to((static["query_mask"] == 0)[..., None], inputs["q"].shape)
+    key = np.broadcast_to((static["key_mask"] == 0)[..., None], inputs["k"].shape)
+    return {"dq": query, "dk": key, "dv": key}
+
+
+ATTENTION_HEADS = Exercise(
+    name="attention_heads",
+    backward_name="attention_heads_backward",
+    lesson="12",
+    equations="eq. 12.2-12.6",
+    first_step=("write eq. 12.5 first: split dC into heads like the forward split q, then "
+                "dalpha = dC V^T and dV = alpha^T dC"),
+    forward=F_multihead.attention_heads_forward,
+    make=_heads_inputs,
+    wrt=("q", "k", "v"),
+    formulas={
+        "dq": "dQ_j = dl K_j / sqrt(d), heads merged back to (B, T, h d) (eq. 12.6)",
+        "dk": "dK_j = dl^T Q_j / sqrt(d), heads merged back to (B, S, h d) (eq. 12.6)",
+        "dv": "dV_j = alpha^T dC_j, heads merged back to (B, S, h d) (eq. 12.5)",
+    },
+    sizes=lambda inputs, static: {BATCH: inputs["q"].shape[0],
+                                  "sqrt(d), d = D / h the head size":
+                                      (inputs["q"].shape[2] / static["heads"]) ** 0.5},
+    upstream=("dC", "dweights"),
+    paths={
+        "dC": "dC, split into heads, reaches the weights through dalpha = dC V^T and the values "
+              "through dV = alpha^T dC (eq. 12.5)",
+        "dweights": "the forward returns (C, weights), so dweights adds to dalpha before the "
+                    "softmax backward (eq. 12.5-12.6)",
+    },
+    preacts=(Preact("dl, the gradient of the scaled scores (eq. 12.6)", ("dq", "dk"), ("dq", "dk")),),
+    padded=_heads_padded,
+    padded_note="a padded key has weight 0 from every query and a padded query sees no key, so "
+                "their rows of dq, dk and dv are 0 (eq. 12.5-12.6)",
+)
+
+
+def _layernorm_inputs(rng, Bn=3, T=4, D=5):
+    return {"x": 2.0 * rng.standard_normal((Bn, T, D)) + 1.0, "gamma": 1.0 + 0.5 * rng.standard_normal(D),
+            "beta": rng.standard_normal(D)}, {}
+
+
+LAYERNORM = Exercise(
+    name="layernorm",
+    backward_name="layernorm_backward",
+    lesson="12",
+    equations="eq. 12.7-12.8",
+    first_step="write eq. 12.8 first: dxhat = dy * gamma, then dx = (dxhat - mean(dxhat) - "
+               "xhat * mean(dxhat * xhat)) / sigma, means over the D features",
+    forward=F_layernorm.layernorm_forward,
+    make=_layernorm_inputs,
+    wrt=("x", "gamma", "beta"),
+    formulas={
+        "dx": "dx = (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)) * rstd, dxhat = dy * gamma, "
+              "means over the last axis (eq. 12.8)",
+        "dgamma": "dgamma = the sum of dy * xhat over every row, batch and time (eq. 12.8)",
+        "dbeta": "dbeta = the sum of dy over every row, batch and time (eq. 12.8)",
+    },
+    sizes=lambda inputs, static: {BATCH: inputs["x"].shape[0], "D, the features": inputs["x"].shape[-1],
+                                  "B*T, the rows": inputs["x"].shape[0] * inputs["x"].shape[1]},
+)
+
+
 EXERCISES = {e.name: e for e in (AFFINE, SOFTMAX_CROSS_ENTROPY, RNN_STEP, RNN_SEQUENCE, LSTM_STEP,
-                                 GRU_STEP, ADDITIVE_ATTENTION)}
+                                 GRU_STEP, ADDITIVE_ATTENTION,
+                                 ATTENTION_HEADS, LAYERNORM)}
 
 
 def find(name: str) -> Exercise:

@@ -136,3 +136,38 @@ def additive_attention_backward(dout, cache):
     raise NotImplementedError(
         "write eq. 8.6 first: dalpha_s = v_s . dcontext + dweights_s, dvalues_s = alpha_s dcontext"
     )
+
+
+def attention_heads_backward(dout, cache):
+    """Backward of the heads of multi-head attention, between the projections (lesson 12, eq. 12.2-12.6).
+
+    dout = (dC (B, T, D), dweights (B, h, T, S)): the forward returns (C, weights), C the heads'
+    contexts side by side, C[:, t] = [C_1 | ... | C_h] at position t.
+    cache (minis2s.functional.multihead.AttentionHeadsCache, from attention_heads_forward):
+        cache.Q        (B, h, T, d)  the query heads: q.reshape(B, T, h, d).transpose(0, 2, 1, 3)
+        cache.K        (B, h, S, d)  the key heads, split the same way
+        cache.V        (B, h, S, d)  the value heads
+        cache.weights  (B, h, T, S)  alpha (eq. 12.3), already masked: exactly 0 where key s is
+                                     padding, where s > t (causal), and on a padded query's row
+        cache.drop     None here     the dropout mask of alpha (no dropout in this exercise)
+        cache.scale    float         1 / sqrt(d), the scores' scale (eq. 12.2)
+    Returns dq (B, T, D), dk (B, S, D), dv (B, S, D), heads merged back like C.
+    """
+    raise NotImplementedError(
+        "write eq. 12.5 first: split dC into heads like the forward split q, then dalpha = dC V^T and dV = alpha^T dC"
+    )
+
+
+def layernorm_backward(dy, cache):
+    """Backward of layer normalisation over the last axis (lesson 12, eq. 12.7-12.8).
+
+    dy: (B, T, D), the gradient of the loss with respect to y = gamma * xhat + beta.
+    cache (minis2s.functional.layernorm.LayerNormCache, from layernorm_forward):
+        cache.xhat   (B, T, D)  the standardised input (x - mu) / sigma, row by row (eq. 12.7)
+        cache.rstd   (B, T, 1)  1 / sigma of each row
+        cache.gamma  (D,)       the gain
+    Returns dx (B, T, D), dgamma (D,), dbeta (D,).
+    """
+    raise NotImplementedError(
+        "write eq. 12.8 first: dxhat = dy * gamma, then dx = (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)) / sigma, means over the D features"
+    )

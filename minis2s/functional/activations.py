@@ -1,4 +1,4 @@
-"""Pointwise nonlinearities and (log-)softmax (lessons 02-04).
+"""Pointwise nonlinearities and (log-)softmax (lessons 02-04), ReLU and GELU (lesson 12).
 
     eq. 2.5   softmax(x)_k = exp(x_k - m) / sum_j exp(x_j - m),   m = max_j x_j (the shift
               changes nothing mathematically and keeps exp from overflowing)
@@ -7,16 +7,24 @@
     eq. 2.8   d log_softmax:  dx = dy - softmax(x) * sum_k dy_k
     eq. 3.3  tanh' = 1 - tanh^2
     eq. 4.3  sigmoid(x) = 1 / (1 + exp(-x)),  sigmoid' = s (1 - s)
+    eq. 12.10 relu(x) = max(0, x),  relu' = [x > 0]  (0 at x = 0, as torch)
+    eq. 12.11 gelu(x) ~ x/2 (1 + tanh(u)),  u = sqrt(2/pi) (x + 0.044715 x^3)   (the tanh form:
+              NumPy has no erf; torch's gelu(approximate="tanh")),
+              gelu' = (1 + tanh(u)) / 2 + x/2 (1 - tanh(u)^2) sqrt(2/pi) (1 + 3 * 0.044715 x^2)
 """
 
 from __future__ import annotations
+
+import math
+from typing import Any, NamedTuple
 
 from .. import backend as B
 from ._pointwise import sigmoid
 
 __all__ = ["sigmoid", "softmax", "log_softmax", "tanh_forward", "tanh_backward",
            "sigmoid_forward", "sigmoid_backward", "softmax_forward", "softmax_backward",
-           "log_softmax_forward", "log_softmax_backward"]
+           "log_softmax_forward", "log_softmax_backward", "relu_forward", "relu_backward",
+           "gelu_forward", "gelu_backward"]
 
 
 def softmax(x, axis=-1):
@@ -77,3 +85,38 @@ def log_softmax_backward(dy, cache):
     """Returns dx (eq. 2.8): softmax(x) = exp(log_softmax(x))."""
     xp = B.get_array_module(dy)
     return dy - xp.exp(cache) * dy.sum(axis=-1, keepdims=True)
+
+
+def relu_forward(x):
+    """x: any shape. Returns (max(0, x), cache) (eq. 12.10)."""
+    xp = B.get_array_module(x)
+    return xp.maximum(x, 0), x > 0
+
+
+def relu_backward(dy, cache):
+    """Returns dx (eq. 12.10): the gradient passes where x > 0, so only that mask is cached."""
+    return dy * cache
+
+
+_GELU_C = math.sqrt(2.0 / math.pi)
+
+
+class GeluCache(NamedTuple):
+    """What :func:`gelu_forward` saves: x, the input; t = tanh(u) (eq. 12.11)."""
+
+    x: Any
+    t: Any
+
+
+def gelu_forward(x):
+    """x: any shape. Returns (gelu(x), GeluCache), the tanh approximation (eq. 12.11)."""
+    xp = B.get_array_module(x)
+    t = xp.tanh(_GELU_C * (x + 0.044715 * x * x * x))
+    return 0.5 * x * (1.0 + t), GeluCache(x, t)
+
+
+def gelu_backward(dy, cache):
+    """Returns dx (eq. 12.11)."""
+    x, t = cache
+    du = _GELU_C * (1.0 + 3 * 0.044715 * x * x)
+    return dy * (0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * du)  # eq. 12.11, tanh' = 1 - t^2

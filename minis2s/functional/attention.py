@@ -80,21 +80,23 @@ def masked_softmax_forward(scores, mask):
 
 
 def _masked_softmax(scores, mask):
-    """(eq. 8.4) without argument checks: the attention kinds call it once per decoder step."""
+    """(eq. 8.4) over the last axis, without argument checks: the attention kinds call it once
+    per decoder step. scores: (..., S); mask: real positions, any shape that broadcasts to the
+    scores' (multi-head attention passes (B, 1, T, S) against (B, heads, T, S) scores)."""
     xp = B.get_array_module(scores)
     real = mask != 0
-    c = xp.where(real, scores, -xp.inf).max(axis=1, keepdims=True)
+    c = xp.where(real, scores, -xp.inf).max(axis=-1, keepdims=True)
     c = xp.where(xp.isfinite(c), c, 0.0)  # an all-padding row has no max; any finite shift will do
     # exp(0) at padding keeps exp finite whatever the padded scores hold; the mask then zeroes it
     e = xp.exp(xp.where(real, scores - c, 0.0)) * real
-    denom = e.sum(axis=1, keepdims=True)
+    denom = e.sum(axis=-1, keepdims=True)
     return e / xp.where(denom > 0, denom, 1.0)  # an all-padding row: 0 / 1, not 0 / 0
 
 
 def masked_softmax_backward(dweights, cache):
-    """Returns dscores (eq. 8.7). cache: the forward's output, the weights a."""
+    """Returns dscores (eq. 8.7), over the last axis. cache: the forward's output, the weights a."""
     a = cache
-    return a * (dweights - (a * dweights).sum(axis=1, keepdims=True))
+    return a * (dweights - (a * dweights).sum(axis=-1, keepdims=True))
 
 
 def _context(weights, values):

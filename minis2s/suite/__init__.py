@@ -55,6 +55,7 @@ def lengths_mask(lengths, T):
 
 # The catalogue. The modules below use Case and lengths_mask from this one, so they are
 # imported once those exist.
-from . import activations, attention, linear, losses, recurrent  # noqa: E402
+from . import activations, attention, linear, losses, recurrent, transformer  # noqa: E402
 
-CASES: list[Case] = [*activations.CASES, *attention.CASES, *linear.CASES, *losses.CASES, *recurrent.CASES]
+CASES: list[Case] = [*activations.CASES, *attention.CASES, *linear.CASES, *losses.CASES, *recurrent.CASES,
+                     *transformer.CASES]

@@ -14,7 +14,9 @@ NAMES = list_exercises()
 
 
 def _device(d):
-    return {k: B.to_device(v, "float64" if v.dtype.kind == "f" else None) for k, v in d.items()}
+    # static arguments hold plain Python values too (the number of heads, causal)
+    return {k: B.to_device(v, "float64" if v.dtype.kind == "f" else None) if B.is_array(v) else v
+            for k, v in d.items()}
 
 
 def _library_backward(ex):

@@ -8,10 +8,13 @@ run; it is written against the named cache of its forward, as the learner's stub
 
 from ...functional.attention import additive_attention_backward
 from ...functional.gru import gru_step_backward
+from ...functional.layernorm import layernorm_backward
 from ...functional.linear import affine_backward
 from ...functional.losses import softmax_cross_entropy_backward
 from ...functional.lstm import lstm_step_backward
+from ...functional.multihead import attention_heads_backward
 from ...functional.rnn import rnn_backward, rnn_step_backward
 
 __all__ = ["affine_backward", "softmax_cross_entropy_backward", "rnn_step_backward", "rnn_backward",
-           "lstm_step_backward", "gru_step_backward", "additive_attention_backward"]
+           "lstm_step_backward", "gru_step_backward", "additive_attention_backward",
+           "attention_heads_backward", "layernorm_backward"]

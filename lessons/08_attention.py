@@ -384,8 +384,7 @@ show(decoder.memory_backward)
 from minis2s import suite
 from minis2s.gradcheck import format_table
 
-print(format_table([r for c in suite.CASES if "attention" in c.name or "masked softmax" in c.name
-                    for r in suite.run(c)]))
+print(format_table([r for c in suite.attention.CASES for r in suite.run(c)]))
 
 # %% [markdown]
 # ## 6. Dates, with and without attention

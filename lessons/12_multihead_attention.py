@@ -704,6 +704,25 @@ if torch is not None:
     assert max(worst.values()) < 1e-10
 
 # %% [markdown]
+# ## Questions
+#
+# Answer in a few sentences, from what this lesson printed and derived; the instructors'
+# answers are in [answers.md, lesson 12](answers.md#lesson-12), to read after you have tried.
+#
+# **Q12.1.** The scaled scores had variance about 1 at $d = 1024$, the unscaled ones about
+# $d$. What does a softmax over scores of variance $d$ look like, and what does that do to
+# the gradient that reaches $Q$ and $K$ through (12.6)?
+#
+# **Q12.2.** A causal mask applied *after* the softmax (zeroing the future weights of an
+# already normalised row) still gives zero weight to the future. Why is it wrong anyway?
+# Say what the row sums to and what the backward of (12.5)–(12.6) then computes.
+#
+# **Q12.3.** In the table of gradients reaching the first of $N$ layers, the stack without
+# residuals lost about three orders of magnitude from 8 to 32 layers, the residual stacks
+# almost none. Which term of the derivative of $x + F(x)$ explains it, and why does pre-norm
+# keep that term cleaner than post-norm?
+
+# %% [markdown]
 # ## Summary
 #
 # - Self-attention scores every position against every other in one product; multi-head

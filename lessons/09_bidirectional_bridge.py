@@ -193,11 +193,11 @@ print(f"(all {len(results)} checks, every weight and bias of both directions: wo
 #
 # ### Exercise: `bridge_state_backward`
 #
-# Write the bridge's backward: given `ds0`, the gradient of $s_0$, $(B, H)$, return
-# `dh, dW, db` — the gradient of the encoder's final state $[\overrightarrow{h};
-# \overleftarrow{h}]$, $(B, 2H_{\text{enc}})$, and of the bridge's weight and bias. The
-# grader knows the usual slips: the tanh slope missing or written $1 - s_0$, and $\bar W$
-# transposed. The grader runs the library's own forward, `bridge.bridge_state_forward`; here
+# Write the bridge's backward: given `ds0`, the gradient of $s_0$ (the decoder's size),
+# return `dh, dW, db` — the gradients of the encoder's final state
+# $[\overrightarrow{h}; \overleftarrow{h}]$ (twice the encoder's size when it is
+# bidirectional) and of the bridge's weight and bias. The grader knows the usual slips: the
+# tanh slope missing or written $1 - s_0$, and $\bar W$ transposed. The grader runs the library's own forward, `bridge.bridge_state_forward`; here
 # are it and its cache, `BridgeStateCache`, whose fields the stub below lists with their
 # shapes:
 
@@ -221,7 +221,8 @@ def bridge_state_backward(ds0, cache):
 
     ds0: (B, H), the gradient of the loss with respect to the decoder's first state s0.
     cache (minis2s.functional.bridge.BridgeStateCache, from bridge_state_forward):
-        cache.h   (B, Henc)  the encoder's final state [h_fwd; h_bwd], Henc = 2 * its H
+        cache.h   (B, Henc)  the encoder's final state [h_fwd; h_bwd]: Henc = 2H for a
+                             bidirectional encoder of H units per direction
         cache.W   (H, Henc)  PyTorch's (out, in) layout
         cache.s0  (B, H)     tanh(a): read tanh's slope off it (eq. 3.3)
     Returns dh (B, Henc), dW (H, Henc), db (H,).

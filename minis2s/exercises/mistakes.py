@@ -96,7 +96,7 @@ def embedding_assigns_repeated_ids(dout, cache):
 
 @mistake("embedding", "the padding row is not zeroed: padded positions read a constant zero "
          "vector, not E[padding_idx], so that row gets no gradient, dE[padding_idx] = 0 (eq. 2.4)",
-         ("padding row", "dE[padding_idx] = 0".lower()))
+         ("padding row", "de[padding_idx] = 0"))
 def embedding_padding_row_kept(dout, cache):
     return _embedding(dout, cache, zero_pad=False)
 

@@ -231,7 +231,8 @@ def bridge_state_backward(ds0, cache):
 
     ds0: (B, H), the gradient of the loss with respect to the decoder's first state s0.
     cache (minis2s.functional.bridge.BridgeStateCache, from bridge_state_forward):
-        cache.h   (B, Henc)  the encoder's final state [h_fwd; h_bwd], Henc = 2 * its H
+        cache.h   (B, Henc)  the encoder's final state [h_fwd; h_bwd]: Henc = 2H for a
+                             bidirectional encoder of H units per direction
         cache.W   (H, Henc)  PyTorch's (out, in) layout
         cache.s0  (B, H)     tanh(a): read tanh's slope off it (eq. 3.3)
     Returns dh (B, Henc), dW (H, Henc), db (H,).

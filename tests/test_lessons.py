@@ -33,9 +33,11 @@ REGENERATE = "jupytext --update --to ipynb lessons/{}"
 BACKWARDS = {"functional.linear": None, "functional.activations": None, "functional.losses": None,
              "functional.rnn": None, "functional.lstm": None, "functional.gru": None,
              "functional.dropout": "dropout", "functional.attention": "Fatt", "functional.bidirectional": "bi",
+             "functional.bridge": "bridge",
              "nn.attention": "attn", "nn.decoder": "decoder", "nn.encoder": "encoder",
              "functional.multihead": "multihead", "functional.layernorm": "layernorm",
              "functional.transformer": "transformer", "functional.positional": "positional"}
+
 # the lessons that train, and so set one BLAS thread before NumPy loads
 TRAINING = ("06", "07", "08", "09", "10", "11")
 TAG = re.compile(r"\\tag\{(\d+\.\d+)\}")
@@ -212,7 +214,7 @@ def test_exercise_cells_show_the_cache_hold_the_stub_then_grade_the_solution(exe
     stub = inspect.getsource(getattr(stubs, name)).rstrip("\n")
     learner = f"{stub}\n\n\nreport = check({name})"
     assert learner in code, f"no cell holds the stub of {name} and grades it"
-    assert code.index(learner) < code.index(f"report = check(solutions.{name})")
+    assert code.index(learner) < code.index(_grades_the_solution(ex))
     inputs, static = ex.make(B.host.random.default_rng(0))
     cache = type(ex.forward(**inputs, **static)[1])
     module = cache.__module__.rsplit(".", 1)[-1]
@@ -221,6 +223,15 @@ def test_exercise_cells_show_the_cache_hold_the_stub_then_grade_the_solution(exe
     (script,) = LESSONS.glob(f"{ex.lesson}_*.py")  # the exercise's text names its forward and cache
     text = script.read_text()
     assert f"`{module}.{ex.forward.__name__}`" in text and f"`{cache.__name__}`" in text, script.name
+
+
+def _grades_the_solution(ex):
+    """The cell that grades the reference solution: by its name, or with ``exercise=`` where the
+    solution answers another exercise too (the label-smoothed cross-entropy's)."""
+    solved = ex.solution.__name__
+    if solved == ex.backward_name:
+        return f"report = check(solutions.{solved})"
+    return f'report = check(solutions.{solved}, exercise="{ex.name}")'
 
 
 # a library function, besides an exercise's backward, whose source holds that exercise's answer
@@ -282,8 +293,9 @@ def test_exercise_comes_before_its_answer_and_the_answer_after(exercise):
     answers = _answers(ex.solution)
     early = {i: sorted(_shown(source) & answers) for i, source in enumerate(code[:stub]) if _shown(source) & answers}
     assert not early, f"{notebook.name} shows {early} (code cell: functions) before the exercise on {name}, cell {stub}"
-    assert any(name in _shown(source) for source in code[stub + 1:]), \
-        f"{notebook.name} never shows the library's {name} after the exercise"
+    solved = ex.solution.__name__  # the library backward, which may answer several exercises
+    assert any(solved in _shown(source) for source in code[stub + 1:]), \
+        f"{notebook.name} never shows the library's {solved} after the exercise"
 
 
 def test_translation_lesson_without_data_says_how_to_get_it_and_runs_to_the_end(tmp_path, monkeypatch):

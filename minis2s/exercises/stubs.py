@@ -27,6 +27,25 @@ def affine_backward(dy, cache):
     raise NotImplementedError("write eq. 2.2 first: dx = dy W, dW = dy^T x, db = the sum of dy over the rows")
 
 
+def embedding_backward(dout, cache):
+    """Backward of the row lookup out[b, t] = E[ids[b, t]] (lesson 02, eq. 2.3-2.4).
+
+    dout: (B, T, D), the gradient of the loss with respect to out.
+    cache (minis2s.functional.linear.EmbeddingCache, from embedding_forward):
+        cache.ids          (B, T)  the token ids read; an id may repeat, and padded positions
+                                   hold padding_idx
+        cache.E_shape      (V, D)  the table's shape (the backward needs no values of E)
+        cache.E_dtype              the table's dtype
+        cache.padding_idx  int     the padding id, whose row is a constant zero vector (or None)
+    Returns dE (V, D): row v is the sum of dout over every position reading v; the padding row
+    is 0 (eq. 2.4).
+    """
+    raise NotImplementedError(
+        "write eq. 2.4 first: dE = zeros (V, D), add every position's dout into the row of its id "
+        "(B.scatter_add or np.add.at), then set the padding row to 0"
+    )
+
+
 def softmax_cross_entropy_backward(dloss, cache):
     """Backward of the masked mean cross-entropy (lesson 02, eq. 2.5, 2.9-2.11).
 
@@ -44,6 +63,28 @@ def softmax_cross_entropy_backward(dloss, cache):
     """
     raise NotImplementedError(
         "write eq. 2.5 (p = softmax(logits), max-shifted) and eq. 2.11: dlogits = (p - onehot(y)) m / N"
+    )
+
+
+def label_smoothed_cross_entropy_backward(dloss, cache):
+    """Backward of the masked mean cross-entropy with label smoothing eps > 0 (lesson 02,
+    eq. 2.9-2.11).
+
+    dloss: a 0-d array, the gradient of the final loss with respect to this loss (often 1).
+    cache (minis2s.functional.losses.CrossEntropyCache, from softmax_cross_entropy_forward):
+        cache.logits    (B, T, V)  the raw scores z
+        cache.logp      (B, T, V)  log p = log_softmax(z) (eq. 2.7): p = exp(logp)
+        cache.targets   (B, T)     the target class ids y (0 at padding)
+        cache.mask      (B, T)     m: 1.0 on real tokens, 0.0 on padding
+        cache.n         0-d        N, the number of real tokens (at least 1; eq. 2.10)
+        cache.eps       float      label smoothing, > 0 here: eps / V of the mass goes to every
+                                   class, the target included (eq. 2.9)
+        cache.nll_sum, cache.n_tokens  0-d  for perplexity; not needed here
+    Returns dlogits (B, T, V): dloss * (p - q) * m / N per token, with
+    q = (1 - eps) onehot(y) + eps / V (eq. 2.9, 2.11).
+    """
+    raise NotImplementedError(
+        "write eq. 2.9 first: q = (1 - eps) onehot(y) + eps / V, then eq. 2.11: dlogits = (p - q) m / N"
     )
 
 
@@ -102,6 +143,30 @@ def lstm_step_backward(dout, cache):
     raise NotImplementedError("write eq. 4.7 first: dc_total = dc + dh * o * (1 - tanh(c)^2)")
 
 
+def lstm_backward(dout, cache):
+    """Backpropagation through time of the LSTM over a padded batch (lesson 04, eq. 4.7-4.11).
+
+    dout = (dhs, dh_last, dc_last): dhs (B, T, H), the gradient of every output h_t; dh_last and
+    dc_last (B, H), the gradients of the final state (h, c) -- a row's state after its last
+    real token.
+    cache (minis2s.functional.lstm.LSTMCache, from lstm_forward):
+        cache.step(t)  step t's own LSTMStepCache: pass it to a step backward (yours from the
+                       previous exercise, or minis2s.exercises.solutions.lstm_step_backward)
+        cache.mask     (B, T, 1) bool  m_t: True on real tokens (each row real, then padded)
+        cache.x        (B, T, D)
+        cache.h0       (B, H)
+        cache.Wx       (4H, D)
+        cache.Wh       (4H, H)
+        cache.h        (B, T, H)  the state after every step, carried over padding (eq. 4.11)
+        cache.gates    a list of T LSTMGatesCache, step t's gates (cache.step(t) holds them)
+    Returns dx (B, T, D), dh0 (B, H), dc0 (B, H), dWx (4H, D), dWh (4H, H), dbx (4H,), dbh (4H,).
+    """
+    raise NotImplementedError(
+        "write eq. 4.11 first: loop t from T-1 down to 0, dh = dh + m_t dhs_t, send (m_t dh, m_t dc) "
+        "through a step backward, and pass (dh, dc) unchanged where m_t = 0"
+    )
+
+
 def gru_step_backward(dh, cache):
     """Backward of one GRU step, gates r, z, n in PyTorch's order (lesson 05, eq. 5.1-5.8).
 
@@ -120,6 +185,29 @@ def gru_step_backward(dh, cache):
     raise NotImplementedError("write eq. 5.5 first: dn = dh * (1 - z), dz = dh * (h_prev - n)")
 
 
+def gru_backward(dout, cache):
+    """Backpropagation through time of the GRU over a padded batch (lesson 05, eq. 5.5-5.9).
+
+    dout = (dhs, dh_last): dhs (B, T, H), the gradient of every output h_t; dh_last (B, H), the
+    gradient of the final state -- a row's state after its last real token.
+    cache (minis2s.functional.gru.GRUCache, from gru_forward):
+        cache.step(t)  step t's own GRUStepCache: pass it to a step backward (yours from the
+                       previous exercise, or minis2s.exercises.solutions.gru_step_backward)
+        cache.mask     (B, T, 1) bool  m_t: True on real tokens (each row real, then padded)
+        cache.x        (B, T, D)
+        cache.h0       (B, H)
+        cache.Wx       (3H, D)
+        cache.Wh       (3H, H)
+        cache.h        (B, T, H)  the state after every step, carried over padding (eq. 5.9)
+        cache.gates    a list of T GRUGatesCache, step t's gates (cache.step(t) holds them)
+    Returns dx (B, T, D), dh0 (B, H), dWx (3H, D), dWh (3H, H), dbx (3H,), dbh (3H,).
+    """
+    raise NotImplementedError(
+        "write eq. 5.9 first: loop t from T-1 down to 0, dh = dh + m_t dhs_t, send m_t dh through a "
+        "step backward, and pass dh unchanged where m_t = 0"
+    )
+
+
 def additive_attention_backward(dout, cache):
     """Backward of Bahdanau attention for one query (lesson 08, eq. 8.1, 8.4-8.8).
 
@@ -135,6 +223,22 @@ def additive_attention_backward(dout, cache):
     """
     raise NotImplementedError(
         "write eq. 8.6 first: dalpha_s = v_s . dcontext + dweights_s, dvalues_s = alpha_s dcontext"
+    )
+
+
+def bridge_state_backward(ds0, cache):
+    """Backward of the bridge s0 = tanh(h W^T + b) (lesson 09, eq. 9.5).
+
+    ds0: (B, H), the gradient of the loss with respect to the decoder's first state s0.
+    cache (minis2s.functional.bridge.BridgeStateCache, from bridge_state_forward):
+        cache.h   (B, Henc)  the encoder's final state [h_fwd; h_bwd]: Henc = 2H for a
+                             bidirectional encoder of H units per direction
+        cache.W   (H, Henc)  PyTorch's (out, in) layout
+        cache.s0  (B, H)     tanh(a): read tanh's slope off it (eq. 3.3)
+    Returns dh (B, Henc), dW (H, Henc), db (H,).
+    """
+    raise NotImplementedError(
+        "write eq. 3.3 first: da = ds0 * (1 - s0^2); then eq. 2.2: dh = da W, dW = da^T h, db = the sum of da over the rows"
     )
 
 

@@ -153,9 +153,10 @@ def test_report_prints_a_table_and_a_one_line_repr():
 
 
 def test_accessors_for_notebooks():
-    assert list_exercises() == ["affine", "softmax_cross_entropy", "rnn_step", "rnn_sequence",
-                                "lstm_step", "gru_step", "additive_attention", "attention_heads",
-                                "layernorm"]
+    assert list_exercises() == ["affine", "embedding", "softmax_cross_entropy",
+                                "label_smoothed_cross_entropy", "rnn_step", "rnn_sequence",
+                                "lstm_step", "lstm_sequence", "gru_step", "gru_sequence",
+                                "additive_attention", "bridge_state", "attention_heads", "layernorm"]
     assert stub("lstm_step").__name__ == "lstm_step_backward"
     assert stub("lstm_step_backward") is stub("lstm_step")
     assert solution("gru_step").__module__ == "minis2s.functional.gru"

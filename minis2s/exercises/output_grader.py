@@ -244,10 +244,17 @@ class _Grading:
         syncs = []
         watched = {name: getattr(B, name) for name in ("to_host", "to_float")}
 
+        depth = [0]  # B.to_float calls B.to_host: name only the learner's own call
+
         def watch(name):
             def call(*args, **kwargs):
-                syncs.append(name)
-                return watched[name](*args, **kwargs)
+                if depth[0] == 0:
+                    syncs.append(name)
+                depth[0] += 1
+                try:
+                    return watched[name](*args, **kwargs)
+                finally:
+                    depth[0] -= 1
             return call
 
         for case in self.cases:
@@ -260,6 +267,10 @@ class _Grading:
                 finally:
                     for name, f in watched.items():
                         setattr(B, name, f)
+            if syncs:  # first: what it read back may be what then failed
+                problem = (f"{self.name} calls B.{syncs[0]}: that reads the value back to the host "
+                           f"and waits for the GPU; return the 0-d device array instead")
+                break
             if isinstance(out, _Raised):
                 if "device->host" in out.message:
                     problem = (f"on the strict backend {self.name} synchronises with the host"
@@ -273,10 +284,6 @@ class _Grading:
                                f"B.get_array_module(logits) for every array function")
                 else:
                     problem = f"on the strict backend {self.name} raised {out.type}: {out.message}{out.where()}"
-                break
-            if syncs:
-                problem = (f"{self.name} calls B.{syncs[0]}: that reads the value back to the host "
-                           f"and waits for the GPU; return the 0-d device array instead")
                 break
             values = list(out.values())
             if not all(isinstance(v, B.StrictArray) for v in values):

@@ -106,7 +106,7 @@ NUMERICAL_GRADIENT = OutputExercise(
 def _greedy_model():
     """A seeded model whose greedy output is neither constant nor empty: GRU, dot attention,
     12 tokens, weights N(0, 2^2) for varied argmaxes. Over the cases below (seed 0) rows end
-    after 1 to 8 tokens and about half never emit <eos> (id 2); <pad> and <sos> are never chosen."""
+    after 1 to 8 tokens and half never emit <eos> (id 2)."""
     from ..models.seq2seq import Seq2Seq, Seq2SeqConfig
 
     cfg = Seq2SeqConfig(src_vocab=12, tgt_vocab=12, emb=8, hidden=16, cell="gru", attention="dot")
@@ -257,8 +257,9 @@ def _beam_cases(rng):
     for k, V, t, alpha in ((3, 6, 2, 0.6), (4, 7, 4, 1.0), (2, 5, 1, 0.6)):
         scores = -np.sort(rng.uniform(0.5, 3.0, size=k))
         logits = 2.0 * rng.standard_normal((k, V))
-        logits[0, 2] += 4.0  # <eos> (2) likely from the best slot
-        logits[0, 3] += 3.5  # and a second strong child of that slot
+        logits[1:, 2] -= 3.0
+        logits[0, 2] += 6.0  # <eos> (2) likely from the best slot only
+        logits[0, 3:5] += 5.0  # and two more strong children of that slot
         finished = [(-2.9 / ((5 + t) / 6) ** alpha, -2.9, t)]
         cases.append({"scores": scores, "logp": _log_softmax(logits), "finished": finished, "t": t,
                       "alpha": alpha})

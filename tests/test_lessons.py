@@ -287,6 +287,7 @@ def test_exercise_comes_before_its_answer_and_the_answer_after(exercise):
 # exercises checked by their output: the show(...) arguments, as the lessons write them, that
 # give the answer away (the library code the reference runs)
 OUTPUT_ANSWERS = {
+    "stable_softmax": ("activations.softmax",),
     "numerical_gradient": ("G.numerical_gradient",),
     "greedy_decode": ("decode.greedy", "decode._one_token_at_a_time"),
     "adam_step": ("optim.Adam._update",),
@@ -295,7 +296,7 @@ OUTPUT_ANSWERS = {
     "corpus_bleu": ("metrics.corpus_bleu", "metrics._bleu_from_stats", "metrics._ngrams"),
     "token_accuracy": ("references.token_accuracy",),
 }
-ALIASES = {"G": "minis2s.gradcheck", "decode": "minis2s.decode", "optim": "minis2s.optim",
+ALIASES = {"activations": "minis2s.functional.activations", "G": "minis2s.gradcheck", "decode": "minis2s.decode", "optim": "minis2s.optim",
            "decoder": "minis2s.nn.decoder", "metrics": "minis2s.metrics", "references": "minis2s.exercises.references"}
 
 

@@ -47,6 +47,34 @@ def for_exercise(name: str) -> list[OutputMistake]:
     return [m for m in MISTAKES if m.exercise == name]
 
 
+# --------------------------------------------------------------------------- stable_softmax
+
+
+@mistake("stable_softmax", "exp overflows: a row of logits near 1000 gives inf / inf = nan; subtract "
+         "each row's max first, exp(x - x.max(axis=-1, keepdims=True)) (eq. 2.5)", ("overflow", "max"))
+def softmax_no_shift(x):
+    xp = B.get_array_module(x)
+    e = xp.exp(x)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+@mistake("stable_softmax", "the shift is the max of the whole array, not of each row: a row far "
+         "below the largest one underflows to exp(-2000) = 0 and gives 0 / 0; use "
+         "x.max(axis=-1, keepdims=True)", ("each row", "keepdims"))
+def softmax_global_shift(x):
+    xp = B.get_array_module(x)
+    e = xp.exp(x - x.max())
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+@mistake("stable_softmax", "the columns sum to 1, not the rows: normalise over the last axis, "
+         "axis=-1 (one distribution per row)", ("rows", "axis=-1"))
+def softmax_wrong_axis(x):
+    xp = B.get_array_module(x)
+    e = xp.exp(x - x.max(axis=0, keepdims=True))
+    return e / e.sum(axis=0, keepdims=True)
+
+
 # --------------------------------------------------------------------------- numerical_gradient
 
 

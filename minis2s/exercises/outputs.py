@@ -58,6 +58,34 @@ class OutputExercise:
         return f"{self.name} (exercise {self.name!r}, lesson {self.lesson}, {self.equations})"
 
 
+# --------------------------------------------------------------------------- lesson 00
+
+
+def _softmax_cases(rng):
+    """Rows of ordinary logits beside a row of +-1000 (exp overflows without the shift) and
+    a row far below the others (a shift by the whole array's max underflows it to 0 / 0)."""
+    cases = []
+    for Bn, V in ((3, 5), (4, 3), (2, 6)):
+        x = rng.standard_normal((Bn, V))
+        x[1] = 1000.0 + 10.0 * x[1]
+        x[-1] = x[-1] - 2000.0
+        cases.append({"x": x[rng.permutation(Bn)]})
+    return cases
+
+
+STABLE_SOFTMAX = OutputExercise(
+    name="stable_softmax",
+    lesson="00",
+    equations="eq. 2.5",
+    first_step="take the array module first, xp = B.get_array_module(x), then subtract each row's max",
+    library="minis2s.functional.activations.softmax",
+    cases=_softmax_cases,
+    run=lambda fn, case: {"softmax": fn(case["x"])},
+    fields={"softmax": "(B, V), each row exp(x - max of the row) / its sum"},
+    strict=True,
+)
+
+
 # --------------------------------------------------------------------------- lesson 01
 
 
@@ -371,5 +399,5 @@ TOKEN_ACCURACY = OutputExercise(
 )
 
 
-OUTPUT_EXERCISES = {e.name: e for e in (NUMERICAL_GRADIENT, GREEDY_DECODE, ADAM_STEP, DECODER_STEP_FORWARD,
+OUTPUT_EXERCISES = {e.name: e for e in (STABLE_SOFTMAX, NUMERICAL_GRADIENT, GREEDY_DECODE, ADAM_STEP, DECODER_STEP_FORWARD,
                                         BEAM_SEARCH_STEP, CORPUS_BLEU, TOKEN_ACCURACY)}

@@ -13,12 +13,18 @@ from __future__ import annotations
 from .. import backend as B
 from .. import decode as D
 from .. import metrics
+from ..functional import activations
 from ..gradcheck import numerical_gradient
 from ..nn import decoder as dec
 from ..optim import Adam
 
-__all__ = ["numerical_gradient", "greedy_decode", "adam_step", "decoder_step_forward",
+__all__ = ["stable_softmax", "numerical_gradient", "greedy_decode", "adam_step", "decoder_step_forward",
            "beam_search_step", "corpus_bleu", "token_accuracy"]
+
+
+def stable_softmax(x):
+    """:func:`minis2s.functional.activations.softmax` over the last axis."""
+    return activations.softmax(x, axis=-1)
 
 
 def greedy_decode(model, src, src_mask, sos_id, eos_id, max_len):

@@ -143,6 +143,18 @@ def additive_attention_backward(dout, cache):
 # (minis2s.exercises.outputs), not by a gradient check.
 
 
+def stable_softmax(x):
+    """Softmax of each row, on any backend (lesson 00; eq. 2.5 of lesson 02).
+
+    x: (B, V) logits -- a NumPy, CuPy or strict array. Take the array module from the array,
+    xp = B.get_array_module(x) (B = minis2s.backend), and use xp.exp, never numpy's.
+    Returns p (B, V), an array of the same backend: p[b] = exp(x[b] - max_k x[b, k]) divided
+    by its sum. Subtracting the row's max changes nothing mathematically and keeps exp from
+    overflowing at logits of 1000. Nothing may be read back to the host (no float(), .item()).
+    """
+    raise NotImplementedError("take the array module first, xp = B.get_array_module(x), then subtract each row's max")
+
+
 def numerical_gradient(f, x, coords, eps=1e-6):
     """Centered differences of a scalar function at some coordinates of x (lesson 01, eq. 1.5).
 

@@ -71,6 +71,7 @@ def _bump(a, index, by):
 
 
 WRONG = {  # a wrong answer no mistake explains -> the field the report must name
+    "stable_softmax": (_with(R.stable_softmax, lambda p: p ** 1.01), "softmax"),
     "numerical_gradient": (_with(R.numerical_gradient, lambda g: g[:-1] + [g[-1] + 0.5]), "gradients"),
     "greedy_decode": (_with(R.greedy_decode, lambda ids: _bump(ids, (1, 0), 1)), "ids"),
     "adam_step": (_with(R.adam_step, lambda out: (_bump(out[0], (0,) * out[0].ndim, 0.01), *out[1:])), "p"),
@@ -154,7 +155,7 @@ def test_the_exercises_are_listed_in_lesson_order_with_both_kinds():
     lessons = [EXERCISES[n].lesson for n in names]
     assert lessons == sorted(lessons)
     assert {n for n in names if EXERCISES[n].kind == "output"} == set(NAMES)
-    assert {OUTPUT_EXERCISES[n].lesson for n in NAMES} == {"01", "06", "07", "08", "10", "11"}
+    assert {OUTPUT_EXERCISES[n].lesson for n in NAMES} == {"00", "01", "06", "07", "08", "10", "11"}
     assert all(stub(n) is getattr(stubs, n) and solution(n) is getattr(R, n) for n in NAMES)
 
 
@@ -251,3 +252,14 @@ def test_the_strict_run_leaves_the_backend_and_its_helpers_as_they_were():
     before = (B.get_backend(), B.to_host, B.to_float)
     check(_accuracy(B.to_host), verbose=False)
     assert (B.get_backend(), B.to_host, B.to_float) == before
+
+
+def test_a_softmax_that_leaves_the_device_fails_on_the_strict_backend():
+    def stable_softmax(x):
+        x = np.asarray(x)  # a host copy: on a GPU, a transfer and a wait
+        e = np.exp(x - x.max(axis=-1, keepdims=True))
+        return e / e.sum(axis=-1, keepdims=True)
+
+    report = check(stable_softmax, verbose=False)
+    assert [r.passed for r in report.results] == [True, False], str(report)
+    assert any("not a device array" in h for h in report.hints), str(report)

@@ -243,6 +243,59 @@ else:
 # are done leave. At the end, `_Beams.best` picks each sentence's answer (live hypotheses
 # count too where the length ran out).
 
+# %% [markdown]
+# ### Exercise: `beam_search_step`
+#
+# Before the library's version, write one step of it for one sentence: from the live
+# scores and the next-token log-probabilities of its $k$ slots, the new live hypotheses and
+# the finished list (10.3)–(10.6). The grader compares your parents, tokens, scores and
+# finished list with those of the library's pieces (`_expand`, `best_n`,
+# `_Beams.retire_and_keep`) on three steps where `<eos>` is among the best, one slot has
+# several good children, and a hypothesis of another length has already finished. Watch
+# for: the best over all $k V$ extensions together, the length penalty, and what happens
+# to an extension that ends in `<eos>`.
+#
+# The cell below holds the stub from `minis2s.exercises.stubs`. Replace the
+# `raise NotImplementedError(...)` with your code and run the cell: `check` runs your
+# function and the library's on the same seeded inputs and compares what they return; where
+# they differ it says which output, where and by how much, and it names the mistake when it
+# is a common one. (`check` prints its report and returns it: `report.passed` is True once
+# you are done.)
+
+# %%
+from minis2s.exercises import check, references
+
+
+# %%
+def beam_search_step(scores, logp, finished, t, eos_id, alpha):
+    """One step of beam search for one sentence with k slots (lesson 10, eq. 10.3-10.6).
+
+    scores: (k,) log P(h | x) of the live hypotheses (eq. 10.2), -inf for an empty slot.
+    logp: (k, V) log p(v | h, x) of the next token for each slot.
+    finished: a list of (score eq. 10.6, log P, length) of the hypotheses set aside so far,
+        fewer than k of them; length counts the tokens with <eos>.
+    t: the step, 0 for the first: a hypothesis that ends in <eos> now has length t + 1.
+    Walk the extensions of all slots together, best first, ties to the lower index j V + v
+    (eq. 10.3-10.4): an <eos> among the k best is appended to finished as
+    (log P / ((5 + length) / 6)^alpha, log P, length) (eq. 10.5-10.6); the first k extensions
+    that are not <eos> become the new live hypotheses.
+    Returns parents (k,) ints, tokens (k,) ints, new scores (k,), finished (the list, appended to).
+    Unfilled slots: parent 0, token eos_id, score -inf. Once finished holds k hypotheses the
+    sentence is done: every new score is -inf.
+    """
+    raise NotImplementedError(
+        "write eq. 10.3 first: cand[j, v] = scores[j] + logp[j, v], then take the best over all k V entries together"
+    )
+
+
+report = check(beam_search_step)
+
+# %% [markdown]
+# The library's own function, graded the same way; this is what a pass looks like:
+
+# %%
+report = check(references.beam_search_step)
+
 # %%
 from minis2s import decode
 
@@ -348,6 +401,49 @@ else:
 # $$
 #
 # The library's implementation, step for step:
+
+# %% [markdown]
+# ### Exercise: `corpus_bleu`
+#
+# Before the library's version, write corpus BLEU without smoothing, (10.7)–(10.10), for one
+# reference per sentence. The grader compares your score, precisions and brevity penalty
+# with `metrics.corpus_bleu(..., smooth="none")` (itself checked against sacrebleu below) on
+# three small corpora with repeated words and short hypotheses. Watch for: the clip (10.7),
+# sums over the corpus before dividing (10.8), and which length is $r$ and which $c$ (10.9).
+#
+# The cell below holds the stub from `minis2s.exercises.stubs`. Replace the
+# `raise NotImplementedError(...)` with your code and run the cell: `check` runs your
+# function and the library's on the same seeded inputs and compares what they return; where
+# they differ it says which output, where and by how much, and it names the mistake when it
+# is a common one. (`check` prints its report and returns it: `report.passed` is True once
+# you are done.)
+
+# %%
+from minis2s.exercises import check, references
+
+
+# %%
+def corpus_bleu(hypotheses, references, max_n=4):
+    """Corpus BLEU without smoothing (lesson 10, eq. 10.7-10.10).
+
+    hypotheses, references: lists of N strings, tokens separated by spaces; one reference each.
+    Returns (bleu, precisions, bp): bleu in percent (0-100), precisions the list p_1..p_max_n in
+    percent -- clipped n-gram matches over hypothesis n-grams, both summed over the corpus
+    before dividing (eq. 10.7-10.8) -- and bp the brevity penalty of the total lengths (eq. 10.9).
+    """
+    raise NotImplementedError(
+        "write eq. 10.7 first: count each n-gram of the hypothesis, clipped by its count in the "
+        "reference, and sum over the whole corpus"
+    )
+
+
+report = check(corpus_bleu)
+
+# %% [markdown]
+# The library's own function, graded the same way; this is what a pass looks like:
+
+# %%
+report = check(references.corpus_bleu)
 
 # %%
 from minis2s import metrics

@@ -196,10 +196,11 @@ def test_every_backward_of_the_covered_modules_is_shown():
 # --------------------------------------------------------------------------- exercises
 
 
-def _exercises():
+def _exercises(kind="gradient"):
     from minis2s.exercises import list_exercises
+    from minis2s.exercises.specs import EXERCISES
 
-    return list_exercises()
+    return [n for n in list_exercises() if EXERCISES[n].kind == kind]
 
 
 @pytest.mark.parametrize("exercise", _exercises())
@@ -267,7 +268,7 @@ def _shown(source):
 def test_answers_cover_the_helpers_that_hold_them():
     from minis2s.exercises.specs import EXERCISES
 
-    answers = {name: _answers(ex.solution) for name, ex in EXERCISES.items()}
+    answers = {name: _answers(ex.solution) for name, ex in EXERCISES.items() if ex.kind == "gradient"}
     assert {"lstm_step_backward", "lstm_gates_backward", "lstm_backward"} <= answers["lstm_step"]
     assert {"gru_step_backward", "gru_gates_backward", "gru_backward"} <= answers["gru_step"]
     assert {"additive_attention_backward", "masked_softmax_backward", "_context_backward"} <= answers["additive_attention"]
@@ -296,6 +297,70 @@ def test_exercise_comes_before_its_answer_and_the_answer_after(exercise):
     solved = ex.solution.__name__  # the library backward, which may answer several exercises
     assert any(solved in _shown(source) for source in code[stub + 1:]), \
         f"{notebook.name} never shows the library's {solved} after the exercise"
+
+
+# exercises checked by their output: the show(...) arguments, as the lessons write them, that
+# give the answer away (the library code the reference runs)
+OUTPUT_ANSWERS = {
+    "stable_softmax": ("activations.softmax",),
+    "numerical_gradient": ("G.numerical_gradient",),
+    "greedy_decode": ("decode.greedy", "decode._one_token_at_a_time"),
+    "adam_step": ("optim.Adam._update",),
+    "decoder_step_forward": ("decoder.step_forward",),
+    "beam_search_step": ("decode.beam_search", "decode._expand", "decode._Beams", "decode.best_n"),
+    "corpus_bleu": ("metrics.corpus_bleu", "metrics._bleu_from_stats", "metrics._ngrams"),
+    "token_accuracy": ("references.token_accuracy",),
+}
+ALIASES = {"activations": "minis2s.functional.activations", "G": "minis2s.gradcheck", "decode": "minis2s.decode", "optim": "minis2s.optim",
+           "decoder": "minis2s.nn.decoder", "metrics": "minis2s.metrics", "references": "minis2s.exercises.references"}
+
+
+def _shown_as_written(source):
+    return {arg.strip() for args in SHOW.findall(source) for arg in args.split(",")}
+
+
+def test_output_answers_name_every_output_exercise_and_resolve():
+    assert set(OUTPUT_ANSWERS) == set(_exercises("output"))
+    for names in OUTPUT_ANSWERS.values():
+        for name in names:
+            alias, *attrs = name.split(".")
+            obj = importlib.import_module(ALIASES[alias])
+            for attr in attrs:
+                obj = getattr(obj, attr)
+            assert callable(obj), name
+
+
+@pytest.mark.parametrize("exercise", _exercises("output"))
+def test_output_exercise_cells_hold_the_stub_then_grade_the_reference(exercise):
+    from minis2s.exercises import stubs
+    from minis2s.exercises.specs import EXERCISES
+
+    ex = EXERCISES[exercise]
+    (notebook,) = LESSONS.glob(f"{ex.lesson}_*.ipynb")
+    code = _code(nbformat.read(notebook, as_version=4).cells)
+    learner = f"{inspect.getsource(getattr(stubs, exercise)).rstrip(chr(10))}\n\n\nreport = check({exercise})"
+    assert learner in code, f"{notebook.name} holds no stub cell of {exercise}"
+    assert code.index(learner) < code.index(f"report = check(references.{exercise})")
+    (script,) = LESSONS.glob(f"{ex.lesson}_*.py")
+    assert f"### Exercise: `{exercise}`" in script.read_text(), script.name
+
+
+@pytest.mark.parametrize("exercise", _exercises("output"))
+def test_output_exercise_comes_before_its_answer_and_the_answer_after(exercise):
+    """As for the gradient exercises: the library code the reference runs is shown only after
+    the learner has tried."""
+    from minis2s.exercises import stubs
+    from minis2s.exercises.specs import EXERCISES
+
+    (notebook,) = LESSONS.glob(f"{EXERCISES[exercise].lesson}_*.ipynb")
+    code = _code(nbformat.read(notebook, as_version=4).cells)
+    learner = f"{inspect.getsource(getattr(stubs, exercise)).rstrip(chr(10))}\n\n\nreport = check({exercise})"
+    stub = code.index(learner)
+    answers = set(OUTPUT_ANSWERS[exercise])
+    early = {i: sorted(_shown_as_written(s) & answers) for i, s in enumerate(code[:stub]) if _shown_as_written(s) & answers}
+    assert not early, f"{notebook.name} shows {early} (code cell: functions) before the exercise on {exercise}"
+    assert any(_shown_as_written(s) & answers for s in code[stub + 1:]), \
+        f"{notebook.name} never shows the library's {sorted(answers)} after the exercise"
 
 
 def test_translation_lesson_without_data_says_how_to_get_it_and_runs_to_the_end(tmp_path, monkeypatch):

@@ -10,7 +10,7 @@ gradient, and the gradients that witness the pre-activation gradient (``db = sum
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, ClassVar
 
 from .. import backend as B
 from ..functional import attention as F_attention
@@ -44,6 +44,8 @@ class Exercise:
     """One backward function to write. ``make(rng) -> (inputs, static)``: host float64 inputs
     (differentiated, in the order of ``wrt``) and the rest (ids, masks)."""
 
+    kind: ClassVar[str] = "gradient"  # graded by gradient check; "output": see .outputs
+
     name: str
     backward_name: str
     lesson: str
@@ -70,6 +72,11 @@ class Exercise:
     stress_label: str = ""
     stress_hint: str = ""
     solution_name: str = ""  # the library backward it is graded against, when not backward_name
+
+    @property
+    def function_name(self) -> str:
+        """The function the learner writes, named as in the stub."""
+        return self.backward_name
 
     @property
     def grads(self) -> tuple:
@@ -659,10 +666,17 @@ EXERCISES = {e.name: e for e in (AFFINE, EMBEDDING, SOFTMAX_CROSS_ENTROPY, LABEL
                                  LAYERNORM)}
 
 
+# the exercises checked by their output (forward passes, algorithms) share the table, each
+# after the gradient exercises of its lesson: list_exercises() stays in lesson order
+from .outputs import OUTPUT_EXERCISES  # here, not at the top: the gradient table comes first
+
+EXERCISES = dict(sorted({**EXERCISES, **OUTPUT_EXERCISES}.items(), key=lambda item: item[1].lesson))
+
+
 def find(name: str) -> Exercise:
-    """The exercise called ``name`` (``"lstm_step"``) or whose backward it is (``"lstm_step_backward"``)."""
+    """The exercise called ``name`` (``"lstm_step"``) or whose function it is (``"lstm_step_backward"``)."""
     for e in EXERCISES.values():
-        if name in (e.name, e.backward_name):
+        if name in (e.name, e.function_name):
             return e
     raise ValueError(f"unknown exercise {name!r}; the exercises are: {', '.join(EXERCISES)}")
 
@@ -670,5 +684,5 @@ def find(name: str) -> Exercise:
 def infer(function_name: str) -> Exercise | None:
     """The exercise a function is for, from its name: ``my_lstm_step_backward`` -> lstm_step."""
     candidates = [e for e in EXERCISES.values()
-                  if e.backward_name in function_name or e.name in function_name]
+                  if e.function_name in function_name or e.name in function_name]
     return max(candidates, key=lambda e: len(e.name), default=None)

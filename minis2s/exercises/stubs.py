@@ -275,3 +275,133 @@ def layernorm_backward(dy, cache):
     raise NotImplementedError(
         "write eq. 12.8 first: dxhat = dy * gamma, then dx = (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)) / sigma, means over the D features"
     )
+
+
+# --------------------------------------------------------------------------- checked by their output
+# These are graded by comparing what they return with the library's function on seeded inputs
+# (minis2s.exercises.outputs), not by a gradient check.
+
+
+def stable_softmax(x):
+    """Softmax of each row, on any backend (lesson 00; eq. 2.5 of lesson 02).
+
+    x: (B, V) logits -- a NumPy, CuPy or strict array. Take the array module from the array,
+    xp = B.get_array_module(x) (B = minis2s.backend), and use xp.exp, never numpy's.
+    Returns p (B, V), an array of the same backend: p[b] = exp(x[b] - max_k x[b, k]) divided
+    by its sum. Subtracting the row's max changes nothing mathematically and keeps exp from
+    overflowing at logits of 1000. Nothing may be read back to the host (no float(), .item()).
+    """
+    raise NotImplementedError("take the array module first, xp = B.get_array_module(x), then subtract each row's max")
+
+
+def numerical_gradient(f, x, coords, eps=1e-6):
+    """Centered differences of a scalar function at some coordinates of x (lesson 01, eq. 1.5).
+
+    f: a function of no arguments returning a float; it reads x, so changing x[idx] changes f().
+    x: a float64 array, perturbed in place one entry at a time; every entry must hold its
+       original value again when you return.
+    coords: a list of index tuples into x, e.g. [(0, 1), (2, 3)].
+    Returns a list of floats, one per coordinate in order: (f(x + eps e_i) - f(x - eps e_i)) / (2 eps).
+    """
+    raise NotImplementedError("write eq. 1.5 for one coordinate first: (f(x + eps e_i) - f(x - eps e_i)) / (2 eps)")
+
+
+def greedy_decode(model, src, src_mask, sos_id, eos_id, max_len):
+    """Greedy decoding of a batch, exactly max_len steps (lesson 06, eq. 6.10).
+
+    model: a Seq2Seq; memory, states = model.encode(src, src_mask) once, then at every step
+        logp, states, _ = model.decode_step(memory, states, prev)
+    with prev (B,) the tokens fed at this step (<sos> at the first) and logp (B, V) the
+    log-probabilities of the next token.
+    src: (B, S) token ids, src_mask: (B, S) 1.0 on real tokens; sos_id, eos_id: ints.
+    Returns ids (B, max_len) integers: column t holds the token chosen at step t, the argmax of
+    that step's logp (eq. 6.10), and it is fed at step t + 1. Once a row has chosen <eos>, every
+    later column of that row is eos_id.
+    """
+    raise NotImplementedError(
+        "write one step first: logp, states, _ = model.decode_step(memory, states, prev); "
+        "the next prev is the argmax of logp (eq. 6.10)"
+    )
+
+
+def adam_step(p, g, m, v, t, lr, beta1, beta2, eps):
+    """One Adam update with bias correction (lesson 07, eq. 7.3-7.5).
+
+    p, g, m, v: arrays of one shape: the parameter, its gradient, the first and second moments
+    (zeros before the first step). t: the number of this step, 1 on the first call.
+    Returns the new p, m, v (new arrays, or the same ones updated in place):
+        m = beta1 m + (1 - beta1) g                                     (eq. 7.3)
+        v = beta2 v + (1 - beta2) g^2                                   (eq. 7.4)
+        p = p - lr (m / (1 - beta1^t)) / (sqrt(v / (1 - beta2^t)) + eps)    (eq. 7.5)
+    """
+    raise NotImplementedError(
+        "write eq. 7.3 and 7.4 first: m = beta1 m + (1 - beta1) g, v = beta2 v + (1 - beta2) g^2"
+    )
+
+
+def decoder_step_forward(params, cfg, memory, states, e):
+    """One step of the attentive decoder, one LSTM layer, input feeding (lesson 08, eq. 8.1-8.5).
+
+    params: the model's parameter dict; cfg: its Seq2SeqConfig (cfg.attention, cfg.cell).
+    memory: the encoder's outputs, memory.keys (B, S, A), memory.values (B, S, Henc),
+        memory.mask (B, S).
+    states: [(s_prev, c_prev)], the layer's state before the step, each (B, H).
+    e: (B, D), the embedding of the token fed at this step.
+    Use the library's pieces (imported as in lesson 08):
+        (context, weights), _ = attn.step_forward(cfg.attention, params, query, memory.keys,
+                                                  memory.values, memory.mask)
+        (h, c), _ = C.step_forward(cfg.cell, x, state, cells.weights(params, "dec.l0."))
+    with attn = minis2s.nn.attention, C = minis2s.functional.cells, cells = minis2s.nn.cells.
+    Returns z (B, H + Henc + D) = [s_t; c_t; e_t], new_states [(h, c)], weights (B, S).
+    """
+    raise NotImplementedError(
+        "write the context first: attention with the query s_{t-1} = states[0][0] (eq. 8.1-8.5)"
+    )
+
+
+def beam_search_step(scores, logp, finished, t, eos_id, alpha):
+    """One step of beam search for one sentence with k slots (lesson 10, eq. 10.3-10.6).
+
+    scores: (k,) log P(h | x) of the live hypotheses (eq. 10.2), -inf for an empty slot.
+    logp: (k, V) log p(v | h, x) of the next token for each slot.
+    finished: a list of (score eq. 10.6, log P, length) of the hypotheses set aside so far,
+        fewer than k of them; length counts the tokens with <eos>.
+    t: the step, 0 for the first: a hypothesis that ends in <eos> now has length t + 1.
+    Walk the extensions of all slots together, best first, ties to the lower index j V + v
+    (eq. 10.3-10.4): an <eos> among the k best is appended to finished as
+    (log P / ((5 + length) / 6)^alpha, log P, length) (eq. 10.5-10.6); the first k extensions
+    that are not <eos> become the new live hypotheses.
+    Returns parents (k,) ints, tokens (k,) ints, new scores (k,), finished (the list, appended to).
+    Unfilled slots: parent 0, token eos_id, score -inf. Once finished holds k hypotheses the
+    sentence is done: every new score is -inf.
+    """
+    raise NotImplementedError(
+        "write eq. 10.3 first: cand[j, v] = scores[j] + logp[j, v], then take the best over all k V entries together"
+    )
+
+
+def corpus_bleu(hypotheses, references, max_n=4):
+    """Corpus BLEU without smoothing (lesson 10, eq. 10.7-10.10).
+
+    hypotheses, references: lists of N strings, tokens separated by spaces; one reference each.
+    Returns (bleu, precisions, bp): bleu in percent (0-100), precisions the list p_1..p_max_n in
+    percent -- clipped n-gram matches over hypothesis n-grams, both summed over the corpus
+    before dividing (eq. 10.7-10.8) -- and bp the brevity penalty of the total lengths (eq. 10.9).
+    """
+    raise NotImplementedError(
+        "write eq. 10.7 first: count each n-gram of the hypothesis, clipped by its count in the "
+        "reference, and sum over the whole corpus"
+    )
+
+
+def token_accuracy(logits, targets, mask):
+    """The share of real positions whose most likely token is the target (lesson 11).
+
+    logits: (B, T, V), targets: (B, T) integer ids, mask: (B, T) 1.0 on real tokens -- arrays
+    of any backend. Use xp = B.get_array_module(logits) for array functions.
+    Returns a 0-d array *on the same backend*: nothing may be read back to the host (no
+    float(), .item(), B.to_host), so a GPU training loop never waits for it.
+    """
+    raise NotImplementedError(
+        "write the argmax first: pred = logits.argmax(axis=-1), compared with targets where mask is 1"
+    )

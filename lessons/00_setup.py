@@ -203,7 +203,9 @@ print("B.scatter_add(...) ->", right[:, 0])
 #    grades it and, when it is wrong, says *which* gradient is wrong and gives a hint.
 #    Until you fill in a stub, `check` reports "not implemented yet" and the notebook keeps
 #    running. The cell after it grades the reference solution, so you see what a pass looks
-#    like.
+#    like. Some exercises are forward passes and algorithms — a numerical gradient, a
+#    decoding loop, an optimizer step, BLEU: `check` runs yours and the library's on the same
+#    seeded inputs, compares what they return, and says where they first differ.
 #
 # The exercises come from `minis2s.exercises`: `stubs` (the functions you fill in),
 # `solutions` (the reference answers) and `check`, which grades your backward against the
@@ -236,6 +238,55 @@ report = check(affine_backward)  # the exercise is read from the function's name
 print("passed:", report.passed)
 
 # %% [markdown]
+# ### Exercise: `stable_softmax`
+#
+# The first exercise checked by its output, and the idiom of section 1 in practice: write
+# the softmax of each row of a (B, V) array so that it runs on every backend — take `xp`
+# from the array, never call NumPy on it, read nothing back — and does not overflow. Lesson
+# 02 derives it (eq. 2.5): subtract each row's largest logit before `exp`, which changes
+# nothing mathematically. The grader compares your output with the library's
+# `activations.softmax` on rows of ordinary logits, rows near 1000 and rows far below the
+# others, then runs it again on the strict backend.
+#
+# The cell below holds the stub from `minis2s.exercises.stubs`. Replace the
+# `raise NotImplementedError(...)` with your code and run the cell. (`check` prints its
+# report and returns it: `report.passed` is True once you are done.)
+
+# %%
+from minis2s.exercises import references
+
+
+# %%
+def stable_softmax(x):
+    """Softmax of each row, on any backend (lesson 00; eq. 2.5 of lesson 02).
+
+    x: (B, V) logits -- a NumPy, CuPy or strict array. Take the array module from the array,
+    xp = B.get_array_module(x) (B = minis2s.backend), and use xp.exp, never numpy's.
+    Returns p (B, V), an array of the same backend: p[b] = exp(x[b] - max_k x[b, k]) divided
+    by its sum. Subtracting the row's max changes nothing mathematically and keeps exp from
+    overflowing at logits of 1000. Nothing may be read back to the host (no float(), .item()).
+    """
+    raise NotImplementedError("take the array module first, xp = B.get_array_module(x), then subtract each row's max")
+
+
+report = check(stable_softmax)
+
+# %% [markdown]
+# The reference solution — the library's softmax — graded the same way; this is what a pass
+# looks like:
+
+# %%
+report = check(references.stable_softmax)
+
+# %% [markdown]
+# And the library's version, to compare with yours (lesson 02 derives it):
+
+# %%
+from minis2s.functional import activations
+
+show(activations.softmax)
+
+# %% [markdown]
 # ## 4. Fast mode
 #
 # Set `MINIS2S_FAST=1` before starting Jupyter (or pytest) and the lessons shrink their
@@ -245,6 +296,23 @@ print("passed:", report.passed)
 
 # %%
 print("FAST =", FAST)
+
+# %% [markdown]
+# ## Questions
+#
+# Answer in a few sentences, from what this lesson printed and derived; the instructors'
+# answers are in [answers.md, lesson 00](answers.md#lesson-00), to read after you have tried.
+#
+# **Q0.1.** The strict backend refuses `float(x)` on an array, although on a CPU it costs
+# nothing. What would one such call per training step do on a GPU, why would no test notice it
+# there, and what does the library write instead when it *does* want a value on the host?
+#
+# **Q0.2.** The cell comparing `dE[ids] += g` with `B.scatter_add` printed row 0 as 1 and as
+# 2. Explain why the fancy-index update loses a contribution, and which rule of lesson 01 says
+# the embedding's gradient must be the sum.
+#
+# **Q0.3.** Why are parameters drawn on the host with `B.rng(seed)` and then moved to the
+# device, rather than drawn with `xp.random` where they live?
 
 # %% [markdown]
 # ## Summary

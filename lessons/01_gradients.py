@@ -230,7 +230,51 @@ plt.show()
 # true gradient is about 0 would otherwise turn harmless rounding into a false alarm. In
 # float64, a correct backward gives about $10^{-9}$ or less; minis2s requires
 # $\le 10^{-7}$. A bug typically gives $10^{-2}$ to $1$.
+
+# %% [markdown]
+# ### Exercise: `numerical_gradient`
 #
+# Write (1.5) yourself: `numerical_gradient(f, x, coords, eps)` perturbs one entry of `x` at
+# a time, in place, evaluates `f()` on both sides, and puts the entry back. The grader calls
+# it on $f(x) = \sum_i w_i \tanh x_i + \frac12 (\sum_i x_i)^2$, whose second term ties every
+# coordinate to all the others, with $\varepsilon = 10^{-3}$ so that the one-sided error of
+# section 5 is far above rounding, and compares your list of differences, and `x` after the
+# call, with the library's `gradcheck.numerical_gradient`. Watch for: both sides of
+# (1.5), the $2\varepsilon$, and the entry restored before the next coordinate.
+#
+# The cell below holds the stub from `minis2s.exercises.stubs`. Replace the
+# `raise NotImplementedError(...)` with your code and run the cell: `check` runs your
+# function and the library's on the same seeded inputs and compares what they return; where
+# they differ it says which output, where and by how much, and it names the mistake when it
+# is a common one. (`check` prints its report and returns it: `report.passed` is True once
+# you are done.)
+
+# %%
+from minis2s.exercises import check, references
+
+
+# %%
+def numerical_gradient(f, x, coords, eps=1e-6):
+    """Centered differences of a scalar function at some coordinates of x (lesson 01, eq. 1.5).
+
+    f: a function of no arguments returning a float; it reads x, so changing x[idx] changes f().
+    x: a float64 array, perturbed in place one entry at a time; every entry must hold its
+       original value again when you return.
+    coords: a list of index tuples into x, e.g. [(0, 1), (2, 3)].
+    Returns a list of floats, one per coordinate in order: (f(x + eps e_i) - f(x - eps e_i)) / (2 eps).
+    """
+    raise NotImplementedError("write eq. 1.5 for one coordinate first: (f(x + eps e_i) - f(x - eps e_i)) / (2 eps)")
+
+
+report = check(numerical_gradient)
+
+# %% [markdown]
+# The library's own function, graded the same way; this is what a pass looks like:
+
+# %%
+report = check(references.numerical_gradient)
+
+# %% [markdown]
 # ## 7. The library's gradient checker
 #
 # `minis2s/gradcheck.py` implements (1.4)–(1.6). Here is its module docstring, then the
@@ -306,6 +350,24 @@ print(len(suite.CASES), "cases, for example:", [c.name for c in suite.CASES[:4]]
 chosen = ["affine 2-D", "embedding padding_idx"] if FAST else ["affine 2-D", "embedding padding_idx", "rnn sequence padded mask"]
 results = [r for c in suite.CASES if c.name in chosen for r in suite.run(c)]
 print(format_table(results))
+
+# %% [markdown]
+# ## Questions
+#
+# Answer in a few sentences, from what this lesson printed and derived; the instructors'
+# answers are in [answers.md, lesson 01](answers.md#lesson-01), to read after you have tried.
+#
+# **Q1.1.** The ε plot shows the best centered difference in float64 about three orders of
+# magnitude more accurate than the best one-sided one, at a larger ε. Explain both facts from
+# the error terms of (1.3) and (1.5) and the rounding term $u|f|/\varepsilon$.
+#
+# **Q1.2.** Why does minis2s check gradients in float64? Use the float32 curve of the same
+# plot and the tolerance $10^{-7}$ of (1.6).
+#
+# **Q1.3.** The checker multiplies the outputs by a *random* upstream gradient (1.4). Show
+# that for softmax an upstream gradient of all ones would let a backward that returns zeros
+# pass the check (use eq. 2.6 of lesson 02), and say why a random one cannot be fooled that
+# way.
 
 # %% [markdown]
 # ## Summary

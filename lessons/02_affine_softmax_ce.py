@@ -157,7 +157,64 @@ show(linear.affine_backward)
 # adds repeats correctly on every backend.
 
 # %%
-show(linear.embedding_forward, linear.embedding_backward)
+show(linear.embedding_forward)
+
+# %% [markdown]
+# ### Exercise: `embedding_backward`
+#
+# Write the embedding's backward (eq. 2.4): given `dout`, $(B, T, D)$, return `dE`, $(V, D)$.
+# The grader's ids repeat (token 1 is read three times) and hold the padding id, so both
+# halves of (2.4) are tested: the sum over repeated ids and the zero padding row.
+#
+# The grader runs the library's own forward, `linear.embedding_forward`. Its cache is a
+# `NamedTuple`; here is `EmbeddingCache`, whose fields the stub below lists with their shapes.
+# It keeps the table's shape, not the table: the gradient does not depend on $E$'s values.
+
+# %%
+show(linear.EmbeddingCache)
+
+
+# %% [markdown]
+# The cell below holds the stub from `minis2s.exercises.stubs`. Replace the
+# `raise NotImplementedError(...)` with your code and run the cell: `check` grades your
+# function with the gradient checker of lesson 01 and, if a gradient is wrong, says which one
+# and why. Until you fill it in, it reports that the exercise is not implemented yet. (`check`
+# prints its report and returns it: `report.passed` is True once you are done.)
+
+# %%
+def embedding_backward(dout, cache):
+    """Backward of the row lookup out[b, t] = E[ids[b, t]] (lesson 02, eq. 2.3-2.4).
+
+    dout: (B, T, D), the gradient of the loss with respect to out.
+    cache (minis2s.functional.linear.EmbeddingCache, from embedding_forward):
+        cache.ids          (B, T)  the token ids read; an id may repeat, and padded positions
+                                   hold padding_idx
+        cache.E_shape      (V, D)  the table's shape (the backward needs no values of E)
+        cache.E_dtype              the table's dtype
+        cache.padding_idx  int     the padding id, whose row is a constant zero vector (or None)
+    Returns dE (V, D): row v is the sum of dout over every position reading v; the padding row
+    is 0 (eq. 2.4).
+    """
+    raise NotImplementedError(
+        "write eq. 2.4 first: dE = zeros (V, D), add every position's dout into the row of its id "
+        "(B.scatter_add or np.add.at), then set the padding row to 0"
+    )
+
+
+report = check(embedding_backward)
+
+# %% [markdown]
+# The reference solution — the library's own backward — graded the same way; this is what a
+# pass looks like:
+
+# %%
+report = check(solutions.embedding_backward)
+
+# %% [markdown]
+# Here is the library's own version, to compare with yours:
+
+# %%
+show(linear.embedding_backward)
 
 # %%
 E = np.arange(12, dtype=float).reshape(4, 3)  # V=4 tokens, D=3
@@ -397,12 +454,74 @@ report = check(softmax_cross_entropy_backward)
 report = check(solutions.softmax_cross_entropy_backward)
 
 # %% [markdown]
-# Here is the library's own version, to compare with yours. It reads $p = e^{\log p}$ off the
-# cache, handles label smoothing ($q$ of eq. 2.9) as well, and builds $(p - q)\, m / N$ in
-# one buffer, term by term:
+# ### Exercise: `label_smoothed_cross_entropy_backward`
+#
+# Now with label smoothing, $\varepsilon = 0.1$ (`cache.eps`): the target distribution is $q$
+# of (2.9), and the gradient (2.11) is $\bar L\,(p - q)\, m / N$. Mind how $q$ spreads
+# $\varepsilon$: over all $V$ classes, the target included, as PyTorch does — not over the
+# $V - 1$ others, which is the other convention in the literature. The grader runs the same
+# forward, `losses.softmax_cross_entropy_forward`, with `label_smoothing=0.1`, and grades your
+# function against the same library backward, which handles every $\varepsilon$.
+
+# %%
+def label_smoothed_cross_entropy_backward(dloss, cache):
+    """Backward of the masked mean cross-entropy with label smoothing eps > 0 (lesson 02,
+    eq. 2.9-2.11).
+
+    dloss: a 0-d array, the gradient of the final loss with respect to this loss (often 1).
+    cache (minis2s.functional.losses.CrossEntropyCache, from softmax_cross_entropy_forward):
+        cache.logits    (B, T, V)  the raw scores z
+        cache.logp      (B, T, V)  log p = log_softmax(z) (eq. 2.7): p = exp(logp)
+        cache.targets   (B, T)     the target class ids y (0 at padding)
+        cache.mask      (B, T)     m: 1.0 on real tokens, 0.0 on padding
+        cache.n         0-d        N, the number of real tokens (at least 1; eq. 2.10)
+        cache.eps       float      label smoothing, > 0 here: eps / V of the mass goes to every
+                                   class, the target included (eq. 2.9)
+        cache.nll_sum, cache.n_tokens  0-d  for perplexity; not needed here
+    Returns dlogits (B, T, V): dloss * (p - q) * m / N per token, with
+    q = (1 - eps) onehot(y) + eps / V (eq. 2.9, 2.11).
+    """
+    raise NotImplementedError(
+        "write eq. 2.9 first: q = (1 - eps) onehot(y) + eps / V, then eq. 2.11: dlogits = (p - q) m / N"
+    )
+
+
+report = check(label_smoothed_cross_entropy_backward)
+
+# %% [markdown]
+# The library's backward passes this exercise too; `exercise=` says which one to grade, since
+# both are answered by the same function:
+
+# %%
+report = check(solutions.softmax_cross_entropy_backward, exercise="label_smoothed_cross_entropy")
+
+# %% [markdown]
+# Here is the library's own version, to compare with both of yours. It reads $p = e^{\log p}$
+# off the cache, handles every $\varepsilon$ ($q$ of eq. 2.9), and builds $(p - q)\, m / N$
+# in one buffer, term by term:
 
 # %%
 show(losses.softmax_cross_entropy_backward)
+
+# %% [markdown]
+# ## Questions
+#
+# Answer in a few sentences, from what this lesson printed and derived; the instructors'
+# answers are in [answers.md, lesson 02](answers.md#lesson-02), to read after you have tried.
+#
+# **Q2.1.** The naive softmax of `[1000, 999, 990]` printed `nan`, the shifted one (2.5)
+# finite probabilities. Why does the shift not change the result, why can it no longer
+# overflow, and why is the underflow it still allows harmless for softmax but not for
+# `log(softmax(x))` (2.7)?
+#
+# **Q2.2.** Garbage logits of size $10^3$ in the padded positions left the loss unchanged and
+# their gradient exactly zero. Explain both from (2.10)–(2.11). Why divide by the number of
+# real tokens $N$ rather than by $B \cdot T$?
+#
+# **Q2.3.** With label smoothing $\varepsilon = 0.1$, the "confident" logits (10 on the
+# target) gave a higher loss and a non-zero gradient, while logits $\log q$ gave a zero
+# gradient. Why is a one-hot prediction no longer optimal, and which way does (2.11) push the
+# target's logit of a confident model?
 
 # %% [markdown]
 # ## Summary

@@ -451,6 +451,148 @@ for label, clipped in (("clip_grad_norm(max_norm=1)", by_norm), ("clip_grad_valu
 # Clipping by norm leaves the cosine at exactly 1: same direction, shorter step. Clipping by
 # value changes the direction. minis2s's trainer clips by global norm.
 #
+# ## 6. Truncated BPTT, for long sequences
+#
+# BPTT over $T$ steps keeps every step's cache until the backward pass: memory grows as
+# $O(T)$, and the weights are updated once per sequence. A sentence is short, but a language
+# model reads a whole text — millions of tokens — as one sequence. **Truncated BPTT** cuts
+# the text into windows of $T$ tokens and trains on one window at a time:
+#
+# - *forward*, window $k$ starts from the state window $k - 1$ ended in — the state is
+#   **carried**, so the model still reads the text as one sequence;
+# - *backward*, the gradient stops at the window's start: the carried state is a constant of
+#   window $k$, and the gradient (3.7) that reaches it, $\bar h^{\text{rec}}_0$ (`dh0`), is
+#   **dropped** — window $k - 1$'s graph is gone by then.
+#
+# With $h^{(k)}_t$ the state after step $t$ of window $k$ and $L^{(k)}$ that window's loss,
+#
+# $$
+# h^{(k)}_0 = h^{(k-1)}_T \text{ held constant}, \qquad
+# \bar W^{(k)} = \frac{\partial L^{(k)}}{\partial W}\Big|_{h^{(k)}_0 \text{ fixed}}, \qquad
+# \bar h^{(k)}_0 \text{ dropped}
+# \tag{3.14}
+# $$
+#
+# Each window costs $O(T)$ memory however long the text, and the weights are updated after
+# every window. The price: a loss at step $t$ of a window sends gradient back at most $t$
+# steps, so the model is never *told* to use what it read more than $T$ steps earlier
+# (it can still use it — the carried state holds it). By (3.10) such long paths carry
+# little gradient anyway in a vanilla RNN, which is why truncation costs little here.
+#
+# minis2s's recurrent language model (`minis2s.models.lm`) is the decoder of lesson 06
+# without a source: embeddings, recurrent layers, a readout. `forward_backward` takes the
+# state to start from and returns the final state to carry; `layers_backward` runs BPTT in
+# each layer and never looks at `dh0`:
+
+# %%
+from minis2s.models import lm as lm_model
+
+show(lm_model.LanguageModel.forward_backward, lm_model.layers_backward)
+
+# %% [markdown]
+# The batches come from `minis2s.data.lm`: the corpus becomes one stream of ids, laid out
+# as $B$ parallel rows (each row a consecutive stretch of the text), and every row is cut
+# into windows of $T$ columns; window $k + 1$ of a row continues where window $k$ ended, so
+# its batch says `carry=True`:
+
+# %%
+from minis2s.data import lm as lm_data
+
+show(lm_data.stream_rows, lm_data.stream_windows)
+
+# %% [markdown]
+# A small stream of random "sentences" and an untrained RNN language model in float64.
+# First, the forward of truncated BPTT is exact: the loss of window 2, started from the
+# state window 1 carried over, equals the loss of the same columns inside one forward over
+# both windows — and differs when window 2 starts from zeros instead:
+
+# %%
+import time
+import tracemalloc
+
+from minis2s import backend as B
+from minis2s.data.lm import join_stream, stream_windows
+from minis2s.models.lm import LanguageModel, LMConfig
+
+rng = np.random.default_rng(0)
+V = 40
+n_sentences = 80 if FAST else 400
+stream = join_stream([list(rng.integers(4, V, size=n)) for n in rng.integers(4, 12, size=n_sentences)])
+with B.precision("float64"):
+    lm = LanguageModel(LMConfig(vocab=V, cell="rnn", emb=16, hidden=32), seed=0)
+(whole,) = stream_windows(stream, n_rows=4, bptt=len(stream))  # one window: full BPTT
+L = whole.x.shape[1]
+print(f"a stream of {len(stream)} tokens as 4 rows of {L}")
+
+windows = stream_windows(stream, n_rows=4, bptt=10)
+(_, nll_1, _), state = lm.forward_backward(windows[0].x, windows[0].y, windows[0].mask, backward=False, train=False)
+(_, nll_2, _), _ = lm.forward_backward(windows[1].x, windows[1].y, windows[1].mask, state, backward=False, train=False)
+(_, nll_2_fresh, _), _ = lm.forward_backward(windows[1].x, windows[1].y, windows[1].mask, None, backward=False, train=False)
+first_20 = stream_windows(stream, n_rows=4, bptt=20)[0]
+(_, nll_12, _), _ = lm.forward_backward(first_20.x, first_20.y, first_20.mask, backward=False, train=False)
+print(f"window 2 from the carried state:          {B.to_float(nll_2):.12f}")
+print(f"the same 10 columns in one forward over 20: {B.to_float(nll_12 - nll_1):.12f}")
+print(f"window 2 from a zero state:               {B.to_float(nll_2_fresh):.12f}")
+
+# %% [markdown]
+# The backward is where truncation changes something. We sum each window's gradient over
+# the whole stream (each window's mean loss times its tokens, so every token counts once)
+# for windows of $T$ = 2 to the whole row, and compare it with full BPTT over the row;
+# beside it the peak memory one window needs (`tracemalloc` sees NumPy's buffers) and the
+# time of the pass over the stream:
+
+# %%
+def summed_gradient(bptt):
+    """The gradient of the summed loss over the stream, windows of `bptt`, with time and peak memory."""
+    total = {k: np.zeros_like(g) for k, g in lm.grads.items()}
+    state, peak, seconds = None, 0, 0.0
+    for w in stream_windows(stream, n_rows=4, bptt=bptt):
+        tracemalloc.start()
+        start = time.perf_counter()
+        (_, _, n), state = lm.forward_backward(w.x, w.y, w.mask, state if w.carry else None, train=False)
+        seconds += time.perf_counter() - start
+        peak = max(peak, tracemalloc.get_traced_memory()[1])
+        tracemalloc.stop()
+        for k in total:
+            total[k] += B.to_float(n) * lm.grads[k]  # the window's mean loss times its tokens: its summed loss
+    return np.concatenate([g.ravel() for g in total.values()]), peak, seconds
+
+
+full, _, _ = summed_gradient(L)  # full BPTT over each row
+print(f"{'window T':>8s} {'peak memory':>12s} {'time':>8s} {'|g_T - g_full| / |g_full|':>26s}")
+for bptt in (2, 5, 10, 20, 50, L):
+    g, peak, seconds = summed_gradient(bptt)
+    print(f"{bptt:8d} {peak / 2**20:9.2f} MiB {seconds * 1e3:6.0f} ms {np.linalg.norm(g - full) / np.linalg.norm(full):26.2e}")
+
+# %% [markdown]
+# Memory grows linearly with $T$: the window's caches are what BPTT keeps. The gradient
+# gets closer to full BPTT's as $T$ grows — what is dropped (3.14) are the paths longer
+# than the window — and the error falls quickly, as (3.10) predicts for gradients that
+# vanish over a few steps. Very short windows also cost *time*: the same tokens in many
+# small calls, each with its fixed overhead and smaller matrix products. Language models
+# are usually trained with $T$ of 35 to a few hundred.
+
+# %% [markdown]
+# ## Questions
+#
+# Answer in a few sentences, from what this lesson printed and derived; the instructors'
+# answers are in [answers.md, lesson 03](answers.md#lesson-03), to read after you have tried.
+#
+# **Q3.1.** In the plot of section 4 the gradient reaching $t = 1$ shrinks by orders of
+# magnitude at scale 0.5 and grows at scale 3. Explain both with (3.10), and why a large $W_h$
+# is "necessary, not sufficient" for an explosion.
+#
+# **Q3.2.** `clip_grad_norm` left the cosine with the unclipped gradient at exactly 1;
+# `clip_grad_value` did not. Why? And why does `clip_grad_norm` multiply by its factor even
+# when the factor is 1, instead of testing `if norm > max_norm:`?
+#
+# **Q3.3.** Section 6 printed that window 2's loss from the carried state equals its part of
+# one forward over both windows, while the summed gradient of windows of $T$ differs from full
+# BPTT's, less and less as $T$ grows, and the peak memory grows with $T$. Which terms of the
+# gradient does (3.14) drop, why do they shrink with $T$, and why is the forward exact when
+# the backward is not?
+
+# %% [markdown]
 # ## Summary
 #
 # - RNN step: $h_t = \tanh(x_t W_x^\top + h_{t-1} W_h^\top + b)$ (3.1–3.2); backward: through
@@ -460,6 +602,9 @@ for label, clipped in (("clip_grad_norm(max_norm=1)", by_norm), ("clip_grad_valu
 #   steps copy the state forward and the gradient backward (3.8, 3.9).
 # - Carried back over many steps, the gradient is a product of Jacobians (3.10): it vanishes
 #   or explodes exponentially. Clip by global norm (3.11–3.12) to tame explosions.
+# - Truncated BPTT (3.14) carries the state across windows of $T$ steps and drops its
+#   gradient: memory $O(T)$ however long the text, at the price of the gradient paths
+#   longer than the window.
 #
 # **Next:** [lesson 04](04_lstm.ipynb) — the LSTM, whose cell state gives gradients a path
 # that does not pass through $W_h$ at every step.

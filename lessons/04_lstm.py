@@ -224,15 +224,6 @@ report = check(lstm_step_backward)
 report = check(solutions.lstm_step_backward)
 
 # %% [markdown]
-# Here is the library's own version, to compare with yours. The gate backward is (4.7)–(4.9)
-# line by line, and stacks the four blocks of $\bar a$ in the order of $a$; the step backward
-# adds (4.10). The step's cache, `LSTMStepCache`, holds every field of the gates' cache besides
-# the step's inputs, so the step backward hands it to the gate backward as it is:
-
-# %%
-show(lstm.lstm_gates_backward, lstm.lstm_step_backward)
-
-# %% [markdown]
 # ## 3. The LSTM over a padded batch
 #
 # Over a sequence, BPTT works as for the RNN: $h_t$ feeds the output and the next step, and
@@ -244,10 +235,85 @@ show(lstm.lstm_gates_backward, lstm.lstm_step_backward)
 # \text{backward } \bar a_t = 0,\ (\bar h, \bar c) \text{ pass the step unchanged}
 # \tag{4.11}
 # $$
+
+# %% [markdown]
+# ### Exercise: `lstm_backward`
 #
-# As in lesson 03, all input projections happen in one product before the loop and all
-# weight gradients in one product after it; inside the loop, only $h_{t-1} W_h^{\top}$ and the
-# gate math remain.
+# Write BPTT of the LSTM over a padded batch: given `dout = (dhs, dh_last, dc_last)` — the
+# gradients of every output $h_t$, $(B, T, H)$, and of the final state $(h, c)$, each $(B, H)$
+# — and the cache of `lstm.lstm_forward`, return `dx, dh0, dc0, dWx, dWh, dbx, dbh`
+# (eq. 4.7–4.11). `cache.step(t)` is step $t$'s own `LSTMStepCache`: call a step backward on
+# it inside your loop, your own from the exercise above or `solutions.lstm_step_backward`.
+# What is new over lesson 03 is the second state: $\bar c$ is carried through the padded
+# steps exactly like $\bar h$, and `dc_last` enters each row at its last real step. The grader
+# knows the classic mistakes: a loop that stops before $t = 0$, $\bar c$ not carried through
+# padding, $\bar y_t$ added at padded steps, padding treated as real, the final state's
+# gradients forgotten.
+#
+# The grader runs the library's own forward, `lstm.lstm_forward`. Here is its cache,
+# `LSTMCache`; the stub below lists its fields with their shapes:
+
+# %%
+from minis2s.functional import lstm
+
+show(lstm.LSTMCache)
+
+
+# %% [markdown]
+# The cell below holds the stub from `minis2s.exercises.stubs`. Replace the
+# `raise NotImplementedError(...)` with your code and run the cell: `check` grades your
+# function with the gradient checker of lesson 01 and, if a gradient is wrong, says which one
+# and why. Until you fill it in, it reports that the exercise is not implemented yet. (`check`
+# prints its report and returns it: `report.passed` is True once you are done.)
+
+# %%
+def lstm_backward(dout, cache):
+    """Backpropagation through time of the LSTM over a padded batch (lesson 04, eq. 4.7-4.11).
+
+    dout = (dhs, dh_last, dc_last): dhs (B, T, H), the gradient of every output h_t; dh_last and
+    dc_last (B, H), the gradients of the final state (h, c) -- a row's state after its last
+    real token.
+    cache (minis2s.functional.lstm.LSTMCache, from lstm_forward):
+        cache.step(t)  step t's own LSTMStepCache: pass it to a step backward (yours from the
+                       previous exercise, or minis2s.exercises.solutions.lstm_step_backward)
+        cache.mask     (B, T, 1) bool  m_t: True on real tokens (each row real, then padded)
+        cache.x        (B, T, D)
+        cache.h0       (B, H)
+        cache.Wx       (4H, D)
+        cache.Wh       (4H, H)
+        cache.h        (B, T, H)  the state after every step, carried over padding (eq. 4.11)
+        cache.gates    a list of T LSTMGatesCache, step t's gates (cache.step(t) holds them)
+    Returns dx (B, T, D), dh0 (B, H), dc0 (B, H), dWx (4H, D), dWh (4H, H), dbx (4H,), dbh (4H,).
+    """
+    raise NotImplementedError(
+        "write eq. 4.11 first: loop t from T-1 down to 0, dh = dh + m_t dhs_t, send (m_t dh, m_t dc) "
+        "through a step backward, and pass (dh, dc) unchanged where m_t = 0"
+    )
+
+
+report = check(lstm_backward)
+
+# %% [markdown]
+# The reference solution — the library's own backward — graded the same way; this is what a
+# pass looks like:
+
+# %%
+report = check(solutions.lstm_backward)
+
+# %% [markdown]
+# Here is the library's own version of both exercises, to compare with yours. The gate
+# backward is (4.7)–(4.9) line by line, and stacks the four blocks of $\bar a$ in the order of
+# $a$; the step backward adds (4.10). The step's cache, `LSTMStepCache`, holds every field of
+# the gates' cache besides the step's inputs, so the step backward hands it to the gate
+# backward as it is:
+
+# %%
+show(lstm.lstm_gates_backward, lstm.lstm_step_backward)
+
+# %% [markdown]
+# The sequence functions call the gate functions directly. As in lesson 03, all input
+# projections happen in one product before the loop and all weight gradients in one product
+# after it; inside the loop, only $h_{t-1} W_h^{\top}$ and the gate math remain.
 
 # %%
 show(lstm.lstm_forward, lstm.lstm_backward)
@@ -357,6 +423,25 @@ plt.show()
 from minis2s.nn import cells
 
 show(cells.init_params)
+
+# %% [markdown]
+# ## Questions
+#
+# Answer in a few sentences, from what this lesson printed and derived; the instructors'
+# answers are in [answers.md, lesson 04](answers.md#lesson-04), to read after you have tried.
+#
+# **Q4.1.** Section 4 printed the state gradient keeping about 0.63, 0.82 and 0.96–0.98 of
+# itself per step for forget biases 0, 1 and 3. Relate these per-step factors to the mean
+# forget gate and to (4.8): what multiplies the gradient from $c_t$ to $c_{t-1}$, and why does
+# that product behave so differently from the RNN's (3.10)?
+#
+# **Q4.2.** With a bias of 3 the gradient reaches the first step; why does the library still
+# initialise the forget bias to 1? What does a bias of 3 do to the forward pass of an
+# untrained LSTM?
+#
+# **Q4.3.** The backward writes each gate's slope through its output, $\sigma' = \sigma(1 -
+# \sigma)$ and $\tanh' = 1 - \tanh^2$ (4.9). What does this save in the cache, and why is it
+# exact rather than an approximation?
 
 # %% [markdown]
 # ## Summary

@@ -253,16 +253,6 @@ report = check(gru_step_backward)
 report = check(solutions.gru_step_backward)
 
 # %% [markdown]
-# Here is the library's own version, to compare with yours. The gate backward is (5.5)–(5.7)
-# line by line. It returns only the direct path $\bar h \odot z$ as `dh_prev` and leaves
-# $\bar a^h W_h$ to the caller, who owns $W_h$: the step backward adds it with the other
-# products of (5.8). As for the LSTM, the step's cache holds every field of the gates' cache,
-# so the step backward passes it on as it is:
-
-# %%
-show(gru.gru_gates_backward, gru.gru_step_backward)
-
-# %% [markdown]
 # ## 4. Over a padded batch
 #
 # The sequence functions follow lessons 03 and 04: $h_t$ feeds the output and the next
@@ -273,6 +263,80 @@ show(gru.gru_gates_backward, gru.gru_step_backward)
 # \text{backward } \bar a^x_t = \bar a^h_t = 0,\ \bar h \text{ passes the step unchanged}
 # \tag{5.9}
 # $$
+
+# %% [markdown]
+# ### Exercise: `gru_backward`
+#
+# Write BPTT of the GRU over a padded batch: given `dout = (dhs, dh_last)` and the cache of
+# `gru.gru_forward`, return `dx, dh0, dWx, dWh, dbx, dbh` (eq. 5.5–5.9). As for the LSTM,
+# `cache.step(t)` is step $t$'s own `GRUStepCache`: call a step backward on it inside your
+# loop, your own from the exercise above or `solutions.gru_step_backward`. Careful with
+# padding: the step backward of a padded row returns `dh_prev = 0` (its $\bar h$ was masked),
+# but (5.9) says the carried $\bar h$ passes that step unchanged, and `dh_last` reaches each
+# row's last real step only that way.
+#
+# The grader runs the library's own forward, `gru.gru_forward`. Here is its cache,
+# `GRUCache`; the stub below lists its fields with their shapes:
+
+# %%
+from minis2s.functional import gru
+
+show(gru.GRUCache)
+
+
+# %% [markdown]
+# The cell below holds the stub from `minis2s.exercises.stubs`. Replace the
+# `raise NotImplementedError(...)` with your code and run the cell: `check` grades your
+# function with the gradient checker of lesson 01 and, if a gradient is wrong, says which one
+# and why. Until you fill it in, it reports that the exercise is not implemented yet. (`check`
+# prints its report and returns it: `report.passed` is True once you are done.)
+
+# %%
+def gru_backward(dout, cache):
+    """Backpropagation through time of the GRU over a padded batch (lesson 05, eq. 5.5-5.9).
+
+    dout = (dhs, dh_last): dhs (B, T, H), the gradient of every output h_t; dh_last (B, H), the
+    gradient of the final state -- a row's state after its last real token.
+    cache (minis2s.functional.gru.GRUCache, from gru_forward):
+        cache.step(t)  step t's own GRUStepCache: pass it to a step backward (yours from the
+                       previous exercise, or minis2s.exercises.solutions.gru_step_backward)
+        cache.mask     (B, T, 1) bool  m_t: True on real tokens (each row real, then padded)
+        cache.x        (B, T, D)
+        cache.h0       (B, H)
+        cache.Wx       (3H, D)
+        cache.Wh       (3H, H)
+        cache.h        (B, T, H)  the state after every step, carried over padding (eq. 5.9)
+        cache.gates    a list of T GRUGatesCache, step t's gates (cache.step(t) holds them)
+    Returns dx (B, T, D), dh0 (B, H), dWx (3H, D), dWh (3H, H), dbx (3H,), dbh (3H,).
+    """
+    raise NotImplementedError(
+        "write eq. 5.9 first: loop t from T-1 down to 0, dh = dh + m_t dhs_t, send m_t dh through a "
+        "step backward, and pass dh unchanged where m_t = 0"
+    )
+
+
+report = check(gru_backward)
+
+# %% [markdown]
+# The reference solution — the library's own backward — graded the same way; this is what a
+# pass looks like:
+
+# %%
+report = check(solutions.gru_backward)
+
+# %% [markdown]
+# Here is the library's own version of both exercises, to compare with yours. The gate
+# backward is (5.5)–(5.7) line by line. It returns only the direct path $\bar h \odot z$ as
+# `dh_prev` and leaves $\bar a^h W_h$ to the caller, who owns $W_h$: the step backward adds it
+# with the other products of (5.8). As for the LSTM, the step's cache holds every field of the gates' cache,
+# so the step backward passes it on as it is:
+
+# %%
+show(gru.gru_gates_backward, gru.gru_step_backward)
+
+# %% [markdown]
+# The sequence functions call the gate functions directly, with the projections of lesson 03
+# outside the time loop:
 
 # %%
 show(gru.gru_forward, gru.gru_backward)
@@ -324,7 +388,23 @@ plt.show()
 # $z$ near 1 it reaches the start of the sequence. The price of $z \approx 1$ is a state
 # that changes slowly — the gates are what the network learns to set, per unit and per
 # step.
+
+# %% [markdown]
+# ## Questions
 #
+# Answer in a few sentences, from what this lesson printed and derived; the instructors'
+# answers are in [answers.md, lesson 05](answers.md#lesson-05), to read after you have tried.
+#
+# **Q5.1.** The GRU's gradient plot with update-gate biases 0, 1 and 3 looks like the LSTM's
+# with forget biases 0, 1 and 3. Which term of (5.5) plays the role of the LSTM's $\bar c
+# \odot f$, and what is the price, in the forward pass (5.4), of starting with $z$ near 1?
+#
+# **Q5.2.** The printed parameter counts are in the ratio 1 : 3 : 4 for RNN, GRU and LSTM.
+# Where does each factor of $H(D + H + 2)$ come from, and why can the GRU's two biases of the
+# candidate, $b_{x,n}$ and $b_{h,n}$, not be merged into one (5.3), although the RNN's two
+# biases could (3.1)?
+
+# %% [markdown]
 # ## Summary
 #
 # - GRU (PyTorch form): $r, z$ sigmoids of summed projections (5.1–5.2); candidate

@@ -367,11 +367,65 @@ print(f"training loss: first {window} steps {losses[:window].mean():.3f}, last {
 # once: finished rows keep emitting `<eos>`, and every eighth step one small explicit
 # synchronisation checks whether all rows are done.
 
+# %% [markdown]
+# ### Exercise: `greedy_decode`
+#
+# Write the greedy loop (6.10) yourself, through the model's inference interface:
+# `model.encode` once, then one `model.decode_step` per output position, each fed the token
+# chosen at the step before (`<sos>` at the first). Return every row padded to `max_len`
+# columns. The grader runs it on a small seeded model (a GRU with dot attention, its weights
+# drawn large so that the argmax changes from step to step) on three batches, and compares
+# the ids with those of the library's `decode.greedy`. Watch for: rows that have already
+# emitted `<eos>`, what is fed back, and the number of steps.
+#
+# The cell below holds the stub from `minis2s.exercises.stubs`. Replace the
+# `raise NotImplementedError(...)` with your code and run the cell: `check` runs your
+# function and the library's on the same seeded inputs and compares what they return; where
+# they differ it says which output, where and by how much, and it names the mistake when it
+# is a common one. (`check` prints its report and returns it: `report.passed` is True once
+# you are done.)
+
+# %%
+from minis2s.exercises import check, references
+
+
+# %%
+def greedy_decode(model, src, src_mask, sos_id, eos_id, max_len):
+    """Greedy decoding of a batch, exactly max_len steps (lesson 06, eq. 6.10).
+
+    model: a Seq2Seq; memory, states = model.encode(src, src_mask) once, then at every step
+        logp, states, _ = model.decode_step(memory, states, prev)
+    with prev (B,) the tokens fed at this step (<sos> at the first) and logp (B, V) the
+    log-probabilities of the next token.
+    src: (B, S) token ids, src_mask: (B, S) 1.0 on real tokens; sos_id, eos_id: ints.
+    Returns ids (B, max_len) integers: column t holds the token chosen at step t, the argmax of
+    that step's logp (eq. 6.10), and it is fed at step t + 1. Once a row has chosen <eos>, every
+    later column of that row is eos_id.
+    """
+    raise NotImplementedError(
+        "write one step first: logp, states, _ = model.decode_step(memory, states, prev); "
+        "the next prev is the argmax of logp (eq. 6.10)"
+    )
+
+
+report = check(greedy_decode)
+
+# %% [markdown]
+# The library's own function, graded the same way; this is what a pass looks like:
+
+# %%
+report = check(references.greedy_decode)
+
+# %% [markdown]
+# The library's version, to compare with yours: `greedy` hands its choice (the argmax) to a
+# loop it shares with sampling (lesson 10), which also takes the finished rows out of the
+# batch at its every-eighth-step check:
+
 # %%
 from minis2s import decode
 from minis2s.tasks import decode_tokens
 
-show(decode.greedy)
+show(decode.greedy, decode._one_token_at_a_time)
 
 # %%
 test = [(tok.tokenize(s), tok.tokenize(t)) for s, t in test_pairs]
@@ -406,6 +460,26 @@ for rho in (1.0, 0.0):
 # Fed its own predictions the model does worse: one early mistake puts it in a state it
 # never saw in training, and the mistakes compound.
 #
+
+# %% [markdown]
+# ## Questions
+#
+# Answer in a few sentences, from what this lesson printed and derived; the instructors'
+# answers are in [answers.md, lesson 06](answers.md#lesson-06), to read after you have tried.
+#
+# **Q6.1.** The exposure-bias cell printed a higher cross-entropy with the model's own
+# predictions fed ($\rho = 0$) than with the gold prefix ($\rho = 1$). What does this gap
+# measure, why does it appear although the weights are the same, and why would you expect it
+# to grow along the output?
+#
+# **Q6.2.** Run the training loop with `momentum=0.0`: the loss sits on a plateau near 2.6
+# nats. What does $e^{2.6}$ say the model has learned on the plateau, and why does momentum
+# (6.9) move where SGD (6.8) crawls? Why did bucketed batches make momentum worse (the comment
+# above `Batcher`)?
+#
+# **Q6.3.** Greedy decoding's errors gather in the middle and at the end of the output, and in
+# the longer strings; the first output letters are usually right. Explain this from how the
+# decoder learns about the source (6.2)–(6.3).
 
 # %% [markdown]
 # ## Summary

@@ -112,6 +112,51 @@ from minis2s import train
 # \tag{7.6}
 # $$
 #
+# ### Exercise: `adam_step`
+#
+# Before the library's version: write one Adam step, (7.3)–(7.5), as a function
+# of the parameter, its gradient, the moments and the step number. The grader runs five
+# steps from $m = v = 0$ with three settings (a large $\epsilon$ among them, so that where
+# it goes shows) and compares $p$, $m$ and $v$ after every step with `optim.Adam`'s.
+# Watch for: the bias corrections and the $t$ they use, $g^2$ in (7.4), and where
+# $\epsilon$ enters (7.5).
+#
+# The cell below holds the stub from `minis2s.exercises.stubs`. Replace the
+# `raise NotImplementedError(...)` with your code and run the cell: `check` runs your
+# function and the library's on the same seeded inputs and compares what they return; where
+# they differ it says which output, where and by how much, and it names the mistake when it
+# is a common one. (`check` prints its report and returns it: `report.passed` is True once
+# you are done.)
+
+# %%
+from minis2s.exercises import check, references
+
+
+# %%
+def adam_step(p, g, m, v, t, lr, beta1, beta2, eps):
+    """One Adam update with bias correction (lesson 07, eq. 7.3-7.5).
+
+    p, g, m, v: arrays of one shape: the parameter, its gradient, the first and second moments
+    (zeros before the first step). t: the number of this step, 1 on the first call.
+    Returns the new p, m, v (new arrays, or the same ones updated in place):
+        m = beta1 m + (1 - beta1) g                                     (eq. 7.3)
+        v = beta2 v + (1 - beta2) g^2                                   (eq. 7.4)
+        p = p - lr (m / (1 - beta1^t)) / (sqrt(v / (1 - beta2^t)) + eps)    (eq. 7.5)
+    """
+    raise NotImplementedError(
+        "write eq. 7.3 and 7.4 first: m = beta1 m + (1 - beta1) g, v = beta2 v + (1 - beta2) g^2"
+    )
+
+
+report = check(adam_step)
+
+# %% [markdown]
+# The library's own optimizer, graded the same way; this is what a pass looks like:
+
+# %%
+report = check(references.adam_step)
+
+# %% [markdown]
 # The library's module docstring lists the same rules; the code does each with `out=`
 # into preallocated scratch buffers (no temporaries the size of a parameter), and the
 # bias corrections are Python floats computed from the integer step count — nothing is
@@ -432,6 +477,24 @@ for p_drop, curve in curves.items():
 for p_drop in curves:
     events = sorted((RUNS / f"dropout-{p_drop}" / "tensorboard").glob("*"))
     print(f"dropout {p_drop}:", [e.name for e in events] or "no event files (tensorboardX is not installed)")
+
+# %% [markdown]
+# ## Questions
+#
+# Answer in a few sentences, from what this lesson printed and derived; the instructors'
+# answers are in [answers.md, lesson 07](answers.md#lesson-07), to read after you have tried.
+#
+# **Q7.1.** In section 6 the run without dropout ends with the lower *training* loss and the
+# higher *validation* loss; with dropout it is the other way round. Explain why dropout (7.11)
+# costs training loss and how that can buy validation loss. Why is the scaling by $1/(1 - p)$
+# what makes dropout the identity at inference?
+#
+# **Q7.2.** Work out Adam's first step (7.3)–(7.5) for one coordinate with gradient $g$, with
+# and without the bias corrections ($\beta_1 = 0.9$, $\beta_2 = 0.999$, $\epsilon \to 0$). Use
+# it to explain Adam's diagonal start on the elongated bowl.
+#
+# **Q7.3.** On the bowl $L = \frac12 (w_1^2 + 25 w_2^2)$, why must SGD's learning rate stay
+# below $2/25$, and how many steps does it then need to shrink $w_1$ by a factor $e$?
 
 # %% [markdown]
 # ## Summary

@@ -222,6 +222,62 @@ print(decoder.__doc__)
 show(attn.keys_forward, attn.step_forward)
 
 # %% [markdown]
+# ### Exercise: `decoder_step_forward`
+#
+# Before the library's version, write the step yourself from the docstring above, with the
+# library's attention and cell (`attn.step_forward`, and `C.step_forward` of
+# `minis2s.functional.cells`): the context from the query $s_{t-1}$, the cell on
+# $[e_t; c_t]$ (input feeding), then $z_t = [s_t; c_t; e_t]$. The grader runs it on three
+# seeded one-layer LSTM decoders with additive attention and padded sources, and compares
+# $z_t$, the new state and the attention weights with those of the library's
+# `decoder.step_forward`. Watch for: which state is the query, the cell's input, and the
+# order in $z_t$.
+#
+# The cell below holds the stub from `minis2s.exercises.stubs`. Replace the
+# `raise NotImplementedError(...)` with your code and run the cell: `check` runs your
+# function and the library's on the same seeded inputs and compares what they return; where
+# they differ it says which output, where and by how much, and it names the mistake when it
+# is a common one. (`check` prints its report and returns it: `report.passed` is True once
+# you are done.)
+
+# %%
+from minis2s.exercises import references
+from minis2s.functional import cells as C
+from minis2s.nn import cells
+
+show(C.step_forward, cells.weights)  # the two helpers the stub names, besides attn.step_forward
+
+
+# %%
+def decoder_step_forward(params, cfg, memory, states, e):
+    """One step of the attentive decoder, one LSTM layer, input feeding (lesson 08, eq. 8.1-8.5).
+
+    params: the model's parameter dict; cfg: its Seq2SeqConfig (cfg.attention, cfg.cell).
+    memory: the encoder's outputs, memory.keys (B, S, A), memory.values (B, S, Henc),
+        memory.mask (B, S).
+    states: [(s_prev, c_prev)], the layer's state before the step, each (B, H).
+    e: (B, D), the embedding of the token fed at this step.
+    Use the library's pieces (imported as in lesson 08):
+        (context, weights), _ = attn.step_forward(cfg.attention, params, query, memory.keys,
+                                                  memory.values, memory.mask)
+        (h, c), _ = C.step_forward(cfg.cell, x, state, cells.weights(params, "dec.l0."))
+    with attn = minis2s.nn.attention, C = minis2s.functional.cells, cells = minis2s.nn.cells.
+    Returns z (B, H + Henc + D) = [s_t; c_t; e_t], new_states [(h, c)], weights (B, S).
+    """
+    raise NotImplementedError(
+        "write the context first: attention with the query s_{t-1} = states[0][0] (eq. 8.1-8.5)"
+    )
+
+
+report = check(decoder_step_forward)
+
+# %% [markdown]
+# The library's own function, graded the same way; this is what a pass looks like:
+
+# %%
+report = check(references.decoder_step_forward)
+
+# %% [markdown]
 # The decoder step of lesson 06 (eq. 6.3) with attention added: the context comes first,
 # from the query $s_{t-1}$, then joins the cell's input and the readout:
 
@@ -384,8 +440,7 @@ show(decoder.memory_backward)
 from minis2s import suite
 from minis2s.gradcheck import format_table
 
-print(format_table([r for c in suite.CASES if "attention" in c.name or "masked softmax" in c.name
-                    for r in suite.run(c)]))
+print(format_table([r for c in suite.attention.CASES for r in suite.run(c)]))
 
 # %% [markdown]
 # ## 6. Dates, with and without attention
@@ -484,7 +539,25 @@ plt.show()
 # weight sits on that digit; where it must be *computed* (`sep` → `09`), it spreads over
 # the letters that decide it. Attention is not an explanation of the model, but it is a
 # good picture of where information flows.
+
+# %% [markdown]
+# ## Questions
 #
+# Answer in a few sentences, from what this lesson printed and derived; the instructors'
+# answers are in [answers.md, lesson 08](answers.md#lesson-08), to read after you have tried.
+#
+# **Q8.1.** Section 3 printed padded weights exactly 0 and "garbage in the padding changes
+# nothing: True True". Why must padding get *exactly* zero weight, not just a tiny one? What
+# goes wrong on an empty row with $-\infty$ added to the scores, and with $-10^9$?
+#
+# **Q8.2.** Without attention the dates model got most characters right but few whole dates;
+# with attention nearly all. What does the model without attention learn, what does it fail
+# at, and what does attention change — the possibility or the difficulty of the task?
+#
+# **Q8.3.** Why does scaled dot-product attention divide by $\sqrt H$ (8.2)? Use the softmax
+# backward (8.7) to say what happens to the gradient when the scores are large.
+
+# %% [markdown]
 # ## Summary
 #
 # - Attention scores every encoder output against the decoder's state — additive (8.1),

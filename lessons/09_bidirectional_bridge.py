@@ -188,14 +188,70 @@ print(f"(all {len(results)} checks, every weight and bias of both directions: wo
 # $$
 #
 # It is an affine map and a tanh, so its backward is lesson 02's (eq. 2.2) after lesson
-# 03's tanh slope (eq. 3.3): $\bar a = \bar s_0 \odot (1 - s_0^2)$,
-# $\bar W = \bar a^\top h_{\text{final}}$, $\bar b = \sum_b \bar a$,
-# $\bar h_{\text{final}} = \bar a\, W$. In code:
+# 03's tanh slope (eq. 3.3). One part of one layer's state (its $h$, or an LSTM's $c$) is one
+# call of `bridge.bridge_state_forward`; the decoder runs it for every layer and part.
+#
+# ### Exercise: `bridge_state_backward`
+#
+# Write the bridge's backward: given `ds0`, the gradient of $s_0$ (the decoder's size),
+# return `dh, dW, db` — the gradients of the encoder's final state
+# $[\overrightarrow{h}; \overleftarrow{h}]$ (twice the encoder's size when it is
+# bidirectional) and of the bridge's weight and bias. The grader knows the usual slips: the
+# tanh slope missing or written $1 - s_0$, and $\bar W$ transposed. The grader runs the library's own forward, `bridge.bridge_state_forward`; here
+# are it and its cache, `BridgeStateCache`, whose fields the stub below lists with their
+# shapes:
+
+# %%
+from minis2s.exercises import check, solutions
+from minis2s.functional import bridge
+
+show(bridge.BridgeStateCache, bridge.bridge_state_forward)
+
+
+# %% [markdown]
+# The cell below holds the stub from `minis2s.exercises.stubs`. Replace the
+# `raise NotImplementedError(...)` with your code and run the cell: `check` grades your
+# function with the gradient checker of lesson 01 and, if a gradient is wrong, says which one
+# and why. Until you fill it in, it reports that the exercise is not implemented yet. (`check`
+# prints its report and returns it: `report.passed` is True once you are done.)
+
+# %%
+def bridge_state_backward(ds0, cache):
+    """Backward of the bridge s0 = tanh(h W^T + b) (lesson 09, eq. 9.5).
+
+    ds0: (B, H), the gradient of the loss with respect to the decoder's first state s0.
+    cache (minis2s.functional.bridge.BridgeStateCache, from bridge_state_forward):
+        cache.h   (B, Henc)  the encoder's final state [h_fwd; h_bwd]: Henc = 2H for a
+                             bidirectional encoder of H units per direction
+        cache.W   (H, Henc)  PyTorch's (out, in) layout
+        cache.s0  (B, H)     tanh(a): read tanh's slope off it (eq. 3.3)
+    Returns dh (B, Henc), dW (H, Henc), db (H,).
+    """
+    raise NotImplementedError(
+        "write eq. 3.3 first: da = ds0 * (1 - s0^2); then eq. 2.2: dh = da W, dW = da^T h, db = the sum of da over the rows"
+    )
+
+
+report = check(bridge_state_backward)
+
+# %% [markdown]
+# The reference solution — the library's own backward — graded the same way; this is what a
+# pass looks like:
+
+# %%
+report = check(solutions.bridge_state_backward)
+
+# %% [markdown]
+# Here is the library's own version, to compare with yours: $\bar a = \bar s_0 \odot (1 -
+# s_0^2)$, then lesson 02's affine backward, $\bar h_{\text{final}} = \bar a\, W$,
+# $\bar W = \bar a^\top h_{\text{final}}$, $\bar b = \sum_b \bar a$. The decoder's
+# `bridge_forward` and `bridge_backward` run it for every layer and part of the state, and
+# add each part's parameter gradients into the model's:
 
 # %%
 from minis2s.nn import decoder, encoder
 
-show(decoder.bridge_forward, decoder.bridge_backward)
+show(bridge.bridge_state_backward, decoder.bridge_forward, decoder.bridge_backward)
 
 # %% [markdown]
 # ## 4. Two paths into the encoder
@@ -312,6 +368,23 @@ cfg2 = Seq2SeqConfig(src_vocab=9, tgt_vocab=8, emb=3, hidden=4, cell="gru", laye
 results2 = check_model(cfg2, batch=arrays, label_smoothing=0.1, teacher_forcing=0.5)
 worst = max(results2, key=lambda r: r.rel_error)
 print(f"{len(results2)} parameter arrays; worst relative error {worst.rel_error:.1e} ({worst.wrt})")
+
+# %% [markdown]
+# ## Questions
+#
+# Answer in a few sentences, from what this lesson printed and derived; the instructors'
+# answers are in [answers.md, lesson 09](answers.md#lesson-09), to read after you have tried.
+#
+# **Q9.1.** Why does the backward direction reverse each row *within its length* (9.1) instead
+# of reversing the whole padded row? Say what would go wrong with the padding rule (3.8) and
+# with the positions attention reads.
+#
+# **Q9.2.** Why is the backward of the reversal the same reversal (9.4)? Answer for a general
+# permutation first.
+#
+# **Q9.3.** Section 4 printed the attention path's gradient of the encoder outputs as exactly
+# zero at padded positions, and the two paths adding up to the model's gradient. Explain both.
+# Why does the whole-model check allow $10^{-6}$ where each op passes at $10^{-7}$?
 
 # %% [markdown]
 # ## Summary

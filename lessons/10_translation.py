@@ -22,7 +22,7 @@
 # - training a small attentive translator in a few seconds of CPU time;
 # - greedy search versus beam search, and the GNMT length penalty (eq. 10.2–10.4, 10.5–10.6);
 # - BLEU, computed by hand and checked against sacrebleu (eq. 10.7–10.11); perplexity
-#   (eq. 10.12).
+#   (eq. 10.12); ROUGE-L, checked against rouge-score (eq. 10.13–10.14).
 #
 # **The data.** Multi30k (Elliott et al., 2016) pairs English descriptions of Flickr
 # images with German and French translations: 29,000 training, 1,014 validation and 1,000
@@ -243,6 +243,59 @@ else:
 # are done leave. At the end, `_Beams.best` picks each sentence's answer (live hypotheses
 # count too where the length ran out).
 
+# %% [markdown]
+# ### Exercise: `beam_search_step`
+#
+# Before the library's version, write one step of it for one sentence: from the live
+# scores and the next-token log-probabilities of its $k$ slots, the new live hypotheses and
+# the finished list (10.3)–(10.6). The grader compares your parents, tokens, scores and
+# finished list with those of the library's pieces (`_expand`, `best_n`,
+# `_Beams.retire_and_keep`) on three steps where `<eos>` is among the best, one slot has
+# several good children, and a hypothesis of another length has already finished. Watch
+# for: the best over all $k V$ extensions together, the length penalty, and what happens
+# to an extension that ends in `<eos>`.
+#
+# The cell below holds the stub from `minis2s.exercises.stubs`. Replace the
+# `raise NotImplementedError(...)` with your code and run the cell: `check` runs your
+# function and the library's on the same seeded inputs and compares what they return; where
+# they differ it says which output, where and by how much, and it names the mistake when it
+# is a common one. (`check` prints its report and returns it: `report.passed` is True once
+# you are done.)
+
+# %%
+from minis2s.exercises import check, references
+
+
+# %%
+def beam_search_step(scores, logp, finished, t, eos_id, alpha):
+    """One step of beam search for one sentence with k slots (lesson 10, eq. 10.3-10.6).
+
+    scores: (k,) log P(h | x) of the live hypotheses (eq. 10.2), -inf for an empty slot.
+    logp: (k, V) log p(v | h, x) of the next token for each slot.
+    finished: a list of (score eq. 10.6, log P, length) of the hypotheses set aside so far,
+        fewer than k of them; length counts the tokens with <eos>.
+    t: the step, 0 for the first: a hypothesis that ends in <eos> now has length t + 1.
+    Walk the extensions of all slots together, best first, ties to the lower index j V + v
+    (eq. 10.3-10.4): an <eos> among the k best is appended to finished as
+    (log P / ((5 + length) / 6)^alpha, log P, length) (eq. 10.5-10.6); the first k extensions
+    that are not <eos> become the new live hypotheses.
+    Returns parents (k,) ints, tokens (k,) ints, new scores (k,), finished (the list, appended to).
+    Unfilled slots: parent 0, token eos_id, score -inf. Once finished holds k hypotheses the
+    sentence is done: every new score is -inf.
+    """
+    raise NotImplementedError(
+        "write eq. 10.3 first: cand[j, v] = scores[j] + logp[j, v], then take the best over all k V entries together"
+    )
+
+
+report = check(beam_search_step)
+
+# %% [markdown]
+# The library's own function, graded the same way; this is what a pass looks like:
+
+# %%
+report = check(references.beam_search_step)
+
 # %%
 from minis2s import decode
 
@@ -349,6 +402,49 @@ else:
 #
 # The library's implementation, step for step:
 
+# %% [markdown]
+# ### Exercise: `corpus_bleu`
+#
+# Before the library's version, write corpus BLEU without smoothing, (10.7)–(10.10), for one
+# reference per sentence. The grader compares your score, precisions and brevity penalty
+# with `metrics.corpus_bleu(..., smooth="none")` (itself checked against sacrebleu below) on
+# three small corpora with repeated words and short hypotheses. Watch for: the clip (10.7),
+# sums over the corpus before dividing (10.8), and which length is $r$ and which $c$ (10.9).
+#
+# The cell below holds the stub from `minis2s.exercises.stubs`. Replace the
+# `raise NotImplementedError(...)` with your code and run the cell: `check` runs your
+# function and the library's on the same seeded inputs and compares what they return; where
+# they differ it says which output, where and by how much, and it names the mistake when it
+# is a common one. (`check` prints its report and returns it: `report.passed` is True once
+# you are done.)
+
+# %%
+from minis2s.exercises import check, references
+
+
+# %%
+def corpus_bleu(hypotheses, references, max_n=4):
+    """Corpus BLEU without smoothing (lesson 10, eq. 10.7-10.10).
+
+    hypotheses, references: lists of N strings, tokens separated by spaces; one reference each.
+    Returns (bleu, precisions, bp): bleu in percent (0-100), precisions the list p_1..p_max_n in
+    percent -- clipped n-gram matches over hypothesis n-grams, both summed over the corpus
+    before dividing (eq. 10.7-10.8) -- and bp the brevity penalty of the total lengths (eq. 10.9).
+    """
+    raise NotImplementedError(
+        "write eq. 10.7 first: count each n-gram of the hypothesis, clipped by its count in the "
+        "reference, and sum over the whole corpus"
+    )
+
+
+report = check(corpus_bleu)
+
+# %% [markdown]
+# The library's own function, graded the same way; this is what a pass looks like:
+
+# %%
+report = check(references.corpus_bleu)
+
 # %%
 from minis2s import metrics
 
@@ -430,7 +526,117 @@ else:
           f"perplexity {figures['ppl']:.1f} (vocabulary {len(task.tgt_vocab):,})")
 
 # %% [markdown]
-# ## 7. The full recipe
+# ## 7. ROUGE-L, and three figures side by side
+#
+# BLEU is a **precision**: it counts how much of the hypothesis is in the reference, and
+# only the brevity penalty (10.9), a corpus-wide length ratio, stands in for the missing
+# recall. ROUGE (Lin, 2004), made for summaries, looks from the reference's side too.
+# ROUGE-L scores a sentence by the **longest common subsequence** (LCS) of hypothesis $h$
+# and reference $r$: the longest list of tokens that appear in both *in the same order*,
+# gaps allowed ("a man rides a bicycle" and "a man is riding a bike" share "a man a").
+# No contiguous $n$-grams are needed, only the order.
+#
+# The LCS of the prefixes $r_{1:i}$ and $h_{1:j}$ follows from shorter prefixes: if the last
+# tokens match, some longest subsequence ends with that pair, so it is one longer than the
+# LCS of the prefixes without them; if not, at least one of the two last tokens is in no
+# common subsequence that ends there, so drop the one whose removal keeps the longer LCS:
+#
+# $$
+# \operatorname{LCS}(i, j) = \begin{cases}
+# 0 & i = 0 \text{ or } j = 0 \\
+# \operatorname{LCS}(i - 1, j - 1) + 1 & r_i = h_j \\
+# \max\bigl(\operatorname{LCS}(i - 1, j),\ \operatorname{LCS}(i, j - 1)\bigr) & \text{otherwise}
+# \end{cases}
+# \tag{10.13}
+# $$
+#
+# a table of $(|r| + 1) \times (|h| + 1)$ entries, filled row by row in $O(|r|\,|h|)$ time
+# (one row at a time is enough). Divided by the hypothesis length it is a precision, by
+# the reference length a recall, and ROUGE-L is their harmonic mean, the F-measure (Lin's
+# $F_\beta$ with $\beta = 1$, as in the `rouge-score` package):
+#
+# $$
+# P_{\text{lcs}} = \frac{\operatorname{LCS}(r, h)}{|h|}, \qquad
+# R_{\text{lcs}} = \frac{\operatorname{LCS}(r, h)}{|r|}, \qquad
+# F_{\text{lcs}} = \frac{2\, P_{\text{lcs}} R_{\text{lcs}}}{P_{\text{lcs}} + R_{\text{lcs}}}
+# \tag{10.14}
+# $$
+#
+# A short hypothesis now loses on recall *in its own sentence*, not through a corpus-wide
+# penalty. The corpus figure is the mean of the sentence F-measures (unlike BLEU's pooled
+# counts, eq. 10.8).
+
+# %%
+show(metrics._lcs_length, metrics.rouge_l, metrics.corpus_rouge_l)
+
+# %%
+for h, r in zip(examples["hyps"], examples["refs"]):
+    p_lcs, r_lcs, f_lcs = metrics.rouge_l(h, r)
+    print(f"{h!r:32s} vs {r!r:38s} LCS {metrics._lcs_length(r.split(), h.split())}: "
+          f"P {p_lcs:.3f} R {r_lcs:.3f} F {f_lcs:.3f}")
+
+# %% [markdown]
+# Three figures, three questions. **BLEU** asks how many of the output's $n$-grams the
+# reference holds (precision, with a brevity penalty). **ROUGE-L** asks how much of each
+# sentence's word order output and reference share (LCS recall and precision, an
+# F-measure). **Perplexity** (10.12) asks how probable the model finds the reference
+# itself, teacher-forced: it involves no decoder at all, so it cannot tell greedy from beam
+# search. We compute all three on the test set, for greedy and beam search:
+
+# %%
+if DATA is None:
+    print(SKIPPED)
+else:
+    test = task.test[:200] if FAST else task.test
+    test_refs = [" ".join(t) for _, t in test]
+    test_ids = [task.src_vocab.encode(s) for s, _ in test]
+    test_ppl = loss_and_ppl(model, task, test)["ppl"]
+    test_hyps = {}
+    print(f"{len(test)} test sentences")
+    print(f"{'decoder':22s} {'BLEU':>6s} {'ROUGE-L F':>10s} {'perplexity':>11s}")
+    for label, beam, alpha in (("greedy", 1, 0.0), ("beam 5, alpha 0.6", 5, 0.6)):
+        ids, _ = translate_ids(model, test_ids, beam, alpha)
+        test_hyps[label] = [" ".join(task.tgt_vocab.decode(seq)) for seq in ids]
+        print(f"{label:22s} {corpus_bleu(test_hyps[label], test_refs).score:6.2f} "
+              f"{100 * metrics.corpus_rouge_l(test_hyps[label], test_refs):10.2f} {test_ppl:11.2f}")
+
+# %% [markdown]
+# The package `rouge-score` is the reference implementation. Its tokenizer lower-cases,
+# turns every character outside `a-z0-9` into a space and so drops punctuation, while
+# `metrics.rouge_l` takes the corpus' tokens as they are (a full stop counts). On tokens made
+# of `a-z0-9` alone both tokenizations agree, and so must the scores: we compare there,
+# keeping only such tokens on both sides.
+
+# %%
+import re
+
+try:
+    from rouge_score import rouge_scorer
+except ImportError:
+    rouge_scorer = None
+    print("rouge-score is not installed (pip install rouge-score); skipping the comparison")
+
+
+def alphanumeric(line):
+    return " ".join(t for t in line.split() if re.fullmatch(r"[a-z0-9]+", t))
+
+
+if rouge_scorer is not None:
+    scorer = rouge_scorer.RougeScorer(["rougeL"])
+    corpora = {"the examples above": (examples["hyps"], examples["refs"])}
+    if DATA is not None:
+        corpora["greedy output, test"] = (test_hyps["greedy"], test_refs)
+    for label, (hyps, references) in corpora.items():
+        hyps, references = [alphanumeric(h) for h in hyps], [alphanumeric(r) for r in references]
+        ours = [metrics.rouge_l(h, r) for h, r in zip(hyps, references)]
+        theirs = [scorer.score(r, h)["rougeL"] for h, r in zip(hyps, references)]  # score(target, prediction)
+        worst = max(abs(a - b) for o, t in zip(ours, theirs) for a, b in zip(o, (t.precision, t.recall, t.fmeasure)))
+        print(f"{label}: minis2s {100 * np.mean([o[2] for o in ours]):.4f}, "
+              f"rouge-score {100 * np.mean([t.fmeasure for t in theirs]):.4f}; "
+              f"largest |difference| in P, R or F of a sentence {worst:.1e}")
+
+# %% [markdown]
+# ## 8. The full recipe
 #
 # The command line trains the reference model — a bidirectional LSTM encoder of 256 units
 # per direction, an attentive LSTM decoder, dropout 0.5, label smoothing 0.1, Adam with the
@@ -444,16 +650,43 @@ else:
 #
 # The figures measured with it (BLEU and perplexity over training time, greedy and beam)
 # are recorded in `benchmarks/RESULTS.md`.
+
+# %% [markdown]
+# ## Questions
 #
+# Answer in a few sentences, from what this lesson printed and derived; the instructors'
+# answers are in [answers.md, lesson 10](answers.md#lesson-10), to read after you have tried.
+#
+# **Q10.1.** In section 4 beam search with $\alpha = 0$ found outputs of higher
+# log-probability than greedy search, and they were shorter. Why does maximising (10.2) favour
+# short outputs, why does a *better* search make it worse, and how does the length penalty
+# (10.5)–(10.6) counter it?
+#
+# **Q10.2.** Why is corpus BLEU (10.8) not the mean of the sentence BLEUs (the printed 16.40
+# against 10.19)? And why does the repeated "the" get $p_1 = 2/7$ and not $7/7$?
+#
+# **Q10.3.** Section 7 printed BLEU, ROUGE-L and perplexity for greedy and beam search. Why is
+# the perplexity the same for both decoders? Which of the three would punish a hypothesis that
+# is correct but half the reference's length, in its own sentence, and which only through a
+# corpus-wide factor?
+#
+# **Q10.4.** Bucketing by length lowered the padding share (10.1). Why does the model spend
+# time on padding at all when the loss and attention ignore it, and why does `Batcher` shuffle
+# the order of the batches after sorting by length?
+
+# %% [markdown]
 # ## Summary
 #
 # - Multi30k: 29k caption pairs; word vocabularies trade output-layer cost against
 #   `<unk>`s. Bucketing by length cuts the padding share (10.1).
-# - Beam search keeps the $k$ best hypotheses (9.2–9.4); it finds more probable, and
-#   shorter, outputs; the length penalty (9.5–9.6) counters the shortness. Better search is
+# - Beam search keeps the $k$ best hypotheses (10.2–10.4); it finds more probable, and
+#   shorter, outputs; the length penalty (10.5–10.6) counters the shortness. Better search is
 #   not a better model.
 # - BLEU: clipped $n$-gram counts (10.7), corpus-level precisions (10.8), brevity penalty
 #   (10.9), geometric mean (10.10), smoothing (10.11) — the library reproduces sacrebleu.
 #   Perplexity is the exponentiated per-token NLL (10.12).
+# - ROUGE-L: the longest common subsequence (10.13) as precision, recall and F-measure
+#   (10.14), per sentence — where BLEU is a corpus precision and perplexity the model's
+#   probability of the reference, independent of the decoder.
 #
 # **Next:** [lesson 11](11_gpu.ipynb) — the same model on a GPU, and where the time goes.

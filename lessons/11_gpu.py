@@ -224,6 +224,56 @@ with B.use("strict"):
 
 
 # %% [markdown]
+# ### Exercise: `token_accuracy`
+#
+# Write a metric a training loop could log on the GPU: the share of real (unpadded)
+# positions whose most likely token is the target, as a 0-d array on the arrays' own
+# backend, with nothing read back to the host — a running total can then be read once per
+# logging window, as the loss is. The grader compares your value with the reference's on
+# three padded batches (NumPy), then runs your function again on the strict backend, where
+# `float()`, `.item()`, `.tolist()` raise, and watches for `B.to_host` and `B.to_float`.
+#
+# The cell below holds the stub from `minis2s.exercises.stubs`. Replace the
+# `raise NotImplementedError(...)` with your code and run the cell: `check` runs your
+# function and the library's on the same seeded inputs and compares what they return; where
+# they differ it says which output, where and by how much, and it names the mistake when it
+# is a common one. (`check` prints its report and returns it: `report.passed` is True once
+# you are done.)
+
+# %%
+from minis2s.exercises import check, references
+
+
+# %%
+def token_accuracy(logits, targets, mask):
+    """The share of real positions whose most likely token is the target (lesson 11).
+
+    logits: (B, T, V), targets: (B, T) integer ids, mask: (B, T) 1.0 on real tokens -- arrays
+    of any backend. Use xp = B.get_array_module(logits) for array functions.
+    Returns a 0-d array *on the same backend*: nothing may be read back to the host (no
+    float(), .item(), B.to_host), so a GPU training loop never waits for it.
+    """
+    raise NotImplementedError(
+        "write the argmax first: pred = logits.argmax(axis=-1), compared with targets where mask is 1"
+    )
+
+
+report = check(token_accuracy)
+
+# %% [markdown]
+# The reference solution, graded the same way; this is what a pass looks like:
+
+# %%
+report = check(references.token_accuracy)
+
+# %% [markdown]
+# The reference, for comparison: the mask does the counting, and `xp.maximum` keeps an
+# all-padding batch at 0 without a Python `if` on an array:
+
+# %%
+show(references.token_accuracy)
+
+# %% [markdown]
 # Decoding is different: it must look at its own output. Greedy search reads one boolean
 # back every eighth step, to stop when every sentence has emitted `<eos>` (lesson 06);
 # beam search brings the $2k$ best candidates per sentence to the host at every step for
@@ -450,6 +500,23 @@ from minis2s.threads import threads_for
 show(threads_for)
 for others in (0.0, 0.2, 0.6, 1.0, 2.0):
     print(f"other processes keep {others:.1f} cores busy -> {threads_for(others, cores)} BLAS thread(s) of {cores}")
+
+# %% [markdown]
+# ## Questions
+#
+# Answer in a few sentences, from what this lesson printed and derived; the instructors'
+# answers are in [answers.md, lesson 11](answers.md#lesson-11), to read after you have tried.
+#
+# **Q11.1.** Why must the GPU training step never synchronise? Describe what happens on the
+# host and on the device when `float(loss)` is called every step, and list three places where
+# minis2s avoids a hidden synchronisation.
+#
+# **Q11.2.** Using the cost model (11.1)–(11.2), why is the vocabulary size the first lever on
+# a CPU step's time, and why does the recurrent part, with fewer operations, dominate on a
+# GPU?
+#
+# **Q11.3.** Section 5 measured one BLAS thread against several. Why can more threads make a
+# step many times *slower* on a shared machine?
 
 # %% [markdown]
 # ## Summary

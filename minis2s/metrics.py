@@ -1,4 +1,4 @@
-"""Evaluation metrics written out by hand: BLEU (lesson 10), perplexity and ROUGE-L.
+"""Evaluation metrics written out by hand (lesson 10): BLEU, perplexity and ROUGE-L.
 
 Everything here runs on the host in plain Python; the inputs are already-tokenized strings
 (tokens separated by whitespace) and Python numbers, never device arrays.
@@ -42,7 +42,7 @@ Perplexity is ``exp`` of the mean per-token negative log-likelihood (natural log
 that spreads its probability uniformly over V tokens has perplexity V.
 
 ROUGE-L (Lin, 2004) scores a hypothesis by the longest common subsequence (LCS) with the
-reference: P = LCS / |hyp|, R = LCS / |ref|, F1 = 2PR / (P + R). It equals
+reference (eq. 10.13): P = LCS / |hyp|, R = LCS / |ref|, F1 = 2PR / (P + R) (eq. 10.14). It equals
 ``rouge_score.rouge_scorer.RougeScorer(["rougeL"])`` whenever both tokenizations agree, i.e.
 on lower-case tokens made only of ``a-z`` and ``0-9``. rouge-score's default tokenizer
 lower-cases, turns every other character into a space (``"don't"`` -> ``don t``,
@@ -271,7 +271,7 @@ def perplexity(total_nll, n_tokens: int) -> float:
 
 def _lcs_length(a: list, b: list) -> int:
     """Length of the longest common subsequence, by dynamic programming over prefixes:
-    L[i][j] = L[i-1][j-1] + 1 if a[i-1] == b[j-1] else max(L[i-1][j], L[i][j-1]).
+    L[i][j] = L[i-1][j-1] + 1 if a[i-1] == b[j-1] else max(L[i-1][j], L[i][j-1])  (eq. 10.13).
     Only the previous row is kept, so memory is O(len(b))."""
     prev = [0] * (len(b) + 1)
     for x in a:
@@ -294,7 +294,7 @@ def rouge_l(hypothesis: str, reference: str) -> tuple:
     if not hyp or not ref:
         return 0.0, 0.0, 0.0
     lcs = _lcs_length(ref, hyp)
-    precision, recall = lcs / len(hyp), lcs / len(ref)
+    precision, recall = lcs / len(hyp), lcs / len(ref)  # eq. 10.14
     f1 = 2 * precision * recall / (precision + recall) if precision + recall > 0 else 0.0
     return precision, recall, f1
 

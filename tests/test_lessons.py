@@ -8,8 +8,9 @@ the library cites is derived once under its number in its own lesson, that each 
 its equations N.1, N.2, ... in order, that every numbered equation is cited by the library or
 marked as not implemented, that every backward function is shown, that each exercise's cells
 hold the stub and then grade the solution (the grader itself is tested in ``tests/exercises/``), that the lessons
-that train limit BLAS threads before NumPy loads, and that lesson 10 runs to the end without
-the Multi30k data.
+that train limit BLAS threads before NumPy loads, that lesson 10 runs to the end without
+the Multi30k data, and that every lesson asks numbered written questions (``**Q6.2.**``) just
+before its summary, each answered in its lesson's section of ``lessons/answers.md``, linked.
 """
 
 import importlib
@@ -32,7 +33,11 @@ REGENERATE = "jupytext --update --to ipynb lessons/{}"
 BACKWARDS = {"functional.linear": None, "functional.activations": None, "functional.losses": None,
              "functional.rnn": None, "functional.lstm": None, "functional.gru": None,
              "functional.dropout": "dropout", "functional.attention": "Fatt", "functional.bidirectional": "bi",
-             "nn.attention": "attn", "nn.decoder": "decoder", "nn.encoder": "encoder"}
+             "functional.bridge": "bridge",
+             "nn.attention": "attn", "nn.decoder": "decoder", "nn.encoder": "encoder",
+             "functional.multihead": "multihead", "functional.layernorm": "layernorm",
+             "functional.transformer": "transformer", "functional.positional": "positional"}
+
 # the lessons that train, and so set one BLAS thread before NumPy loads
 TRAINING = ("06", "07", "08", "09", "10", "11")
 TAG = re.compile(r"\\tag\{(\d+\.\d+)\}")
@@ -62,8 +67,8 @@ def _cited(text):
 # --------------------------------------------------------------------------- the notebooks
 
 
-def test_lessons_are_numbered_00_to_11_without_gaps():
-    assert [nb.name[:2] for nb in NOTEBOOKS] == [f"{i:02d}" for i in range(12)]
+def test_lessons_are_numbered_00_to_12_without_gaps():
+    assert [nb.name[:2] for nb in NOTEBOOKS] == [f"{i:02d}" for i in range(13)]
 
 
 def test_every_notebook_has_a_script_and_every_script_a_notebook():
@@ -191,10 +196,11 @@ def test_every_backward_of_the_covered_modules_is_shown():
 # --------------------------------------------------------------------------- exercises
 
 
-def _exercises():
+def _exercises(kind="gradient"):
     from minis2s.exercises import list_exercises
+    from minis2s.exercises.specs import EXERCISES
 
-    return list_exercises()
+    return [n for n in list_exercises() if EXERCISES[n].kind == kind]
 
 
 @pytest.mark.parametrize("exercise", _exercises())
@@ -209,7 +215,7 @@ def test_exercise_cells_show_the_cache_hold_the_stub_then_grade_the_solution(exe
     stub = inspect.getsource(getattr(stubs, name)).rstrip("\n")
     learner = f"{stub}\n\n\nreport = check({name})"
     assert learner in code, f"no cell holds the stub of {name} and grades it"
-    assert code.index(learner) < code.index(f"report = check(solutions.{name})")
+    assert code.index(learner) < code.index(_grades_the_solution(ex))
     inputs, static = ex.make(B.host.random.default_rng(0))
     cache = type(ex.forward(**inputs, **static)[1])
     module = cache.__module__.rsplit(".", 1)[-1]
@@ -218,6 +224,15 @@ def test_exercise_cells_show_the_cache_hold_the_stub_then_grade_the_solution(exe
     (script,) = LESSONS.glob(f"{ex.lesson}_*.py")  # the exercise's text names its forward and cache
     text = script.read_text()
     assert f"`{module}.{ex.forward.__name__}`" in text and f"`{cache.__name__}`" in text, script.name
+
+
+def _grades_the_solution(ex):
+    """The cell that grades the reference solution: by its name, or with ``exercise=`` where the
+    solution answers another exercise too (the label-smoothed cross-entropy's)."""
+    solved = ex.solution.__name__
+    if solved == ex.backward_name:
+        return f"report = check(solutions.{solved})"
+    return f'report = check(solutions.{solved}, exercise="{ex.name}")'
 
 
 # a library function, besides an exercise's backward, whose source holds that exercise's answer
@@ -253,7 +268,7 @@ def _shown(source):
 def test_answers_cover_the_helpers_that_hold_them():
     from minis2s.exercises.specs import EXERCISES
 
-    answers = {name: _answers(ex.solution) for name, ex in EXERCISES.items()}
+    answers = {name: _answers(ex.solution) for name, ex in EXERCISES.items() if ex.kind == "gradient"}
     assert {"lstm_step_backward", "lstm_gates_backward", "lstm_backward"} <= answers["lstm_step"]
     assert {"gru_step_backward", "gru_gates_backward", "gru_backward"} <= answers["gru_step"]
     assert {"additive_attention_backward", "masked_softmax_backward", "_context_backward"} <= answers["additive_attention"]
@@ -279,8 +294,73 @@ def test_exercise_comes_before_its_answer_and_the_answer_after(exercise):
     answers = _answers(ex.solution)
     early = {i: sorted(_shown(source) & answers) for i, source in enumerate(code[:stub]) if _shown(source) & answers}
     assert not early, f"{notebook.name} shows {early} (code cell: functions) before the exercise on {name}, cell {stub}"
-    assert any(name in _shown(source) for source in code[stub + 1:]), \
-        f"{notebook.name} never shows the library's {name} after the exercise"
+    solved = ex.solution.__name__  # the library backward, which may answer several exercises
+    assert any(solved in _shown(source) for source in code[stub + 1:]), \
+        f"{notebook.name} never shows the library's {solved} after the exercise"
+
+
+# exercises checked by their output: the show(...) arguments, as the lessons write them, that
+# give the answer away (the library code the reference runs)
+OUTPUT_ANSWERS = {
+    "stable_softmax": ("activations.softmax",),
+    "numerical_gradient": ("G.numerical_gradient",),
+    "greedy_decode": ("decode.greedy", "decode._one_token_at_a_time"),
+    "adam_step": ("optim.Adam._update",),
+    "decoder_step_forward": ("decoder.step_forward",),
+    "beam_search_step": ("decode.beam_search", "decode._expand", "decode._Beams", "decode.best_n"),
+    "corpus_bleu": ("metrics.corpus_bleu", "metrics._bleu_from_stats", "metrics._ngrams"),
+    "token_accuracy": ("references.token_accuracy",),
+}
+ALIASES = {"activations": "minis2s.functional.activations", "G": "minis2s.gradcheck", "decode": "minis2s.decode", "optim": "minis2s.optim",
+           "decoder": "minis2s.nn.decoder", "metrics": "minis2s.metrics", "references": "minis2s.exercises.references"}
+
+
+def _shown_as_written(source):
+    return {arg.strip() for args in SHOW.findall(source) for arg in args.split(",")}
+
+
+def test_output_answers_name_every_output_exercise_and_resolve():
+    assert set(OUTPUT_ANSWERS) == set(_exercises("output"))
+    for names in OUTPUT_ANSWERS.values():
+        for name in names:
+            alias, *attrs = name.split(".")
+            obj = importlib.import_module(ALIASES[alias])
+            for attr in attrs:
+                obj = getattr(obj, attr)
+            assert callable(obj), name
+
+
+@pytest.mark.parametrize("exercise", _exercises("output"))
+def test_output_exercise_cells_hold_the_stub_then_grade_the_reference(exercise):
+    from minis2s.exercises import stubs
+    from minis2s.exercises.specs import EXERCISES
+
+    ex = EXERCISES[exercise]
+    (notebook,) = LESSONS.glob(f"{ex.lesson}_*.ipynb")
+    code = _code(nbformat.read(notebook, as_version=4).cells)
+    learner = f"{inspect.getsource(getattr(stubs, exercise)).rstrip(chr(10))}\n\n\nreport = check({exercise})"
+    assert learner in code, f"{notebook.name} holds no stub cell of {exercise}"
+    assert code.index(learner) < code.index(f"report = check(references.{exercise})")
+    (script,) = LESSONS.glob(f"{ex.lesson}_*.py")
+    assert f"### Exercise: `{exercise}`" in script.read_text(), script.name
+
+
+@pytest.mark.parametrize("exercise", _exercises("output"))
+def test_output_exercise_comes_before_its_answer_and_the_answer_after(exercise):
+    """As for the gradient exercises: the library code the reference runs is shown only after
+    the learner has tried."""
+    from minis2s.exercises import stubs
+    from minis2s.exercises.specs import EXERCISES
+
+    (notebook,) = LESSONS.glob(f"{EXERCISES[exercise].lesson}_*.ipynb")
+    code = _code(nbformat.read(notebook, as_version=4).cells)
+    learner = f"{inspect.getsource(getattr(stubs, exercise)).rstrip(chr(10))}\n\n\nreport = check({exercise})"
+    stub = code.index(learner)
+    answers = set(OUTPUT_ANSWERS[exercise])
+    early = {i: sorted(_shown_as_written(s) & answers) for i, s in enumerate(code[:stub]) if _shown_as_written(s) & answers}
+    assert not early, f"{notebook.name} shows {early} (code cell: functions) before the exercise on {exercise}"
+    assert any(_shown_as_written(s) & answers for s in code[stub + 1:]), \
+        f"{notebook.name} never shows the library's {sorted(answers)} after the exercise"
 
 
 def test_translation_lesson_without_data_says_how_to_get_it_and_runs_to_the_end(tmp_path, monkeypatch):
@@ -295,3 +375,68 @@ def test_translation_lesson_without_data_says_how_to_get_it_and_runs_to_the_end(
     assert "python -m minis2s data multi30k" in text
     assert "skipped: this cell needs Multi30k" in text
     assert "BLEU = " in text  # the cells that need no corpus still ran
+
+
+# --------------------------------------------------------------------------- written questions
+
+ANSWERS = LESSONS / "answers.md"
+QUESTION = re.compile(r"\*\*Q(\d+)\.(\d+)\.\*\*")  # **Q6.2.**
+ANSWER_LINK = re.compile(r"\]\(answers\.md#([a-z0-9-]+)\)")
+
+
+def _slug(heading):
+    """The anchor GitHub and Jupyter give a markdown heading: lower case, spaces to hyphens."""
+    return re.sub(r"[^a-z0-9 -]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def _answer_sections():
+    """{"06": the text of answers.md under its heading "## Lesson 06"}, in file order."""
+    parts = re.split(r"^## Lesson (\d{2})$", ANSWERS.read_text(), flags=re.MULTILINE)
+    return dict(zip(parts[1::2], parts[2::2]))
+
+
+def _questions_cell(notebook):
+    cells = nbformat.read(notebook, as_version=4).cells
+    asked = [i for i, c in enumerate(cells) if c.cell_type == "markdown" and c.source.startswith("## Questions")]
+    summary = [i for i, c in enumerate(cells) if c.cell_type == "markdown" and c.source.startswith("## Summary")]
+    assert len(asked) == 1 and len(summary) == 1, f"{notebook.name}: one '## Questions' and one '## Summary' cell"
+    assert asked[0] == summary[0] - 1, f"{notebook.name}: the questions come just before the summary"
+    return cells[asked[0]].source
+
+
+def test_slug_is_the_heading_anchor():
+    assert _slug("Lesson 06") == "lesson-06" and _slug(" Lesson 10: BLEU! ") == "lesson-10-bleu"
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda nb: nb.name)
+def test_questions_cell_asks_two_to_four_numbered_questions_and_links_its_answers(notebook):
+    source, lesson = _questions_cell(notebook), notebook.name[:2]
+    numbers = [f"{chapter}.{k}" for chapter, k in QUESTION.findall(source)]
+    expected = [f"{int(lesson)}.{k}" for k in range(1, len(numbers) + 1)]
+    assert 2 <= len(numbers) <= 4 and numbers == expected, f"{notebook.name} asks {numbers}; number them {expected}"
+    assert ANSWER_LINK.findall(source) == [f"lesson-{lesson}"], f"{notebook.name} must link answers.md#lesson-{lesson}"
+
+
+def test_answers_have_one_section_per_lesson_answering_exactly_its_questions():
+    sections = _answer_sections()
+    assert list(sections) == [nb.name[:2] for nb in NOTEBOOKS], "answers.md: one '## Lesson NN' per lesson, in order"
+    for notebook in NOTEBOOKS:
+        lesson = notebook.name[:2]
+        asked = QUESTION.findall(_questions_cell(notebook))
+        answered = QUESTION.findall(sections[lesson])
+        assert len(answered) == len(set(answered)), f"answers.md, lesson {lesson}: a question answered twice"
+        assert set(answered) == set(asked), (f"lesson {lesson}: asked {sorted(set(asked) - set(answered))} "
+                                             f"without an answer; answered {sorted(set(answered) - set(asked))} "
+                                             f"that the lesson does not ask")
+        for chapter, k in answered:  # an answer is a paragraph, not just its label
+            answer = sections[lesson].split(f"**Q{chapter}.{k}.**", 1)[1].split("**Q", 1)[0]
+            assert len(answer.split()) >= 30, f"answers.md Q{chapter}.{k} is too short to be an answer"
+
+
+def test_links_into_the_answers_resolve():
+    anchors = {_slug(h) for h in re.findall(r"^#+ (.+)$", ANSWERS.read_text(), flags=re.MULTILINE)}
+    links = [(nb.name, target) for nb in NOTEBOOKS for c in nbformat.read(nb, as_version=4).cells
+             for target in ANSWER_LINK.findall(c.source)]
+    assert len(links) >= len(NOTEBOOKS)
+    missing = [(name, target) for name, target in links if target not in anchors]
+    assert not missing, f"links to headings answers.md does not have: {missing}"

@@ -15,6 +15,12 @@ own forward (``minis2s.functional``), whose cache is a ``NamedTuple`` with the l
 as fields (``cache.x``, ``cache.f``, ``cache.c_prev``); each stub documents them. When a
 gradient is wrong the report says which, and where: the gate block, the missing tanh', the
 transposed weight, the unmasked padding -- see :mod:`.grader` and :mod:`.mistakes`.
+
+Forward passes and algorithms (a numerical gradient, greedy decoding, an Adam step, beam
+search, BLEU) are exercises of a second kind, **checked by their output**: ``check`` runs the
+learner's function and the library's on the same seeded inputs and compares what they return
+-- see :mod:`.outputs`, :mod:`.output_grader` and :mod:`.output_mistakes`. ``check`` tells the
+kinds apart by the function's name, as before.
 """
 
 from __future__ import annotations

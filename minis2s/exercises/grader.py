@@ -105,10 +105,15 @@ def check(fn, exercise: str | None = None, seed: int = 0, *, verbose: bool = Tru
             f"{', '.join(specs.EXERCISES)}"))
     elif not callable(fn):
         report = Report(ex.name, name, title=ex.title,
-                        error=f"check() needs your backward function itself, got {type(fn).__name__}")
+                        error=f"check() needs your function itself, got {type(fn).__name__}")
     else:
         try:
-            report = _Grading(fn, ex, seed).run()
+            if ex.kind == "output":  # a forward or an algorithm, compared with the library's output
+                from .output_grader import grade
+
+                report = grade(fn, ex, seed)
+            else:
+                report = _Grading(fn, ex, seed).run()
         except Exception as exc:  # the grader's own bug must not cost a learner their notebook
             report = Report(ex.name, name, title=ex.title, error=(
                 f"the grader itself failed ({type(exc).__name__}: {exc}); please report this "

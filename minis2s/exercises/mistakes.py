@@ -69,6 +69,51 @@ def affine_dW_averaged(dy, cache):
     return dy @ cache.W, dy.T @ cache.x / dy.shape[0], dy.sum(axis=0)
 
 
+# --------------------------------------------------------------------------- embedding
+
+
+def _embedding(dout, cache, *, assign=False, zero_pad=True):
+    xp = B.get_array_module(dout)
+    V, D = cache.E_shape
+    dE = xp.zeros((V, D), dtype=dout.dtype)
+    ids, rows = cache.ids.reshape(-1), dout.reshape(-1, D)
+    if assign:
+        dE[ids] = rows  # a repeated id keeps the last position's row only
+    else:
+        B.scatter_add(dE, ids, rows)
+    if zero_pad:
+        dE[cache.padding_idx] = 0
+    return dE
+
+
+@mistake("embedding", "repeated ids lose gradient: dE[ids] = dout (and dE[ids] += dout, which "
+         "NumPy buffers into the same thing) keeps one position's gradient per id; a token read "
+         "k times must add all k, dE_v = the sum over its positions (eq. 2.4) -- use "
+         "B.scatter_add or np.add.at", ("repeated", "np.add.at", "eq. 2.4"))
+def embedding_assigns_repeated_ids(dout, cache):
+    return _embedding(dout, cache, assign=True)
+
+
+@mistake("embedding", "the padding row is not zeroed: padded positions read a constant zero "
+         "vector, not E[padding_idx], so that row gets no gradient, dE[padding_idx] = 0 (eq. 2.4)",
+         ("padding row", "de[padding_idx] = 0"))
+def embedding_padding_row_kept(dout, cache):
+    return _embedding(dout, cache, zero_pad=False)
+
+
+@mistake("embedding", "dE is transposed: it has the table's shape (V, D), one row per token id, "
+         "like E (eq. 2.4)", ("transposed", "(v, d)"))
+def embedding_transposed(dout, cache):
+    return _embedding(dout, cache).T
+
+
+@mistake("embedding", "dE is the gradient of the looked-up rows, one per position (B*T, D), not "
+         "of the table: add each position's row of dout into the row of its id, so dE has the "
+         "table's shape (V, D) (eq. 2.4)", ("one per position", "row of its id"))
+def embedding_not_scattered(dout, cache):
+    return dout.reshape(-1, cache.E_shape[1]) * 1.0
+
+
 # --------------------------------------------------------------------------- softmax cross-entropy
 
 
@@ -112,6 +157,57 @@ def ce_no_onehot(dloss, cache):
          "dlogits = dloss * (p - onehot(y)) * m / N (eq. 2.11)", ("dloss",))
 def ce_ignores_dloss(dloss, cache):
     return (_probs(cache.logits) - _onehot(cache)) * (cache.mask / cache.n)[..., None]
+
+
+# --------------------------------------------------------------------------- label-smoothed cross-entropy
+
+
+def _ls_ce(dloss, cache, *, others=None, mask=True, divisor=None, smooth=True):
+    """(p - q) dloss m / N with one part changed. ``others``: the number of classes eps is spread
+    over, the target excluded (V - 1); None is the library's q = (1 - eps) onehot(y) + eps / V."""
+    V = cache.logits.shape[-1]
+    eps = cache.eps if smooth else 0.0
+    onehot = _onehot(cache)
+    q = (1 - eps) * onehot + (eps / V if others is None else (eps / others) * (1 - onehot))
+    m = cache.mask[..., None] if mask else 1.0
+    return (_probs(cache.logits) - q) * m * (dloss / (cache.n if divisor is None else divisor))
+
+
+@mistake("label_smoothed_cross_entropy", "eps is spread over the V - 1 other classes: the library "
+         "(and PyTorch) spreads it over all V classes, the target included, q = (1 - eps) "
+         "onehot(y) + eps / V (eq. 2.9), so the target gets 1 - eps + eps / V",
+         ("v - 1", "eps / v", "eq. 2.9"))
+def ls_ce_smooths_over_v_minus_1(dloss, cache):
+    return _ls_ce(dloss, cache, others=cache.logits.shape[-1] - 1)
+
+
+@mistake("label_smoothed_cross_entropy", "dlogits is nonzero at padded positions: the smoothing "
+         "term eps / V must be masked too, dlogits = dloss * (p - q) * m / N (eq. 2.11)",
+         ("padded", "masked"))
+def ls_ce_no_mask(dloss, cache):
+    return _ls_ce(dloss, cache, mask=False)
+
+
+@mistake("label_smoothed_cross_entropy", "dlogits is averaged over all B*T positions, padding "
+         "included: divide by N, the number of real tokens (cache.n), eq. 2.10-2.11",
+         ("real tokens", "b*t"))
+def ls_ce_mean_over_all_positions(dloss, cache):
+    Bn, T, _ = cache.logits.shape
+    return _ls_ce(dloss, cache, divisor=Bn * T)
+
+
+@mistake("label_smoothed_cross_entropy", "dlogits uses onehot(y) as the target, ignoring the "
+         "smoothing: the target distribution is q = (1 - eps) onehot(y) + eps / V (cache.eps), "
+         "so dlogits = dloss * (p - q) * m / N (eq. 2.9, 2.11)", ("ignoring the smoothing", "cache.eps"))
+def ls_ce_onehot_instead_of_q(dloss, cache):
+    return _ls_ce(dloss, cache, smooth=False)
+
+
+@mistake("label_smoothed_cross_entropy", OVERFLOW_HINT, ("overflow", "row max", "eq. 2.5"), stress=True)
+def ls_ce_no_max_shift(dloss, cache):
+    V, eps = cache.logits.shape[-1], cache.eps
+    q = (1 - eps) * _onehot(cache) + eps / V
+    return (_probs(cache.logits, shift=False) - q) * (cache.mask * (dloss / cache.n))[..., None]
 
 
 # --------------------------------------------------------------------------- RNN step
@@ -366,6 +462,126 @@ def gru_reset_missing_in_dah_n(dh, cache):
     return _gru(dh, cache, reset=False)
 
 
+# --------------------------------------------------------------------------- LSTM and GRU sequences
+
+
+def _gated_bptt(dout, cache, step_backward, *, carry=("h", "c"), mask_dhs=True, mask=True,
+                start=("h", "c"), first=0):
+    """The reference BPTT of a gated cell (through its step backward) with one part switched off.
+
+    carry: the parts of the state that pass a padded step unchanged; mask_dhs: dhs_t joins the
+    carried dh only at real steps; start: the parts of the final state's gradient the loop
+    starts from; first: the first step the loop reaches (1: ``range(T - 1, 0, -1)``)."""
+    dhs, *dfinal = dout
+    xp = B.get_array_module(dhs)
+    names = ("h", "c")[:len(dfinal)]
+    T = dhs.shape[1]
+    ds = [d if s in start else xp.zeros_like(d) for s, d in zip(names, dfinal)]
+    dx, sums = [xp.zeros_like(cache.x[:, 0])] * T, [0.0] * 4
+    for t in reversed(range(first, T)):
+        m = cache.mask[:, t].astype(dhs.dtype) if mask else 1.0  # 1.0 on real tokens, 0.0 on padding
+        ds[0] = ds[0] + (m * dhs[:, t] if mask_dhs else dhs[:, t])
+        masked = tuple(m * d for d in ds)
+        dx[t], *grads = step_backward(masked if len(ds) > 1 else masked[0], cache.step(t))
+        prev, step = grads[:len(ds)], grads[len(ds):]
+        ds = [p + (1 - m) * d if s in carry else p for s, p, d in zip(names, prev, ds)]
+        sums = [a + b for a, b in zip(sums, step)]
+    return (xp.stack(dx, axis=1), *ds, *sums)
+
+
+def _lstm_bptt(dout, cache, **switches):
+    from .solutions import lstm_step_backward
+
+    return _gated_bptt(dout, cache, lstm_step_backward, **switches)
+
+
+def _gru_bptt(dout, cache, **switches):
+    from .solutions import gru_step_backward
+
+    return _gated_bptt(dout, cache, gru_step_backward, **switches)
+
+
+@mistake("lstm_sequence", "dx[:, 0] is zero: your loop does not reach t = 0 -- range(T - 1, 0, -1) "
+         "stops at t = 1; run t = T-1 down to 0 inclusive, range(T - 1, -1, -1), so step 0's "
+         "weight gradients are added and dh0, dc0 are what is carried out of it (eq. 3.7)",
+         ("dx[:, 0] is zero", "t = 0"))
+def lstm_bptt_skips_first_step(dout, cache):
+    return _lstm_bptt(dout, cache, first=1)
+
+
+@mistake("lstm_sequence", "dc is not carried through padded steps: where m_t = 0 the cell state is "
+         "copied, c_t = c_(t-1), so dc passes that step unchanged, like dh (eq. 4.11) -- the step "
+         "backward of a padded row returns 0 for dc_prev, so add back (1 - m_t) dc",
+         ("dc", "unchanged", "eq. 4.11"))
+def lstm_bptt_dc_not_carried_through_padding(dout, cache):
+    return _lstm_bptt(dout, cache, carry=("h",))
+
+
+@mistake("lstm_sequence", "dhs_t is added at padded steps: a padded output is the constant 0, so "
+         "its gradient goes nowhere -- add m_t dhs_t, not dhs_t, to the carried dh (eq. 4.11)",
+         ("padded output", "m_t dhs_t"))
+def lstm_bptt_dhs_added_at_padding(dout, cache):
+    return _lstm_bptt(dout, cache, mask_dhs=False)
+
+
+@mistake("lstm_sequence", "padded steps are treated as real: where m_t = 0 the cell gets no "
+         "gradient, dhs_t is ignored and (dh, dc) pass to t-1 unchanged (eq. 4.11)",
+         ("treated as real", "eq. 4.11"))
+def lstm_bptt_padding_not_masked(dout, cache):
+    return _lstm_bptt(dout, cache, mask=False)
+
+
+@mistake("lstm_sequence", "the final state's gradients dh_last and dc_last are never used: start "
+         "the loop with dh = dh_last and dc = dc_last rather than zeros; they reach each row's "
+         "last real step through its padding (eq. 4.11)", ("dh_last and dc_last", "start"))
+def lstm_bptt_final_state_ignored(dout, cache):
+    return _lstm_bptt(dout, cache, start=())
+
+
+@mistake("lstm_sequence", "dc_last, the gradient of the final cell state, is never used: start "
+         "the loop with dc = dc_last, not zeros -- c reaches the loss directly as well as through "
+         "h (eq. 4.7, 4.11)", ("dc_last", "not zeros"))
+def lstm_bptt_dc_last_ignored(dout, cache):
+    return _lstm_bptt(dout, cache, start=("h",))
+
+
+@mistake("gru_sequence", "dx[:, 0] is zero: your loop does not reach t = 0 -- range(T - 1, 0, -1) "
+         "stops at t = 1; run t = T-1 down to 0 inclusive, range(T - 1, -1, -1), so step 0's "
+         "weight gradients are added and dh0 is the dh carried out of it (eq. 3.7)",
+         ("dx[:, 0] is zero", "t = 0"))
+def gru_bptt_skips_first_step(dout, cache):
+    return _gru_bptt(dout, cache, first=1)
+
+
+@mistake("gru_sequence", "dh is not carried through padded steps: where m_t = 0 the state is "
+         "copied, h_t = h_(t-1), so dh passes that step unchanged (eq. 5.9) -- the step backward "
+         "of a padded row returns 0 for dh_prev, so add back (1 - m_t) dh",
+         ("not carried", "unchanged", "eq. 5.9"))
+def gru_bptt_dh_not_carried_through_padding(dout, cache):
+    return _gru_bptt(dout, cache, carry=())
+
+
+@mistake("gru_sequence", "dhs_t is added at padded steps: a padded output is the constant 0, so "
+         "its gradient goes nowhere -- add m_t dhs_t, not dhs_t, to the carried dh (eq. 5.9)",
+         ("padded output", "m_t dhs_t"))
+def gru_bptt_dhs_added_at_padding(dout, cache):
+    return _gru_bptt(dout, cache, mask_dhs=False)
+
+
+@mistake("gru_sequence", "padded steps are treated as real: where m_t = 0 the cell gets no "
+         "gradient, dhs_t is ignored and dh passes to t-1 unchanged (eq. 5.9)",
+         ("treated as real", "eq. 5.9"))
+def gru_bptt_padding_not_masked(dout, cache):
+    return _gru_bptt(dout, cache, mask=False)
+
+
+@mistake("gru_sequence", "dh_last, the gradient of the final state, is never used: start the loop "
+         "with dh = dh_last rather than zeros; it reaches each row's last real step through its "
+         "padding (eq. 5.9)", ("dh_last", "start"))
+def gru_bptt_final_state_ignored(dout, cache):
+    return _gru_bptt(dout, cache, start=())
+
+
 # --------------------------------------------------------------------------- additive attention
 
 
@@ -414,3 +630,130 @@ def attention_query_not_summed_over_s(dout, cache):
          "dWq = (sum_s du_s)^T q (eq. 8.8)", ("transposed", "dwq"))
 def attention_dWq_transposed(dout, cache):
     return _attention(dout, cache, transpose_dWq=True)
+
+
+# --------------------------------------------------------------------------- bridge
+
+
+def _bridge(ds0, cache, *, slope="1 - s0^2", transpose_dW=False):
+    s0 = cache.s0
+    da = ds0 * {"1 - s0^2": 1 - s0 * s0, "1 - s0": 1 - s0, "none": 1.0}[slope]
+    dW = cache.h.T @ da if transpose_dW else da.T @ cache.h
+    return da @ cache.W, dW, da.sum(axis=0)
+
+
+@mistake("bridge_state", "missing tanh': s0 = tanh(a), so da = ds0 * (1 - s0^2) (eq. 3.3), and "
+         "dh, dW and db are all made from da (eq. 9.5)", ("tanh'", "eq. 3.3"))
+def bridge_no_tanh_prime(ds0, cache):
+    return _bridge(ds0, cache, slope="none")
+
+
+@mistake("bridge_state", "tanh' is 1 - s0^2, not 1 - s0: da = ds0 * (1 - s0^2) (eq. 3.3)",
+         ("1 - s0^2", "eq. 3.3"))
+def bridge_tanh_prime_as_1_minus_s0(ds0, cache):
+    return _bridge(ds0, cache, slope="1 - s0")
+
+
+@mistake("bridge_state", "dW is transposed: W is stored (out, in) = (H, Henc), so dW = da^T h, "
+         "not h^T da (eq. 2.2, 9.5)", ("transposed", "dw"))
+def bridge_dW_transposed(ds0, cache):
+    return _bridge(ds0, cache, transpose_dW=True)
+
+
+# --------------------------------------------------------------------------- attention heads
+
+
+def _split(x, h):
+    Bn, T, D = x.shape
+    return x.reshape(Bn, T, h, D // h).transpose(0, 2, 1, 3)
+
+
+def _merge(x):
+    Bn, h, T, d = x.shape
+    return x.transpose(0, 2, 1, 3).reshape(Bn, T, h * d)
+
+
+def _heads(dout, cache, *, scale=True, weights=None, merge=_merge, softmax_sum=True):
+    dC, dw_up = dout
+    Q, K, V = cache.Q, cache.K, cache.V
+    w = cache.weights if weights is None else weights
+    dC = _split(dC, Q.shape[1])
+    dw = dC @ V.transpose(0, 1, 3, 2) + dw_up
+    dl = w * (dw - (w * dw).sum(axis=-1, keepdims=True)) if softmax_sum else w * dw
+    if scale:
+        dl = dl * cache.scale
+    return merge(dl @ K), merge(dl.transpose(0, 1, 3, 2) @ Q), merge(w.transpose(0, 1, 3, 2) @ dC)
+
+
+@mistake("attention_heads", "dq and dk miss the scale: the scores are l = Q K^T / sqrt(d) (eq. 12.2), "
+         "so the backward multiplies by 1/sqrt(d) too, dQ_j = dl K_j / sqrt(d) (eq. 12.6)",
+         ("1/sqrt(d)", "eq. 12.6"))
+def heads_no_scale(dout, cache):
+    return _heads(dout, cache, scale=False)
+
+
+@mistake("attention_heads", "your weights are not the forward's: masking after the softmax (zeroing "
+         "the future and the padding in softmax(Q K^T / sqrt(d))) leaves rows that sum to less than 1; "
+         "the mask acts on the scores before the softmax (eq. 12.2-12.3), so use cache.weights",
+         ("before the softmax", "cache.weights"))
+def heads_mask_after_softmax(dout, cache):
+    xp = B.get_array_module(cache.Q)
+    scores = (cache.Q @ cache.K.transpose(0, 1, 3, 2)) * cache.scale
+    e = xp.exp(scores - scores.max(axis=-1, keepdims=True))
+    allowed = cache.weights != 0  # the forward's mask: a real weight is exp(.) / sum > 0
+    return _heads(dout, cache, weights=e / e.sum(axis=-1, keepdims=True) * allowed)
+
+
+@mistake("attention_heads", "dq, dk and dv have their heads merged in the wrong order: a plain "
+         "reshape of (B, h, T, d) to (B, T, h d) interleaves positions and heads; move the head axis "
+         "back beside d first, transpose(0, 2, 1, 3) then reshape -- the inverse of the split "
+         "(eq. 12.1, 12.4)", ("merged in the wrong order", "transpose(0, 2, 1, 3)"))
+def heads_merged_wrong_order(dout, cache):
+    return _heads(dout, cache, merge=lambda x: x.reshape(x.shape[0], x.shape[2], -1))
+
+
+@mistake("attention_heads", "the softmax backward misses its subtracted sum: dl = alpha * (dalpha - "
+         "sum_s alpha_s dalpha_s) (eq. 8.7 in eq. 12.6) -- the weights of a row sum to 1, so one "
+         "cannot move alone", ("subtracted sum", "eq. 8.7"))
+def heads_softmax_without_sum(dout, cache):
+    return _heads(dout, cache, softmax_sum=False)
+
+
+# --------------------------------------------------------------------------- layer norm
+
+
+def _layernorm(dy, cache, *, axis=-1, mean_term=True, variance_term=True, sum_axes=(0, 1)):
+    xhat, rstd, gamma = cache
+    dxhat = dy * gamma
+    dx = dxhat
+    if mean_term:
+        dx = dx - dxhat.mean(axis=axis, keepdims=True)
+    if variance_term:
+        dx = dx - xhat * (dxhat * xhat).mean(axis=axis, keepdims=True)
+    return dx * rstd, (dy * xhat).sum(axis=sum_axes), dy.sum(axis=sum_axes)
+
+
+@mistake("layernorm", "the means in dx run over the wrong axis -- over the batch, as batch norm's "
+         "would: layer norm's mu and sigma are per row, over the D features, so "
+         "mean(..., axis=-1, keepdims=True) (eq. 12.8)", ("wrong axis", "axis=-1"))
+def layernorm_mean_over_batch(dy, cache):
+    return _layernorm(dy, cache, axis=0)
+
+
+@mistake("layernorm", "dx misses the mean term: mu depends on every x_k of the row, so "
+         "subtract mean(dxhat) (eq. 12.8)", ("mean term", "mean(dxhat)"))
+def layernorm_no_mean_term(dy, cache):
+    return _layernorm(dy, cache, mean_term=False)
+
+
+@mistake("layernorm", "dx misses the variance term: sigma depends on every x_k of the row, so "
+         "subtract xhat * mean(dxhat * xhat) (eq. 12.8)", ("variance term", "xhat * mean(dxhat * xhat)"))
+def layernorm_no_variance_term(dy, cache):
+    return _layernorm(dy, cache, variance_term=False)
+
+
+@mistake("layernorm", "dgamma and dbeta are summed over the batch only: gamma and beta are shared by "
+         "every position of every sentence, so sum over batch and time, axis=(0, 1) (eq. 12.8)",
+         ("batch and time", "axis=(0, 1)"))
+def layernorm_gain_not_summed_over_time(dy, cache):
+    return _layernorm(dy, cache, sum_axes=0)

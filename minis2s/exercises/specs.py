@@ -1,4 +1,4 @@
-"""The seven exercises: what each one checks, on which inputs, and the lesson text its hints cite.
+"""The exercises: what each one checks, on which inputs, and the lesson text its hints cite.
 
 An :class:`Exercise` pairs the library's forward (from :mod:`minis2s.functional`, whose named
 cache the learner's backward reads) with the inputs the grader draws, the gradients the learner
@@ -10,14 +10,17 @@ gradient, and the gradients that witness the pre-activation gradient (``db = sum
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, ClassVar
 
 from .. import backend as B
 from ..functional import attention as F_attention
+from ..functional import bridge as F_bridge
 from ..functional import gru as F_gru
+from ..functional import layernorm as F_layernorm
 from ..functional import linear as F_linear
 from ..functional import losses as F_losses
 from ..functional import lstm as F_lstm
+from ..functional import multihead as F_multihead
 from ..functional import rnn as F_rnn
 from ..functional.cells import CELLS
 from . import solutions, stubs
@@ -40,6 +43,8 @@ class Preact:
 class Exercise:
     """One backward function to write. ``make(rng) -> (inputs, static)``: host float64 inputs
     (differentiated, in the order of ``wrt``) and the rest (ids, masks)."""
+
+    kind: ClassVar[str] = "gradient"  # graded by gradient check; "output": see .outputs
 
     name: str
     backward_name: str
@@ -66,6 +71,12 @@ class Exercise:
     stress: Callable | None = None  # rng -> (inputs, static): inputs a careless backward fails on
     stress_label: str = ""
     stress_hint: str = ""
+    solution_name: str = ""  # the library backward it is graded against, when not backward_name
+
+    @property
+    def function_name(self) -> str:
+        """The function the learner writes, named as in the stub."""
+        return self.backward_name
 
     @property
     def grads(self) -> tuple:
@@ -74,7 +85,7 @@ class Exercise:
 
     @property
     def solution(self) -> Callable:
-        return getattr(solutions, self.backward_name)
+        return getattr(solutions, self.solution_name or self.backward_name)
 
     @property
     def stub(self) -> Callable:
@@ -116,6 +127,38 @@ AFFINE = Exercise(
 )
 
 
+def _embedding_inputs(rng):
+    """Ids with repeats (1 read three times, 4 twice), the padding id 0 ending two rows, and a
+    token (6) that no position reads."""
+    ids = B.host.asarray([[1, 4, 1, 2], [3, 1, 4, 0], [5, 0, 0, 0]])
+    return {"E": rng.standard_normal((7, 3))}, {"ids": ids, "padding_idx": 0}
+
+
+def _embedding_padded(inputs, static):
+    np = B.host
+    pad = np.arange(inputs["E"].shape[0]) == static["padding_idx"]
+    return {"dE": np.broadcast_to(pad[:, None], inputs["E"].shape)}
+
+
+EMBEDDING = Exercise(
+    name="embedding",
+    backward_name="embedding_backward",
+    lesson="02",
+    equations="eq. 2.3-2.4",
+    first_step=("write eq. 2.4 first: dE = zeros (V, D), add every position's dout into the row of "
+                "its id (B.scatter_add or np.add.at), then set the padding row to 0"),
+    forward=F_linear.embedding_forward,
+    make=_embedding_inputs,
+    wrt=("E",),
+    formulas={"dE": "dE_v = the sum of dout over every position whose id is v, shape (V, D) like E, "
+                    "and 0 for the padding row (eq. 2.4)"},
+    sizes=lambda inputs, static: {BATCH: static["ids"].shape[0], "T, the number of positions":
+                                  static["ids"].shape[1], "B*T, every position": static["ids"].size},
+    padded=_embedding_padded,
+    padded_note="the padding row is read as a constant zero vector, so dE[padding_idx] = 0 (eq. 2.4)",
+)
+
+
 def _ce_inputs(rng, offset=0.0):
     Bn, T, V = 3, 4, 5
     logits = 1.5 * rng.standard_normal((Bn, T, V))
@@ -149,6 +192,34 @@ SOFTMAX_CROSS_ENTROPY = Exercise(
     stress=lambda rng: _ce_inputs(rng, offset=1000.0),
     stress_label="logits +-1000",
     stress_hint=OVERFLOW_HINT,
+)
+
+
+def _ls_ce_inputs(rng, offset=0.0):
+    inputs, static = _ce_inputs(rng, offset)
+    return inputs, {**static, "label_smoothing": 0.1}
+
+
+LABEL_SMOOTHED_CROSS_ENTROPY = Exercise(
+    name="label_smoothed_cross_entropy",
+    backward_name="label_smoothed_cross_entropy_backward",
+    lesson="02",
+    equations="eq. 2.9-2.11",
+    first_step=("write eq. 2.9 first: q = (1 - eps) onehot(y) + eps / V, then eq. 2.11: "
+                "dlogits = (p - q) m / N"),
+    forward=F_losses.softmax_cross_entropy_forward,
+    make=_ls_ce_inputs,
+    wrt=("logits",),
+    formulas={"dlogits": "dlogits = dloss * (p - q) * m / N per token, with "
+                         "q = (1 - eps) onehot(y) + eps / V (eq. 2.9, 2.11)"},
+    sizes=_ce_sizes,
+    padded=lambda inputs, static: {
+        "dlogits": B.host.broadcast_to((static["mask"] == 0)[..., None], inputs["logits"].shape)},
+    padded_note="padding gets no gradient: multiply by the mask m (eq. 2.11)",
+    stress=lambda rng: _ls_ce_inputs(rng, offset=1000.0),
+    stress_label="logits +-1000",
+    stress_hint=OVERFLOW_HINT,
+    solution_name="softmax_cross_entropy_backward",  # one backward for every eps
 )
 
 
@@ -290,6 +361,68 @@ LSTM_STEP = Exercise(
                     ("dx", "dh_prev", "dWx", "dWh", "dbx", "dbh"), _SUMS.format(da="da")),),
 )
 
+def _gated_sequence_inputs(rng, cell, Bn=3, T=5, D=4, H=5):
+    """A batch of lengths 5, 2 and 0, as for rnn_sequence, with the cell's initial state
+    (h0, and c0 for the LSTM)."""
+    step, _ = _cell_inputs(rng, cell, Bn=Bn, D=D, H=H)
+    inputs = {"x": rng.standard_normal((Bn, T, D)),
+              **{s + "0": step[s + "_prev"] for s in CELLS[cell].states},
+              **{k: step[k] for k in ("Wx", "Wh", "bx", "bh")}}
+    return inputs, {"mask": _lengths_mask([T, 2, 0], T)}
+
+
+def _sequence_sizes(inputs, static):
+    return {BATCH: inputs["x"].shape[0], "T, the number of steps": inputs["x"].shape[1]}
+
+
+def _dx_padded(inputs, static):
+    return {"dx": B.host.broadcast_to((static["mask"] == 0)[..., None], inputs["x"].shape)}
+
+
+#: Why a whole first or last time slice of dx is zero: the BPTT loop's bounds (eq. 3.7).
+_LOOP_NOTES = {
+    "first": "your loop does not reach t = 0 -- it must run t = T-1 down to 0 inclusive, "
+             "range(T - 1, -1, -1) (eq. 3.7)",
+    "last": "your loop does not start at t = T-1, the last step (eq. 3.7)",
+}
+
+LSTM_SEQUENCE = Exercise(
+    name="lstm_sequence",
+    backward_name="lstm_backward",
+    lesson="04",
+    equations="eq. 4.7-4.11",
+    first_step=("write eq. 4.11 first: loop t from T-1 down to 0, dh = dh + m_t dhs_t, send "
+                "(m_t dh, m_t dc) through a step backward, and pass (dh, dc) unchanged where m_t = 0"),
+    forward=F_lstm.lstm_forward,
+    make=lambda rng: _gated_sequence_inputs(rng, "lstm"),
+    wrt=("x", "h0", "c0", "Wx", "Wh", "bx", "bh"),
+    formulas={
+        "dx": "dx_t = da_t Wx at each real step, 0 at padding (eq. 4.10, 4.11)",
+        "dh0": "dh0 is the dh carried out of the first step: da_0 Wh, or what padding passes on "
+               "unchanged (eq. 4.10, 4.11)",
+        "dc0": "dc0 is the dc carried out of the first step: dc_total * f, or what padding passes "
+               "on unchanged (eq. 4.8, 4.11)",
+        "dWx": "dWx = the sum over the steps of da_t^T x_t (eq. 4.10)",
+        "dWh": "dWh = the sum over the steps of da_t^T h_(t-1) (eq. 4.10)",
+        "dbx": "dbx = the sum of da_t over the batch rows and the steps (eq. 4.10)",
+        "dbh": "dbh = the sum of da_t over the batch rows and the steps (eq. 4.10)",
+    },
+    sizes=_sequence_sizes,
+    upstream=("dhs", "dh_last", "dc_last"),
+    paths={
+        "dhs": "dhs_t joins the carried dh at step t, masked, since a padded output is the "
+               "constant 0 (eq. 3.7, 4.11)",
+        "dh_last": "dh_last, the gradient of the final h, starts the loop at t = T-1 and passes "
+                   "unchanged through a row's padded steps to its last real step (eq. 4.11)",
+        "dc_last": "dc_last, the gradient of the final c, starts the loop at t = T-1 and passes "
+                   "unchanged through a row's padded steps to its last real step (eq. 4.11)",
+    },
+    padded=_dx_padded,
+    padded_note="a padded step's cell gets no gradient, so dx is 0 there (eq. 4.11)",
+    steps={"dx": "t"},
+    step_notes=_LOOP_NOTES,
+)
+
 GRU_STEP = Exercise(
     name="gru_step",
     backward_name="gru_step_backward",
@@ -330,6 +463,40 @@ GRU_STEP = Exercise(
         Preact("dah, the gradient of h_prev Wh^T + bh (eq. 5.6-5.7)", ("dbh",),
                ("dh_prev", "dWh", "dbh"), _SUMS.format(da="dah")),
     ),
+)
+
+
+GRU_SEQUENCE = Exercise(
+    name="gru_sequence",
+    backward_name="gru_backward",
+    lesson="05",
+    equations="eq. 5.5-5.9",
+    first_step=("write eq. 5.9 first: loop t from T-1 down to 0, dh = dh + m_t dhs_t, send m_t dh "
+                "through a step backward, and pass dh unchanged where m_t = 0"),
+    forward=F_gru.gru_forward,
+    make=lambda rng: _gated_sequence_inputs(rng, "gru"),
+    wrt=("x", "h0", "Wx", "Wh", "bx", "bh"),
+    formulas={
+        "dx": "dx_t = dax_t Wx at each real step, 0 at padding (eq. 5.8, 5.9)",
+        "dh0": "dh0 is the dh carried out of the first step: dh * z + dah_0 Wh, or what padding "
+               "passes on unchanged (eq. 5.8, 5.9)",
+        "dWx": "dWx = the sum over the steps of dax_t^T x_t (eq. 5.8)",
+        "dWh": "dWh = the sum over the steps of dah_t^T h_(t-1) (eq. 5.8)",
+        "dbx": "dbx = the sum of dax_t over the batch rows and the steps (eq. 5.8)",
+        "dbh": "dbh = the sum of dah_t over the batch rows and the steps (eq. 5.8)",
+    },
+    sizes=_sequence_sizes,
+    upstream=("dhs", "dh_last"),
+    paths={
+        "dhs": "dhs_t joins the carried dh at step t, masked, since a padded output is the "
+               "constant 0 (eq. 3.7, 5.9)",
+        "dh_last": "dh_last, the gradient of the final state, starts the loop at t = T-1 and "
+                   "passes unchanged through a row's padded steps to its last real step (eq. 5.9)",
+    },
+    padded=_dx_padded,
+    padded_note="a padded step's cell gets no gradient, so dx is 0 there (eq. 5.9)",
+    steps={"dx": "t"},
+    step_notes=_LOOP_NOTES,
 )
 
 
@@ -386,14 +553,130 @@ ADDITIVE_ATTENTION = Exercise(
 )
 
 
-EXERCISES = {e.name: e for e in (AFFINE, SOFTMAX_CROSS_ENTROPY, RNN_STEP, RNN_SEQUENCE, LSTM_STEP,
-                                 GRU_STEP, ADDITIVE_ATTENTION)}
+# --------------------------------------------------------------------------- lesson 09
+
+
+def _bridge_inputs(rng, Bn=3, Henc=6, H=4):
+    """h = [h_fwd; h_bwd], a bidirectional encoder's final state (Henc = 2 * 3), to H = 4."""
+    return {"h": rng.standard_normal((Bn, Henc)), "W": 0.5 * rng.standard_normal((H, Henc)),
+            "b": 0.3 * rng.standard_normal(H)}, {}
+
+
+BRIDGE_STATE = Exercise(
+    name="bridge_state",
+    backward_name="bridge_state_backward",
+    lesson="09",
+    equations="eq. 9.5",
+    first_step="write eq. 3.3 first: da = ds0 * (1 - s0^2); then eq. 2.2: dh = da W, dW = da^T h, "
+               "db = the sum of da over the rows",
+    forward=F_bridge.bridge_state_forward,
+    make=_bridge_inputs,
+    wrt=("h", "W", "b"),
+    formulas={
+        "dh": "dh = da W with da = ds0 * (1 - s0^2) (eq. 3.3, 9.5)",
+        "dW": "dW = da^T h, shape (H, Henc) like W (eq. 2.2, 9.5)",
+        "db": "db = the sum of da over the batch rows (eq. 2.2, 9.5)",
+    },
+    sizes=lambda inputs, static: {BATCH: inputs["h"].shape[0]},
+    preacts=(Preact("da = ds0 * (1 - s0^2) (eq. 3.3)", ("dh", "db"), ("dh", "dW", "db"),
+                    "the bias gradient is the sum of da over the batch rows, the weight gradient "
+                    "the sum of its rows' outer products, with no mean and no extra factor"),),
+)
+
+
+# --------------------------------------------------------------------------- lesson 12
+
+
+def _heads_inputs(rng, Bn=3, T=4, D=6):
+    """Causal self-attention projections over a padded batch of lengths 4, 2 and 3, two heads."""
+    lengths = _lengths_mask([4, 2, 3], T)
+    return ({"q": rng.standard_normal((Bn, T, D)), "k": rng.standard_normal((Bn, T, D)),
+             "v": rng.standard_normal((Bn, T, D))},
+            {"heads": 2, "key_mask": lengths, "query_mask": lengths, "causal": True})
+
+
+def _heads_padded(inputs, static):
+    np = B.host
+    query = np.broadcast_to((static["query_mask"] == 0)[..., None], inputs["q"].shape)
+    key = np.broadcast_to((static["key_mask"] == 0)[..., None], inputs["k"].shape)
+    return {"dq": query, "dk": key, "dv": key}
+
+
+ATTENTION_HEADS = Exercise(
+    name="attention_heads",
+    backward_name="attention_heads_backward",
+    lesson="12",
+    equations="eq. 12.2-12.6",
+    first_step=("write eq. 12.5 first: split dC into heads like the forward split q, then "
+                "dalpha = dC V^T and dV = alpha^T dC"),
+    forward=F_multihead.attention_heads_forward,
+    make=_heads_inputs,
+    wrt=("q", "k", "v"),
+    formulas={
+        "dq": "dQ_j = dl K_j / sqrt(d), heads merged back to (B, T, h d) (eq. 12.6)",
+        "dk": "dK_j = dl^T Q_j / sqrt(d), heads merged back to (B, S, h d) (eq. 12.6)",
+        "dv": "dV_j = alpha^T dC_j, heads merged back to (B, S, h d) (eq. 12.5)",
+    },
+    sizes=lambda inputs, static: {BATCH: inputs["q"].shape[0],
+                                  "sqrt(d), d = D / h the head size":
+                                      (inputs["q"].shape[2] / static["heads"]) ** 0.5},
+    upstream=("dC", "dweights"),
+    paths={
+        "dC": "dC, split into heads, reaches the weights through dalpha = dC V^T and the values "
+              "through dV = alpha^T dC (eq. 12.5)",
+        "dweights": "the forward returns (C, weights), so dweights adds to dalpha before the "
+                    "softmax backward (eq. 12.5-12.6)",
+    },
+    preacts=(Preact("dl, the gradient of the scaled scores (eq. 12.6)", ("dq", "dk"), ("dq", "dk")),),
+    padded=_heads_padded,
+    padded_note="a padded key has weight 0 from every query and a padded query sees no key, so "
+                "their rows of dq, dk and dv are 0 (eq. 12.5-12.6)",
+)
+
+
+def _layernorm_inputs(rng, Bn=3, T=4, D=5):
+    return {"x": 2.0 * rng.standard_normal((Bn, T, D)) + 1.0, "gamma": 1.0 + 0.5 * rng.standard_normal(D),
+            "beta": rng.standard_normal(D)}, {}
+
+
+LAYERNORM = Exercise(
+    name="layernorm",
+    backward_name="layernorm_backward",
+    lesson="12",
+    equations="eq. 12.7-12.8",
+    first_step="write eq. 12.8 first: dxhat = dy * gamma, then dx = (dxhat - mean(dxhat) - "
+               "xhat * mean(dxhat * xhat)) / sigma, means over the D features",
+    forward=F_layernorm.layernorm_forward,
+    make=_layernorm_inputs,
+    wrt=("x", "gamma", "beta"),
+    formulas={
+        "dx": "dx = (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)) * rstd, dxhat = dy * gamma, "
+              "means over the last axis (eq. 12.8)",
+        "dgamma": "dgamma = the sum of dy * xhat over every row, batch and time (eq. 12.8)",
+        "dbeta": "dbeta = the sum of dy over every row, batch and time (eq. 12.8)",
+    },
+    sizes=lambda inputs, static: {BATCH: inputs["x"].shape[0], "D, the features": inputs["x"].shape[-1],
+                                  "B*T, the rows": inputs["x"].shape[0] * inputs["x"].shape[1]},
+)
+
+
+EXERCISES = {e.name: e for e in (AFFINE, EMBEDDING, SOFTMAX_CROSS_ENTROPY, LABEL_SMOOTHED_CROSS_ENTROPY,
+                                 RNN_STEP, RNN_SEQUENCE, LSTM_STEP, LSTM_SEQUENCE, GRU_STEP,
+                                 GRU_SEQUENCE, ADDITIVE_ATTENTION, BRIDGE_STATE, ATTENTION_HEADS,
+                                 LAYERNORM)}
+
+
+# the exercises checked by their output (forward passes, algorithms) share the table, each
+# after the gradient exercises of its lesson: list_exercises() stays in lesson order
+from .outputs import OUTPUT_EXERCISES  # here, not at the top: the gradient table comes first
+
+EXERCISES = dict(sorted({**EXERCISES, **OUTPUT_EXERCISES}.items(), key=lambda item: item[1].lesson))
 
 
 def find(name: str) -> Exercise:
-    """The exercise called ``name`` (``"lstm_step"``) or whose backward it is (``"lstm_step_backward"``)."""
+    """The exercise called ``name`` (``"lstm_step"``) or whose function it is (``"lstm_step_backward"``)."""
     for e in EXERCISES.values():
-        if name in (e.name, e.backward_name):
+        if name in (e.name, e.function_name):
             return e
     raise ValueError(f"unknown exercise {name!r}; the exercises are: {', '.join(EXERCISES)}")
 
@@ -401,5 +684,5 @@ def find(name: str) -> Exercise:
 def infer(function_name: str) -> Exercise | None:
     """The exercise a function is for, from its name: ``my_lstm_step_backward`` -> lstm_step."""
     candidates = [e for e in EXERCISES.values()
-                  if e.backward_name in function_name or e.name in function_name]
+                  if e.function_name in function_name or e.name in function_name]
     return max(candidates, key=lambda e: len(e.name), default=None)

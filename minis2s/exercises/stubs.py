@@ -27,6 +27,25 @@ def affine_backward(dy, cache):
     raise NotImplementedError("write eq. 2.2 first: dx = dy W, dW = dy^T x, db = the sum of dy over the rows")
 
 
+def embedding_backward(dout, cache):
+    """Backward of the row lookup out[b, t] = E[ids[b, t]] (lesson 02, eq. 2.3-2.4).
+
+    dout: (B, T, D), the gradient of the loss with respect to out.
+    cache (minis2s.functional.linear.EmbeddingCache, from embedding_forward):
+        cache.ids          (B, T)  the token ids read; an id may repeat, and padded positions
+                                   hold padding_idx
+        cache.E_shape      (V, D)  the table's shape (the backward needs no values of E)
+        cache.E_dtype              the table's dtype
+        cache.padding_idx  int     the padding id, whose row is a constant zero vector (or None)
+    Returns dE (V, D): row v is the sum of dout over every position reading v; the padding row
+    is 0 (eq. 2.4).
+    """
+    raise NotImplementedError(
+        "write eq. 2.4 first: dE = zeros (V, D), add every position's dout into the row of its id "
+        "(B.scatter_add or np.add.at), then set the padding row to 0"
+    )
+
+
 def softmax_cross_entropy_backward(dloss, cache):
     """Backward of the masked mean cross-entropy (lesson 02, eq. 2.5, 2.9-2.11).
 
@@ -44,6 +63,28 @@ def softmax_cross_entropy_backward(dloss, cache):
     """
     raise NotImplementedError(
         "write eq. 2.5 (p = softmax(logits), max-shifted) and eq. 2.11: dlogits = (p - onehot(y)) m / N"
+    )
+
+
+def label_smoothed_cross_entropy_backward(dloss, cache):
+    """Backward of the masked mean cross-entropy with label smoothing eps > 0 (lesson 02,
+    eq. 2.9-2.11).
+
+    dloss: a 0-d array, the gradient of the final loss with respect to this loss (often 1).
+    cache (minis2s.functional.losses.CrossEntropyCache, from softmax_cross_entropy_forward):
+        cache.logits    (B, T, V)  the raw scores z
+        cache.logp      (B, T, V)  log p = log_softmax(z) (eq. 2.7): p = exp(logp)
+        cache.targets   (B, T)     the target class ids y (0 at padding)
+        cache.mask      (B, T)     m: 1.0 on real tokens, 0.0 on padding
+        cache.n         0-d        N, the number of real tokens (at least 1; eq. 2.10)
+        cache.eps       float      label smoothing, > 0 here: eps / V of the mass goes to every
+                                   class, the target included (eq. 2.9)
+        cache.nll_sum, cache.n_tokens  0-d  for perplexity; not needed here
+    Returns dlogits (B, T, V): dloss * (p - q) * m / N per token, with
+    q = (1 - eps) onehot(y) + eps / V (eq. 2.9, 2.11).
+    """
+    raise NotImplementedError(
+        "write eq. 2.9 first: q = (1 - eps) onehot(y) + eps / V, then eq. 2.11: dlogits = (p - q) m / N"
     )
 
 
@@ -102,6 +143,30 @@ def lstm_step_backward(dout, cache):
     raise NotImplementedError("write eq. 4.7 first: dc_total = dc + dh * o * (1 - tanh(c)^2)")
 
 
+def lstm_backward(dout, cache):
+    """Backpropagation through time of the LSTM over a padded batch (lesson 04, eq. 4.7-4.11).
+
+    dout = (dhs, dh_last, dc_last): dhs (B, T, H), the gradient of every output h_t; dh_last and
+    dc_last (B, H), the gradients of the final state (h, c) -- a row's state after its last
+    real token.
+    cache (minis2s.functional.lstm.LSTMCache, from lstm_forward):
+        cache.step(t)  step t's own LSTMStepCache: pass it to a step backward (yours from the
+                       previous exercise, or minis2s.exercises.solutions.lstm_step_backward)
+        cache.mask     (B, T, 1) bool  m_t: True on real tokens (each row real, then padded)
+        cache.x        (B, T, D)
+        cache.h0       (B, H)
+        cache.Wx       (4H, D)
+        cache.Wh       (4H, H)
+        cache.h        (B, T, H)  the state after every step, carried over padding (eq. 4.11)
+        cache.gates    a list of T LSTMGatesCache, step t's gates (cache.step(t) holds them)
+    Returns dx (B, T, D), dh0 (B, H), dc0 (B, H), dWx (4H, D), dWh (4H, H), dbx (4H,), dbh (4H,).
+    """
+    raise NotImplementedError(
+        "write eq. 4.11 first: loop t from T-1 down to 0, dh = dh + m_t dhs_t, send (m_t dh, m_t dc) "
+        "through a step backward, and pass (dh, dc) unchanged where m_t = 0"
+    )
+
+
 def gru_step_backward(dh, cache):
     """Backward of one GRU step, gates r, z, n in PyTorch's order (lesson 05, eq. 5.1-5.8).
 
@@ -120,6 +185,29 @@ def gru_step_backward(dh, cache):
     raise NotImplementedError("write eq. 5.5 first: dn = dh * (1 - z), dz = dh * (h_prev - n)")
 
 
+def gru_backward(dout, cache):
+    """Backpropagation through time of the GRU over a padded batch (lesson 05, eq. 5.5-5.9).
+
+    dout = (dhs, dh_last): dhs (B, T, H), the gradient of every output h_t; dh_last (B, H), the
+    gradient of the final state -- a row's state after its last real token.
+    cache (minis2s.functional.gru.GRUCache, from gru_forward):
+        cache.step(t)  step t's own GRUStepCache: pass it to a step backward (yours from the
+                       previous exercise, or minis2s.exercises.solutions.gru_step_backward)
+        cache.mask     (B, T, 1) bool  m_t: True on real tokens (each row real, then padded)
+        cache.x        (B, T, D)
+        cache.h0       (B, H)
+        cache.Wx       (3H, D)
+        cache.Wh       (3H, H)
+        cache.h        (B, T, H)  the state after every step, carried over padding (eq. 5.9)
+        cache.gates    a list of T GRUGatesCache, step t's gates (cache.step(t) holds them)
+    Returns dx (B, T, D), dh0 (B, H), dWx (3H, D), dWh (3H, H), dbx (3H,), dbh (3H,).
+    """
+    raise NotImplementedError(
+        "write eq. 5.9 first: loop t from T-1 down to 0, dh = dh + m_t dhs_t, send m_t dh through a "
+        "step backward, and pass dh unchanged where m_t = 0"
+    )
+
+
 def additive_attention_backward(dout, cache):
     """Backward of Bahdanau attention for one query (lesson 08, eq. 8.1, 8.4-8.8).
 
@@ -135,4 +223,185 @@ def additive_attention_backward(dout, cache):
     """
     raise NotImplementedError(
         "write eq. 8.6 first: dalpha_s = v_s . dcontext + dweights_s, dvalues_s = alpha_s dcontext"
+    )
+
+
+def bridge_state_backward(ds0, cache):
+    """Backward of the bridge s0 = tanh(h W^T + b) (lesson 09, eq. 9.5).
+
+    ds0: (B, H), the gradient of the loss with respect to the decoder's first state s0.
+    cache (minis2s.functional.bridge.BridgeStateCache, from bridge_state_forward):
+        cache.h   (B, Henc)  the encoder's final state [h_fwd; h_bwd]: Henc = 2H for a
+                             bidirectional encoder of H units per direction
+        cache.W   (H, Henc)  PyTorch's (out, in) layout
+        cache.s0  (B, H)     tanh(a): read tanh's slope off it (eq. 3.3)
+    Returns dh (B, Henc), dW (H, Henc), db (H,).
+    """
+    raise NotImplementedError(
+        "write eq. 3.3 first: da = ds0 * (1 - s0^2); then eq. 2.2: dh = da W, dW = da^T h, db = the sum of da over the rows"
+    )
+
+
+def attention_heads_backward(dout, cache):
+    """Backward of the heads of multi-head attention, between the projections (lesson 12, eq. 12.2-12.6).
+
+    dout = (dC (B, T, D), dweights (B, h, T, S)): the forward returns (C, weights), C the heads'
+    contexts side by side, C[:, t] = [C_1 | ... | C_h] at position t.
+    cache (minis2s.functional.multihead.AttentionHeadsCache, from attention_heads_forward):
+        cache.Q        (B, h, T, d)  the query heads: q.reshape(B, T, h, d).transpose(0, 2, 1, 3)
+        cache.K        (B, h, S, d)  the key heads, split the same way
+        cache.V        (B, h, S, d)  the value heads
+        cache.weights  (B, h, T, S)  alpha (eq. 12.3), already masked: exactly 0 where key s is
+                                     padding, where s > t (causal), and on a padded query's row
+        cache.drop     None here     the dropout mask of alpha (no dropout in this exercise)
+        cache.scale    float         1 / sqrt(d), the scores' scale (eq. 12.2)
+    Returns dq (B, T, D), dk (B, S, D), dv (B, S, D), heads merged back like C.
+    """
+    raise NotImplementedError(
+        "write eq. 12.5 first: split dC into heads like the forward split q, then dalpha = dC V^T and dV = alpha^T dC"
+    )
+
+
+def layernorm_backward(dy, cache):
+    """Backward of layer normalisation over the last axis (lesson 12, eq. 12.7-12.8).
+
+    dy: (B, T, D), the gradient of the loss with respect to y = gamma * xhat + beta.
+    cache (minis2s.functional.layernorm.LayerNormCache, from layernorm_forward):
+        cache.xhat   (B, T, D)  the standardised input (x - mu) / sigma, row by row (eq. 12.7)
+        cache.rstd   (B, T, 1)  1 / sigma of each row
+        cache.gamma  (D,)       the gain
+    Returns dx (B, T, D), dgamma (D,), dbeta (D,).
+    """
+    raise NotImplementedError(
+        "write eq. 12.8 first: dxhat = dy * gamma, then dx = (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)) / sigma, means over the D features"
+    )
+
+
+# --------------------------------------------------------------------------- checked by their output
+# These are graded by comparing what they return with the library's function on seeded inputs
+# (minis2s.exercises.outputs), not by a gradient check.
+
+
+def stable_softmax(x):
+    """Softmax of each row, on any backend (lesson 00; eq. 2.5 of lesson 02).
+
+    x: (B, V) logits -- a NumPy, CuPy or strict array. Take the array module from the array,
+    xp = B.get_array_module(x) (B = minis2s.backend), and use xp.exp, never numpy's.
+    Returns p (B, V), an array of the same backend: p[b] = exp(x[b] - max_k x[b, k]) divided
+    by its sum. Subtracting the row's max changes nothing mathematically and keeps exp from
+    overflowing at logits of 1000. Nothing may be read back to the host (no float(), .item()).
+    """
+    raise NotImplementedError("take the array module first, xp = B.get_array_module(x), then subtract each row's max")
+
+
+def numerical_gradient(f, x, coords, eps=1e-6):
+    """Centered differences of a scalar function at some coordinates of x (lesson 01, eq. 1.5).
+
+    f: a function of no arguments returning a float; it reads x, so changing x[idx] changes f().
+    x: a float64 array, perturbed in place one entry at a time; every entry must hold its
+       original value again when you return.
+    coords: a list of index tuples into x, e.g. [(0, 1), (2, 3)].
+    Returns a list of floats, one per coordinate in order: (f(x + eps e_i) - f(x - eps e_i)) / (2 eps).
+    """
+    raise NotImplementedError("write eq. 1.5 for one coordinate first: (f(x + eps e_i) - f(x - eps e_i)) / (2 eps)")
+
+
+def greedy_decode(model, src, src_mask, sos_id, eos_id, max_len):
+    """Greedy decoding of a batch, exactly max_len steps (lesson 06, eq. 6.10).
+
+    model: a Seq2Seq; memory, states = model.encode(src, src_mask) once, then at every step
+        logp, states, _ = model.decode_step(memory, states, prev)
+    with prev (B,) the tokens fed at this step (<sos> at the first) and logp (B, V) the
+    log-probabilities of the next token.
+    src: (B, S) token ids, src_mask: (B, S) 1.0 on real tokens; sos_id, eos_id: ints.
+    Returns ids (B, max_len) integers: column t holds the token chosen at step t, the argmax of
+    that step's logp (eq. 6.10), and it is fed at step t + 1. Once a row has chosen <eos>, every
+    later column of that row is eos_id.
+    """
+    raise NotImplementedError(
+        "write one step first: logp, states, _ = model.decode_step(memory, states, prev); "
+        "the next prev is the argmax of logp (eq. 6.10)"
+    )
+
+
+def adam_step(p, g, m, v, t, lr, beta1, beta2, eps):
+    """One Adam update with bias correction (lesson 07, eq. 7.3-7.5).
+
+    p, g, m, v: arrays of one shape: the parameter, its gradient, the first and second moments
+    (zeros before the first step). t: the number of this step, 1 on the first call.
+    Returns the new p, m, v (new arrays, or the same ones updated in place):
+        m = beta1 m + (1 - beta1) g                                     (eq. 7.3)
+        v = beta2 v + (1 - beta2) g^2                                   (eq. 7.4)
+        p = p - lr (m / (1 - beta1^t)) / (sqrt(v / (1 - beta2^t)) + eps)    (eq. 7.5)
+    """
+    raise NotImplementedError(
+        "write eq. 7.3 and 7.4 first: m = beta1 m + (1 - beta1) g, v = beta2 v + (1 - beta2) g^2"
+    )
+
+
+def decoder_step_forward(params, cfg, memory, states, e):
+    """One step of the attentive decoder, one LSTM layer, input feeding (lesson 08, eq. 8.1-8.5).
+
+    params: the model's parameter dict; cfg: its Seq2SeqConfig (cfg.attention, cfg.cell).
+    memory: the encoder's outputs, memory.keys (B, S, A), memory.values (B, S, Henc),
+        memory.mask (B, S).
+    states: [(s_prev, c_prev)], the layer's state before the step, each (B, H).
+    e: (B, D), the embedding of the token fed at this step.
+    Use the library's pieces (imported as in lesson 08):
+        (context, weights), _ = attn.step_forward(cfg.attention, params, query, memory.keys,
+                                                  memory.values, memory.mask)
+        (h, c), _ = C.step_forward(cfg.cell, x, state, cells.weights(params, "dec.l0."))
+    with attn = minis2s.nn.attention, C = minis2s.functional.cells, cells = minis2s.nn.cells.
+    Returns z (B, H + Henc + D) = [s_t; c_t; e_t], new_states [(h, c)], weights (B, S).
+    """
+    raise NotImplementedError(
+        "write the context first: attention with the query s_{t-1} = states[0][0] (eq. 8.1-8.5)"
+    )
+
+
+def beam_search_step(scores, logp, finished, t, eos_id, alpha):
+    """One step of beam search for one sentence with k slots (lesson 10, eq. 10.3-10.6).
+
+    scores: (k,) log P(h | x) of the live hypotheses (eq. 10.2), -inf for an empty slot.
+    logp: (k, V) log p(v | h, x) of the next token for each slot.
+    finished: a list of (score eq. 10.6, log P, length) of the hypotheses set aside so far,
+        fewer than k of them; length counts the tokens with <eos>.
+    t: the step, 0 for the first: a hypothesis that ends in <eos> now has length t + 1.
+    Walk the extensions of all slots together, best first, ties to the lower index j V + v
+    (eq. 10.3-10.4): an <eos> among the k best is appended to finished as
+    (log P / ((5 + length) / 6)^alpha, log P, length) (eq. 10.5-10.6); the first k extensions
+    that are not <eos> become the new live hypotheses.
+    Returns parents (k,) ints, tokens (k,) ints, new scores (k,), finished (the list, appended to).
+    Unfilled slots: parent 0, token eos_id, score -inf. Once finished holds k hypotheses the
+    sentence is done: every new score is -inf.
+    """
+    raise NotImplementedError(
+        "write eq. 10.3 first: cand[j, v] = scores[j] + logp[j, v], then take the best over all k V entries together"
+    )
+
+
+def corpus_bleu(hypotheses, references, max_n=4):
+    """Corpus BLEU without smoothing (lesson 10, eq. 10.7-10.10).
+
+    hypotheses, references: lists of N strings, tokens separated by spaces; one reference each.
+    Returns (bleu, precisions, bp): bleu in percent (0-100), precisions the list p_1..p_max_n in
+    percent -- clipped n-gram matches over hypothesis n-grams, both summed over the corpus
+    before dividing (eq. 10.7-10.8) -- and bp the brevity penalty of the total lengths (eq. 10.9).
+    """
+    raise NotImplementedError(
+        "write eq. 10.7 first: count each n-gram of the hypothesis, clipped by its count in the "
+        "reference, and sum over the whole corpus"
+    )
+
+
+def token_accuracy(logits, targets, mask):
+    """The share of real positions whose most likely token is the target (lesson 11).
+
+    logits: (B, T, V), targets: (B, T) integer ids, mask: (B, T) 1.0 on real tokens -- arrays
+    of any backend. Use xp = B.get_array_module(logits) for array functions.
+    Returns a 0-d array *on the same backend*: nothing may be read back to the host (no
+    float(), .item(), B.to_host), so a GPU training loop never waits for it.
+    """
+    raise NotImplementedError(
+        "write the argmax first: pred = logits.argmax(axis=-1), compared with targets where mask is 1"
     )

@@ -80,6 +80,12 @@ class GRUCache(NamedTuple):
     h: Any
     gates: list
 
+    def step(self, t: int) -> GRUStepCache:
+        """Step t's cache, as :func:`gru_step_forward` saves it: its input and its gates (whose
+        h_prev is h0, then the carried h_{t-1}). On a padded row the gates were computed but
+        not kept; that row gets no gradient there (eq. 5.9)."""
+        return GRUStepCache(x=self.x[:, t], Wx=self.Wx, Wh=self.Wh, **self.gates[t]._asdict())
+
 
 # --------------------------------------------------------------------------- the gates
 

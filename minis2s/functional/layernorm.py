@@ -3,9 +3,9 @@
 Each row x (one position's D features) is standardised by its own mean and spread, then
 scaled and shifted feature by feature:
 
-    eq. 12.1  mu = mean_k x_k,  sigma = sqrt(mean_k (x_k - mu)^2 + eps),  x^ = (x - mu) / sigma,
+    eq. 12.7  mu = mean_k x_k,  sigma = sqrt(mean_k (x_k - mu)^2 + eps),  x^ = (x - mu) / sigma,
               y = gamma * x^ + beta                  [x^: xhat, 1 / sigma: rstd; eps = 1e-5 as torch]
-    eq. 12.2  backward, in the compact form (dx^ = dy * gamma, means over the D features):
+    eq. 12.8  backward, in the compact form (dx^ = dy * gamma, means over the D features):
               dx = (dx^ - mean(dx^) - x^ * mean(dx^ * x^)) / sigma,
               dgamma = sum over rows of dy * x^,  dbeta = sum over rows of dy
 
@@ -24,7 +24,7 @@ EPS = 1e-5
 
 
 class LayerNormCache(NamedTuple):
-    """What :func:`layernorm_forward` saves for :func:`layernorm_backward` (eq. 12.2).
+    """What :func:`layernorm_forward` saves for :func:`layernorm_backward` (eq. 12.8).
 
     xhat: (..., D), the standardised input x^; rstd: (..., 1), 1 / sigma per row;
     gamma: (D,), the gain.
@@ -36,7 +36,7 @@ class LayerNormCache(NamedTuple):
 
 
 def layernorm_forward(x, gamma, beta, eps: float = EPS):
-    """y = gamma * (x - mu) / sigma + beta over the last axis             (eq. 12.1)
+    """y = gamma * (x - mu) / sigma + beta over the last axis             (eq. 12.7)
 
     x: (..., D), e.g. (B, T, D); gamma, beta: (D,). Returns (y (..., D), LayerNormCache).
     """
@@ -54,12 +54,12 @@ def layernorm_forward(x, gamma, beta, eps: float = EPS):
 
 
 def layernorm_backward(dy, cache):
-    """Returns dx, dgamma, dbeta (eq. 12.2)."""
+    """Returns dx, dgamma, dbeta (eq. 12.8)."""
     xhat, rstd, gamma = cache
     D = xhat.shape[-1]
     dxhat = dy * gamma
     dx = rstd * (dxhat - dxhat.mean(axis=-1, keepdims=True)
-                 - xhat * (dxhat * xhat).mean(axis=-1, keepdims=True))  # eq. 12.2
-    dgamma = (dy * xhat).reshape(-1, D).sum(axis=0)  # eq. 12.2: gamma is shared by every row
+                 - xhat * (dxhat * xhat).mean(axis=-1, keepdims=True))  # eq. 12.8
+    dgamma = (dy * xhat).reshape(-1, D).sum(axis=0)  # eq. 12.8: gamma is shared by every row
     dbeta = dy.reshape(-1, D).sum(axis=0)
     return dx, dgamma, dbeta

@@ -86,6 +86,13 @@ class LSTMCache(NamedTuple):
     h: Any
     gates: list
 
+    def step(self, t: int) -> LSTMStepCache:
+        """Step t's cache, as :func:`lstm_step_forward` saves it: its input, the state it read
+        (h0, then the carried h_{t-1}) and its gates. On a padded row the gates were computed
+        but not kept; that row gets no gradient there (eq. 4.11)."""
+        h_prev = self.h0 if t == 0 else self.h[:, t - 1]
+        return LSTMStepCache(x=self.x[:, t], h_prev=h_prev, Wx=self.Wx, Wh=self.Wh, **self.gates[t]._asdict())
+
 
 # --------------------------------------------------------------------------- the gates
 

@@ -5,15 +5,15 @@ value = x), causal self-attention (position t sees s <= t only) and cross-attent
 values from the encoder's memory) are this one op with different inputs. Rows are vectors
 (x W^T), weights in PyTorch's (out, in) layout, as in lesson 02:
 
-    eq. 12.3  Q = x_q Wq^T + bq,  K = x_k Wk^T + bk,  V = x_v Wv^T + bv      (eq. 2.1, each (B, ., D)),
+    eq. 12.1  Q = x_q Wq^T + bq,  K = x_k Wk^T + bk,  V = x_v Wv^T + bv      (eq. 2.1, each (B, ., D)),
               each split into h heads of size d = D / h: Q_j (B, h, T, d), K_j, V_j (B, h, S, d)
-    eq. 12.4  l_ts = Q_t . K_s / sqrt(d)  where m_ts, the mask: key s is real (and s <= t if causal)
-    eq. 12.5  alpha_ts = masked softmax of l_t over s                         (eq. 8.4; [alpha: weights])
-    eq. 12.6  alpha~ = dropout(alpha) (eq. 7.11),  C_j = alpha~ V_j,  C = heads of C_j side by side,
+    eq. 12.2  l_ts = Q_t . K_s / sqrt(d)  where m_ts, the mask: key s is real (and s <= t if causal)
+    eq. 12.3  alpha_ts = masked softmax of l_t over s                         (eq. 8.4; [alpha: weights])
+    eq. 12.4  alpha~ = dropout(alpha) (eq. 7.11),  C_j = alpha~ V_j,  C = heads of C_j side by side,
               y = C Wo^T + bo,  then y_t = 0 at a padded query position t
-    eq. 12.7  backward of 12.6:  dalpha~ = dC_j V_j^T,  dV_j = alpha~^T dC_j,  dalpha from (eq. 7.12)
-    eq. 12.8  backward of 12.4-12.5:  dl = (eq. 8.7) of dalpha,  dQ_j = dl K_j / sqrt(d),
-              dK_j = dl^T Q_j / sqrt(d);  then (eq. 2.2) through each projection of (eq. 12.3)
+    eq. 12.5  backward of 12.4:  dalpha~ = dC_j V_j^T,  dV_j = alpha~^T dC_j,  dalpha from (eq. 7.12)
+    eq. 12.6  backward of 12.2-12.3:  dl = (eq. 8.7) of dalpha,  dQ_j = dl K_j / sqrt(d),
+              dK_j = dl^T Q_j / sqrt(d);  then (eq. 2.2) through each projection of (eq. 12.1)
 
 Padded keys get exactly zero weight, so they receive exactly zero gradient; a query row with
 no real key (a padded query, or an all-padding source) gets all-zero weights. A padded query
@@ -23,6 +23,9 @@ layers do, so it receives exactly zero gradient too.
 The key bias bk adds Q_t . bk to every score of query t alike, and a softmax ignores a shift
 common to its row, so dbk = 0; the backward returns the sum of (eq. 2.2), which is 0 up to
 rounding (torch's in_proj_bias gradient is the same).
+
+:func:`attention_heads_forward` / :func:`attention_heads_backward` are the part between the
+projections (eq. 12.2-12.6): split, scaled scores, masked softmax, weighted sum, merge.
 """
 
 from __future__ import annotations
@@ -39,25 +42,35 @@ from .linear import affine_backward, affine_forward
 MHA_GRADS = ("query", "key", "value", "Wq", "bq", "Wk", "bk", "Wv", "bv", "Wo", "bo")
 
 
-class MultiheadAttentionCache(NamedTuple):
-    """What :func:`multihead_attention_forward` saves (eq. 12.7, 12.8).
+class AttentionHeadsCache(NamedTuple):
+    """What :func:`attention_heads_forward` saves (eq. 12.5, 12.6).
 
-    q_cache, k_cache, v_cache, o_cache: the (eq. 12.3) and output affine maps' caches;
-    Q: (B, h, T, d), K, V: (B, h, S, d), the heads (views of the projections);
-    weights: (B, h, T, S), alpha (eq. 12.5); drop: the dropout cache of alpha~ (None when
-    off); scale: 1 / sqrt(d); qmask: (B, T, 1) bool, True at real query positions, or None.
+    Q: (B, h, T, d), K, V: (B, h, S, d), the heads (views of the projections q, k, v);
+    weights: (B, h, T, S), alpha (eq. 12.3), exactly 0 where the mask m is False;
+    drop: the dropout cache of alpha~ (None when off); scale: 1 / sqrt(d).
     """
 
-    q_cache: Any
-    k_cache: Any
-    v_cache: Any
-    o_cache: Any
     Q: Any
     K: Any
     V: Any
     weights: Any
     drop: Any
     scale: float
+
+
+class MultiheadAttentionCache(NamedTuple):
+    """What :func:`multihead_attention_forward` saves (eq. 12.5, 12.6).
+
+    q_cache, k_cache, v_cache, o_cache: the (eq. 12.1) and output affine maps' caches;
+    heads: the :class:`AttentionHeadsCache` of the heads between them; qmask: (B, T, 1) bool,
+    True at real query positions, or None.
+    """
+
+    q_cache: Any
+    k_cache: Any
+    v_cache: Any
+    o_cache: Any
+    heads: Any
     qmask: Any
 
 
@@ -74,7 +87,7 @@ def merge_heads(x):
 
 
 def attention_mask(key_mask, T: int, causal: bool, like):
-    """The boolean mask m of (eq. 12.4), True where query t may attend to key s.
+    """The boolean mask m of (eq. 12.2), True where query t may attend to key s.
 
     key_mask: (B, S), 1 (or True) on real keys, or None (every key real); causal: also require
     s <= t (needs T == S). Returns (B, 1, T, S), (1, 1, T, S) or None (nothing masked); the
@@ -90,18 +103,14 @@ def attention_mask(key_mask, T: int, causal: bool, like):
     return mask
 
 
-def _check(query, key, value, Wq, bq, Wk, bk, Wv, bv, Wo, bo, heads, key_mask, query_mask, causal):
-    dims = expect("query", query, ("B", "T", "D"))
-    expect("key", key, ("B", "S", "D"), dims)
-    expect("value", value, ("B", "S", "D"), dims)
-    for name, W, b in (("Wq", Wq, bq), ("Wk", Wk, bk), ("Wv", Wv, bv), ("Wo", Wo, bo)):
-        expect(name, W, ("D", "D"), dims)
-        expect("b" + name[1], b, ("D",), dims)
+def _check_heads(q, k, v, heads, key_mask, query_mask, causal, names=("q", "k", "v")):
+    dims = expect(names[0], q, ("B", "T", "D"))
+    expect(names[1], k, ("B", "S", "D"), dims)
+    expect(names[2], v, ("B", "S", "D"), dims)
     if key_mask is not None:
         expect("key_mask", key_mask, ("B", "S"), dims, kind="mask")
     if query_mask is not None:
         expect("query_mask", query_mask, ("B", "T"), dims, kind="mask")
-    same_dtype(query=query, key=key, value=value, Wq=Wq, bq=bq, Wk=Wk, bk=bk, Wv=Wv, bv=bv, Wo=Wo, bo=bo)
     if not isinstance(heads, int) or heads < 1 or dims["D"] % heads:
         raise ShapeError(f"heads: d_model D={dims['D']} must split into {heads} heads of equal size; "
                          f"choose heads dividing {dims['D']}")
@@ -110,10 +119,62 @@ def _check(query, key, value, Wq, bq, Wk, bk, Wv, bv, Wo, bo, heads, key_mask, q
     return dims
 
 
+def _check(query, key, value, Wq, bq, Wk, bk, Wv, bv, Wo, bo, heads, key_mask, query_mask, causal):
+    dims = _check_heads(query, key, value, heads, key_mask, query_mask, causal, ("query", "key", "value"))
+    for name, W, b in (("Wq", Wq, bq), ("Wk", Wk, bk), ("Wv", Wv, bv), ("Wo", Wo, bo)):
+        expect(name, W, ("D", "D"), dims)
+        expect("b" + name[1], b, ("D",), dims)
+    same_dtype(query=query, key=key, value=value, Wq=Wq, bq=bq, Wk=Wk, bk=bk, Wv=Wv, bv=bv, Wo=Wo, bo=bo)
+    return dims
+
+
+def attention_heads_forward(q, k, v, heads: int, key_mask=None, query_mask=None, causal: bool = False,
+                            p: float = 0.0, rng=None, train: bool = True):
+    """The heads of multi-head attention, between the projections (eq. 12.2-12.4).
+
+    q: (B, T, D), k, v: (B, S, D), the projections Q, K, V of (eq. 12.1) before the split;
+    heads: h, dividing D; key_mask, query_mask, causal, p, rng, train: as
+    :func:`multihead_attention_forward`. Returns ((C (B, T, D), the heads' contexts side by
+    side, weights (B, h, T, S)), AttentionHeadsCache). A padded query sees no key: its weights
+    and its row of C are 0.
+    """
+    xp = B.get_array_module(q)
+    Q, K, V = split_heads(q, heads), split_heads(k, heads), split_heads(v, heads)
+    scale = Q.shape[-1] ** -0.5
+    scores = (Q @ K.transpose(0, 1, 3, 2)) * scale  # eq. 12.2: (B, h, T, S)
+    mask = attention_mask(key_mask, q.shape[1], causal, q)
+    if query_mask is not None:
+        hide = (xp.asarray(query_mask) != 0)[:, None, :, None]  # (B, 1, T, 1): a padded query sees no key
+        mask = hide if mask is None else mask & hide
+    if mask is None:
+        mask = xp.ones((1, 1, 1, 1), dtype=bool)
+    weights = _masked_softmax(scores, mask)  # eq. 12.3: the mask acts before the softmax
+    dropped, drop = dropout_forward(weights, p, rng, train)  # eq. 12.4: alpha~
+    C = merge_heads(dropped @ V)  # eq. 12.4
+    return (C, weights), AttentionHeadsCache(Q, K, V, weights, drop, scale)
+
+
+def attention_heads_backward(dout, cache):
+    """dout = (dC (B, T, D), dweights (B, h, T, S) or None). Returns dq, dk, dv (eq. 12.5, 12.6)."""
+    dC, dweights = dout
+    c = cache
+    dC = split_heads(dC, c.Q.shape[1])  # (B, h, T, d): the same view as the forward's merge
+    dropped = c.weights if c.drop is None else c.weights * c.drop
+    ddropped = dC @ c.V.transpose(0, 1, 3, 2)  # eq. 12.5: dalpha~ = dC V^T
+    dV = dropped.transpose(0, 1, 3, 2) @ dC  # eq. 12.5: dV = alpha~^T dC
+    dweights_all = dropout_backward(ddropped, c.drop)  # eq. 7.12
+    if dweights is not None:
+        dweights_all = dweights_all + dweights
+    dl = masked_softmax_backward(dweights_all, c.weights) * c.scale  # eq. 12.6 (eq. 8.7)
+    dQ = dl @ c.K  # eq. 12.6
+    dK = dl.transpose(0, 1, 3, 2) @ c.Q  # eq. 12.6
+    return merge_heads(dQ), merge_heads(dK), merge_heads(dV)
+
+
 def multihead_attention_forward(query, key, value, Wq, bq, Wk, bk, Wv, bv, Wo, bo, heads: int,
                                 key_mask=None, query_mask=None, causal: bool = False,
                                 p: float = 0.0, rng=None, train: bool = True):
-    """Multi-head attention (eq. 12.3-12.6), torch's ``nn.MultiheadAttention(batch_first=True)``.
+    """Multi-head attention (eq. 12.1-12.6), torch's ``nn.MultiheadAttention(batch_first=True)``.
 
     query: (B, T, D); key, value: (B, S, D); Wq, Wk, Wv, Wo: (D, D); bq, bk, bv, bo: (D,);
     heads: h, dividing D; key_mask: (B, S), 1 on real keys (the opposite sense of torch's
@@ -125,64 +186,31 @@ def multihead_attention_forward(query, key, value, Wq, bq, Wk, bk, Wv, bv, Wo, b
     """
     _check(query, key, value, Wq, bq, Wk, bk, Wv, bv, Wo, bo, heads, key_mask, query_mask, causal)
     xp = B.get_array_module(query)
-    q, q_cache = affine_forward(query, Wq, bq)  # eq. 12.3
+    q, q_cache = affine_forward(query, Wq, bq)  # eq. 12.1
     k, k_cache = affine_forward(key, Wk, bk)
     v, v_cache = affine_forward(value, Wv, bv)
-    Q, K, V = split_heads(q, heads), split_heads(k, heads), split_heads(v, heads)
-    mask = attention_mask(key_mask, query.shape[1], causal, query)
+    (C, weights), heads_cache = attention_heads_forward(q, k, v, heads, key_mask, query_mask, causal,
+                                                        p, rng, train)  # eq. 12.2-12.4
+    y, o_cache = affine_forward(C, Wo, bo)  # eq. 12.4
     qmask = None
     if query_mask is not None:
         qmask = (xp.asarray(query_mask) != 0)[:, :, None]  # (B, T, 1)
-        hide = qmask.transpose(0, 2, 1)[:, :, :, None]  # (B, 1, T, 1): a padded query sees no key
-        mask = hide if mask is None else mask & hide
-    C, weights, drop = attend(Q, K, V, mask, p, rng, train)
-    y, o_cache = affine_forward(C, Wo, bo)  # eq. 12.6
-    scale = Q.shape[-1] ** -0.5
-    if qmask is not None:
         y = y * qmask  # a padded query position outputs exactly 0
-    cache = MultiheadAttentionCache(q_cache, k_cache, v_cache, o_cache, Q, K, V, weights, drop,
-                                    scale, qmask)
+    cache = MultiheadAttentionCache(q_cache, k_cache, v_cache, o_cache, heads_cache, qmask)
     return (y, weights), cache
-
-
-def attend(Q, K, V, mask=None, p: float = 0.0, rng=None, train: bool = True):
-    """The heads' attention, after the projections (eq. 12.4-12.6 up to Wo).
-
-    Q: (B, h, T, d); K, V: (B, h, S, d); mask: boolean, broadcasting to (B, h, T, S), True
-    where query t may attend to key s, or None. Returns (C (B, T, h d), the heads side by side;
-    weights (B, h, T, S), alpha; the dropout cache of alpha~). :func:`multihead_attention_forward`
-    calls it on fresh projections; incremental decoding on keys and values cached step by step.
-    """
-    xp = B.get_array_module(Q)
-    scores = (Q @ K.transpose(0, 1, 3, 2)) * (Q.shape[-1] ** -0.5)  # eq. 12.4: (B, h, T, S)
-    if mask is None:
-        mask = xp.ones((1, 1, 1, 1), dtype=bool)
-    weights = _masked_softmax(scores, mask)  # eq. 12.5
-    dropped, drop = dropout_forward(weights, p, rng, train)  # eq. 12.6: alpha~
-    return merge_heads(dropped @ V), weights, drop  # eq. 12.6
 
 
 def multihead_attention_backward(dout, cache):
     """dout = (dy (B, T, D), dweights (B, h, T, S) or None).
-    Returns dquery, dkey, dvalue, dWq, dbq, dWk, dbk, dWv, dbv, dWo, dbo (eq. 12.7, 12.8);
+    Returns dquery, dkey, dvalue, dWq, dbq, dWk, dbk, dWv, dbv, dWo, dbo (eq. 12.5, 12.8);
     self-attention's dx is dquery + dkey + dvalue."""
     dy, dweights = dout
     c = cache
-    heads = c.Q.shape[1]
     if c.qmask is not None:
         dy = dy * c.qmask  # y_t = 0 at padding: its upstream gradient reaches nothing
-    dC, dWo, dbo = affine_backward(dy, c.o_cache)  # eq. 12.6
-    dC = split_heads(dC, heads)  # (B, h, T, d)
-    dropped = c.weights if c.drop is None else c.weights * c.drop
-    ddropped = dC @ c.V.transpose(0, 1, 3, 2)  # eq. 12.7: dalpha~ = dC V^T
-    dV = dropped.transpose(0, 1, 3, 2) @ dC  # eq. 12.7: dV = alpha~^T dC
-    dweights_all = dropout_backward(ddropped, c.drop)  # eq. 7.12
-    if dweights is not None:
-        dweights_all = dweights_all + dweights
-    dl = masked_softmax_backward(dweights_all, c.weights) * c.scale  # eq. 12.8 (eq. 8.7)
-    dQ = dl @ c.K  # eq. 12.8
-    dK = dl.transpose(0, 1, 3, 2) @ c.Q
-    dquery, dWq, dbq = affine_backward(merge_heads(dQ), c.q_cache)  # eq. 12.3 (eq. 2.2)
-    dkey, dWk, dbk = affine_backward(merge_heads(dK), c.k_cache)
-    dvalue, dWv, dbv = affine_backward(merge_heads(dV), c.v_cache)
+    dC, dWo, dbo = affine_backward(dy, c.o_cache)  # eq. 12.4 (eq. 2.2)
+    dq, dk, dv = attention_heads_backward((dC, dweights), c.heads)  # eq. 12.5, 12.6
+    dquery, dWq, dbq = affine_backward(dq, c.q_cache)  # eq. 12.1 (eq. 2.2)
+    dkey, dWk, dbk = affine_backward(dk, c.k_cache)
+    dvalue, dWv, dbv = affine_backward(dv, c.v_cache)
     return dquery, dkey, dvalue, dWq, dbq, dWk, dbk, dWv, dbv, dWo, dbo

@@ -6,9 +6,9 @@ either after the residual sum (post-norm, Vaswani et al.; torch's default) or be
 sublayer (pre-norm, ``norm_first=True``):
 
     eq. 12.9  FFN(u) = dropout(act(u W1^T + b1)) W2^T + b2    (act: relu, eq. 12.10, or gelu, 12.11)
-    eq. 12.14 post-norm sublayer:  z = LN(x + dropout(f(x)))                     (LN: eq. 12.1)
+    eq. 12.14 post-norm sublayer:  z = LN(x + dropout(f(x)))                     (LN: eq. 12.7)
     eq. 12.15 pre-norm sublayer:   z = x + dropout(f(LN(x)))
-    eq. 12.16 encoder layer: f = self-attention MHA(u, u, u) (eq. 12.3-12.6) over the real
+    eq. 12.16 encoder layer: f = self-attention MHA(u, u, u) (eq. 12.1-12.4) over the real
               positions, then f = FFN; decoder layer: causal self-attention, then
               cross-attention MHA(u, memory, memory) over the real source positions, then FFN
     eq. 12.17 backward of a residual sum x + g(x):  dx = dz + (dg/dx)^T dz -- the upstream

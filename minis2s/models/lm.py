@@ -17,8 +17,8 @@ Truncated backpropagation through time: a long text is cut into windows of T tok
 window starts from the state the previous one ended in -- ``forward_backward(..., state=...)``
 takes it and returns the new one. The state is a *constant* for the window: its gradient
 (which the cells compute anyway, as dh0) is dropped here, so no gradient reaches the previous
-window's graph, which is gone by then. That is the truncation. Each window costs O(T) memory,
-however long the text.
+window's graph, which is gone by then. That is the truncation (lesson 03, eq. 3.14). Each window
+costs O(T) memory, however long the text.
 
 Parameters: ``emb`` (V, D); per layer ``l``: ``rnn.l{l}.Wx|Wh|bx|bh``; ``out.W`` (V, H),
 ``out.b`` (V,).
@@ -252,7 +252,8 @@ def layers_forward(params, cfg, x, mask, state, rng=None, train=False, ids_check
 def layers_backward(dhs, cache: LMCache, cfg, grads) -> None:
     """BPTT through the layers and into the embeddings (eq. 3.7 per layer). The final states
     feed the next window only as constants, so their gradient is zero, and the gradient of
-    the initial states (dh0, dc0) is dropped: that is where truncated BPTT cuts the graph."""
+    the initial states (dh0, dc0) is dropped: that is where truncated BPTT cuts the graph
+    (eq. 3.14)."""
     dx = dhs
     for l in reversed(range(cfg.layers)):
         dx, ddirection = C.sequence_backward((dx, None), cache.layers[l])

@@ -47,7 +47,7 @@ from ..functional import losses as Floss
 from ..functional import transformer as Ft
 from ..functional.activations import log_softmax
 from ..functional.layernorm import layernorm_backward, layernorm_forward
-from ..functional.multihead import attend, attention_mask, split_heads
+from ..functional.multihead import attention_heads_forward
 from ..functional.positional import sinusoidal_table, token_position_backward, token_position_forward
 
 ARCH = "transformer"
@@ -370,27 +370,27 @@ class Transformer:
         memory, _ = self.encoder_forward(src, src_mask)
         tgt_mask = self.xp.ones(tgt_in.shape, dtype=self.dtype)
         _, cache = self.decoder_forward(memory, src_mask, tgt_in, tgt_mask)
-        return [c.ca.f.weights for c in cache.layers]
+        return [c.ca.f.heads.weights for c in cache.layers]
 
     # ----------------------------------------------------------------------- inference
 
     def encode(self, src, src_mask):
         """Returns (TransformerMemory, states) for :meth:`decode_step`. states: per decoder layer
-        (K, V) of its self-attention, (B, h, 0, d) so far (eq. 13.7); without the cache, one
-        entry holding the tokens fed so far, (B, 0)."""
+        (k, v) of its self-attention, the projections of the tokens fed so far, (B, 0, D) at the
+        start (eq. 13.7); without the cache, one entry holding the tokens fed so far, (B, 0)."""
         cfg, xp = self.cfg, self.xp
         values, _ = self.encoder_forward(src, src_mask)
         mask = src_mask.astype(values.dtype)
         keys = []
         for l in range(cfg.layers):
             p = self._layer("dec", l, ["ca_" + n for n in Ft.MHA_PARAMS])
-            K = split_heads(Fl.affine_forward(values, p["ca_Wk"], p["ca_bk"])[0], cfg.heads)
-            V = split_heads(Fl.affine_forward(values, p["ca_Wv"], p["ca_bv"])[0], cfg.heads)
-            keys.append((K, V))
-        Bn, d = src.shape[0], cfg.d_model // cfg.heads
+            k, _ = Fl.affine_forward(values, p["ca_Wk"], p["ca_bk"])  # projected once per sentence
+            v, _ = Fl.affine_forward(values, p["ca_Wv"], p["ca_bv"])
+            keys.append((k, v))
+        Bn = src.shape[0]
         if not self.kv_cache:
             return TransformerMemory(values, mask, keys), [(xp.zeros((Bn, 0), dtype=src.dtype),)]
-        empty = xp.zeros((Bn, cfg.heads, 0, d), dtype=values.dtype)
+        empty = xp.zeros((Bn, 0, cfg.d_model), dtype=values.dtype)
         return TransformerMemory(values, mask, keys), [(empty, empty) for _ in range(cfg.layers)]
 
     def decode_step(self, memory, states, prev_ids):
@@ -399,9 +399,8 @@ class Transformer:
         if not self.kv_cache:
             return self._decode_step_recomputed(memory, states, prev_ids)
         cfg = self.cfg
-        t = states[0][0].shape[2]  # the position of this step's token
+        t = states[0][0].shape[1]  # the position of this step's token
         x, _, _ = self._embed("dec", prev_ids[:, None], None, False, False, offset=t)  # (B, 1, D)
-        cross = attention_mask(memory.mask, 1, False, x)  # (B, 1, 1, S): the real source positions
         new_states, w = [], None
         for l in range(cfg.layers):
             p = self._layer("dec", l, Ft.DECODER_PARAMS)
@@ -409,18 +408,20 @@ class Transformer:
 
             def self_attention(u):
                 nonlocal K, V
-                q = split_heads(Fl.affine_forward(u, p["sa_Wq"], p["sa_bq"])[0], cfg.heads)
-                k = split_heads(Fl.affine_forward(u, p["sa_Wk"], p["sa_bk"])[0], cfg.heads)
-                v = split_heads(Fl.affine_forward(u, p["sa_Wv"], p["sa_bv"])[0], cfg.heads)
-                K = self.xp.concatenate([K, k], axis=2)  # eq. 13.7: one more key per step
-                V = self.xp.concatenate([V, v], axis=2)
-                C, _, _ = attend(q, K, V)  # every cached position is <= t: no mask
+                q, _ = Fl.affine_forward(u, p["sa_Wq"], p["sa_bq"])
+                k, _ = Fl.affine_forward(u, p["sa_Wk"], p["sa_bk"])
+                v, _ = Fl.affine_forward(u, p["sa_Wv"], p["sa_bv"])
+                K = self.xp.concatenate([K, k], axis=1)  # eq. 13.7: one more key per step
+                V = self.xp.concatenate([V, v], axis=1)
+                # every cached position is <= t, so the one query needs no causal mask
+                (C, _), _ = attention_heads_forward(q, K, V, cfg.heads, train=False)
                 return Fl.affine_forward(C, p["sa_Wo"], p["sa_bo"])[0], None
 
             def cross_attention(u):
                 nonlocal w
-                q = split_heads(Fl.affine_forward(u, p["ca_Wq"], p["ca_bq"])[0], cfg.heads)
-                C, w, _ = attend(q, *memory.keys[l], cross)
+                q, _ = Fl.affine_forward(u, p["ca_Wq"], p["ca_bq"])
+                (C, w), _ = attention_heads_forward(q, *memory.keys[l], cfg.heads, key_mask=memory.mask,
+                                                    train=False)
                 return Fl.affine_forward(C, p["ca_Wo"], p["ca_bo"])[0], None
 
             def feedforward(u):
@@ -441,5 +442,5 @@ class Transformer:
         tgt_mask = self.xp.ones(ids.shape, dtype=self.dtype)
         z, cache = self.decoder_forward(memory.values, memory.mask, ids, tgt_mask)
         logits, _ = Fl.affine_forward(z[:, -1], self._readout_weight(), self.params["out.b"])
-        w = cache.layers[-1].ca.f.weights[:, :, -1].mean(axis=1)
+        w = cache.layers[-1].ca.f.heads.weights[:, :, -1].mean(axis=1)
         return log_softmax(logits, axis=-1), [(ids,)], w

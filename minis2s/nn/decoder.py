@@ -30,7 +30,7 @@ import math
 from typing import Any, NamedTuple
 
 from .. import backend as B
-from ..functional import activations as Fa
+from ..functional import bridge as Fb
 from ..functional import cells as C
 from ..functional import dropout as Fd
 from ..functional import linear as Fl
@@ -42,13 +42,12 @@ from .encoder import output_size
 class BridgeCache(NamedTuple):
     """What :func:`bridge_forward` saves for one part (h or c) of one layer's state (eq. 9.5).
 
-    prefix: its parameters' names, ``bridge.l{l}.{h,c}.``; affine: the AffineCache of
-    a = W h_final + b; s0: tanh(a), from which tanh's slope is read (eq. 3.3).
+    prefix: its parameters' names, ``bridge.l{l}.{h,c}.``; state: the
+    :class:`~minis2s.functional.bridge.BridgeStateCache` of s0 = tanh(h_final W^T + b).
     """
 
     prefix: str
-    affine: Any
-    s0: Any
+    state: Any
 
 
 class DecoderStepCache(NamedTuple):
@@ -143,10 +142,9 @@ def bridge_forward(params, cfg, finals):
         state, layer_caches = [], []
         for s, h in zip(C.CELLS[cfg.cell].states, final):
             prefix = f"bridge.l{l}.{s}."
-            a, affine = Fl.affine_forward(h, params[prefix + "W"], params[prefix + "b"])
-            s0, _ = Fa.tanh_forward(a)
+            s0, cache = Fb.bridge_state_forward(h, params[prefix + "W"], params[prefix + "b"])
             state.append(s0)
-            layer_caches.append(BridgeCache(prefix, affine, s0))
+            layer_caches.append(BridgeCache(prefix, cache))
         states.append(tuple(state))
         caches.append(layer_caches)
     return states, caches
@@ -158,8 +156,7 @@ def bridge_backward(dstates, caches, grads):
     for dstate, layer_caches in zip(dstates, caches):
         dfinal = []
         for ds0, cache in zip(dstate, layer_caches):
-            da = Fa.tanh_backward(ds0, cache.s0)  # eq. 3.3: tanh' = 1 - s0^2
-            dh, dW, db = Fl.affine_backward(da, cache.affine)  # eq. 2.2
+            dh, dW, db = Fb.bridge_state_backward(ds0, cache.state)  # eq. 9.5
             grads[cache.prefix + "W"] += dW
             grads[cache.prefix + "b"] += db
             dfinal.append(dh)

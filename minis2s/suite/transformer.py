@@ -80,6 +80,22 @@ def _mha(T_lengths, T, S_lengths, S, causal=False, p=0.0, Bn=None):
     return make
 
 
+def _heads_forward(q, k, v, heads, key_mask=None, query_mask=None, causal=False, p=0.0, seed=None):
+    return Fm.attention_heads_forward(q, k, v, heads, key_mask, query_mask, causal, p, _rng_for(seed))
+
+
+def _heads(T_lengths, T, S_lengths, S, causal=False, p=0.0):
+    """The heads alone (eq. 12.2-12.6), on projections q, k, v drawn directly."""
+    def make(rng):
+        n = len(S_lengths)
+        inputs = {"q": rng.standard_normal((n, T, D)), "k": rng.standard_normal((n, S, D)),
+                  "v": rng.standard_normal((n, S, D))}
+        static = {"heads": HEADS, "key_mask": lengths_mask(S_lengths, S),
+                  "query_mask": lengths_mask(T_lengths, T), "causal": causal, "p": p, "seed": 5 if p else None}
+        return inputs, static
+    return make
+
+
 # ----------------------------------------------------------------------------- feed-forward, embeddings
 
 
@@ -181,6 +197,10 @@ CASES = [
     Case("multihead attention dropout p=0.3", *MHA, _mha([4, 2], 4, [4, 3], 4, causal=True, p=0.3),
          wrt=MHA_WRT),
     Case("multihead attention B=1 T=1 S=1", *MHA, _mha([1], 1, [1], 1), wrt=MHA_WRT),
+    Case("attention heads causal padded", _heads_forward, Fm.attention_heads_backward,
+         _heads([4, 2, 3], 4, [4, 2, 3], 4, causal=True), wrt=("q", "k", "v")),
+    Case("attention heads cross dropout p=0.3", _heads_forward, Fm.attention_heads_backward,
+         _heads([3, 1], 3, [5, 2], 5, p=0.3), wrt=("q", "k", "v")),
     Case("feedforward relu", *FFN, _ffn("relu"), wrt=FFN_WRT),
     Case("feedforward gelu dropout p=0.3", *FFN, _ffn("gelu", p=0.3), wrt=FFN_WRT),
     Case("token+position embedding padded", Fp.token_position_forward, Fp.token_position_backward,

@@ -89,7 +89,7 @@ def test_cached_decode_steps_equal_recomputing_the_prefix_and_the_full_pass(norm
             np.testing.assert_allclose(a, b, rtol=0, atol=1e-13)
             np.testing.assert_allclose(w1, w2, rtol=0, atol=1e-13)
             prev = a.argmax(axis=1)
-        assert s1[0][0].shape == (3, 2, 6, 4)  # one cached key per step, per head
+        assert s1[0][0].shape == (3, 6, 8)  # one cached key projection per step (B, t, D)
         whole = log_softmax(cached.logits(src, sm, np.stack(fed, axis=1)), axis=-1)
         np.testing.assert_allclose(whole[:, -1], a, rtol=0, atol=1e-13)
 

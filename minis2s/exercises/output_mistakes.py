@@ -1,0 +1,373 @@
+"""Typical wrong versions of the output exercises, and the hint that names each one.
+
+As in :mod:`.mistakes`, every entry is a complete function a learner might plausibly write:
+the right one with one typical mistake, with the stub's signature. The grader
+(:mod:`.output_grader`) runs each on the same cases as the learner's function; when the
+learner's output equals a mistake's on every case (a mistake that raises matches the same
+exception), that mistake's hint is given. The tests grade every entry and assert that its
+hint comes back (``keywords``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass
+from typing import Callable
+
+from .. import backend as B
+from ..functional import cells as C
+from ..nn import attention as attn
+from ..nn import cells
+
+
+@dataclass(frozen=True)
+class OutputMistake:
+    exercise: str
+    name: str
+    hint: str
+    keywords: tuple  # words the hint must contain, lower case (the tests check them)
+    fn: Callable
+
+
+MISTAKES: list[OutputMistake] = []
+
+
+def mistake(exercise: str, hint: str, keywords):
+    """Decorator: register a wrong function under its name."""
+
+    def register(fn):
+        MISTAKES.append(OutputMistake(exercise, fn.__name__, hint, tuple(keywords), fn))
+        return fn
+
+    return register
+
+
+def for_exercise(name: str) -> list[OutputMistake]:
+    return [m for m in MISTAKES if m.exercise == name]
+
+
+# --------------------------------------------------------------------------- stable_softmax
+
+
+@mistake("stable_softmax", "exp overflows: a row of logits near 1000 gives inf / inf = nan; subtract "
+         "each row's max first, exp(x - x.max(axis=-1, keepdims=True)) (eq. 2.5)", ("overflow", "max"))
+def softmax_no_shift(x):
+    xp = B.get_array_module(x)
+    e = xp.exp(x)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+@mistake("stable_softmax", "the shift is the max of the whole array, not of each row: a row far "
+         "below the largest one underflows to exp(-2000) = 0 and gives 0 / 0; use "
+         "x.max(axis=-1, keepdims=True)", ("each row", "keepdims"))
+def softmax_global_shift(x):
+    xp = B.get_array_module(x)
+    e = xp.exp(x - x.max())
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+@mistake("stable_softmax", "the columns sum to 1, not the rows: normalise over the last axis, "
+         "axis=-1 (one distribution per row)", ("rows", "axis=-1"))
+def softmax_wrong_axis(x):
+    xp = B.get_array_module(x)
+    e = xp.exp(x - x.max(axis=0, keepdims=True))
+    return e / e.sum(axis=0, keepdims=True)
+
+
+# --------------------------------------------------------------------------- numerical_gradient
+
+
+@mistake("numerical_gradient", "one-sided differences: (f(x + eps) - f(x)) / eps has an error of "
+         "order eps; eq. 1.5 perturbs both ways, (f(x + eps e_i) - f(x - eps e_i)) / (2 eps), "
+         "whose error is of order eps^2", ("one-sided", "both ways"))
+def ngrad_one_sided(f, x, coords, eps=1e-6):
+    grads = []
+    for idx in coords:
+        old = float(x[idx])
+        base = f()
+        x[idx] = old + eps
+        grads.append((f() - base) / eps)
+        x[idx] = old
+    return grads
+
+
+@mistake("numerical_gradient", "the perturbed entry is not restored: after f(x - eps e_i), set "
+         "x[idx] back to its old value before the next coordinate -- otherwise every later "
+         "difference is taken at a shifted x, and x is left changed", ("restored", "old value"))
+def ngrad_not_restored(f, x, coords, eps=1e-6):
+    grads = []
+    for idx in coords:
+        old = float(x[idx])
+        x[idx] = old + eps
+        plus = f()
+        x[idx] = old - eps
+        minus = f()
+        grads.append((plus - minus) / (2 * eps))
+    return grads
+
+
+@mistake("numerical_gradient", "your differences are twice the library's: the two evaluations "
+         "are 2 eps apart, so divide by 2 eps, not eps (eq. 1.5)", ("2 eps", "twice"))
+def ngrad_divided_by_eps(f, x, coords, eps=1e-6):
+    grads = []
+    for idx in coords:
+        old = float(x[idx])
+        x[idx] = old + eps
+        plus = f()
+        x[idx] = old - eps
+        minus = f()
+        x[idx] = old
+        grads.append((plus - minus) / eps)
+    return grads
+
+
+# --------------------------------------------------------------------------- greedy_decode
+
+
+def _greedy(model, src, src_mask, sos_id, eos_id, steps, *, stop=True, feed=True):
+    xp = model.xp
+    memory, states = model.encode(src, src_mask)
+    prev = xp.full((src.shape[0],), sos_id, dtype=src.dtype)
+    done = xp.zeros((src.shape[0],), dtype=bool)
+    out = []
+    for _ in range(steps):
+        logp, states, _ = model.decode_step(memory, states, prev)
+        choice = logp.argmax(axis=-1).astype(src.dtype)
+        if stop:
+            choice = xp.where(done, eos_id, choice)
+        done |= choice == eos_id
+        out.append(choice)
+        if feed:
+            prev = choice
+    return xp.stack(out, axis=1)
+
+
+@mistake("greedy_decode", "a row goes on after its <eos>: once a row has chosen <eos>, every "
+         "later column of it must be eos_id (keep a done mask, done |= choice == eos_id, and "
+         "choose xp.where(done, eos_id, argmax))", ("<eos>", "done"))
+def greedy_does_not_stop_rows(model, src, src_mask, sos_id, eos_id, max_len):
+    return _greedy(model, src, src_mask, sos_id, eos_id, max_len, stop=False)
+
+
+@mistake("greedy_decode", "the prediction is never fed back: at step t + 1 feed the token just "
+         "chosen, prev = argmax of logp (eq. 6.10) -- not <sos> again, not the token fed before",
+         ("fed back", "prev"))
+def greedy_never_feeds_prediction(model, src, src_mask, sos_id, eos_id, max_len):
+    return _greedy(model, src, src_mask, sos_id, eos_id, max_len, feed=False)
+
+
+@mistake("greedy_decode", "one column short: the loop runs max_len - 1 steps; <sos> is fed, not "
+         "returned, so all max_len steps produce a column (for t in range(max_len))",
+         ("max_len", "column"))
+def greedy_one_step_short(model, src, src_mask, sos_id, eos_id, max_len):
+    return _greedy(model, src, src_mask, sos_id, eos_id, max_len - 1)
+
+
+# --------------------------------------------------------------------------- adam_step
+
+
+def _adam(p, g, m, v, t, lr, beta1, beta2, eps, *, correct=True, t0=False, eps_inside=False, square=True):
+    xp = B.get_array_module(p)
+    m = beta1 * m + (1 - beta1) * g
+    v = beta2 * v + (1 - beta2) * (g * g if square else g)
+    n = t - 1 if t0 else t
+    m_hat = m / (1 - beta1**n) if correct else m
+    v_hat = v / (1 - beta2**n) if correct else v
+    denom = xp.sqrt(v_hat + eps) if eps_inside else xp.sqrt(v_hat) + eps
+    return p - lr * m_hat / denom, m, v
+
+
+@mistake("adam_step", "no bias correction: m and v start at 0, so early on they are too small by "
+         "the factors 1 - beta1^t and 1 - beta2^t; divide by them (eq. 7.5)",
+         ("bias correction", "1 - beta1^t"))
+def adam_no_bias_correction(p, g, m, v, t, lr, beta1, beta2, eps):
+    return _adam(p, g, m, v, t, lr, beta1, beta2, eps, correct=False)
+
+
+@mistake("adam_step", "the bias correction counts from 0: t is 1 on the first step, so the first "
+         "correction is 1 - beta1^1, not 1 - beta1^0 = 0 (your first step divides by zero)",
+         ("t is 1", "first step"))
+def adam_t_from_zero(p, g, m, v, t, lr, beta1, beta2, eps):
+    return _adam(p, g, m, v, t, lr, beta1, beta2, eps, t0=True)
+
+
+@mistake("adam_step", "eps is inside the square root: eq. 7.5 adds it after, "
+         "sqrt(v / (1 - beta2^t)) + eps", ("eps", "square root"))
+def adam_eps_inside_sqrt(p, g, m, v, t, lr, beta1, beta2, eps):
+    return _adam(p, g, m, v, t, lr, beta1, beta2, eps, eps_inside=True)
+
+
+@mistake("adam_step", "v averages g, not g^2: eq. 7.4 is v = beta2 v + (1 - beta2) g^2, the "
+         "second moment (its square root is the gradient's scale)", ("g^2", "second moment"))
+def adam_v_with_g(p, g, m, v, t, lr, beta1, beta2, eps):
+    return _adam(p, g, m, v, t, lr, beta1, beta2, eps, square=False)
+
+
+# --------------------------------------------------------------------------- decoder_step_forward
+
+
+def _decoder_step(params, cfg, memory, states, e, *, query="s_prev", feed=True, order=("s", "c", "e")):
+    xp = B.get_array_module(e)
+    s_prev, c_prev = states[0]
+    q = c_prev if query == "c_prev" else s_prev
+    (ctx, w), _ = attn.step_forward(cfg.attention, params, q, memory.keys, memory.values, memory.mask)
+    x = xp.concatenate([e, ctx], axis=1) if feed else e
+    (h, c), _ = C.step_forward(cfg.cell, x, states[0], cells.weights(params, "dec.l0."))
+    if query == "s_t":  # attend again with the new state, for the readout and the weights
+        (ctx, w), _ = attn.step_forward(cfg.attention, params, h, memory.keys, memory.values, memory.mask)
+    parts = {"s": h, "c": ctx, "e": e}
+    return xp.concatenate([parts[p] for p in order], axis=1), [(h, c)], w
+
+
+@mistake("decoder_step_forward", "your attention weights are those of the query s_t, the state after "
+         "the step: the query is s_{t-1} = states[0][0], the state before it (eq. 8.1), and the "
+         "context it gives is used both in the cell's input and in z_t", ("s_{t-1}", "query"))
+def decoder_query_s_t(params, cfg, memory, states, e):
+    return _decoder_step(params, cfg, memory, states, e, query="s_t")
+
+
+@mistake("decoder_step_forward", "the query is the LSTM's cell state c_{t-1}: the query is the "
+         "hidden state s_{t-1} = h_{t-1}, states[0][0], not states[0][1]", ("cell state", "h_{t-1}"))
+def decoder_query_cell_state(params, cfg, memory, states, e):
+    return _decoder_step(params, cfg, memory, states, e, query="c_prev")
+
+
+@mistake("decoder_step_forward", "the context is missing from the cell's input: with input "
+         "feeding the cell reads x = [e_t; c_t], (B, D + Henc), which is what its Wx expects",
+         ("input feeding", "[e_t; c_t]"))
+def decoder_context_not_fed(params, cfg, memory, states, e):
+    return _decoder_step(params, cfg, memory, states, e, feed=False)
+
+
+@mistake("decoder_step_forward", "z_t is concatenated in the wrong order: the readout reads "
+         "z_t = [s_t; c_t; e_t], state first, then the context, then the embedding",
+         ("order", "[s_t; c_t; e_t]"))
+def decoder_z_order(params, cfg, memory, states, e):
+    return _decoder_step(params, cfg, memory, states, e, order=("s", "e", "c"))
+
+
+# --------------------------------------------------------------------------- beam_search_step
+
+
+def _lp(length, alpha):
+    return ((5.0 + length) / 6.0) ** alpha
+
+
+def _beam_step(scores, logp, finished, t, eos_id, alpha, *, per_slot=False, penalty=True, retire=True):
+    np = B.host
+    k, V = logp.shape
+    cand = (np.asarray(scores)[:, None] + logp).reshape(-1)
+    order = sorted(range(k * V), key=lambda i: (-cand[i], i))
+    if per_slot:  # each live slot keeps only its own best token
+        order = sorted((j * V + int(logp[j].argmax()) for j in range(k) if np.isfinite(scores[j])),
+                       key=lambda i: (-cand[i], i))
+    parents, tokens, new = np.zeros(k, dtype=np.int64), np.full(k, eos_id, dtype=np.int64), np.full(k, -np.inf)
+    finished = list(finished)
+    j = 0
+    for r, i in enumerate(order):
+        if not np.isfinite(cand[i]):
+            break
+        if i % V == eos_id and retire:
+            if r < k:
+                n = t + 1
+                finished.append((cand[i] / (_lp(n, alpha) if penalty else 1.0), cand[i], n))
+            continue
+        parents[j], tokens[j], new[j] = i // V, i % V, cand[i]
+        j += 1
+        if j == k:
+            break
+    if len(finished) >= k:
+        new[:] = -np.inf
+    return parents, tokens, new, finished
+
+
+@mistake("beam_search_step", "each slot is extended by its own best token: the k best are taken "
+         "over all k V extensions together (eq. 10.4), so one slot can have several children "
+         "and another none", ("all k v", "children"))
+def beam_top_k_per_slot(scores, logp, finished, t, eos_id, alpha):
+    return _beam_step(scores, logp, finished, t, eos_id, alpha, per_slot=True)
+
+
+@mistake("beam_search_step", "no length penalty: a finished hypothesis is scored by eq. 10.6, "
+         "log P / lp with lp = ((5 + length) / 6)^alpha (eq. 10.5), so that longer ones are not "
+         "always beaten by short ones", ("length penalty", "10.5"))
+def beam_no_length_penalty(scores, logp, finished, t, eos_id, alpha):
+    return _beam_step(scores, logp, finished, t, eos_id, alpha, penalty=False)
+
+
+@mistake("beam_search_step", "an <eos> extension is kept alive as a live hypothesis: among the k "
+         "best, one that ends in <eos> is set aside in finished and takes no live slot; the next "
+         "best extension takes its place", ("<eos>", "set aside"))
+def beam_keeps_eos_alive(scores, logp, finished, t, eos_id, alpha):
+    return _beam_step(scores, logp, finished, t, eos_id, alpha, retire=False)
+
+
+# --------------------------------------------------------------------------- corpus_bleu
+
+
+def _ngrams(tokens, n):
+    return Counter(tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1))
+
+
+def _stats(hyps, refs, max_n, *, clip=True):
+    matches, totals, c, r = [0] * max_n, [0] * max_n, 0, 0
+    for hyp, ref in zip(hyps, refs):
+        h, rf = hyp.split(), ref.split()
+        c, r = c + len(h), r + len(rf)
+        for n in range(1, max_n + 1):
+            hc, rc = _ngrams(h, n), _ngrams(rf, n)
+            matches[n - 1] += sum(min(k, rc[g]) if clip else k * (g in rc) for g, k in hc.items())
+            totals[n - 1] += max(len(h) - n + 1, 0)
+    return matches, totals, c, r
+
+
+def _bleu(matches, totals, c, r, *, swap=False):
+    precisions = [100.0 * m / t if t else 0.0 for m, t in zip(matches, totals)]
+    if c < r:
+        bp = math.exp(1 - c / r) if swap else math.exp(1 - r / c)
+    else:
+        bp = 1.0
+    if min(matches) == 0:
+        return 0.0, precisions, bp
+    log_mean = sum(math.log(m / t) for m, t in zip(matches, totals)) / len(matches)
+    return 100.0 * bp * math.exp(log_mean), precisions, bp
+
+
+@mistake("corpus_bleu", "your score is the mean of sentence BLEUs: sum the clipped matches and "
+         "the n-gram counts over the whole corpus first, then divide (eq. 10.8), and take BP "
+         "from the total lengths (eq. 10.9)", ("mean of sentence", "whole corpus"))
+def bleu_mean_of_sentences(hypotheses, references, max_n=4):
+    scores = [_bleu(*_stats([h], [r], max_n)) for h, r in zip(hypotheses, references)]
+    corpus = _bleu(*_stats(hypotheses, references, max_n))
+    return sum(s[0] for s in scores) / len(scores), corpus[1], corpus[2]
+
+
+@mistake("corpus_bleu", "the n-gram counts are not clipped: a hypothesis n-gram is credited at "
+         "most as often as it occurs in the reference, min(count_h, count_r) (eq. 10.7)",
+         ("clipped", "min(count_h, count_r)"))
+def bleu_unclipped(hypotheses, references, max_n=4):
+    return _bleu(*_stats(hypotheses, references, max_n, clip=False))
+
+
+@mistake("corpus_bleu", "the brevity penalty has r and c swapped: with c the hypothesis length "
+         "and r the reference length, BP = exp(1 - r / c) when c < r, which is below 1 (eq. 10.9)",
+         ("brevity penalty", "exp(1 - r / c)"))
+def bleu_bp_swapped(hypotheses, references, max_n=4):
+    return _bleu(*_stats(hypotheses, references, max_n), swap=True)
+
+
+# --------------------------------------------------------------------------- token_accuracy
+
+
+@mistake("token_accuracy", "padding is counted: only positions with mask 1 are tokens; multiply "
+         "the matches by the mask and divide by mask.sum(), not by B T", ("mask", "padding"))
+def accuracy_counts_padding(logits, targets, mask):
+    return (logits.argmax(axis=-1) == targets).mean()
+
+
+@mistake("token_accuracy", "the matches are not restricted to real tokens: a padded position "
+         "whose argmax equals its target (0) counts as right; multiply by the mask before summing",
+         ("multiply by the mask", "padded"))
+def accuracy_unmasked_matches(logits, targets, mask):
+    return (logits.argmax(axis=-1) == targets).sum() / mask.sum()

@@ -58,7 +58,7 @@ def word_symbols(word: str) -> tuple[str, ...]:
 
 
 def merge_pair(symbols: tuple[str, ...], pair: tuple[str, str]) -> tuple[str, ...]:
-    """Replace every occurrence of ``pair`` in ``symbols``, left to right, by one symbol.
+    """Replace every occurrence of ``pair`` in ``symbols``, left to right, by one symbol (eq. 13.10).
 
     Occurrences do not overlap: ``a a a`` merged on ``(a, a)`` is ``aa a``.
     """
@@ -79,6 +79,27 @@ def adjacent_pairs(symbols: tuple[str, ...]):
     return itertools.pairwise(symbols)
 
 
+def merge_step(words: Mapping[tuple[str, ...], int]) -> tuple[tuple[str, str] | None, int, dict]:
+    """One merge of the textbook loop: count, pick, merge (lesson 13, eq. 13.9-13.10).
+
+    words: each word's current symbols -> how often the word occurs, e.g.
+    ``{("l", "o", "w</w>"): 5, ("l", "o", "w", "e", "r</w>"): 2}``. Every adjacent pair is
+    counted once per occurrence in a word, times the word's count (eq. 13.9); the most
+    frequent pair wins, a tie going to the larger pair in string order; it is merged at every
+    occurrence in every word (eq. 13.10). Returns (pair, its count, the words after the merge),
+    or (None, 0, words) when no word has two symbols left. :func:`learn_bpe` gives the same
+    merges without recounting every word at each step (the tests compare them).
+    """
+    count = defaultdict(int)
+    for symbols, n in words.items():
+        for pair in adjacent_pairs(symbols):
+            count[pair] += n  # eq. 13.9: weighted by how often the word occurs
+    if not count:
+        return None, 0, dict(words)
+    best = max(count, key=lambda pair: (count[pair], pair))  # ties: the larger pair, as subword-nmt
+    return best, count[best], {merge_pair(symbols, best): n for symbols, n in words.items()}
+
+
 class _LargerFirst:
     """A pair that sorts *before* smaller pairs, so that a min-heap of ``(-count, pair)``
     pops the most frequent pair and, among equally frequent ones, the largest."""
@@ -97,7 +118,8 @@ def learn_bpe(
     num_merges: int,
     min_frequency: int = 2,
 ) -> list[tuple[str, str]]:
-    """Learn up to ``num_merges`` merges from word counts (a mapping) or from lines.
+    """Learn up to ``num_merges`` merges from word counts (a mapping) or from lines (eq. 13.9-13.10,
+    the merges of :func:`merge_step` repeated).
 
     Returns the merges in the order learned. Fewer come back when no adjacent pair occurs
     ``min_frequency`` times any more (a small corpus runs out of pairs).

@@ -1,9 +1,10 @@
 """Grading by output: ``check(my_greedy_decode)`` runs it and the library on the same cases.
 
 1. **The verdict**: on every case (seeded inputs, :mod:`.outputs`) every field of the
-   learner's output equals the library's -- exactly for integer fields (token ids, slots),
-   within the exercise's ``rtol``/``atol`` for floats. An exercise marked ``strict`` is also
-   run on the strict backend, where any host synchronisation fails (lesson 00, 11).
+   learner's output equals the library's -- exactly for integer and text fields (token ids,
+   slots, BPE symbols), within the exercise's ``rtol``/``atol`` for floats. An exercise marked
+   ``strict`` is also run on the strict backend, where any host synchronisation fails (lesson
+   00, 11).
 2. **The hints**: every catalogued mistake (:mod:`.output_mistakes`) runs on the same cases;
    when the learner's output equals a mistake's everywhere (and the mistake's is wrong), its
    hint is given. Otherwise the report says where the output first differs: which case, which
@@ -80,14 +81,15 @@ def _call(fn, ex, case):
 
 
 def _array(value):
-    """A field as a host array (float64, int64 or bool), or None if it is not numbers."""
+    """A field as a host array (float64, int64, bool, or str for text such as BPE symbols),
+    or None if it is neither numbers nor text."""
     try:
         if isinstance(value, (list, tuple)) and any(B.is_array(v) for v in value):
             value = [B.to_host(v) for v in value]
         a = B.host.asarray(B.to_host(value) if B.is_array(value) else value)
     except Exception:
         return None
-    if a.dtype.kind == "b":
+    if a.dtype.kind in "bU":
         return a
     if a.dtype.kind in "iu":
         return a.astype("int64")
@@ -96,14 +98,19 @@ def _array(value):
     return None
 
 
+def _text(a) -> bool:
+    return a.dtype.kind == "U"
+
+
 def _equal(ex, a, b) -> bool:
-    return a is not None and b is not None and a.shape == b.shape and not _differs(ex, a, b).any()
+    return (a is not None and b is not None and _text(a) == _text(b) and a.shape == b.shape
+            and not _differs(ex, a, b).any())
 
 
 def _differs(ex, a, b):
     """Boolean array: where a and b (same shape) are not equal for the exercise."""
     np = B.host
-    if a.dtype.kind in "biu" and b.dtype.kind in "biu":
+    if (a.dtype.kind in "biu" and b.dtype.kind in "biu") or _text(a):  # integers and text: exactly
         return a != b
     a, b = a.astype("float64"), b.astype("float64")
     with np.errstate(all="ignore"):
@@ -120,7 +127,7 @@ def _outputs_equal(ex, mine, theirs) -> bool:
 
 def _value(a, index) -> str:
     v = a[index]
-    return f"{v:.6g}" if a.dtype.kind == "f" else str(v)
+    return f"{v:.6g}" if a.dtype.kind == "f" else repr(str(v)) if _text(a) else str(v)
 
 
 def _short(a) -> str:
@@ -135,8 +142,8 @@ def _difference(ex, field, case, mine, right) -> str:
     np = B.host
     a, r = _array(mine), _array(right)
     what = ex.fields.get(field, "")
-    if a is None:
-        return f"{field} is {_describe(mine)}, not numbers; expected {what}"
+    if a is None or _text(a) != _text(r):
+        return f"{field} is {_describe(mine)}, not {'text' if _text(r) else 'numbers'}; expected {what}"
     if a.shape != r.shape:
         hint = f"{field} has shape {a.shape}, expected {r.shape} ({what})"
         if a.ndim == r.ndim and a.ndim and sum(x != y for x, y in zip(a.shape, r.shape)) == 1:

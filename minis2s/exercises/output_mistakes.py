@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from .. import backend as B
+from ..data.bpe import merge_pair
 from ..functional import cells as C
 from ..nn import attention as attn
 from ..nn import cells
@@ -371,3 +372,44 @@ def accuracy_counts_padding(logits, targets, mask):
          ("multiply by the mask", "padded"))
 def accuracy_unmasked_matches(logits, targets, mask):
     return (logits.argmax(axis=-1) == targets).sum() / mask.sum()
+
+
+# --------------------------------------------------------------------------- bpe_merge_step
+
+
+def _bpe_step(words, *, weighted=True, first_found=False, by_text=False):
+    count = {}
+    for symbols, n in words.items():
+        for a, b in zip(symbols, symbols[1:]):
+            count[(a, b)] = count.get((a, b), 0) + (n if weighted else 1)
+    if first_found:
+        best = max(count, key=count.get)  # the first pair counted among the most frequent
+    else:
+        best = max(count, key=lambda pair: (count[pair], pair))
+    if by_text:
+        merged = {tuple(" ".join(s).replace(" ".join(best), "".join(best)).split()): n for s, n in words.items()}
+    else:
+        merged = {merge_pair(s, best): n for s, n in words.items()}
+    return best, count[best], merged
+
+
+@mistake("bpe_merge_step", "the pairs are counted once per word: a pair in a word that occurs n "
+         "times occurs n times in the corpus, so add the word's count n, not 1 (eq. 13.9)",
+         ("word's count", "not 1"))
+def bpe_unweighted_counts(words):
+    return _bpe_step(words, weighted=False)
+
+
+@mistake("bpe_merge_step", "a tie went to the pair counted first: max(count, key=count.get) keeps "
+         "dictionary order; the rule (and subword-nmt) takes the larger pair, "
+         "max(count, key=lambda p: (count[p], p))", ("tie", "larger pair"))
+def bpe_tie_to_first_found(words):
+    return _bpe_step(words, first_found=True)
+
+
+@mistake("bpe_merge_step", "the merge replaced text, not symbols: 'e s' also occurs inside "
+         "'t re s</w>', across the symbol 're', which must stay whole; merge two adjacent symbols "
+         "equal to the pair, walking the tuple left to right (eq. 13.10)",
+         ("symbols", "adjacent"))
+def bpe_merge_by_text(words):
+    return _bpe_step(words, by_text=True)

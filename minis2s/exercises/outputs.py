@@ -399,5 +399,58 @@ TOKEN_ACCURACY = OutputExercise(
 )
 
 
+# --------------------------------------------------------------------------- lesson 13
+
+
+def _words(text):
+    """"a b c</w>:3, ..." -> {("a", "b", "c</w>"): 3, ...}: a case written as subword-nmt prints it."""
+    return {tuple(w.split()): int(n) for w, n in (item.rsplit(":", 1) for item in text.split(", "))}
+
+
+# Each case is built so that a catalogued mistake gives another answer: in the first two pairs
+# tie at the top, the smaller one counted first, and more words hold a wrong winner than the
+# right one; in the second the pair's text ("e s") also occurs across a symbol ("t re s</w>");
+# in the third the pair occurs twice in one word.
+_BPE_CASES = ("l o w</w>:5, l o w e r</w>:2, n e w e s t</w>:6, w i d e s t</w>:3",
+              "n e s t</w>:5, b e s s</w>:4, t re s</w>:3",
+              "a b a b c</w>:3, c a b</w>:2, a b</w>:1")
+
+
+def _bpe_cases(rng):
+    """The three cases above, their counts scaled by one random factor (the winner is the same
+    at any scale), each with a word of letters no other word has, seen once."""
+    cases = []
+    for text in _BPE_CASES:
+        k = int(rng.integers(1, 4))
+        words = {symbols: k * n for symbols, n in _words(text).items()}
+        words[tuple(str(c) for c in rng.choice(list("xyz"), size=3)) + ("q</w>",)] = 1
+        cases.append({"words": words})
+    return cases
+
+
+def _bpe_run(fn, case):
+    words = case["words"]
+    pair, n, merged = fn(dict(words))
+    by_word = {"".join(symbols): (symbols, count) for symbols, count in merged.items()}
+    found = [by_word.get("".join(symbols), (("(missing)",), 0)) for symbols in words]
+    return {"pair": list(pair), "count": n, "words": [" ".join(symbols) for symbols, _ in found],
+            "counts": [count for _, count in found]}
+
+
+BPE_MERGE_STEP = OutputExercise(
+    name="bpe_merge_step",
+    lesson="13",
+    equations="eq. 13.9-13.10",
+    first_step="write eq. 13.9 first: count[(a, b)] += n for every adjacent (a, b) of every word, n its count",
+    library="minis2s.data.bpe.merge_step",
+    cases=_bpe_cases,
+    run=_bpe_run,
+    fields={"pair": "the merged pair (a, b), the most frequent (eq. 13.9)",
+            "count": "how often the pair occurs, weighted by the words' counts (eq. 13.9)",
+            "words": "each input word's symbols after the merge, in the input's order (eq. 13.10)",
+            "counts": "each word's count, unchanged by the merge"},
+)
+
+
 OUTPUT_EXERCISES = {e.name: e for e in (STABLE_SOFTMAX, NUMERICAL_GRADIENT, GREEDY_DECODE, ADAM_STEP, DECODER_STEP_FORWARD,
-                                        BEAM_SEARCH_STEP, CORPUS_BLEU, TOKEN_ACCURACY)}
+                                        BEAM_SEARCH_STEP, CORPUS_BLEU, TOKEN_ACCURACY, BPE_MERGE_STEP)}

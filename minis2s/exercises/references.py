@@ -13,13 +13,14 @@ from __future__ import annotations
 from .. import backend as B
 from .. import decode as D
 from .. import metrics
+from ..data import bpe
 from ..functional import activations
 from ..gradcheck import numerical_gradient
 from ..nn import decoder as dec
 from ..optim import Adam
 
 __all__ = ["stable_softmax", "numerical_gradient", "greedy_decode", "adam_step", "decoder_step_forward",
-           "beam_search_step", "corpus_bleu", "token_accuracy"]
+           "beam_search_step", "corpus_bleu", "token_accuracy", "bpe_merge_step"]
 
 
 def stable_softmax(x):
@@ -88,3 +89,8 @@ def token_accuracy(logits, targets, mask):
     xp = B.get_array_module(logits)
     right = (logits.argmax(axis=-1) == targets) * mask
     return right.sum() / xp.maximum(mask.sum(), 1.0)  # max(., 1): an all-padding batch gives 0, not nan
+
+
+def bpe_merge_step(words):
+    """:func:`minis2s.data.bpe.merge_step`: (pair, its count, the words after the merge)."""
+    return bpe.merge_step(words)

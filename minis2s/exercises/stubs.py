@@ -405,3 +405,21 @@ def token_accuracy(logits, targets, mask):
     raise NotImplementedError(
         "write the argmax first: pred = logits.argmax(axis=-1), compared with targets where mask is 1"
     )
+
+
+def bpe_merge_step(words):
+    """One merge of byte-pair encoding (lesson 13, eq. 13.9-13.10).
+
+    words: a dict, each word's current symbols (a tuple of strings, the last one ending in
+        "</w>") -> how often that word occurs in the corpus, e.g.
+        {("l", "o", "w</w>"): 5, ("l", "o", "w", "e", "r</w>"): 2}.
+    Count every adjacent pair of symbols, once per place it occurs in a word, times that word's
+    count (eq. 13.9); take the most frequent pair, a tie going to the larger pair in string
+    order (as subword-nmt); merge it into one symbol at every place it occurs, left to right,
+    in every word (eq. 13.10).
+    Returns (pair, count, new_words): the pair as a tuple (a, b), its count, and a new dict:
+    each word's symbols after the merge -> the same count as before.
+    """
+    raise NotImplementedError(
+        "write eq. 13.9 first: count[(a, b)] += n for every adjacent (a, b) of every word, n its count"
+    )

@@ -4,12 +4,11 @@ with subword-nmt (the authors' implementation) merge for merge."""
 import io
 import json
 import random
-from collections import defaultdict
 from pathlib import Path
 
 import pytest
 
-from minis2s.data.bpe import BPE, adjacent_pairs, count_words, learn_bpe, merge_pair, word_symbols
+from minis2s.data.bpe import BPE, count_words, learn_bpe, merge_step, word_symbols
 from minis2s.data.vocab import Vocab
 from minis2s.errors import DataError, UserError
 
@@ -30,21 +29,15 @@ def synthetic_lines(n=400, seed=0):
 
 
 def textbook_bpe(counts, num_merges, min_frequency=2):
-    """The textbook loop: recount every pair of every word before each merge."""
+    """The textbook loop: recount every pair of every word before each merge (merge_step)."""
     words = {word_symbols(w): n for w, n in counts.items()}
     merges = []
     for _ in range(num_merges):
-        stats = defaultdict(int)
-        for symbols, n in words.items():
-            for pair in adjacent_pairs(symbols):
-                stats[pair] += n
-        if not stats:
-            break
-        best = max(stats, key=lambda p: (stats[p], p))
-        if stats[best] < min_frequency:
+        best, n, merged = merge_step(words)
+        if best is None or n < min_frequency:
             break
         merges.append(best)
-        words = {merge_pair(s, best): n for s, n in words.items()}
+        words = merged
     return merges
 
 
@@ -58,6 +51,15 @@ def test_the_most_frequent_pair_is_merged_first_and_ties_go_to_the_larger_pair()
     assert merges[1] == ("e", "st</w>")  # 9 again, now the only pair that frequent
     assert merges[2] == ("l", "o")  # 7: low 5 + lower 2
     assert merges[3] == ("w", "est</w>")  # 6, tied with n e and e w (newest): 'w' is largest
+
+
+def test_one_merge_step_weights_pairs_by_word_count_and_merges_every_occurrence():
+    words = {("a", "b", "a", "b", "c</w>"): 3, ("a", "b</w>"): 1, ("c", "a", "b", "c</w>"): 4}
+    pair, n, merged = merge_step(words)
+    # (a, b): twice in ababc (3 x 2) + once in cabc (4) = 10; next (b, c</w>): 3 + 4 = 7
+    assert (pair, n) == (("a", "b"), 10)
+    assert merged == {("ab", "ab", "c</w>"): 3, ("a", "b</w>"): 1, ("c", "ab", "c</w>"): 4}
+    assert merge_step({("x</w>",): 2}) == (None, 0, {("x</w>",): 2})
 
 
 def test_incremental_counts_give_the_merges_of_recounting_from_scratch():

@@ -80,6 +80,7 @@ WRONG = {  # a wrong answer no mistake explains -> the field the report must nam
     "beam_search_step": (_with(R.beam_search_step, lambda out: (out[0], out[1], out[2] - 0.1, out[3])), "scores"),
     "corpus_bleu": (_with(R.corpus_bleu, lambda out: (out[0], [p + 1.0 for p in out[1]], out[2])), "precisions"),
     "token_accuracy": (_with(R.token_accuracy, lambda acc: acc + 0.01), "accuracy"),
+    "bpe_merge_step": (_with(R.bpe_merge_step, lambda out: (out[0], out[1] + 1, out[2])), "count"),
 }
 
 
@@ -137,6 +138,37 @@ def test_returning_something_that_is_not_numbers_is_reported(name):
     assert not report.passed and any("not numbers" in h for h in report.hints), str(report)
 
 
+def _unmerged_last_word(out):
+    """The words of a merge step with the last one left as it was (its symbols unmerged)."""
+    pair, n, merged = out
+    (last, count), *_ = reversed(merged.items())
+    return pair, n, {**{s: c for s, c in merged.items() if s != last}, tuple("".join(last)): count}
+
+
+def test_a_text_field_that_differs_is_quoted_where_it_first_differs():
+    report = check(_with(R.bpe_merge_step, _unmerged_last_word), verbose=False)
+    assert [r.name for r in report.results if not r.passed] == ["words"], str(report)
+    assert any(h.startswith("words first differs in case ") and "yours '" in h for h in report.hints), str(report)
+
+
+def test_numbers_where_text_is_expected_are_reported():
+    report = check(_with(R.bpe_merge_step, lambda out: ((1, 2), *out[1:])), verbose=False)
+    assert not report.passed and any("pair is " in h and "not text" in h for h in report.hints), str(report)
+
+
+def test_the_bpe_cases_each_catch_the_mistake_they_were_built_against():
+    from minis2s.exercises.outputs import BPE_MERGE_STEP
+
+    cases = BPE_MERGE_STEP.cases(B.rng(0))
+    right = [BPE_MERGE_STEP.run(R.bpe_merge_step, c) for c in cases]
+    assert [r["pair"] for r in right] == [["s", "t</w>"], ["e", "s"], ["a", "b"]]
+    assert right[2]["words"][0] == "ab ab c</w>"  # twice in one word
+    wrong_on = {m.name: [k for k, c in enumerate(cases) if BPE_MERGE_STEP.run(m.fn, c) != right[k]]
+                for m in OM.for_exercise("bpe_merge_step")}
+    assert wrong_on["bpe_tie_to_first_found"] == [0]  # the only case with a tie at the top
+    assert 0 in wrong_on["bpe_unweighted_counts"] and 1 in wrong_on["bpe_merge_by_text"]
+
+
 # --------------------------------------------------------------------------- the catalogue and dispatch
 
 
@@ -155,7 +187,7 @@ def test_the_exercises_are_listed_in_lesson_order_with_both_kinds():
     lessons = [EXERCISES[n].lesson for n in names]
     assert lessons == sorted(lessons)
     assert {n for n in names if EXERCISES[n].kind == "output"} == set(NAMES)
-    assert {OUTPUT_EXERCISES[n].lesson for n in NAMES} == {"00", "01", "06", "07", "08", "10", "11"}
+    assert {OUTPUT_EXERCISES[n].lesson for n in NAMES} == {"00", "01", "06", "07", "08", "10", "11", "13"}
     assert all(stub(n) is getattr(stubs, n) and solution(n) is getattr(R, n) for n in NAMES)
 
 

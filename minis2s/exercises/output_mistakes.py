@@ -10,6 +10,7 @@ hint comes back (``keywords``).
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import Counter
 from dataclasses import dataclass
@@ -380,7 +381,7 @@ def accuracy_unmasked_matches(logits, targets, mask):
 def _bpe_step(words, *, weighted=True, first_found=False, by_text=False):
     count = {}
     for symbols, n in words.items():
-        for a, b in zip(symbols, symbols[1:]):
+        for a, b in itertools.pairwise(symbols):
             count[(a, b)] = count.get((a, b), 0) + (n if weighted else 1)
     if first_found:
         best = max(count, key=count.get)  # the first pair counted among the most frequent

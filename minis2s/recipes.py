@@ -55,7 +55,7 @@ RECIPES = {
 
 
 # The Transformer on Multi30k (train --data multi30k --arch transformer): a small base model
-# (3 + 3 layers of width 256, 4 heads), the paper's schedule (eq. 13.8: linear warm-up to the
+# (3 + 3 layers of width 256, 4 heads), the paper's schedule (eq. 13.7: linear warm-up to the
 # peak lr, then 1 / sqrt(step)), Adam with beta2 = 0.98 and label smoothing 0.1
 TRANSFORMER_RECIPES = {
     "multi30k": dict(

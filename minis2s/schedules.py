@@ -12,7 +12,7 @@ was made, the lr used by the next update is::
                     ``after`` schedule at t - warmup (or lr0)                (eq. 7.9)
     ReduceOnPlateau lr * factor (not below min_lr) after ``patience`` + 1
                     validations in a row without relative improvement       (eq. 7.10)
-    InverseSqrtWarmup lr0 * min(s / warmup, sqrt(warmup / s)),  s = t + 1     (eq. 13.8)
+    InverseSqrtWarmup lr0 * min(s / warmup, sqrt(warmup / s)),  s = t + 1     (eq. 13.7)
 
 The warm-up ramp starts at lr0 / warmup rather than at 0, so no update is wasted at lr = 0 and
 the ``warmup``-th update is the first at the full rate (``torch.optim.lr_scheduler.LinearLR``
@@ -116,7 +116,7 @@ class CosineLR(Schedule):
 
 class InverseSqrtWarmup(Schedule):
     """The Transformer's schedule (Vaswani et al., 2017, eq. 3): a linear ramp over ``warmup``
-    steps to the peak lr0, then decay as 1 / sqrt(step)                     (eq. 13.8)
+    steps to the peak lr0, then decay as 1 / sqrt(step)                     (eq. 13.7)
 
         lr(s) = lr0 * min(s / warmup, sqrt(warmup / s)),   s = t + 1 (the paper counts from 1)
 
@@ -132,7 +132,7 @@ class InverseSqrtWarmup(Schedule):
 
     def lr_at(self, t: int) -> float:
         s = t + 1
-        return self.base_lr * min(s / self.warmup_steps, math.sqrt(self.warmup_steps / s))  # eq. 13.8
+        return self.base_lr * min(s / self.warmup_steps, math.sqrt(self.warmup_steps / s))  # eq. 13.7
 
 
 class LinearWarmup(Schedule):

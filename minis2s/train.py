@@ -147,7 +147,7 @@ def make_optimizer(params, tc: TrainConfig):
 
 
 def make_schedule(opt, tc: TrainConfig, total_steps: int | None):
-    if tc.schedule == "inverse_sqrt":  # its own warm-up (eq. 13.8)
+    if tc.schedule == "inverse_sqrt":  # its own warm-up (eq. 13.7)
         return InverseSqrtWarmup(opt, tc.warmup)
     after = None
     if tc.schedule == "cosine":

@@ -208,7 +208,7 @@ def test_bad_settings_are_refused(make):
 
 
 def test_inverse_sqrt_warmup_is_the_papers_closed_form():
-    """eq. 13.8 with lr0 = (d warmup)^-1/2 is Vaswani et al.'s d^-1/2 min(s^-1/2, s warmup^-3/2)."""
+    """eq. 13.7 with lr0 = (d warmup)^-1/2 is Vaswani et al.'s d^-1/2 min(s^-1/2, s warmup^-3/2)."""
     d, warmup = 512, 40
     opt = make_opt(lr=(d * warmup) ** -0.5)
     ours = lrs_of(opt, InverseSqrtWarmup(opt, warmup), 200)

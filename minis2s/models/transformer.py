@@ -14,12 +14,12 @@
               dmemory = sum over l of the cross-attention's dkey + dvalue of layer l
     eq. 13.6  backward of a shared table: its gradient is the sum over every place it is read --
               source embedding, target embedding, readout
-    eq. 13.7  incremental decoding: at step t only position t is new; its self-attention needs
+    eq. 13.7  the training schedule: lr(s) = lr0 min(s / warmup, sqrt(warmup / s)) at step s
+              (:class:`minis2s.schedules.InverseSqrtWarmup`), with Adam's beta2 = 0.98
+    eq. 13.8  incremental decoding: at step t only position t is new; its self-attention needs
               K_{1..t} = [K_{1..t-1}; k_t] and V likewise, so each layer caches its keys and
               values and appends one row per step; the result equals the causal pass over the
               whole prefix (position t sees only s <= t), for O(t) instead of O(t^2) work per step
-    eq. 13.8  the training schedule: lr(s) = lr0 min(s / warmup, sqrt(warmup / s)) at step s
-              (:class:`minis2s.schedules.InverseSqrtWarmup`), with Adam's beta2 = 0.98
 
 :meth:`Transformer.forward_backward` has :class:`~minis2s.models.seq2seq.Seq2Seq`'s interface, so
 the trainer, evaluation, greedy / beam / sampling and checkpoints take either model. The loss is
@@ -166,7 +166,7 @@ class StackCache(NamedTuple):
 class TransformerMemory(NamedTuple):
     """What decoding reads from the encoder. values: (B, S, D), the memory (eq. 13.2); mask:
     (B, S), 1 on real source tokens; keys: per decoder layer, its cross-attention's (K, V),
-    each (B, h, S, d), projected once per source (eq. 13.7)."""
+    each (B, h, S, d), projected once per source (eq. 13.8)."""
 
     values: Any
     mask: Any
@@ -182,7 +182,7 @@ class Transformer:
     """Parameters and gradients live in two dicts with the same keys (arrays of the backend).
 
     kv_cache: :meth:`decode_step` appends each new position's keys and values per layer
-    (eq. 13.7); False recomputes the whole prefix at every step (the reference it is tested
+    (eq. 13.8); False recomputes the whole prefix at every step (the reference it is tested
     against, and the baseline of its speed-up)."""
 
     arch = ARCH
@@ -377,7 +377,7 @@ class Transformer:
     def encode(self, src, src_mask):
         """Returns (TransformerMemory, states) for :meth:`decode_step`. states: per decoder layer
         (k, v) of its self-attention, the projections of the tokens fed so far, (B, 0, D) at the
-        start (eq. 13.7); without the cache, one entry holding the tokens fed so far, (B, 0)."""
+        start (eq. 13.8); without the cache, one entry holding the tokens fed so far, (B, 0)."""
         cfg, xp = self.cfg, self.xp
         values, _ = self.encoder_forward(src, src_mask)
         mask = src_mask.astype(values.dtype)
@@ -411,7 +411,7 @@ class Transformer:
                 q, _ = Fl.affine_forward(u, p["sa_Wq"], p["sa_bq"])
                 k, _ = Fl.affine_forward(u, p["sa_Wk"], p["sa_bk"])
                 v, _ = Fl.affine_forward(u, p["sa_Wv"], p["sa_bv"])
-                K = self.xp.concatenate([K, k], axis=1)  # eq. 13.7: one more key per step
+                K = self.xp.concatenate([K, k], axis=1)  # eq. 13.8: one more key per step
                 V = self.xp.concatenate([V, v], axis=1)
                 # every cached position is <= t, so the one query needs no causal mask
                 (C, _), _ = attention_heads_forward(q, K, V, cfg.heads, train=False)

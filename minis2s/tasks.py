@@ -120,7 +120,8 @@ def toy_evaluator(task: Task, pairs, batch_size=DECODE_BATCH_SIZE):
 
 
 def translation_task(data_dir=None, src: str = "de", tgt: str = "en", min_freq: int = 2,
-                     max_size: int | None = None, log=None, bpe: int | BPE | None = None) -> Task:
+                     max_size: int | None = None, log=None, bpe: int | BPE | None = None,
+                     shared: bool = False) -> Task:
     """Multi30k task 1 (tokenized, lower-cased): word vocabularies from the training split.
 
     Training reads the corpus's own tokenization (whitespace); raw user input at translation
@@ -129,7 +130,8 @@ def translation_task(data_dir=None, src: str = "de", tgt: str = "en", min_freq: 
     bpe: a number of merges to learn on the training split, or a learned :class:`BPE` (a
     resumed run's, never learned again). Both sides of the training pairs are segmented
     before the vocabularies are built; val and test stay words (the figures segment their
-    sources and read the outputs back into words).
+    sources and read the outputs back into words). shared: one vocabulary built on both
+    sides' tokens, for both (a Transformer's ``share_vocab``).
     """
     from .data import MosesLikeTokenizer, WhitespaceTokenizer
     from .data.multi30k import find_data_dir, load_multi30k
@@ -151,8 +153,12 @@ def translation_task(data_dir=None, src: str = "de", tgt: str = "en", min_freq: 
             log(f"learned {len(bpe)} BPE merges on the training sentences (both sides)")
     if bpe is not None:
         train_src, train_tgt = [bpe.encode(s) for s in train.src], [bpe.encode(t) for t in train.tgt]
-    src_vocab = Vocab.build(train_src, min_freq=min_freq, max_size=max_size)
-    tgt_vocab = Vocab.build(train_tgt, min_freq=min_freq, max_size=max_size)
+    if shared:
+        src_vocab = tgt_vocab = Vocab.build(itertools.chain(train_src, train_tgt), min_freq=min_freq,
+                                            max_size=max_size)
+    else:
+        src_vocab = Vocab.build(train_src, min_freq=min_freq, max_size=max_size)
+        tgt_vocab = Vocab.build(train_tgt, min_freq=min_freq, max_size=max_size)
     pairs = [(src_vocab.encode(s), tgt_vocab.encode(t)) for s, t in zip(train_src, train_tgt)]
     held = {k: list(zip(v.src, v.tgt)) for k, v in splits.items() if k != "train"}
     return Task(f"multi30k-{src}-{tgt}", MosesLikeTokenizer(src), WhitespaceTokenizer(),

@@ -557,7 +557,8 @@ def build_run(task_cfg: dict, model_cfg: dict, train_cfg: TrainConfig, out, quie
         log = None if quiet else (lambda msg: print(msg, file=sys.stderr))
         task = translation_task(task_cfg.get("data_dir"), task_cfg["src"], task_cfg["tgt"],
                                 min_freq=task_cfg.get("min_freq", 2), log=log,
-                                bpe=bpe if bpe is not None else task_cfg.get("bpe"))
+                                bpe=bpe if bpe is not None else task_cfg.get("bpe"),
+                                shared=bool(model_cfg.get("share_vocab")))
         evaluate = translation_evaluator(task, task.val)
     else:
         task = toy_task(task_cfg["name"], seed=task_cfg["seed"], **task_cfg["data"])

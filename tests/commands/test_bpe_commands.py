@@ -171,13 +171,16 @@ def test_resume_refuses_a_new_bpe(run, capsys):
     assert len(err.strip().splitlines()) == 1 and "--bpe" in err and "keeps the BPE model" in err
 
 
-def test_the_transformer_trains_on_pieces_and_translates_words(corpus, tmp_path, capsys, monkeypatch):
+def test_the_transformer_trains_on_pieces_with_one_shared_vocabulary_and_translates_words(corpus, tmp_path, capsys,
+                                                                                      monkeypatch):
     out = tmp_path / "tfm"
     summary = _train(["--data", "multi30k", "--data-dir", str(corpus), "--out", str(out), "--arch", "transformer",
-                      "--bpe", "50", "--layers", "1", "--d-model", "16", "--heads", "2", "--d-ff", "32",
-                      "--max-steps", "4", "--batch-size", "16", "--eval-every", "4"])
+                      "--bpe", "50", "--share-vocab", "--layers", "1", "--d-model", "16", "--heads", "2", "--d-ff",
+                      "32", "--max-steps", "4", "--batch-size", "16", "--eval-every", "4"])
     assert summary["steps"] == 4 and 0.0 <= summary["test_bleu"] <= 100.0
-    assert BPE.from_json(ckpt.load_checkpoint(out).vocab["bpe"]).fingerprint == \
-        ckpt.load_checkpoint(out).vocab["bpe_fingerprint"]
+    vocab = ckpt.load_checkpoint(out).vocab
+    assert BPE.from_json(vocab["bpe"]).fingerprint == vocab["bpe_fingerprint"]
+    # joint merges, one vocabulary over both sides' pieces
+    assert vocab["src"] == vocab["tgt"] and "@@" in "".join(vocab["src"]["tokens"])
     code, text, _ = _translate(["--checkpoint", str(out)], "ein mann schläft .\n", capsys, monkeypatch)
     assert code == 0 and "@@" not in text and len(text.splitlines()) == 1

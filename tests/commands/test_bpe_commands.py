@@ -184,3 +184,12 @@ def test_the_transformer_trains_on_pieces_with_one_shared_vocabulary_and_transla
     assert vocab["src"] == vocab["tgt"] and "@@" in "".join(vocab["src"]["tokens"])
     code, text, _ = _translate(["--checkpoint", str(out)], "ein mann schläft .\n", capsys, monkeypatch)
     assert code == 0 and "@@" not in text and len(text.splitlines()) == 1
+
+
+def test_export_carries_the_bpe_model_with_the_vocabularies(run, tmp_path, capsys):
+    torch = pytest.importorskip("torch")
+    target = tmp_path / "model.pt"
+    assert main(["export", "--checkpoint", str(run), "--torch", str(target), "--json"]) == 0
+    vocab = torch.load(target, weights_only=True)["vocab"]
+    assert BPE.from_json(vocab["bpe"]) == BPE.from_json(ckpt.load_checkpoint(run, prefer="best").vocab["bpe"])
+    assert vocab["bpe_fingerprint"] == BPE.from_json(vocab["bpe"]).fingerprint

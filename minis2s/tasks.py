@@ -177,11 +177,14 @@ def restore_bpe(vocab_json: dict, where) -> BPE | None:
         return None
     try:
         bpe = BPE.from_json(vocab_json["bpe"])
-        bpe.check_fingerprint(vocab_json.get("bpe_fingerprint"), f"the vocabularies of {where}")
+        bpe.check_fingerprint(vocab_json.get("bpe_fingerprint"), "the checkpoint's vocabularies")
         for side in ("src", "tgt"):
-            bpe.check_vocab(Vocab.from_json(vocab_json[side]), f"the {side} vocabulary of {where}")
+            bpe.check_vocab(Vocab.from_json(vocab_json[side]), f"the checkpoint's {side} vocabulary")
     except DataError as exc:
         raise CheckpointError(f"{where}: {exc}") from None
+    except KeyError as exc:
+        raise CheckpointError(f"{where}: vocab.json has a BPE model but no {exc} vocabulary; load another "
+                              "checkpoint") from None
     return bpe
 
 

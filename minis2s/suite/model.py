@@ -96,9 +96,10 @@ def check_model(cfg, *, batch=None, names=None, seed: int = 0, max_coords: int =
     only measure their own rounding; the <pad> embedding rows stay zero. A layer norm's gains
     are the exception: drawn around 0 they scale every gradient through the norm towards 0
     (a gain of 0.05 made the Transformer's ``enc.l1.sa_Wq`` gradient ~4e-5, and its relative
-    error 4.8e-7), so they are drawn around their training value, 1 + N(0, 0.2^2). Every evaluation of the
-    loss gets the same ``DeviceRNG(7)``, so dropout masks and the gold-or-predicted choices
-    of teacher forcing (``options``, keywords of ``forward_backward``) are the same each time.
+    error 4.8e-7), so they are drawn around their training value, 1 + N(0, 0.2^2). Every
+    evaluation of the loss gets the same ``DeviceRNG(7)``, so dropout masks and the
+    gold-or-predicted choices of teacher forcing (``options``, keywords of
+    ``forward_backward``) are the same each time.
 
     batch: (src, src_mask, tgt_in, tgt_out, tgt_mask) arrays on the device, float64 masks;
     by default :func:`random_batch`. names: the parameters to check (default: all of them);

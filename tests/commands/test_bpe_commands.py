@@ -93,7 +93,7 @@ def test_translate_takes_words_and_prints_words(run, corpus, capsys, monkeypatch
 def test_evaluate_scores_the_words_translate_prints_as_sacrebleu_does(trained, corpus, tmp_path, capsys,
                                                                       monkeypatch):
     sacrebleu = pytest.importorskip("sacrebleu")
-    run, summary = trained
+    _, summary = trained
     hyps = tmp_path / "hyps.txt"
     capsys.readouterr()
     assert main(["evaluate", "--checkpoint", summary["checkpoint"], "--data-dir", str(corpus), "--split",
@@ -126,7 +126,7 @@ def _other_model(vocab):
 
 
 TAMPERING = {
-    "fingerprint": (lambda v: v.update(bpe_fingerprint="0" * 64), "does not match the vocabularies"),
+    "fingerprint": (lambda v: v.update(bpe_fingerprint="0" * 64), "does not match the checkpoint's vocabularies"),
     "merges": (lambda v: v["bpe"].update(merges="low"), "no 'merges' list"),
     "record fingerprint": (lambda v: v["bpe"].update(fingerprint="f" * 64), "edited or damaged"),
     "another model": (_other_model, "can never come out of it"),

@@ -156,8 +156,8 @@ def _train_parser(sub, shared):
     d.add_argument("--bptt", type=_positive_int, metavar="T", help="--task lm: window length (default 35)")
     d.add_argument("--bpe", type=_positive_int, metavar="N",
                    help="--data: learn N byte-pair merges on the training sentences (source and target "
-                   "together) and train on subwords; the merges go into the checkpoint, and BLEU is "
-                   "scored on words")
+                   "together) and train on subwords; the merges go into the checkpoint (a resumed run "
+                   "reuses them), translate takes and prints words, and BLEU is scored on words")
     d.add_argument("--train-size", type=_positive_int, metavar="N", help="toy task: training examples")
     d.add_argument("--test-size", type=_positive_int, metavar="N", help="toy task: validation and test examples each")
     _model_options(p.add_argument_group("model"))
@@ -189,7 +189,9 @@ def _model_options(m) -> None:
     m.add_argument("--max-len", type=_positive_int, metavar="T",
                    help="transformer: rows of a learned position table (longest sentence it can read)")
     m.add_argument("--share-vocab", action=argparse.BooleanOptionalAction, default=None,
-                   help="transformer: one vocabulary and embedding table for source and target")
+                   help="transformer: one vocabulary (built on both sides' training tokens) and embedding "
+                   "table for source and target; with --bpe, whose merges are joint, words both languages "
+                   "share get the same pieces")
 
 
 def _training_options(t) -> None:

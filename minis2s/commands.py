@@ -14,7 +14,7 @@ from pathlib import Path
 from . import backend as B
 from . import checkpoint as ckpt
 from . import runs
-from .errors import UserError
+from .errors import CheckpointError, UserError
 from .recipes import recipe
 from .train import TrainConfig, build_run, held_out_summary
 
@@ -121,6 +121,9 @@ def _resume_run(args):
                         f"architecture (leave --arch out, or start a new run with --out)")
     if arch != "lm":
         _check_arch_flags(args, arch, f"the run in {args.resume}")
+    if args.bpe:
+        raise UserError(f"--bpe: the run in {args.resume} keeps the BPE model it learned (stored in its checkpoints); "
+                        "leave --bpe out, or start a new run with --out")
     given = [f for f in set(MODEL_FLAGS + TRANSFORMER_FLAGS) if getattr(args, f, None) is not None]
     if given:
         raise UserError(f"{_flag(sorted(given)[0])}: a resumed run keeps its model; leave the model flags out "
@@ -136,7 +139,15 @@ def _resume_run(args):
     out = Path(args.resume)
     if (out / "checkpoints").is_dir() is False:
         raise UserError(f"--resume needs the run directory (the one holding checkpoints/), got {out}")
-    task, trainer = build_run(task_cfg, model_cfg, tc, out, args.quiet, resume=True)
+    bpe = None
+    if task_cfg.get("bpe"):  # the checkpoint's merges, never learned again
+        from .tasks import restore_bpe
+
+        bpe = restore_bpe(c.vocab, c.path)
+        if bpe is None:
+            raise CheckpointError(f"{c.path}: the run learned --bpe {task_cfg['bpe']} merges, but its vocab.json "
+                                  "holds no BPE model; resume from a checkpoint saved with one")
+    task, trainer = build_run(task_cfg, model_cfg, tc, out, args.quiet, resume=True, bpe=bpe)
     trainer.restore(c)
     return task, trainer
 
@@ -321,7 +332,8 @@ def _evaluation_split(tr, args):
         root = find_data_dir(args.data_dir or task_cfg.get("data_dir"), (task_cfg["src"], task_cfg["tgt"]))
         data = load_multi30k(root, task_cfg["src"], task_cfg["tgt"], split)
         pairs = list(zip(data.src, data.tgt))
-        task = Task(task_cfg["name"], tr.src_tokenizer, tr.tgt_tokenizer, tr.src_vocab, tr.tgt_vocab, [], [], pairs)
+        task = Task(task_cfg["name"], tr.src_tokenizer, tr.tgt_tokenizer, tr.src_vocab, tr.tgt_vocab, [], [], pairs,
+                    tr.bpe)
         return task, pairs, split
     if task_cfg.get("kind") != "toy":
         raise UserError(f"{tr.path} has no task in its config; evaluate reads checkpoints written by train")

@@ -18,6 +18,7 @@ from .data import Vocab, tokenizer_from_json
 from .errors import CheckpointError, UserError
 from .models import build_model, config_class
 from .recipes import DECODE_BATCH_SIZE
+from .tasks import restore_bpe
 
 
 @dataclass
@@ -30,6 +31,7 @@ class Translator:
     config: dict
     path: Path | None = None  # the checkpoint directory it was loaded from
     step: int | None = None  # the training step that checkpoint was saved at
+    bpe: object = None  # the BPE model of a subword checkpoint: words in, words out
 
     @classmethod
     def load(cls, path, prefer: str = "best") -> "Translator":
@@ -44,10 +46,14 @@ class Translator:
             src_vocab, tgt_vocab = Vocab.from_json(c.vocab["src"]), Vocab.from_json(c.vocab["tgt"])
         except (KeyError, TypeError) as exc:
             raise CheckpointError(f"{c.path} is not a minis2s translation checkpoint (missing {exc})") from None
+        bpe = restore_bpe(c.vocab, c.path)
+        if bpe is None and (c.config.get("task") or {}).get("bpe"):
+            raise CheckpointError(f"{c.path} was trained on BPE pieces, but its vocab.json holds no BPE model; "
+                                  "load another checkpoint")
         model = build_model(cfg)
         model.load_params(c.params)
         step = (c.state.get("trainer") or {}).get("step") if isinstance(c.state, dict) else None
-        return cls(model, src_tok, tgt_tok, src_vocab, tgt_vocab, c.config, Path(c.path), step)
+        return cls(model, src_tok, tgt_tok, src_vocab, tgt_vocab, c.config, Path(c.path), step, bpe)
 
     def translate(self, lines, batch_size: int = DECODE_BATCH_SIZE, beam: int = 1, warn="stderr") -> list[str]:
         """Translate raw text lines; an empty or whitespace-only line gives an empty line (a
@@ -57,7 +63,8 @@ class Translator:
         warn = sys.stderr if warn == "stderr" else warn
         tokens = [self.src_tokenizer.tokenize(line) if line.strip() else [] for line in lines]
         outputs = self.translate_tokens(tokens, batch_size=batch_size, beam=beam, note=warn)
-        unknown = sorted({t for toks in tokens for t in toks if t not in self.src_vocab})
+        pieces = [self.bpe.encode(t) for t in tokens] if self.bpe else tokens  # what the model reads
+        unknown = sorted({t for toks in pieces for t in toks if t not in self.src_vocab})
         if unknown and warn is not None:  # after decoding: a refused --beam is the only line then
             shown = " ".join(repr(u) for u in unknown[:10])
             print(f"warning: {len(unknown)} unknown input token(s) mapped to <unk>: {shown}", file=warn)
@@ -68,7 +75,8 @@ class Translator:
         """Source token lists -> output token lists, in order; an empty list gives []. The one
         decoding path of ``translate`` and ``evaluate``. Refuses a beam wider than the target
         vocabulary or too large for the memory (:func:`fit_beam_search`), which writes to
-        ``note`` when it lowers the batch size (as ``warn`` of :meth:`translate`)."""
+        ``note`` when it lowers the batch size (as ``warn`` of :meth:`translate`). A BPE
+        checkpoint takes words and gives words: the pieces stay inside."""
         from .tasks import decode_tokens
 
         note = sys.stderr if note == "stderr" else note
@@ -76,12 +84,13 @@ class Translator:
         outputs = [[] for _ in token_lists]
         if not todo:
             return outputs
-        longest = max(len(token_lists[i]) for i in todo) + 1  # + <eos>
+        seg = self.bpe.encode if self.bpe else (lambda words: words)
+        longest = max(len(seg(token_lists[i])) for i in todo) + 1  # + <eos>
         batch_size = fit_beam_search(self.model.cfg, beam, min(batch_size, len(todo)), longest,
                                      self.model.dtype.itemsize, note=note,
                                      where=self.path)
         decoded = decode_tokens(self.model, self.src_vocab, self.tgt_vocab, [token_lists[i] for i in todo],
-                                batch_size=batch_size, beam=beam)
+                                batch_size=batch_size, beam=beam, bpe=self.bpe)
         for i, out in zip(todo, decoded):
             outputs[i] = out
         return outputs

@@ -136,6 +136,8 @@ def attention_matrix(translator, sentence: str):
 
     model = translator.model
     tokens = translator.src_tokenizer.tokenize(sentence) if sentence.strip() else []
+    if getattr(translator, "bpe", None):  # the model attends over pieces: show those
+        tokens = translator.bpe.encode(tokens)
     if not tokens:
         raise UserError("the sentence is empty: give some text to translate")
     if getattr(model.cfg, "attention", None) == "none":

@@ -7,10 +7,11 @@ reported once at the end).
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 from . import backend as B
-from .data import CharTokenizer, Vocab, batches_for_inference, make_batch, make_splits, restore_order
+from .data import BPE, CharTokenizer, Vocab, batches_for_inference, make_batch, make_splits, restore_order
 from .decode import greedy
 from .errors import UserError
 from .metrics import perplexity
@@ -26,11 +27,17 @@ class Task:
     src_vocab: Vocab
     tgt_vocab: Vocab
     train: list  # [(src_ids, tgt_ids)]
-    val: list  # [(src_tokens, tgt_tokens)]
+    val: list  # [(src_tokens, tgt_tokens)], words even with ``bpe``
     test: list
+    bpe: BPE | None = None  # subword segmentation of both sides; the vocabularies hold its pieces
 
     def vocab_json(self) -> dict:
-        return {"src": self.src_vocab.to_json(), "tgt": self.tgt_vocab.to_json()}
+        """The vocabularies, and the BPE model beside them with the fingerprint of the one
+        they were built with (:func:`restore_bpe` checks the two agree)."""
+        out = {"src": self.src_vocab.to_json(), "tgt": self.tgt_vocab.to_json()}
+        if self.bpe is not None:
+            out.update(bpe=self.bpe.to_json(), bpe_fingerprint=self.bpe.fingerprint)
+        return out
 
     def tokenizer_json(self) -> dict:
         return {"src": self.src_tokenizer.to_json(), "tgt": self.tgt_tokenizer.to_json()}
@@ -49,15 +56,17 @@ def toy_task(name: str, n_train: int, n_test: int, seed: int = 0, **params) -> T
 
 
 def decode_tokens(model, src_vocab, tgt_vocab, src_token_lists, batch_size=DECODE_BATCH_SIZE, beam=1,
-                  max_len=None):
+                  max_len=None, bpe=None):
     """Decode token lists; returns the output token lists in the input order.
 
     Every figure and every printed translation comes from here, with the same default
     ``batch_size``: the batch (which sentences share it) is the one setting besides the beam
-    that can change an output, through float rounding (see :func:`batches_for_inference`)."""
+    that can change an output, through float rounding (see :func:`batches_for_inference`).
+    With ``bpe`` the sources are words, segmented here, and the outputs are read back into
+    words (:meth:`BPE.decode`), so every caller sees words."""
     from .decode import beam_search
 
-    ids = [src_vocab.encode(t) for t in src_token_lists]
+    ids = [src_vocab.encode(bpe.encode(t) if bpe else t) for t in src_token_lists]
     batches, order = batches_for_inference(ids, batch_size)
     outputs = []
     for b in batches:
@@ -67,7 +76,8 @@ def decode_tokens(model, src_vocab, tgt_vocab, src_token_lists, batch_size=DECOD
         else:
             out = greedy(model, src, mask, Vocab.sos_id, Vocab.eos_id, max_len=max_len)
         outputs.extend(tgt_vocab.decode(seq) for seq in out.ids)
-    return restore_order(outputs, order)
+    outputs = restore_order(outputs, order)
+    return [bpe.decode(o) for o in outputs] if bpe else outputs
 
 
 def exact_match(model, task: Task, pairs, batch_size=DECODE_BATCH_SIZE, beam: int = 1, hyps=None) -> dict:
@@ -83,11 +93,15 @@ def exact_match(model, task: Task, pairs, batch_size=DECODE_BATCH_SIZE, beam: in
 
 
 def loss_and_ppl(model, task: Task, pairs, batch_size=DECODE_BATCH_SIZE) -> dict:
-    """Teacher-forced cross-entropy per target token (incl. <eos>) and its perplexity."""
+    """Teacher-forced cross-entropy per target token (incl. <eos>) and its perplexity. With
+    ``task.bpe`` a token is a subword piece, so the perplexity is per piece and is not
+    comparable with a word-level model's (BLEU, scored on words, is)."""
+    seg = task.bpe.encode if task.bpe else (lambda words: words)
     nll, n = 0.0, 0
     for start in range(0, len(pairs), batch_size):
         chunk = pairs[start : start + batch_size]
-        b = make_batch([task.src_vocab.encode(s) for s, _ in chunk], [task.tgt_vocab.encode(t) for _, t in chunk])
+        b = make_batch([task.src_vocab.encode(seg(s)) for s, _ in chunk],
+                       [task.tgt_vocab.encode(seg(t)) for _, t in chunk])
         arrays = batch_to_device(b, model.dtype)
         _, s, k = model.forward_backward(*arrays, train=False, backward=False, real_rows=real_rows(arrays.tgt_mask))
         nll += B.to_float(s)
@@ -106,11 +120,18 @@ def toy_evaluator(task: Task, pairs, batch_size=DECODE_BATCH_SIZE):
 
 
 def translation_task(data_dir=None, src: str = "de", tgt: str = "en", min_freq: int = 2,
-                     max_size: int | None = None, log=None) -> Task:
+                     max_size: int | None = None, log=None, bpe: int | BPE | None = None,
+                     shared: bool = False) -> Task:
     """Multi30k task 1 (tokenized, lower-cased): word vocabularies from the training split.
 
     Training reads the corpus's own tokenization (whitespace); raw user input at translation
     time goes through the rule-based tokenizer that reproduces it (lesson 10).
+
+    bpe: a number of merges to learn on the training split, or a learned :class:`BPE` (a
+    resumed run's, never learned again). Both sides of the training pairs are segmented
+    before the vocabularies are built; val and test stay words (the figures segment their
+    sources and read the outputs back into words). shared: one vocabulary built on both
+    sides' tokens, for both (a Transformer's ``share_vocab``).
     """
     from .data import MosesLikeTokenizer, WhitespaceTokenizer
     from .data.multi30k import find_data_dir, load_multi30k
@@ -121,21 +142,62 @@ def translation_task(data_dir=None, src: str = "de", tgt: str = "en", min_freq: 
     if skipped and log is not None:
         log(f"skipped {skipped} empty sentence pair(s)")
     train = splits["train"]
-    src_vocab = Vocab.build(train.src, min_freq=min_freq, max_size=max_size)
-    tgt_vocab = Vocab.build(train.tgt, min_freq=min_freq, max_size=max_size)
-    pairs = [(src_vocab.encode(s), tgt_vocab.encode(t)) for s, t in zip(train.src, train.tgt)]
+    train_src, train_tgt = train.src, train.tgt
+    if isinstance(bpe, int):
+        # One model learned on both sides together (joint BPE), not one per side: a name,
+        # number or cognate that appears in both languages is cut into the same pieces on
+        # both, so the model can learn to copy it piece by piece, and one merge list serves
+        # a vocabulary shared by the two sides.
+        bpe = BPE.learn(itertools.chain(train.src, train.tgt), bpe)
+        if log is not None:
+            log(f"learned {len(bpe)} BPE merges on the training sentences (both sides)")
+    if bpe is not None:
+        train_src, train_tgt = [bpe.encode(s) for s in train.src], [bpe.encode(t) for t in train.tgt]
+    if shared:
+        src_vocab = tgt_vocab = Vocab.build(itertools.chain(train_src, train_tgt), min_freq=min_freq,
+                                            max_size=max_size)
+    else:
+        src_vocab = Vocab.build(train_src, min_freq=min_freq, max_size=max_size)
+        tgt_vocab = Vocab.build(train_tgt, min_freq=min_freq, max_size=max_size)
+    pairs = [(src_vocab.encode(s), tgt_vocab.encode(t)) for s, t in zip(train_src, train_tgt)]
     held = {k: list(zip(v.src, v.tgt)) for k, v in splits.items() if k != "train"}
     return Task(f"multi30k-{src}-{tgt}", MosesLikeTokenizer(src), WhitespaceTokenizer(),
-                src_vocab, tgt_vocab, pairs, held["val"], held["test2016"])
+                src_vocab, tgt_vocab, pairs, held["val"], held["test2016"], bpe)
+
+
+def restore_bpe(vocab_json: dict, where) -> BPE | None:
+    """The BPE model a checkpoint's vocab.json holds, or None for a word-level one.
+
+    One :class:`~minis2s.errors.CheckpointError` line, naming ``where``, for a malformed BPE
+    record, a fingerprint other than the one the vocabularies were built with, or
+    vocabularies holding pieces this model never makes (:meth:`BPE.check_vocab`)."""
+    from .errors import CheckpointError, DataError
+
+    if "bpe" not in vocab_json:
+        return None
+    try:
+        bpe = BPE.from_json(vocab_json["bpe"])
+        bpe.check_fingerprint(vocab_json.get("bpe_fingerprint"), "the checkpoint's vocabularies")
+        for side in ("src", "tgt"):
+            bpe.check_vocab(Vocab.from_json(vocab_json[side]), f"the checkpoint's {side} vocabulary")
+    except DataError as exc:
+        raise CheckpointError(f"{where}: {exc}") from None
+    except KeyError as exc:
+        raise CheckpointError(f"{where}: vocab.json has a BPE model but no {exc} vocabulary; load another "
+                              "checkpoint") from None
+    return bpe
 
 
 def bleu(model, task: Task, pairs, beam: int = 1, batch_size: int = DECODE_BATCH_SIZE, hyps=None) -> float:
     """Corpus BLEU of the decoded sources (tokenized, as sacrebleu with tokenize='none'), to two
-    decimals. ``hyps``: the output token lists when already decoded."""
+    decimals, always on words: a BPE model's outputs are read back into words first, so the
+    figure compares with a word-level model's. ``hyps``: the output word lists when already
+    decoded."""
     from .metrics import corpus_bleu
 
     if hyps is None:
-        hyps = decode_tokens(model, task.src_vocab, task.tgt_vocab, [s for s, _ in pairs], batch_size, beam=beam)
+        hyps = decode_tokens(model, task.src_vocab, task.tgt_vocab, [s for s, _ in pairs], batch_size, beam=beam,
+                             bpe=task.bpe)
     return round(corpus_bleu([" ".join(h) for h in hyps], [" ".join(t) for _, t in pairs]).score, 2)
 
 

@@ -537,12 +537,14 @@ class LMTrainer(Trainer):
 # --------------------------------------------------------------------------- a run from its recipe
 
 
-def build_run(task_cfg: dict, model_cfg: dict, train_cfg: TrainConfig, out, quiet=False, resume=False):
+def build_run(task_cfg: dict, model_cfg: dict, train_cfg: TrainConfig, out, quiet=False, resume=False, bpe=None):
     """Data, model and trainer for a run; the same inputs rebuild the same run on resume.
 
     task_cfg: ``{"kind": "toy", "name", "seed", "data"}``, ``{"kind": "translation", "src",
-    "tgt", "data_dir", "min_freq"}`` or a language model's (:func:`_build_lm_run`); model_cfg: :class:`Seq2SeqConfig` fields besides the
-    vocabulary sizes. Before anything large is made: a batch size above the number of training
+    "tgt", "data_dir", "min_freq"}`` (and ``"bpe"``: merges to learn) or a language model's
+    (:func:`_build_lm_run`); model_cfg: :class:`Seq2SeqConfig` fields besides the vocabulary
+    sizes; bpe: the learned :class:`~minis2s.data.BPE` of a resumed run, used instead of
+    learning ``task_cfg["bpe"]`` merges again. Before anything large is made: a batch size above the number of training
     pairs is capped to it, and a training step that would not fit in the memory available is
     refused. Returns (task, trainer).
     """
@@ -554,7 +556,9 @@ def build_run(task_cfg: dict, model_cfg: dict, train_cfg: TrainConfig, out, quie
     if task_cfg["kind"] == "translation":
         log = None if quiet else (lambda msg: print(msg, file=sys.stderr))
         task = translation_task(task_cfg.get("data_dir"), task_cfg["src"], task_cfg["tgt"],
-                                min_freq=task_cfg.get("min_freq", 2), log=log)
+                                min_freq=task_cfg.get("min_freq", 2), log=log,
+                                bpe=bpe if bpe is not None else task_cfg.get("bpe"),
+                                shared=bool(model_cfg.get("share_vocab")))
         evaluate = translation_evaluator(task, task.val)
     else:
         task = toy_task(task_cfg["name"], seed=task_cfg["seed"], **task_cfg["data"])

@@ -294,15 +294,17 @@ show(activations.log_softmax, activations.log_softmax_backward)
 # %% [markdown]
 # ## 5. Cross-entropy over a padded batch, with label smoothing
 #
-# A decoder predicts a distribution $p = \operatorname{softmax}(z)$ over $|\mathcal V|$ tokens at each
-# target position; the target is the token $y$. The loss is the negative log-probability
-# of the target. *Label smoothing* (Szegedy et al., 2016) moves a fraction $\varepsilon$ of
-# the target's mass uniformly over all $|\mathcal V|$ classes, which discourages over-confident
-# predictions. Per real token, with PyTorch's definition:
+# A decoder predicts a distribution $p = \operatorname{softmax}(a)$ over $|\mathcal V|$ tokens at
+# each target position; the target is the token $y$. The loss is the negative
+# log-probability of the target. *Label smoothing* (Szegedy et al., 2016) moves a fraction
+# $\varepsilon_{\text{ls}}$ (code `label_smoothing`, `cache.eps`; lesson 01's $\varepsilon$ is
+# the finite-difference step) of the target's mass uniformly over all $|\mathcal V|$
+# classes, which discourages over-confident predictions. Per real token, with PyTorch's
+# definition:
 #
 # $$
-# L_{b,t} = -(1 - \varepsilon) \log p_y - \frac{\varepsilon}{|\mathcal V|} \sum_k \log p_k
-# = -\sum_k q_k \log p_k, \qquad q = (1 - \varepsilon)\,\text{onehot}(y) + \frac{\varepsilon}{|\mathcal V|}
+# L_{b,t} = -(1 - \varepsilon_{\text{ls}}) \log p_y - \frac{\varepsilon_{\text{ls}}}{|\mathcal V|} \sum_k \log p_k
+# = -\sum_k q_k \log p_k, \qquad q = (1 - \varepsilon_{\text{ls}})\,\text{onehot}(y) + \frac{\varepsilon_{\text{ls}}}{|\mathcal V|}
 # \tag{2.9}
 # $$
 #
@@ -315,13 +317,14 @@ show(activations.log_softmax, activations.log_softmax_backward)
 # \tag{2.10}
 # $$
 #
-# **Backward.** Write $\log p_k = z_k - \operatorname{LSE}(z)$ with $\operatorname{LSE}(z) = \log
-# \sum_j e^{z_j}$, whose derivative is $p_j$. Since $\sum_k q_k = 1$,
-# $L_{b,t} = -\sum_k q_k z_k + \operatorname{LSE}(z)$, and so $\partial L_{b,t}/\partial z_j = p_j - q_j$.
+# **Backward.** Write $\log p_k = a_k - \operatorname{LSE}(a)$ (the logits $a$: the softmax's
+# pre-activation, code `logits`) with $\operatorname{LSE}(a) = \log \sum_j e^{a_j}$, whose
+# derivative is $p_j$. Since $\sum_k q_k = 1$,
+# $L_{b,t} = -\sum_k q_k a_k + \operatorname{LSE}(a)$, and so $\partial L_{b,t}/\partial a_j = p_j - q_j$.
 # With the mean (2.10) and an upstream gradient $\bar L$ (usually 1):
 #
 # $$
-# \bar z_{b,t} = \bar L \, (p_{b,t} - q_{b,t}) \, \frac{M_{b,t}}{N}
+# \bar a_{b,t} = \bar L \, (p_{b,t} - q_{b,t}) \, \frac{M_{b,t}}{N}
 # \tag{2.11}
 # $$
 #
@@ -457,12 +460,12 @@ report = check(solutions.softmax_cross_entropy_backward)
 # %% [markdown]
 # ### Exercise: `label_smoothed_cross_entropy_backward`
 #
-# Now with label smoothing, $\varepsilon = 0.1$ (`cache.eps`): the target distribution is $q$
+# Now with label smoothing, $\varepsilon_{\text{ls}} = 0.1$ (`cache.eps`): the target distribution is $q$
 # of (2.9), and the gradient (2.11) is $\bar L\,(p - q)\, M / N$. Mind how $q$ spreads
-# $\varepsilon$: over all $|\mathcal V|$ classes, the target included, as PyTorch does — not over the
+# $\varepsilon_{\text{ls}}$: over all $|\mathcal V|$ classes, the target included, as PyTorch does — not over the
 # $|\mathcal V| - 1$ others, which is the other convention in the literature. The grader runs the same
 # forward, `losses.softmax_cross_entropy_forward`, with `label_smoothing=0.1`, and grades your
-# function against the same library backward, which handles every $\varepsilon$.
+# function against the same library backward, which handles every $\varepsilon_{\text{ls}}$.
 
 # %%
 def label_smoothed_cross_entropy_backward(dloss, cache):
@@ -498,7 +501,7 @@ report = check(solutions.softmax_cross_entropy_backward, exercise="label_smoothe
 
 # %% [markdown]
 # Here is the library's own version, to compare with both of yours. It reads $p = e^{\log p}$
-# off the cache, handles every $\varepsilon$ ($q$ of eq. 2.9), and builds $(p - q)\, M / N$
+# off the cache, handles every $\varepsilon_{\text{ls}}$ ($q$ of eq. 2.9), and builds $(p - q)\, M / N$
 # in one buffer, term by term:
 
 # %%
@@ -519,7 +522,7 @@ show(losses.softmax_cross_entropy_backward)
 # their gradient exactly zero. Explain both from (2.10)–(2.11). Why divide by the number of
 # real tokens $N$ rather than by $B \cdot T$?
 #
-# **Q2.3.** With label smoothing $\varepsilon = 0.1$, the "confident" logits (10 on the
+# **Q2.3.** With label smoothing $\varepsilon_{\text{ls}} = 0.1$, the "confident" logits (10 on the
 # target) gave a higher loss and a non-zero gradient, while logits $\log q$ gave a zero
 # gradient. Why is a one-hot prediction no longer optimal, and which way does (2.11) push the
 # target's logit of a confident model?

@@ -117,7 +117,7 @@ for field in ("src", "tgt_in", "tgt_out", "tgt_mask"):
 # masked cross-entropy of lesson 02 (eq. 2.9):
 #
 # $$
-# L = -\frac{1}{N} \sum_{b} \sum_{t=1}^{T} m_{bt} \log p\bigl(y_{bt} \mid y_{b,<t}, x_b\bigr)
+# L = -\frac{1}{N} \sum_{b} \sum_{t=1}^{T} M_{bt} \log p\bigl(y_{bt} \mid y_{b,<t}, x_b\bigr)
 # \tag{6.4}
 # $$
 #
@@ -288,12 +288,12 @@ print([round(train.teacher_forcing_at(tc, k, 1000), 3) for k in (0, 250, 500, 10
 #
 # Training repeats four things: draw a batch, run `forward_backward` (the loss (6.4) and
 # every gradient), clip the gradients' global norm (eq. 3.11–3.12), and move the
-# parameters against the gradient. With parameter $p$, gradient $g$ and learning rate
+# parameters against the gradient. With parameters $\theta$, gradient $g$ and learning rate
 # $\eta$, **stochastic gradient descent** (SGD; stochastic because $g$ comes from one
 # batch) steps
 #
 # $$
-# p \leftarrow p - \eta\, g
+# \theta \leftarrow \theta - \eta\, g
 # \tag{6.8}
 # $$
 #
@@ -302,7 +302,7 @@ print([round(train.teacher_forcing_at(tc, k, 1000), 3) for k in (0, 250, 500, 10
 # a running sum of past gradients that decays by $\mu$ per step:
 #
 # $$
-# m \leftarrow \mu\, m + g, \qquad p \leftarrow p - \eta\, m
+# m \leftarrow \mu\, m + g, \qquad \theta \leftarrow \theta - \eta\, m
 # \tag{6.9}
 # $$
 #

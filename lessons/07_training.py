@@ -55,24 +55,24 @@ from minis2s import train
 #
 # An optimizer turns the gradients into an update of `model.params`. It must update the
 # arrays **in place**: the model holds references to them, and rebinding a name would
-# silently detach it. Lesson 06 wrote SGD (6.8) and momentum (6.9). With parameter $p$,
+# silently detach it. Lesson 06 wrote SGD (6.8) and momentum (6.9). With parameters $\theta$,
 # gradient $g$, learning rate $\eta$ and step count $t = 1, 2, \dots$, here are the others:
 #
-# **Weight decay (L2).** Adding $\frac{\lambda}{2}\lVert p \rVert^2$ to the loss adds its
-# gradient $\lambda p$ to $g$:
+# **Weight decay (L2).** Adding $\frac{\lambda}{2}\lVert \theta \rVert^2$ to the loss adds its
+# gradient $\lambda \theta$ to $g$:
 #
 # $$
-# g \leftarrow g + \lambda\, p
+# g \leftarrow g + \lambda\, \theta
 # \tag{7.1}
 # $$
 #
 # **Nesterov** momentum (as Sutskever et al., 2013 write it) takes the gradient at the
-# look-ahead point $\phi = p - \eta\mu m$, where momentum is about to carry the
+# look-ahead point $\phi = \theta - \eta\mu m$, where momentum is about to carry the
 # parameters. Rewriting the update for $\phi$ itself gives a rule that needs the gradient
 # at the current point only, $g = \nabla L(\phi)$ — the form PyTorch and minis2s use:
 #
 # $$
-# m \leftarrow \mu\, m + g, \qquad p \leftarrow p - \eta\,(g + \mu\, m)
+# m \leftarrow \mu\, m + g, \qquad \theta \leftarrow \theta - \eta\,(g + \mu\, m)
 # \tag{7.2}
 # $$
 #
@@ -96,20 +96,20 @@ from minis2s import train
 # Dividing by $1 - \beta_1^t$ (and $\nu$ by $1 - \beta_2^t$) removes the bias:
 #
 # $$
-# p \leftarrow p - \eta\, \frac{m / (1 - \beta_1^t)}{\sqrt{\nu / (1 - \beta_2^t)} + \epsilon}
+# \theta \leftarrow \theta - \eta\, \frac{m / (1 - \beta_1^t)}{\sqrt{\nu / (1 - \beta_2^t)} + \epsilon}
 # \tag{7.5}
 # $$
 #
 # Each coordinate's step is about $\eta$ times the ratio of its mean gradient to its
 # root-mean-square gradient — at most about $\eta$ whatever the gradient's scale.
 #
-# **AdamW** (Loshchilov & Hutter, 2019). Adam with (7.1) puts $\lambda p$ into $g$, where
+# **AdamW** (Loshchilov & Hutter, 2019). Adam with (7.1) puts $\lambda \theta$ into $g$, where
 # it is divided by $\sqrt \nu$ like any gradient: weights with large gradients decay less.
 # AdamW *decouples* the decay: it shrinks every weight by the same factor, then runs Adam
 # on the raw gradient (without 7.1):
 #
 # $$
-# p \leftarrow (1 - \eta\lambda)\, p, \quad \text{then (7.3)–(7.5)}
+# \theta \leftarrow (1 - \eta\lambda)\, \theta, \quad \text{then (7.3)–(7.5)}
 # \tag{7.6}
 # $$
 #
@@ -118,7 +118,7 @@ from minis2s import train
 # Before the library's version: write one Adam step, (7.3)–(7.5), as a function
 # of the parameter, its gradient, the moments and the step number. The grader runs five
 # steps from $m = \nu = 0$ with three settings (a large $\epsilon$ among them, so that where
-# it goes shows) and compares $p$, $m$ and $\nu$ after every step with `optim.Adam`'s.
+# it goes shows) and compares $\theta$ (`p`), $m$ and $\nu$ after every step with `optim.Adam`'s.
 # Watch for: the bias corrections and the $t$ they use, $g^2$ in (7.4), and where
 # $\epsilon$ enters (7.5).
 #

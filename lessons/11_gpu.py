@@ -367,7 +367,7 @@ for group, seconds in sorted(shares.items(), key=lambda kv: -kv[1]):
 # $\bar\zeta = \overline{\text{logits}}\, W$ and $\bar W = \overline{\text{logits}}^{\top} \zeta$ (eq. 2.2):
 #
 # $$
-# C_{\text{out}} \approx 2NR|\mathcal V| + 4NR|\mathcal V| = 6\,N R\,|\mathcal V|
+# \text{FLOP}_{\text{out}} \approx 2NR|\mathcal V| + 4NR|\mathcal V| = 6\,N R\,|\mathcal V|
 # \qquad \text{(not implemented in code)}
 # \tag{11.1}
 # $$
@@ -378,7 +378,7 @@ for group, seconds in sorted(shares.items(), key=lambda kv: -kv[1]):
 # length $S$, forward and backward:
 #
 # $$
-# C_{\text{rec}} \approx 3 \cdot 2\, B\, S\, G H (D + H)
+# \text{FLOP}_{\text{rec}} \approx 3 \cdot 2\, B\, S\, G H (D + H)
 # \qquad\text{in } 2S \text{ sequential steps of small products}
 # \qquad \text{(not implemented in code)}
 # \tag{11.2}

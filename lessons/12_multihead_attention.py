@@ -392,7 +392,7 @@ show(layernorm.layernorm_backward)
 # own, the same two-layer network at every $t$ (usually $F = 4D$):
 #
 # $$
-# \mathrm{FFN}(u) = \mathrm{act}(u W_1^{\top} + b_1)\, W_2^{\top} + b_2
+# \mathrm{FFN}(x) = \mathrm{act}(x W_1^{\top} + b_1)\, W_2^{\top} + b_2
 # \qquad\text{(dropout on the hidden layer in training)}
 # \tag{12.9}
 # $$
@@ -406,9 +406,9 @@ show(layernorm.layernorm_backward)
 # $$
 #
 # $$
-# \operatorname{gelu}(x) \approx \tfrac{x}{2}\bigl(1 + \tanh u\bigr),\quad
-# u = \sqrt{2/\pi}\,(x + 0.044715\,x^3),\qquad
-# \operatorname{gelu}'(x) = \tfrac12(1 + \tanh u) + \tfrac{x}{2}(1 - \tanh^2 u)\,\frac{du}{dx}
+# \operatorname{gelu}(x) \approx \tfrac{x}{2}\bigl(1 + \tanh a\bigr),\quad
+# a = \sqrt{2/\pi}\,(x + 0.044715\,x^3),\qquad
+# \operatorname{gelu}'(x) = \tfrac12(1 + \tanh a) + \tfrac{x}{2}(1 - \tanh^2 a)\,\frac{da}{dx}
 # \tag{12.11}
 # $$
 
@@ -483,45 +483,45 @@ show(positional.sinusoidal_table, positional.token_position_forward, positional.
 # %% [markdown]
 # ## 8. Residual connections, pre- and post-norm
 #
-# A Transformer stacks $N$ layers (6 in the original, dozens in large models). A sublayer
+# A Transformer stacks $n_{\text{layers}}$ layers (6 in the original, dozens in large models). A sublayer
 # $f$ (attention or the FFN) is wrapped in a **residual connection** — its output is added
 # to its input — and a layer norm, either after the sum (post-norm, Vaswani et al., torch's
 # default) or before the sublayer (pre-norm, `norm_first=True`, GPT-2 and most large models):
 #
 # $$
-# z = \mathrm{LN}\bigl(x + \mathrm{dropout}(f(x))\bigr)\qquad\text{(post-norm)}
+# y = \mathrm{LN}\bigl(x + \mathrm{dropout}(f(x))\bigr)\qquad\text{(post-norm)}
 # \tag{12.14}
 # $$
 #
 # $$
-# z = x + \mathrm{dropout}\bigl(f(\mathrm{LN}(x))\bigr)\qquad\text{(pre-norm)}
+# y = x + \mathrm{dropout}\bigl(f(\mathrm{LN}(x))\bigr)\qquad\text{(pre-norm)}
 # \tag{12.15}
 # $$
 #
 # An **encoder layer** is two sublayers: self-attention over the real positions (eq.
 # 12.1–12.4 with query = key = value), then the FFN (12.9). A **decoder layer** has three:
 # *causal* self-attention, cross-attention — queries from the decoder, keys and values from
-# the encoder's output, the memory, over its real positions — then the FFN:
+# the encoder's output, the memory $\mathrm{mem}$, over its real positions — then the FFN:
 #
 # $$
-# \text{encoder: } z = \mathrm{sub}_{\mathrm{FFN}}\bigl(\mathrm{sub}_{\mathrm{MHA}(u,u,u)}(x)\bigr),\qquad
-# \text{decoder: } z = \mathrm{sub}_{\mathrm{FFN}}\bigl(\mathrm{sub}_{\mathrm{MHA}(u,M,M)}
-# (\mathrm{sub}_{\mathrm{MHA}_{\text{causal}}(u,u,u)}(x))\bigr)
+# \text{encoder: } y = \mathrm{sub}_{\mathrm{FFN}}\bigl(\mathrm{sub}_{\mathrm{MHA}(x,x,x)}(x)\bigr),\qquad
+# \text{decoder: } y = \mathrm{sub}_{\mathrm{FFN}}\bigl(\mathrm{sub}_{\mathrm{MHA}(x,\mathrm{mem},\mathrm{mem})}
+# (\mathrm{sub}_{\mathrm{MHA}_{\text{causal}}(x,x,x)}(x))\bigr)
 # \tag{12.16}
 # $$
 #
 # Why the residual: the backward of a sum passes the upstream gradient to *both* terms,
 #
 # $$
-# z = x + g(x) \;\Rightarrow\; \bar x = \bar z + \Bigl(\frac{\partial g}{\partial x}\Bigr)^{\!\top}\bar z
+# y = x + f(x) \;\Rightarrow\; \bar x = \bar y + \Bigl(\frac{\partial f}{\partial x}\Bigr)^{\!\top}\bar y
 # \tag{12.17}
 # $$
 #
-# so through $N$ residual layers there is a path on which $\bar z$ reaches the first layer
-# unchanged — an identity, not a product of $N$ Jacobians that shrink or grow
+# so through $n_{\text{layers}}$ residual layers there is a path on which $\bar y$ reaches the first layer
+# unchanged — an identity, not a product of $n_{\text{layers}}$ Jacobians that shrink or grow
 # geometrically, which is exactly what happened to the plain RNN in lesson 03. Pre-norm keeps
 # that path clean (nothing sits on it); post-norm puts a layer norm on it at every layer.
-# Measured: the gradient norm at the input of a stack of $N$ layers, relative to the norm
+# Measured: the gradient norm at the input of a stack of $n_{\text{layers}}$ layers, relative to the norm
 # at its output, with no residual and no norm (attention then FFN, plain), post-norm and
 # pre-norm, at a standard initialisation:
 
@@ -717,9 +717,9 @@ if torch is not None:
 # already normalised row) still gives zero weight to the future. Why is it wrong anyway?
 # Say what the row sums to and what the backward of (12.5)–(12.6) then computes.
 #
-# **Q12.3.** In the table of gradients reaching the first of $N$ layers, the stack without
+# **Q12.3.** In the table of gradients reaching the first of $n_{\text{layers}}$ layers, the stack without
 # residuals lost about three orders of magnitude from 8 to 32 layers, the residual stacks
-# almost none. Which term of the derivative of $x + F(x)$ explains it, and why does pre-norm
+# almost none. Which term of the derivative of $x + f(x)$ explains it, and why does pre-norm
 # keep that term cleaner than post-norm?
 
 # %% [markdown]

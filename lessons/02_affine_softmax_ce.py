@@ -22,11 +22,11 @@
 # - softmax and log-softmax, the max shift that keeps them finite, and their backward passes
 #   (eq. 2.5–2.8);
 # - cross-entropy over a padded batch of sequences, with label smoothing, and its famously
-#   simple gradient $p - q$ (eq. 2.9–2.11).
+#   simple gradient $p - y^{\text{ls}}$ (eq. 2.9–2.11).
 #
 # You write two backward passes yourself: the affine map, and the masked softmax
 # cross-entropy. Shapes: B batch, T time, D input features, H output features, V vocabulary
-# size (written $|\mathcal V|$ in the math, since lesson 12's $V$ is the values).
+# size (written $|\mathcal V|$ in the math: V is lesson 12's values matrix).
 
 # %%
 import numpy as np
@@ -304,7 +304,7 @@ show(activations.log_softmax, activations.log_softmax_backward)
 #
 # $$
 # L_{b,t} = -(1 - \varepsilon_{\text{ls}}) \log p_y - \frac{\varepsilon_{\text{ls}}}{|\mathcal V|} \sum_k \log p_k
-# = -\sum_k q_k \log p_k, \qquad q = (1 - \varepsilon_{\text{ls}})\,\text{onehot}(y) + \frac{\varepsilon_{\text{ls}}}{|\mathcal V|}
+# = -\sum_k y^{\text{ls}}_k \log p_k, \qquad y^{\text{ls}} = (1 - \varepsilon_{\text{ls}})\,\text{onehot}(y) + \frac{\varepsilon_{\text{ls}}}{|\mathcal V|}
 # \tag{2.9}
 # $$
 #
@@ -319,12 +319,12 @@ show(activations.log_softmax, activations.log_softmax_backward)
 #
 # **Backward.** Write $\log p_k = a_k - \operatorname{LSE}(a)$ (the logits $a$: the softmax's
 # pre-activation, code `logits`) with $\operatorname{LSE}(a) = \log \sum_j e^{a_j}$, whose
-# derivative is $p_j$. Since $\sum_k q_k = 1$,
-# $L_{b,t} = -\sum_k q_k a_k + \operatorname{LSE}(a)$, and so $\partial L_{b,t}/\partial a_j = p_j - q_j$.
+# derivative is $p_j$. Since $\sum_k y^{\text{ls}}_k = 1$,
+# $L_{b,t} = -\sum_k y^{\text{ls}}_k a_k + \operatorname{LSE}(a)$, and so $\partial L_{b,t}/\partial a_j = p_j - y^{\text{ls}}_j$.
 # With the mean (2.10) and an upstream gradient $\bar L$ (usually 1):
 #
 # $$
-# \bar a_{b,t} = \bar L \, (p_{b,t} - q_{b,t}) \, \frac{M_{b,t}}{N}
+# \bar a_{b,t} = \bar L \, (p_{b,t} - y^{\text{ls}}_{b,t}) \, \frac{M_{b,t}}{N}
 # \tag{2.11}
 # $$
 #
@@ -362,7 +362,7 @@ print("each real token's gradient sums to 0 over V (p and q are distributions):"
 
 # %% [markdown]
 # With label smoothing the best prediction is no longer one-hot: the loss is smallest at
-# $p = q$, where the gradient (2.11) vanishes. Let us confirm both the minimum and, if
+# $p = y^{\text{ls}}$, where the gradient (2.11) vanishes. Let us confirm both the minimum and, if
 # PyTorch is installed, that our numbers equal `torch.nn.functional.cross_entropy` with
 # `label_smoothing` (padding marked with `ignore_index`):
 
@@ -404,7 +404,7 @@ print(format_table([r for c in chosen for r in suite.run(c)]))
 # ### Exercise: `softmax_cross_entropy_backward`
 #
 # Write the backward of the masked mean cross-entropy (no label smoothing here, so
-# $q = \text{onehot}(y)$). The cache holds the raw `logits` and their log-probabilities
+# $y^{\text{ls}} = \text{onehot}(y)$). The cache holds the raw `logits` and their log-probabilities
 # `logp` (2.7), the `targets`, the float `mask` and `n` $= N$. Return `dlogits`
 # (eq. 2.11). Take $p$ from `logp`, or compute it from `logits` with the max shift (2.5):
 # the grader also tries logits around $\pm 1000$, where an unshifted `exp` fails.
@@ -460,8 +460,8 @@ report = check(solutions.softmax_cross_entropy_backward)
 # %% [markdown]
 # ### Exercise: `label_smoothed_cross_entropy_backward`
 #
-# Now with label smoothing, $\varepsilon_{\text{ls}} = 0.1$ (`cache.eps`): the target distribution is $q$
-# of (2.9), and the gradient (2.11) is $\bar L\,(p - q)\, M / N$. Mind how $q$ spreads
+# Now with label smoothing, $\varepsilon_{\text{ls}} = 0.1$ (`cache.eps`): the target distribution is $y^{\text{ls}}$
+# of (2.9), and the gradient (2.11) is $\bar L\,(p - y^{\text{ls}})\, M / N$. Mind how $y^{\text{ls}}$ spreads
 # $\varepsilon_{\text{ls}}$: over all $|\mathcal V|$ classes, the target included, as PyTorch does — not over the
 # $|\mathcal V| - 1$ others, which is the other convention in the literature. The grader runs the same
 # forward, `losses.softmax_cross_entropy_forward`, with `label_smoothing=0.1`, and grades your
@@ -501,7 +501,7 @@ report = check(solutions.softmax_cross_entropy_backward, exercise="label_smoothe
 
 # %% [markdown]
 # Here is the library's own version, to compare with both of yours. It reads $p = e^{\log p}$
-# off the cache, handles every $\varepsilon_{\text{ls}}$ ($q$ of eq. 2.9), and builds $(p - q)\, M / N$
+# off the cache, handles every $\varepsilon_{\text{ls}}$ ($y^{\text{ls}}$ of eq. 2.9), and builds $(p - y^{\text{ls}})\, M / N$
 # in one buffer, term by term:
 
 # %%
@@ -523,7 +523,7 @@ show(losses.softmax_cross_entropy_backward)
 # real tokens $N$ rather than by $B \cdot T$?
 #
 # **Q2.3.** With label smoothing $\varepsilon_{\text{ls}} = 0.1$, the "confident" logits (10 on the
-# target) gave a higher loss and a non-zero gradient, while logits $\log q$ gave a zero
+# target) gave a higher loss and a non-zero gradient, while logits $\log y^{\text{ls}}$ gave a zero
 # gradient. Why is a one-hot prediction no longer optimal, and which way does (2.11) push the
 # target's logit of a confident model?
 
@@ -536,8 +536,8 @@ show(losses.softmax_cross_entropy_backward)
 #   row at zero (2.4).
 # - Softmax and log-softmax with the max shift (2.5, 2.7); their backward passes need one
 #   reduction per row, never the Jacobian (2.6, 2.8).
-# - Cross-entropy with label smoothing $-\sum_k q_k \log p_k$ (2.9), averaged over real
-#   tokens (2.10), has gradient $(p - q)\, M / N$ (2.11).
+# - Cross-entropy with label smoothing $-\sum_k y^{\text{ls}}_k \log p_k$ (2.9), averaged over real
+#   tokens (2.10), has gradient $(p - y^{\text{ls}})\, M / N$ (2.11).
 #
 # **Next:** [lesson 03](03_rnn_bptt.ipynb) — a network with memory: the recurrent neural
 # network and backpropagation through time.

@@ -391,7 +391,7 @@ plt.show()
 # together, as one long vector:
 #
 # $$
-# \lVert g \rVert = \sqrt{\textstyle\sum_{\text{arrays } G} \sum G^2}
+# \lVert g \rVert = \sqrt{\textstyle\sum_{\text{arrays } \bar W} \sum \bar W^2}
 # \tag{3.11}
 # $$
 #
@@ -406,7 +406,7 @@ plt.show()
 # each entry:
 #
 # $$
-# g \leftarrow \operatorname{clip}(g, -c, c)
+# g \leftarrow \operatorname{clip}(g, -\text{clip\_value}, \text{clip\_value})
 # \tag{3.13}
 # $$
 #

@@ -48,7 +48,7 @@
 # | $\tilde q = q W$ | general attention's query seen by every key | `u` |
 # | $M_s$ | the source mask | `mask` |
 # | $\alpha_s$ ($\alpha_{ts}$ at step $t$) | attention weight | `weights` (`da` its gradient) |
-# | $\mathrm{ctx}_t$ | the context (not $c_t$: that is lesson 04's LSTM cell state) | `context`, `ctx` |
+# | $\mathrm{ctx}_t$ | the context (the cell state of lesson 04 keeps the letter c) | `context`, `ctx` |
 # | $e_t$ | the embedding of the token fed at step $t$ | |
 # | $\sigma$ | the logistic sigmoid (lessons 04, 05), nothing else | |
 # | $\bar x$ | the gradient of the loss with respect to $x$ | `dx` |

@@ -556,7 +556,7 @@ else:
 # a table of $(|y| + 1) \times (|\hat y| + 1)$ entries, filled row by row in $O(|y|\,|\hat y|)$ time
 # (one row at a time is enough). Divided by the hypothesis length it is a precision, by
 # the reference length a recall, and ROUGE-L is their harmonic mean, the F-measure (Lin's
-# $F_\beta$ with $\beta = 1$, as in the `rouge-score` package):
+# $F$ with precision and recall weighted equally, as in the `rouge-score` package):
 #
 # $$
 # P_{\text{lcs}} = \frac{\operatorname{LCS}(y, \hat y)}{|\hat y|}, \qquad

@@ -97,11 +97,11 @@ else:
 #
 # A batch is padded to its longest sentence, and the model spends time on every padded
 # position (the loss and attention ignore them, but the matrix products do not). Over an
-# epoch, with $B_k$ sentences in batch $k$, $T_k$ its longest length and $L_i$ the real
+# epoch, with $B_k$ sentences in batch $k$, $T_k$ its longest length and $\lvert x_i \rvert$ the real
 # lengths, the wasted share is
 #
 # $$
-# \text{padding share} = \frac{\sum_k \bigl(B_k T_k - \sum_{i \in k} L_i\bigr)}{\sum_k B_k T_k}
+# \text{padding share} = \frac{\sum_k \bigl(B_k T_k - \sum_{i \in k} \lvert x_i \rvert\bigr)}{\sum_k B_k T_k}
 # \tag{10.1}
 # $$
 #

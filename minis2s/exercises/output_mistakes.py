@@ -178,7 +178,7 @@ def _adam(p, g, m, v, t, lr, beta1, beta2, eps, *, correct=True, t0=False, eps_i
     return p - lr * m_hat / denom, m, v
 
 
-@mistake("adam_step", "no bias correction: m and v start at 0, so early on they are too small by "
+@mistake("adam_step", "no bias correction: m and v (the lesson's nu) start at 0, so early on they are too small by "
          "the factors 1 - beta1^t and 1 - beta2^t; divide by them (eq. 7.5)",
          ("bias correction", "1 - beta1^t"))
 def adam_no_bias_correction(p, g, m, v, t, lr, beta1, beta2, eps):
@@ -199,7 +199,7 @@ def adam_eps_inside_sqrt(p, g, m, v, t, lr, beta1, beta2, eps):
 
 
 @mistake("adam_step", "v averages g, not g^2: eq. 7.4 is v = beta2 v + (1 - beta2) g^2, the "
-         "second moment (its square root is the gradient's scale)", ("g^2", "second moment"))
+         "second moment nu (its square root is the gradient's scale)", ("g^2", "second moment"))
 def adam_v_with_g(p, g, m, v, t, lr, beta1, beta2, eps):
     return _adam(p, g, m, v, t, lr, beta1, beta2, eps, square=False)
 

@@ -216,7 +216,7 @@ ADAM_STEP = OutputExercise(
     run=_adam_run,
     fields={"p": "the parameter after each of the 5 steps, (step, ...) with step 0 the result of t = 1",
             "m": "the first moment m after each step (eq. 7.3)",
-            "v": "the second moment v after each step (eq. 7.4)"},
+            "v": "the second moment v (the lesson's nu) after each step (eq. 7.4)"},
     rtol=1e-6,
     atol=1e-12,
 )

@@ -22,10 +22,11 @@
 # - softmax and log-softmax, the max shift that keeps them finite, and their backward passes
 #   (eq. 2.5–2.8);
 # - cross-entropy over a padded batch of sequences, with label smoothing, and its famously
-#   simple gradient $p - q$ (eq. 2.9–2.11).
+#   simple gradient $p - y^{\text{ls}}$ (eq. 2.9–2.11).
 #
 # You write two backward passes yourself: the affine map, and the masked softmax
-# cross-entropy. Shapes: B batch, T time, D input features, H output features, V vocabulary.
+# cross-entropy. Shapes: B batch, T time, D input features, H output features, V vocabulary
+# size (written $|\mathcal V|$ in the math: V is lesson 12's values matrix).
 
 # %%
 import numpy as np
@@ -133,7 +134,7 @@ show(linear.affine_backward)
 # %% [markdown]
 # ## 2. Embeddings
 #
-# A token id is an integer in $[0, V)$. An embedding table $E$ $(V, D)$ turns it into a
+# A token id is an integer in $[0, |\mathcal V|)$. An embedding table $E$ $(|\mathcal V|, D)$ turns it into a
 # vector by row lookup:
 #
 # $$
@@ -162,7 +163,7 @@ show(linear.embedding_forward)
 # %% [markdown]
 # ### Exercise: `embedding_backward`
 #
-# Write the embedding's backward (eq. 2.4): given `dout`, $(B, T, D)$, return `dE`, $(V, D)$.
+# Write the embedding's backward (eq. 2.4): given `dout`, $(B, T, D)$, return `dE`, $(|\mathcal V|, D)$.
 # The grader's ids repeat (token 1 is read three times) and hold the padding id, so both
 # halves of (2.4) are tested: the sum over repeated ids and the zero padding row.
 #
@@ -227,13 +228,13 @@ print("dE[:, 0] (token 1 is read twice, the padding row gets nothing):", dE[:, 0
 # %% [markdown]
 # ## 3. Softmax, and the max shift
 #
-# A decoder's output layer produces a score (a *logit*) $x_k$ for each of the $V$ tokens.
-# Softmax turns them into probabilities. Subtracting the row maximum $m$ first changes
+# A decoder's output layer produces a score (a *logit*) $x_k$ for each of the $|\mathcal V|$ tokens.
+# Softmax turns them into probabilities. Subtracting the row maximum $x^{*}$ first changes
 # nothing mathematically (it cancels between numerator and denominator) and keeps every
 # exponent $\le 0$, so nothing overflows:
 #
 # $$
-# \operatorname{softmax}(x)_k = \frac{e^{x_k - m}}{\sum_j e^{x_j - m}}, \qquad m = \max_j x_j
+# \operatorname{softmax}(x)_k = \frac{e^{x_k - x^{*}}}{\sum_j e^{x_j - x^{*}}}, \qquad x^{*} = \max_j x_j
 # \tag{2.5}
 # $$
 
@@ -257,7 +258,7 @@ show(activations.softmax)
 # \tag{2.6}
 # $$
 #
-# The $(V, V)$ Jacobian is never built: one dot product per row is enough.
+# The $(|\mathcal V|, |\mathcal V|)$ Jacobian is never built: one dot product per row is enough.
 
 # %%
 show(activations.softmax_backward)
@@ -270,7 +271,7 @@ show(activations.softmax_backward)
 # same shift:
 #
 # $$
-# \operatorname{log\_softmax}(x)_k = x_k - m - \log \sum_j e^{x_j - m}
+# \operatorname{log\_softmax}(x)_k = x_k - x^{*} - \log \sum_j e^{x_j - x^{*}}
 # \tag{2.7}
 # $$
 #
@@ -293,34 +294,37 @@ show(activations.log_softmax, activations.log_softmax_backward)
 # %% [markdown]
 # ## 5. Cross-entropy over a padded batch, with label smoothing
 #
-# A decoder predicts a distribution $p = \operatorname{softmax}(z)$ over $V$ tokens at each
-# target position; the target is the token $y$. The loss is the negative log-probability
-# of the target. *Label smoothing* (Szegedy et al., 2016) moves a fraction $\varepsilon$ of
-# the target's mass uniformly over all $V$ classes, which discourages over-confident
-# predictions. Per real token, with PyTorch's definition:
+# A decoder predicts a distribution $p = \operatorname{softmax}(a)$ over $|\mathcal V|$ tokens at
+# each target position; the target is the token $y$. The loss is the negative
+# log-probability of the target. *Label smoothing* (Szegedy et al., 2016) moves a fraction
+# $\varepsilon_{\text{ls}}$ (code `label_smoothing`, `cache.eps`; lesson 01's $\varepsilon$ is
+# the finite-difference step) of the target's mass uniformly over all $|\mathcal V|$
+# classes, which discourages over-confident predictions. Per real token, with PyTorch's
+# definition:
 #
 # $$
-# \ell = -(1 - \varepsilon) \log p_y - \frac{\varepsilon}{V} \sum_k \log p_k
-# = -\sum_k q_k \log p_k, \qquad q = (1 - \varepsilon)\,\text{onehot}(y) + \frac{\varepsilon}{V}
+# L_{b,t} = -(1 - \varepsilon_{\text{ls}}) \log p_y - \frac{\varepsilon_{\text{ls}}}{|\mathcal V|} \sum_k \log p_k
+# = -\sum_k y^{\text{ls}}_k \log p_k, \qquad y^{\text{ls}} = (1 - \varepsilon_{\text{ls}})\,\text{onehot}(y) + \frac{\varepsilon_{\text{ls}}}{|\mathcal V|}
 # \tag{2.9}
 # $$
 #
-# A batch of sequences is padded to a common length $T$. With $m = 1$ on real tokens and $0$
+# A batch of sequences is padded to a common length $T$. With the mask $M = 1$ on real tokens and $0$
 # on padding, the loss is the mean over the $N$ real tokens only, so padding costs nothing
 # and a batch with long sequences is not weighted differently from one with short ones:
 #
 # $$
-# L = \frac{1}{N} \sum_{(b, t)\,:\, m_{b,t} = 1} \ell_{b,t}, \qquad N = \sum_{b,t} m_{b,t}
+# L = \frac{1}{N} \sum_{(b, t)\,:\, M_{b,t} = 1} L_{b,t}, \qquad N = \sum_{b,t} M_{b,t}
 # \tag{2.10}
 # $$
 #
-# **Backward.** Write $\log p_k = z_k - \operatorname{LSE}(z)$ with $\operatorname{LSE}(z) = \log
-# \sum_j e^{z_j}$, whose derivative is $p_j$. Since $\sum_k q_k = 1$,
-# $\ell = -\sum_k q_k z_k + \operatorname{LSE}(z)$, and so $\partial \ell/\partial z_j = p_j - q_j$.
+# **Backward.** Write $\log p_k = a_k - \operatorname{LSE}(a)$ (the logits $a$: the softmax's
+# pre-activation, code `logits`) with $\operatorname{LSE}(a) = \log \sum_j e^{a_j}$, whose
+# derivative is $p_j$. Since $\sum_k y^{\text{ls}}_k = 1$,
+# $L_{b,t} = -\sum_k y^{\text{ls}}_k a_k + \operatorname{LSE}(a)$, and so $\partial L_{b,t}/\partial a_j = p_j - y^{\text{ls}}_j$.
 # With the mean (2.10) and an upstream gradient $\bar L$ (usually 1):
 #
 # $$
-# \bar z_{b,t} = \bar L \, (p_{b,t} - q_{b,t}) \, \frac{m_{b,t}}{N}
+# \bar a_{b,t} = \bar L \, (p_{b,t} - y^{\text{ls}}_{b,t}) \, \frac{M_{b,t}}{N}
 # \tag{2.11}
 # $$
 #
@@ -358,7 +362,7 @@ print("each real token's gradient sums to 0 over V (p and q are distributions):"
 
 # %% [markdown]
 # With label smoothing the best prediction is no longer one-hot: the loss is smallest at
-# $p = q$, where the gradient (2.11) vanishes. Let us confirm both the minimum and, if
+# $p = y^{\text{ls}}$, where the gradient (2.11) vanishes. Let us confirm both the minimum and, if
 # PyTorch is installed, that our numbers equal `torch.nn.functional.cross_entropy` with
 # `label_smoothing` (padding marked with `ignore_index`):
 
@@ -400,7 +404,7 @@ print(format_table([r for c in chosen for r in suite.run(c)]))
 # ### Exercise: `softmax_cross_entropy_backward`
 #
 # Write the backward of the masked mean cross-entropy (no label smoothing here, so
-# $q = \text{onehot}(y)$). The cache holds the raw `logits` and their log-probabilities
+# $y^{\text{ls}} = \text{onehot}(y)$). The cache holds the raw `logits` and their log-probabilities
 # `logp` (2.7), the `targets`, the float `mask` and `n` $= N$. Return `dlogits`
 # (eq. 2.11). Take $p$ from `logp`, or compute it from `logits` with the max shift (2.5):
 # the grader also tries logits around $\pm 1000$, where an unshifted `exp` fails.
@@ -433,14 +437,14 @@ def softmax_cross_entropy_backward(dloss, cache):
                                    before exp (eq. 2.5) ...
         cache.logp      (B, T, V)  ... or read it off log p = log_softmax(z) (eq. 2.7)
         cache.targets   (B, T)     the target class ids y (0 at padding)
-        cache.mask      (B, T)     m: 1.0 on real tokens, 0.0 on padding
+        cache.mask      (B, T)     M: 1.0 on real tokens, 0.0 on padding
         cache.n         0-d        N, the number of real tokens (at least 1; eq. 2.10)
         cache.eps       float      label smoothing, 0 here: q = onehot(y)
         cache.nll_sum, cache.n_tokens  0-d  for perplexity; not needed here
-    Returns dlogits (B, T, V): dloss * (p - onehot(y)) * m / N per token (eq. 2.11).
+    Returns dlogits (B, T, V): dloss * (p - onehot(y)) * M / N per token (eq. 2.11).
     """
     raise NotImplementedError(
-        "write eq. 2.5 (p = softmax(logits), max-shifted) and eq. 2.11: dlogits = (p - onehot(y)) m / N"
+        "write eq. 2.5 (p = softmax(logits), max-shifted) and eq. 2.11: dlogits = (p - onehot(y)) M / N"
     )
 
 
@@ -456,12 +460,12 @@ report = check(solutions.softmax_cross_entropy_backward)
 # %% [markdown]
 # ### Exercise: `label_smoothed_cross_entropy_backward`
 #
-# Now with label smoothing, $\varepsilon = 0.1$ (`cache.eps`): the target distribution is $q$
-# of (2.9), and the gradient (2.11) is $\bar L\,(p - q)\, m / N$. Mind how $q$ spreads
-# $\varepsilon$: over all $V$ classes, the target included, as PyTorch does — not over the
-# $V - 1$ others, which is the other convention in the literature. The grader runs the same
+# Now with label smoothing, $\varepsilon_{\text{ls}} = 0.1$ (`cache.eps`): the target distribution is $y^{\text{ls}}$
+# of (2.9), and the gradient (2.11) is $\bar L\,(p - y^{\text{ls}})\, M / N$. Mind how $y^{\text{ls}}$ spreads
+# $\varepsilon_{\text{ls}}$: over all $|\mathcal V|$ classes, the target included, as PyTorch does — not over the
+# $|\mathcal V| - 1$ others, which is the other convention in the literature. The grader runs the same
 # forward, `losses.softmax_cross_entropy_forward`, with `label_smoothing=0.1`, and grades your
-# function against the same library backward, which handles every $\varepsilon$.
+# function against the same library backward, which handles every $\varepsilon_{\text{ls}}$.
 
 # %%
 def label_smoothed_cross_entropy_backward(dloss, cache):
@@ -473,16 +477,16 @@ def label_smoothed_cross_entropy_backward(dloss, cache):
         cache.logits    (B, T, V)  the raw scores z
         cache.logp      (B, T, V)  log p = log_softmax(z) (eq. 2.7): p = exp(logp)
         cache.targets   (B, T)     the target class ids y (0 at padding)
-        cache.mask      (B, T)     m: 1.0 on real tokens, 0.0 on padding
+        cache.mask      (B, T)     M: 1.0 on real tokens, 0.0 on padding
         cache.n         0-d        N, the number of real tokens (at least 1; eq. 2.10)
         cache.eps       float      label smoothing, > 0 here: eps / V of the mass goes to every
                                    class, the target included (eq. 2.9)
         cache.nll_sum, cache.n_tokens  0-d  for perplexity; not needed here
-    Returns dlogits (B, T, V): dloss * (p - q) * m / N per token, with
+    Returns dlogits (B, T, V): dloss * (p - q) * M / N per token, with
     q = (1 - eps) onehot(y) + eps / V (eq. 2.9, 2.11).
     """
     raise NotImplementedError(
-        "write eq. 2.9 first: q = (1 - eps) onehot(y) + eps / V, then eq. 2.11: dlogits = (p - q) m / N"
+        "write eq. 2.9 first: q = (1 - eps) onehot(y) + eps / V, then eq. 2.11: dlogits = (p - q) M / N"
     )
 
 
@@ -497,7 +501,7 @@ report = check(solutions.softmax_cross_entropy_backward, exercise="label_smoothe
 
 # %% [markdown]
 # Here is the library's own version, to compare with both of yours. It reads $p = e^{\log p}$
-# off the cache, handles every $\varepsilon$ ($q$ of eq. 2.9), and builds $(p - q)\, m / N$
+# off the cache, handles every $\varepsilon_{\text{ls}}$ ($y^{\text{ls}}$ of eq. 2.9), and builds $(p - y^{\text{ls}})\, M / N$
 # in one buffer, term by term:
 
 # %%
@@ -518,8 +522,8 @@ show(losses.softmax_cross_entropy_backward)
 # their gradient exactly zero. Explain both from (2.10)–(2.11). Why divide by the number of
 # real tokens $N$ rather than by $B \cdot T$?
 #
-# **Q2.3.** With label smoothing $\varepsilon = 0.1$, the "confident" logits (10 on the
-# target) gave a higher loss and a non-zero gradient, while logits $\log q$ gave a zero
+# **Q2.3.** With label smoothing $\varepsilon_{\text{ls}} = 0.1$, the "confident" logits (10 on the
+# target) gave a higher loss and a non-zero gradient, while logits $\log y^{\text{ls}}$ gave a zero
 # gradient. Why is a one-hot prediction no longer optimal, and which way does (2.11) push the
 # target's logit of a confident model?
 
@@ -532,8 +536,8 @@ show(losses.softmax_cross_entropy_backward)
 #   row at zero (2.4).
 # - Softmax and log-softmax with the max shift (2.5, 2.7); their backward passes need one
 #   reduction per row, never the Jacobian (2.6, 2.8).
-# - Cross-entropy with label smoothing $-\sum_k q_k \log p_k$ (2.9), averaged over real
-#   tokens (2.10), has gradient $(p - q)\, m / N$ (2.11).
+# - Cross-entropy with label smoothing $-\sum_k y^{\text{ls}}_k \log p_k$ (2.9), averaged over real
+#   tokens (2.10), has gradient $(p - y^{\text{ls}})\, M / N$ (2.11).
 #
 # **Next:** [lesson 03](03_rnn_bptt.ipynb) — a network with memory: the recurrent neural
 # network and backpropagation through time.

@@ -194,11 +194,11 @@ show(rnn.rnn_step_backward)
 # (3.5), and accumulate the parameter gradients (3.6).
 #
 # **Padding.** A batch holds sequences of different lengths, padded to a common $T$. With
-# $m_t = 1$ on a row's real tokens and $0$ on its padding, a padded step must not change
+# the mask $M_t = 1$ on a row's real tokens and $0$ on its padding, a padded step must not change
 # anything:
 #
 # $$
-# m_t = 0:\quad h_t = h_{t-1}, \qquad y_t = m_t\, h_t = 0
+# M_t = 0:\quad h_t = h_{t-1}, \qquad y_t = M_t\, h_t = 0
 # \tag{3.8}
 # $$
 #
@@ -208,7 +208,7 @@ show(rnn.rnn_step_backward)
 # $\bar y_t$ goes nowhere: only the carried gradient passes on, unchanged:
 #
 # $$
-# m_t = 0:\quad \bar a_t = 0, \qquad \bar h^{\text{rec}}_{t-1} = \bar h^{\text{rec}}_t
+# M_t = 0:\quad \bar a_t = 0, \qquad \bar h^{\text{rec}}_{t-1} = \bar h^{\text{rec}}_t
 # \tag{3.9}
 # $$
 
@@ -250,7 +250,7 @@ def rnn_backward(dout, cache):
     cache (minis2s.functional.rnn.RNNCache, from rnn_forward):
         cache.step(t)  step t's own RNNStepCache: pass it to a step backward (yours from the
                        previous exercise, or minis2s.exercises.solutions.rnn_step_backward)
-        cache.mask     (B, T, 1) bool  m_t: True on real tokens (each row real, then padded)
+        cache.mask     (B, T, 1) bool  M_t: True on real tokens (each row real, then padded)
         cache.x        (B, T, D)
         cache.h0       (B, H)
         cache.Wx       (H, D)
@@ -259,7 +259,7 @@ def rnn_backward(dout, cache):
     Returns dx (B, T, D), dh0 (B, H), dWx (H, D), dWh (H, H), dbx (H,), dbh (H,).
     """
     raise NotImplementedError(
-        "write eq. 3.7 first: loop t from T-1 down to 0, dh = dh + m_t dhs_t, and send m_t dh through a step backward"
+        "write eq. 3.7 first: loop t from T-1 down to 0, dh = dh + M_t dhs_t, and send M_t dh through a step backward"
     )
 
 
@@ -323,13 +323,13 @@ print(format_table([r for c in suite.CASES if c.name in names for r in suite.run
 # $$
 # \bar h_t \;=\; \bar h_T \prod_{s=T}^{t+1} \operatorname{diag}(1 - h_s^2)\, W_h,
 # \qquad
-# \lVert \bar h_t \rVert \;\le\; \lVert \bar h_T \rVert \,\bigl(\sigma_{\max}(W_h)\bigr)^{T-t}
+# \lVert \bar h_t \rVert \;\le\; \lVert \bar h_T \rVert \,\lVert W_h \rVert_2^{\,T-t}
 # \qquad \text{(not implemented in code)}
 # \tag{3.10}
 # $$
 #
 # since $0 < 1 - h^2 \le 1$. A product of $T - t$ similar matrices behaves like a power: when
-# the largest singular value of $W_h$ is below 1 the gradient **vanishes** exponentially, and
+# the largest singular value of $W_h$, its spectral norm $\lVert W_h \rVert_2$, is below 1 the gradient **vanishes** exponentially, and
 # the RNN cannot learn dependencies longer than a few steps; when $W_h$ is large the gradient
 # can **explode** (a large $W_h$ is necessary, not sufficient: the tanh may saturate and
 # damp it).
@@ -391,7 +391,7 @@ plt.show()
 # together, as one long vector:
 #
 # $$
-# \lVert g \rVert = \sqrt{\textstyle\sum_{\text{arrays } G} \sum G^2}
+# \lVert g \rVert = \sqrt{\textstyle\sum_{\text{arrays } \bar W} \sum \bar W^2}
 # \tag{3.11}
 # $$
 #
@@ -406,7 +406,7 @@ plt.show()
 # each entry:
 #
 # $$
-# g \leftarrow \operatorname{clip}(g, -c, c)
+# g \leftarrow \operatorname{clip}(g, -\text{clip\_value}, \text{clip\_value})
 # \tag{3.13}
 # $$
 #

@@ -231,7 +231,7 @@ report = check(solutions.lstm_step_backward)
 # eq. 3.8 and 3.9, for both states:
 #
 # $$
-# m_t = 0:\quad h_t = h_{t-1},\ c_t = c_{t-1},\ y_t = 0; \qquad
+# M_t = 0:\quad h_t = h_{t-1},\ c_t = c_{t-1},\ y_t = 0; \qquad
 # \text{backward } \bar a_t = 0,\ (\bar h, \bar c) \text{ pass the step unchanged}
 # \tag{4.11}
 # $$
@@ -276,7 +276,7 @@ def lstm_backward(dout, cache):
     cache (minis2s.functional.lstm.LSTMCache, from lstm_forward):
         cache.step(t)  step t's own LSTMStepCache: pass it to a step backward (yours from the
                        previous exercise, or minis2s.exercises.solutions.lstm_step_backward)
-        cache.mask     (B, T, 1) bool  m_t: True on real tokens (each row real, then padded)
+        cache.mask     (B, T, 1) bool  M_t: True on real tokens (each row real, then padded)
         cache.x        (B, T, D)
         cache.h0       (B, H)
         cache.Wx       (4H, D)
@@ -286,8 +286,8 @@ def lstm_backward(dout, cache):
     Returns dx (B, T, D), dh0 (B, H), dc0 (B, H), dWx (4H, D), dWh (4H, H), dbx (4H,), dbh (4H,).
     """
     raise NotImplementedError(
-        "write eq. 4.11 first: loop t from T-1 down to 0, dh = dh + m_t dhs_t, send (m_t dh, m_t dc) "
-        "through a step backward, and pass (dh, dc) unchanged where m_t = 0"
+        "write eq. 4.11 first: loop t from T-1 down to 0, dh = dh + M_t dhs_t, send (M_t dh, M_t dc) "
+        "through a step backward, and pass (dh, dc) unchanged where M_t = 0"
     )
 
 

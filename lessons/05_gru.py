@@ -259,7 +259,7 @@ report = check(solutions.gru_step_backward)
 # step, so their gradients add; and a padded step is the identity:
 #
 # $$
-# m_t = 0:\quad h_t = h_{t-1},\ y_t = 0; \qquad
+# M_t = 0:\quad h_t = h_{t-1},\ y_t = 0; \qquad
 # \text{backward } \bar a^x_t = \bar a^h_t = 0,\ \bar h \text{ passes the step unchanged}
 # \tag{5.9}
 # $$
@@ -300,7 +300,7 @@ def gru_backward(dout, cache):
     cache (minis2s.functional.gru.GRUCache, from gru_forward):
         cache.step(t)  step t's own GRUStepCache: pass it to a step backward (yours from the
                        previous exercise, or minis2s.exercises.solutions.gru_step_backward)
-        cache.mask     (B, T, 1) bool  m_t: True on real tokens (each row real, then padded)
+        cache.mask     (B, T, 1) bool  M_t: True on real tokens (each row real, then padded)
         cache.x        (B, T, D)
         cache.h0       (B, H)
         cache.Wx       (3H, D)
@@ -310,8 +310,8 @@ def gru_backward(dout, cache):
     Returns dx (B, T, D), dh0 (B, H), dWx (3H, D), dWh (3H, H), dbx (3H,), dbh (3H,).
     """
     raise NotImplementedError(
-        "write eq. 5.9 first: loop t from T-1 down to 0, dh = dh + m_t dhs_t, send m_t dh through a "
-        "step backward, and pass dh unchanged where m_t = 0"
+        "write eq. 5.9 first: loop t from T-1 down to 0, dh = dh + M_t dhs_t, send M_t dh through a "
+        "step backward, and pass dh unchanged where M_t = 0"
     )
 
 

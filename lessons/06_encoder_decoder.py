@@ -25,7 +25,7 @@
 # - greedy decoding (eq. 6.10), and what it gets wrong without attention.
 #
 # Shapes: B batch, S source length, T target length, D embedding size, H hidden size,
-# V vocabulary.
+# V vocabulary size ($|\mathcal V|$ in the math).
 #
 # The first cell keeps NumPy's matrix library (BLAS) to one thread; lesson 11 explains why.
 
@@ -102,12 +102,12 @@ for field in ("src", "tgt_in", "tgt_out", "tgt_mask"):
 # the *bridge*, a tanh layer $s_0 = \tanh(h_S W_b^{\top} + b_b)$. At
 # step $t$ it reads the embedding $e_t$ of the token fed to it — the previous target token
 # $y_{t-1}$, with $y_0 = $ `<sos>` — updates its state, and scores every vocabulary token
-# from the *readout* $z_t$:
+# from the *readout input* $\zeta_t$ (zeta; code `z`):
 #
 # $$
 # s_t = \operatorname{cell}_{\text{dec}}(e_t,\ s_{t-1}), \qquad
-# z_t = [\,s_t;\ e_t\,], \qquad
-# p(\cdot \mid y_{<t}, x) = \operatorname{softmax}(z_t\, W_{\text{out}}^{\top} + b_{\text{out}})
+# \zeta_t = [\,s_t;\ e_t\,], \qquad
+# p(\cdot \mid y_{<t}, x) = \operatorname{softmax}(\zeta_t\, W_{\text{out}}^{\top} + b_{\text{out}})
 # \tag{6.3}
 # $$
 #
@@ -117,7 +117,7 @@ for field in ("src", "tgt_in", "tgt_out", "tgt_mask"):
 # masked cross-entropy of lesson 02 (eq. 2.9):
 #
 # $$
-# L = -\frac{1}{N} \sum_{b} \sum_{t=1}^{T} m_{bt} \log p\bigl(y_{bt} \mid y_{b,<t}, x_b\bigr)
+# L = -\frac{1}{N} \sum_{b} \sum_{t=1}^{T} M_{bt} \log p\bigl(y_{bt} \mid y_{b,<t}, x_b\bigr)
 # \tag{6.4}
 # $$
 #
@@ -148,7 +148,7 @@ print(f"{model.n_params:,} parameters")
 # %% [markdown]
 # `enc.l0.f.*` is the encoder's layer 0, forward direction; `dec.l0.*` the decoder's cell;
 # `bridge.l0.h.*` the bridge; `out.*` the output layer $W_{\text{out}}, b_{\text{out}}$,
-# whose input is $z_t = [s_t; e_t]$ of size $H + D = 80$.
+# whose input is $\zeta_t = [s_t; e_t]$ of size $H + D = 80$.
 #
 # The encoder is (6.2) over all layers (one here), written with the cells and sequence
 # functions of lessons 03–05 and the embedding of lesson 02:
@@ -158,7 +158,7 @@ show(encoder.encoder_forward)
 
 # %% [markdown]
 # A decoder step is (6.3): the cell of lessons 03–05 on $e_t$ and $s_{t-1}$, then
-# $z_t = [s_t; e_t]$. The readout is an affine map (eq. 2.1) — or, with tied embeddings, a
+# $\zeta_t = [s_t; e_t]$. The readout is an affine map (eq. 2.1) — or, with tied embeddings, a
 # projection followed by the target embedding matrix used as output weights:
 
 # %%
@@ -176,7 +176,7 @@ show(Seq2Seq.forward_backward)
 # %% [markdown]
 # **Backward through the decoder.** The decoder is an RNN whose state also feeds the
 # readout, so backward is BPTT (lesson 03): step $t$ receives the gradient of its readout
-# $\bar z_t$ and the gradient $\bar s_t$ arriving from step $t+1$, and passes $\bar s_{t-1}$
+# $\bar\zeta_t$ and the gradient $\bar s_t$ arriving from step $t+1$, and passes $\bar s_{t-1}$
 # on. What comes out at $t = 0$ is $\bar s_0$, the gradient of the bridge's output; the
 # bridge turns it into the gradient of the encoder's final state, and the encoder runs its
 # own BPTT from there. Without attention that final state is the **only** path from the
@@ -202,7 +202,7 @@ show(decoder.decoder_backward, encoder.encoder_backward)
 # \tilde y_{t-1} =
 # \begin{cases}
 # y_{t-1} & \text{with probability } \rho \\
-# \hat y_{t-1} = \arg\max_v \,\text{logits}_{t-1, v} & \text{otherwise}
+# \hat y_{t-1} = \arg\max_k \,\text{logits}_{t-1, k} & \text{otherwise}
 # \end{cases}
 # \qquad e_t = E^{\text{tgt}}_{\tilde y_{t-1}}
 # \tag{6.5}
@@ -264,10 +264,11 @@ for h, f in zip(half, full):
 # **The ratio's schedule.** A constant $\rho < 1$ from the first step feeds an untrained
 # model's garbage back to itself. Scheduled sampling starts at $\rho = 1$ and lowers it as
 # the model improves. minis2s's trainer moves it linearly from `teacher_forcing` ($\rho_0$)
-# to `teacher_forcing_final` ($\rho_K$) over the $K$ steps of the run:
+# to `teacher_forcing_final` ($\rho_{\text{final}}$) over the $\text{total}$ steps of the run
+# ($t$ the steps so far):
 #
 # $$
-# \rho_k = \rho_0 + \min\!\Big(1, \frac{k}{K}\Big)\,(\rho_K - \rho_0)
+# \rho_t = \rho_0 + \min\!\Big(1, \frac{t}{\text{total}}\Big)\,(\rho_{\text{final}} - \rho_0)
 # \tag{6.7}
 # $$
 #
@@ -287,25 +288,26 @@ print([round(train.teacher_forcing_at(tc, k, 1000), 3) for k in (0, 250, 500, 10
 #
 # Training repeats four things: draw a batch, run `forward_backward` (the loss (6.4) and
 # every gradient), clip the gradients' global norm (eq. 3.11–3.12), and move the
-# parameters against the gradient. With parameter $p$, gradient $g$ and learning rate
+# parameters against the gradient. With parameters $\theta$, gradient $g$ and learning rate
 # $\eta$, **stochastic gradient descent** (SGD; stochastic because $g$ comes from one
 # batch) steps
 #
 # $$
-# p \leftarrow p - \eta\, g
+# \theta \leftarrow \theta - \eta\, g
 # \tag{6.8}
 # $$
 #
-# On this model plain SGD stalls: the loss sits on a plateau near 2.6 nats for thousands
-# of steps (try it below with `momentum=0.0`). **Momentum** (Polyak) keeps a velocity $u$,
+# On this model plain SGD stalls: run with learning rates from 1 to 3, the loss still sat
+# near 2.6 nats after 2000 steps (try it below with `momentum=0.0`). **Momentum** (Polyak)
+# keeps a velocity $m$,
 # a running sum of past gradients that decays by $\mu$ per step:
 #
 # $$
-# u \leftarrow \mu\, u + g, \qquad p \leftarrow p - \eta\, u
+# m \leftarrow \mu\, m + g, \qquad \theta \leftarrow \theta - \eta\, m
 # \tag{6.9}
 # $$
 #
-# On a constant gradient $u$ grows to $g / (1 - \mu)$: with $\mu = 0.9$ the step is ten
+# On a constant gradient $m$ grows to $g / (1 - \mu)$: with $\mu = 0.9$ the step is ten
 # times SGD's along directions where the gradient keeps its sign, while components that
 # flip sign from step to step cancel out. `minis2s.optim.SGD` does (6.8)–(6.9) in place on
 # `model.params` — the model holds references to those arrays, so an update must never
@@ -358,7 +360,7 @@ print(f"training loss: first {window} steps {losses[:window].mean():.3f}, last {
 # $2S + 10$):
 #
 # $$
-# \hat y_t = \arg\max_{v}\; \log p\bigl(v \mid \hat y_{<t},\, x\bigr), \qquad \hat y_0 = \texttt{<sos>}
+# \hat y_t = \arg\max_{k}\; \log p\bigl(k \mid \hat y_{<t},\, x\bigr), \qquad \hat y_0 = \texttt{<sos>}
 # \tag{6.10}
 # $$
 #

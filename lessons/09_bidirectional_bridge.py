@@ -180,7 +180,7 @@ print(f"(all {len(results)} checks, every weight and bias of both directions: wo
 # of the source; with attention it still sets the decoder off in the right direction. The
 # encoder's final states have a different size ($2H$ when bidirectional), and an LSTM's
 # cell state is unbounded, so minis2s maps them with one tanh layer per decoder layer $l$
-# (and, for LSTMs, a second one for the cell state; $c_t$ stays the attention context):
+# (and, for LSTMs, a second one for the cell state):
 #
 # $$
 # s_0^{(l)} = \tanh\Bigl(\bigl[\,\overrightarrow{h}^{(l)}_{\text{final}};\ \overleftarrow{h}^{(l)}_{\text{final}}\,\bigr]\, W^{(l)\top} + b^{(l)}\Bigr)
@@ -262,7 +262,7 @@ show(bridge.bridge_state_backward, decoder.bridge_forward, decoder.bridge_backwa
 # quantity used twice add (1.1):
 #
 # $$
-# \bar h_s = \underbrace{\sum_t \alpha_{ts}\,\bar c_t \;+\; W_k^{\top}\sum_t \bar k'_{ts}}_{\text{attention}},
+# \bar h_s = \underbrace{\sum_t \alpha_{ts}\,\overline{\mathrm{ctx}}_t \;+\; W_k^{\top}\sum_t \bar k'_{ts}}_{\text{attention}},
 # \qquad
 # \bar h_{\text{final}} = \underbrace{\bar a\, W}_{\text{bridge}} \;\;\text{(eq. 9.5)}, \qquad
 # \bar\theta_{\text{enc}} = \text{BPTT of both}

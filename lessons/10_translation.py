@@ -72,7 +72,7 @@ SKIPPED = "(skipped: this cell needs Multi30k -- see the first cell)"
 #
 # Word-level vocabularies are built from the training split; a word seen fewer than
 # `min_freq` times becomes `<unk>`. A vocabulary is a trade-off: each extra word is
-# another row of the output layer, whose cost grows linearly with $V$ (lesson 11), while
+# another row of the output layer, whose cost grows linearly with $|\mathcal V|$ (lesson 11), while
 # every `<unk>` in a reference is a word the model can never produce. In fast mode we keep
 # the 3,000 most frequent words on each side.
 
@@ -97,11 +97,11 @@ else:
 #
 # A batch is padded to its longest sentence, and the model spends time on every padded
 # position (the loss and attention ignore them, but the matrix products do not). Over an
-# epoch, with $B_k$ sentences in batch $k$, $T_k$ its longest length and $L_i$ the real
+# epoch, with $B_k$ sentences in batch $k$, $T_k$ its longest length and $\lvert x_i \rvert$ the real
 # lengths, the wasted share is
 #
 # $$
-# \text{padding share} = \frac{\sum_k \bigl(B_k T_k - \sum_{i \in k} L_i\bigr)}{\sum_k B_k T_k}
+# \text{padding share} = \frac{\sum_k \bigl(B_k T_k - \sum_{i \in k} \lvert x_i \rvert\bigr)}{\sum_k B_k T_k}
 # \tag{10.1}
 # $$
 #
@@ -189,20 +189,21 @@ else:
 # \tag{10.2}
 # $$
 #
-# and a token that looks best now can force a poor continuation. Searching all $V^T$
+# and a token that looks best now can force a poor continuation. Searching all $|\mathcal V|^T$
 # sequences is out of the question; **beam search** keeps the $k$ best partial hypotheses
-# (the *beam*) instead of one. At each step every hypothesis $h$ is extended by every token
-# $v$,
+# (the *beam*) instead of one. A hypothesis is written $\hat y$, as the model's output is in
+# (6.10); $y$ is a target token, and a reference. At each step every hypothesis $\hat y$ is
+# extended by every token $y \in \mathcal V$,
 #
 # $$
-# \log P(h\,v \mid x) = \log P(h \mid x) + \log p(v \mid h, x)
+# \log P(\hat y\,y \mid x) = \log P(\hat y \mid x) + \log p(y \mid \hat y, x)
 # \tag{10.3}
 # $$
 #
-# and of the $k \cdot V$ candidates the $k$ best survive:
+# and of the $k \cdot |\mathcal V|$ candidates the $k$ best survive:
 #
 # $$
-# \text{beam}_{t} = \operatorname{top-}k \bigl\{\, h\,v : h \in \text{beam}_{t-1},\ v \in V \,\bigr\}
+# \text{beam}_{t} = \operatorname{top-}k \bigl\{\, \hat y\,y : \hat y \in \text{beam}_{t-1},\ y \in \mathcal V \,\bigr\}
 # \quad \text{by (10.3)}
 # \tag{10.4}
 # $$
@@ -216,18 +217,19 @@ else:
 # length penalty:
 #
 # $$
-# \operatorname{lp}(Y) = \left(\frac{5 + |Y|}{6}\right)^{\alpha}
+# \operatorname{lp}(\hat y) = \left(\frac{5 + |\hat y|}{6}\right)^{\omega}
 # \tag{10.5}
 # $$
 #
 # $$
-# \operatorname{score}(Y) = \frac{\log P(Y \mid X)}{\operatorname{lp}(Y)}
+# \operatorname{score}(\hat y) = \frac{\log P(\hat y \mid x)}{\operatorname{lp}(\hat y)}
 # \tag{10.6}
 # $$
 #
-# $\alpha = 0$ is the plain log-probability; larger $\alpha$ favours longer outputs (GNMT
+# $\omega = 0$ (code `alpha`, GNMT's $\alpha$; here $\alpha$ stays the attention weights) is
+# the plain log-probability; larger $\omega$ favours longer outputs (GNMT
 # uses 0.6–0.7). minis2s's beam search runs a whole batch at once: each step scores
-# all $k \cdot V$ extensions of every sentence on the device, and only the $2k$ best per
+# all $k \cdot |\mathcal V|$ extensions of every sentence on the device, and only the $2k$ best per
 # sentence come back to the host for the bookkeeping.
 #
 # Below, `beam_search` is the loop, and each of its steps is four pieces. `_expand` adds
@@ -252,7 +254,7 @@ else:
 # finished list with those of the library's pieces (`_expand`, `best_n`,
 # `_Beams.retire_and_keep`) on three steps where `<eos>` is among the best, one slot has
 # several good children, and a hypothesis of another length has already finished. Watch
-# for: the best over all $k V$ extensions together, the length penalty, and what happens
+# for: the best over all $k |\mathcal V|$ extensions together, the length penalty, and what happens
 # to an extension that ends in `<eos>`.
 #
 # The cell below holds the stub from `minis2s.exercises.stubs`. Replace the
@@ -270,21 +272,21 @@ from minis2s.exercises import check, references
 def beam_search_step(scores, logp, finished, t, eos_id, alpha):
     """One step of beam search for one sentence with k slots (lesson 10, eq. 10.3-10.6).
 
-    scores: (k,) log P(h | x) of the live hypotheses (eq. 10.2), -inf for an empty slot.
-    logp: (k, V) log p(v | h, x) of the next token for each slot.
+    scores: (k,) log P(y^ | x) of the live hypotheses y^ (eq. 10.2), -inf for an empty slot.
+    logp: (k, V) log p(y | y^, x) of the next token y for each slot.
     finished: a list of (score eq. 10.6, log P, length) of the hypotheses set aside so far,
         fewer than k of them; length counts the tokens with <eos>.
     t: the step, 0 for the first: a hypothesis that ends in <eos> now has length t + 1.
-    Walk the extensions of all slots together, best first, ties to the lower index j V + v
-    (eq. 10.3-10.4): an <eos> among the k best is appended to finished as
-    (log P / ((5 + length) / 6)^alpha, log P, length) (eq. 10.5-10.6); the first k extensions
-    that are not <eos> become the new live hypotheses.
+    Walk the extensions of all slots together, best first, ties to the lower index j V + y
+    (slot j, token y; eq. 10.3-10.4): an <eos> among the k best is appended to finished as
+    (log P / ((5 + length) / 6)^alpha, log P, length) (eq. 10.5-10.6, alpha the lesson's omega);
+    the first k extensions that are not <eos> become the new live hypotheses.
     Returns parents (k,) ints, tokens (k,) ints, new scores (k,), finished (the list, appended to).
     Unfilled slots: parent 0, token eos_id, score -inf. Once finished holds k hypotheses the
     sentence is done: every new score is -inf.
     """
     raise NotImplementedError(
-        "write eq. 10.3 first: cand[j, v] = scores[j] + logp[j, v], then take the best over all k V entries together"
+        "write eq. 10.3 first: cand[j, y] = scores[j] + logp[j, y], then take the best over all k V entries together"
     )
 
 
@@ -303,7 +305,7 @@ show(decode.length_penalty, decode.beam_search, decode._expand, decode._Beams, d
 
 # %% [markdown]
 # We decode the same validation sentences greedily and with a beam of 5 at three values of
-# $\alpha$, and compare corpus BLEU (section 5), the mean log-probability of the output
+# $\omega$, and compare corpus BLEU (section 5), the mean log-probability of the output
 # (10.2) and the output length relative to the references:
 
 # %%
@@ -346,12 +348,12 @@ else:
         print(f"{label:22s} {corpus_bleu(hyps, refs).score:6.2f} {scores.mean():16.3f} {length:19.3f}")
 
 # %% [markdown]
-# Beam search with $\alpha = 0$ finds outputs of higher probability than greedy search —
+# Beam search with $\omega = 0$ finds outputs of higher probability than greedy search —
 # it is the better *search* — and they are shorter. Whether that buys BLEU depends on how
 # well the model's probabilities agree with the references: for a well-trained model beam
 # search typically adds a BLEU point or so; for a model trained for seconds, which puts
 # too much probability on short generic captions, the better search can even lose.
-# Raising $\alpha$ lengthens the outputs back towards the references' length. Search
+# Raising $\omega$ lengthens the outputs back towards the references' length. Search
 # quality and model quality are different things; a decoder can only find what the model
 # believes.
 #
@@ -362,7 +364,7 @@ else:
 # often as it occurs in (the best) reference — the **clip**:
 #
 # $$
-# \text{count}_{\text{clip}}(g) = \min\Bigl(\text{count}_{h}(g),\ \max_k \text{count}_{r_k}(g)\Bigr)
+# \text{count}_{\text{clip}}(g) = \min\Bigl(\text{count}_{\hat y}(g),\ \max_k \text{count}_{y^{(k)}}(g)\Bigr)
 # \tag{10.7}
 # $$
 #
@@ -370,17 +372,18 @@ else:
 # (corpus BLEU is not a mean of sentence BLEUs):
 #
 # $$
-# p_n = \frac{\sum_{\text{sentences}} \sum_{g \in n\text{-grams}(h)} \text{count}_{\text{clip}}(g)}
-#            {\sum_{\text{sentences}} \sum_{g \in n\text{-grams}(h)} \text{count}_{h}(g)}
+# p_n = \frac{\sum_{\text{sentences}} \sum_{g \in n\text{-grams}(\hat y)} \text{count}_{\text{clip}}(g)}
+#            {\sum_{\text{sentences}} \sum_{g \in n\text{-grams}(\hat y)} \text{count}_{\hat y}(g)}
 # \tag{10.8}
 # $$
 #
 # Precision cannot see missing words — a one-word hypothesis can be perfectly precise — so
-# short output pays a **brevity penalty**, with $c$ the total hypothesis length and $r$ the
-# total reference length (per sentence, the reference length closest to the hypothesis'):
+# short output pays a **brevity penalty**, with $|\hat Y|$ the total hypothesis length and
+# $|Y|$ the total reference length (per sentence, the reference length closest to the
+# hypothesis'; $\hat Y$ and $Y$ are the corpus's hypotheses and references):
 #
 # $$
-# \text{BP} = \begin{cases} 1 & c \ge r \\ e^{\,1 - r/c} & c < r \end{cases}
+# \text{BP} = \begin{cases} 1 & |\hat Y| \ge |Y| \\ e^{\,1 - |Y|/|\hat Y|} & |\hat Y| < |Y| \end{cases}
 # \tag{10.9}
 # $$
 #
@@ -396,7 +399,7 @@ else:
 # without a match $p_n = 1 / (2^i \cdot \text{total}_n)$:
 #
 # $$
-# p_n \leftarrow \frac{1}{2^{i}\, \sum \text{count}_h} \quad \text{for the } i\text{-th order with no match}
+# p_n \leftarrow \frac{1}{2^{i}\, \sum \text{count}_{\hat y}} \quad \text{for the } i\text{-th order with no match}
 # \tag{10.11}
 # $$
 #
@@ -409,7 +412,7 @@ else:
 # reference per sentence. The grader compares your score, precisions and brevity penalty
 # with `metrics.corpus_bleu(..., smooth="none")` (itself checked against sacrebleu below) on
 # three small corpora with repeated words and short hypotheses. Watch for: the clip (10.7),
-# sums over the corpus before dividing (10.8), and which length is $r$ and which $c$ (10.9).
+# sums over the corpus before dividing (10.8), and which length is $|Y|$ and which $|\hat Y|$ (10.9).
 #
 # The cell below holds the stub from `minis2s.exercises.stubs`. Replace the
 # `raise NotImplementedError(...)` with your code and run the cell: `check` runs your
@@ -499,8 +502,8 @@ if sacrebleu is not None:
 #
 # The loss is the mean negative log-likelihood per target token (natural log). Its
 # exponential, the **perplexity**, reads as an effective number of choices: a model that
-# spreads its probability uniformly over $V$ tokens has $-\log(1/V) = \log V$ per token and
-# perplexity $V$:
+# spreads its probability uniformly over $|\mathcal V|$ tokens has $-\log(1/|\mathcal V|) = \log |\mathcal V|$ per token
+# and perplexity $|\mathcal V|$:
 #
 # $$
 # \text{PPL} = \exp\Bigl(-\frac{1}{N}\sum_{\text{tokens}} \log p(y_t \mid y_{<t}, x)\Bigr)
@@ -531,8 +534,8 @@ else:
 # BLEU is a **precision**: it counts how much of the hypothesis is in the reference, and
 # only the brevity penalty (10.9), a corpus-wide length ratio, stands in for the missing
 # recall. ROUGE (Lin, 2004), made for summaries, looks from the reference's side too.
-# ROUGE-L scores a sentence by the **longest common subsequence** (LCS) of hypothesis $h$
-# and reference $r$: the longest list of tokens that appear in both *in the same order*,
+# ROUGE-L scores a sentence by the **longest common subsequence** (LCS) of hypothesis $\hat y$
+# and reference $y$: the longest list of tokens that appear in both *in the same order*,
 # gaps allowed ("a man rides a bicycle" and "a man is riding a bike" share "a man a").
 # No contiguous $n$-grams are needed, only the order.
 #
@@ -544,20 +547,20 @@ else:
 # $$
 # \operatorname{LCS}(i, j) = \begin{cases}
 # 0 & i = 0 \text{ or } j = 0 \\
-# \operatorname{LCS}(i - 1, j - 1) + 1 & r_i = h_j \\
+# \operatorname{LCS}(i - 1, j - 1) + 1 & y_i = \hat y_j \\
 # \max\bigl(\operatorname{LCS}(i - 1, j),\ \operatorname{LCS}(i, j - 1)\bigr) & \text{otherwise}
 # \end{cases}
 # \tag{10.13}
 # $$
 #
-# a table of $(|r| + 1) \times (|h| + 1)$ entries, filled row by row in $O(|r|\,|h|)$ time
+# a table of $(|y| + 1) \times (|\hat y| + 1)$ entries, filled row by row in $O(|y|\,|\hat y|)$ time
 # (one row at a time is enough). Divided by the hypothesis length it is a precision, by
 # the reference length a recall, and ROUGE-L is their harmonic mean, the F-measure (Lin's
-# $F_\beta$ with $\beta = 1$, as in the `rouge-score` package):
+# $F$ with precision and recall weighted equally, as in the `rouge-score` package):
 #
 # $$
-# P_{\text{lcs}} = \frac{\operatorname{LCS}(r, h)}{|h|}, \qquad
-# R_{\text{lcs}} = \frac{\operatorname{LCS}(r, h)}{|r|}, \qquad
+# P_{\text{lcs}} = \frac{\operatorname{LCS}(y, \hat y)}{|\hat y|}, \qquad
+# R_{\text{lcs}} = \frac{\operatorname{LCS}(y, \hat y)}{|y|}, \qquad
 # F_{\text{lcs}} = \frac{2\, P_{\text{lcs}} R_{\text{lcs}}}{P_{\text{lcs}} + R_{\text{lcs}}}
 # \tag{10.14}
 # $$
@@ -657,7 +660,7 @@ if rouge_scorer is not None:
 # Answer in a few sentences, from what this lesson printed and derived; the instructors'
 # answers are in [answers.md, lesson 10](answers.md#lesson-10), to read after you have tried.
 #
-# **Q10.1.** In section 4 beam search with $\alpha = 0$ found outputs of higher
+# **Q10.1.** In section 4 beam search with $\omega = 0$ found outputs of higher
 # log-probability than greedy search, and they were shorter. Why does maximising (10.2) favour
 # short outputs, why does a *better* search make it worse, and how does the length penalty
 # (10.5)–(10.6) counter it?

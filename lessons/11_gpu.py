@@ -361,13 +361,13 @@ for group, seconds in sorted(shares.items(), key=lambda kv: -kv[1]):
 
 # %% [markdown]
 # **A cost model.** Count floating-point operations (a multiply-add is 2). The output
-# layer maps each of the $N = B \cdot T$ target positions' readout $z_t$ (size $R$; here
-# $R = H_{\text{dec}} + 2H + D$: state, bidirectional context, embedding) to $V$ scores.
-# Forward is one $(N, R) \times (R, V)$ product; backward two of the same size,
-# $\bar z = \bar\ell\, W$ and $\bar W = \bar\ell^{\top} z$ (eq. 2.2):
+# layer maps each of the $N = B \cdot T$ target positions' readout input $\zeta_t$ (size $R$; here
+# $R = H_{\text{dec}} + 2H + D$: state, bidirectional context, embedding) to $|\mathcal V|$ scores.
+# Forward is one $(N, R) \times (R, |\mathcal V|)$ product; backward two of the same size,
+# $\bar\zeta = \overline{\text{logits}}\, W$ and $\bar W = \overline{\text{logits}}^{\top} \zeta$ (eq. 2.2):
 #
 # $$
-# C_{\text{out}} \approx 2NRV + 4NRV = 6\,N R V
+# \text{FLOP}_{\text{out}} \approx 2NR|\mathcal V| + 4NR|\mathcal V| = 6\,N R\,|\mathcal V|
 # \qquad \text{(not implemented in code)}
 # \tag{11.1}
 # $$
@@ -378,7 +378,7 @@ for group, seconds in sorted(shares.items(), key=lambda kv: -kv[1]):
 # length $S$, forward and backward:
 #
 # $$
-# C_{\text{rec}} \approx 3 \cdot 2\, B\, S\, G H (D + H)
+# \text{FLOP}_{\text{rec}} \approx 3 \cdot 2\, B\, S\, G H (D + H)
 # \qquad\text{in } 2S \text{ sequential steps of small products}
 # \qquad \text{(not implemented in code)}
 # \tag{11.2}
@@ -390,7 +390,7 @@ for group, seconds in sorted(shares.items(), key=lambda kv: -kv[1]):
 # the $P$ parameters per step, bound by memory bandwidth:
 #
 # $$
-# M_{\text{Adam}} \approx 31 \cdot P \cdot 4 \text{ bytes (float32)}
+# \text{bytes}_{\text{Adam}} \approx 31 \cdot P \cdot 4 \text{ bytes (float32)}
 # \qquad \text{(not implemented in code)}
 # \tag{11.3}
 # $$
@@ -415,7 +415,7 @@ print(f"Adam:         P = {model.n_params:,} parameters, {adam_bytes / 1e9:.2f} 
 
 # %% [markdown]
 # Read the two outputs side by side. The **output layer** has the largest operation count
-# — $V$ is in the thousands, $H$ in the hundreds — and it is one large, regular product
+# — $|\mathcal V|$ is in the thousands, $H$ in the hundreds — and it is one large, regular product
 # that runs close to the processor's peak; still, it takes the largest share of the step.
 # This is why vocabulary size is the first lever on speed (lesson 10 capped it), and why
 # large-vocabulary systems use subword units and sampled or adaptive softmaxes. The
@@ -425,7 +425,7 @@ print(f"Adam:         P = {model.n_params:,} parameters, {adam_bytes / 1e9:.2f} 
 # run at nearly the output layer's rate (compare the GFLOP/s figures); with a smaller
 # batch or hidden size the fixed cost of every step takes over, which is one reason
 # recurrent models are trained with batches as large as memory and convergence allow.
-# The softmax and cross-entropy are element-wise, but over $N \times V$ entries, which is
+# The softmax and cross-entropy are element-wise, but over $N \times |\mathcal V|$ entries, which is
 # why they show up at all. **Adam** is a few percent: pure memory traffic, proportional to
 # $P$ and independent of the batch.
 #

@@ -34,8 +34,8 @@
 # - the encoder and decoder layers, gradient-checked and compared with PyTorch's.
 #
 # Shapes: B batch, T target (query) length, S source (key) length, D the model size
-# ($d_{\text{model}}$), h the number of heads, d = D / h the head size, F the feed-forward
-# hidden size.
+# ($d_{\text{model}}$), h the number of heads ($n_h$ in the math: $h$ is a hidden state),
+# d = D / h the head size, F the feed-forward hidden size.
 #
 # **Notation.** Rows are vectors, as in every lesson: a layer is $x W^{\top}$.
 #
@@ -43,13 +43,13 @@
 # |---|---|---|
 # | $t$, $s$ | a query position, a key position | |
 # | $x_t$ | the input at position $t$ $(D)$ | `x`, `query` |
-# | $Q, K, V$ | queries, keys, values: projections of the inputs | `q`, `k`, `v` |
+# | $Q, K, V$ | queries, keys, values: projections of the inputs ($V$ is the values; the vocabulary size is $|\mathcal V|$) | `q`, `k`, `v` |
 # | $Q_j, K_j, V_j$ | head $j$'s slice, $(T, d)$ / $(S, d)$ | `cache.Q[:, j]`, ... |
 # | $\ell_{ts}$ | the score of key $s$ for query $t$ (the softmax's logit) | `scores` (`dl` its gradient) |
-# | $m_{ts}$ | the mask: 1 where query $t$ may see key $s$ | `mask` |
+# | $M_{ts}$ | the mask: 1 where query $t$ may see key $s$ | `mask` |
 # | $\alpha_{ts}$ | attention weight | `weights` |
 # | $C_j$, $C$ | head $j$'s context, the heads side by side | `C` |
-# | $\mu, \sigma, \hat x$ | a row's mean, spread and standardised values | `xhat`, `rstd` $=1/\sigma$ |
+# | $\operatorname{mean}(x), \operatorname{sd}(x), \hat x$ | a row's mean, spread and standardised values ($\sigma$ stays the sigmoid, $\mu$ momentum's coefficient) | `xhat`, `rstd` $=1/\operatorname{sd}$ |
 # | $\gamma, \beta$ | layer norm's gain and bias $(D)$ | `gamma`, `beta` |
 # | $\mathrm{PE}$ | the sinusoidal position table $(T, D)$ | `sinusoidal_table` |
 # | $\bar x$ | the gradient of the loss with respect to $x$ | `dx` |
@@ -129,27 +129,27 @@ for d in (4, 16, 64, 256, 1024):
 #
 # ## 3. Multi-head attention
 #
-# One softmax per query gives one way of averaging. **Multi-head** attention runs $h$
-# attentions side by side, each on its own $d = D/h$ features, so one head can follow
+# One softmax per query gives one way of averaging. **Multi-head** attention runs $n_h$
+# attentions side by side, each on its own $d = D/n_h$ features, so one head can follow
 # syntax while another copies a word. The projections are the usual affine maps (eq. 2.1),
-# then each is cut into $h$ heads:
+# then each is cut into $n_h$ heads:
 #
 # $$
 # Q = x_q W_q^{\top} + b_q,\quad K = x_k W_k^{\top} + b_k,\quad V = x_v W_v^{\top} + b_v,\qquad
-# Q = [\,Q_1 \mid \dots \mid Q_h\,],\ Q_j \in \mathbb{R}^{T \times d}
+# Q = [\,Q_1 \mid \dots \mid Q_{n_h}\,],\ Q_j \in \mathbb{R}^{T \times d}
 # \tag{12.1}
 # $$
 #
 # Each head scores its queries against its keys, scaled, where the mask allows:
 #
 # $$
-# \ell_{ts} = \frac{Q_{j,t}\, K_{j,s}^{\top}}{\sqrt d}\quad\text{where } m_{ts} = 1
+# \ell_{ts} = \frac{Q_{j,t}\, K_{j,s}^{\top}}{\sqrt d}\quad\text{where } M_{ts} = 1
 # \ (\text{key } s \text{ is real, and } s \le t \text{ if causal})
 # \tag{12.2}
 # $$
 #
 # $$
-# \alpha_{ts} = \frac{m_{ts}\, e^{\ell_{ts}}}{\sum_{s'} m_{ts'}\, e^{\ell_{ts'}}}
+# \alpha_{ts} = \frac{M_{ts}\, e^{\ell_{ts}}}{\sum_{s'} M_{ts'}\, e^{\ell_{ts'}}}
 # \qquad\text{(lesson 08's masked softmax, eq. 8.4, over } s)
 # \tag{12.3}
 # $$
@@ -158,7 +158,7 @@ for d in (4, 16, 64, 256, 1024):
 # weights in training, eq. 7.11: $\tilde\alpha$):
 #
 # $$
-# C_j = \tilde\alpha\, V_j,\qquad C = [\,C_1 \mid \dots \mid C_h\,],\qquad y = C W_o^{\top} + b_o
+# C_j = \tilde\alpha\, V_j,\qquad C = [\,C_1 \mid \dots \mid C_{n_h}\,],\qquad y = C W_o^{\top} + b_o
 # \tag{12.4}
 # $$
 #
@@ -166,7 +166,7 @@ for d in (4, 16, 64, 256, 1024):
 #
 # ### The heads are a view
 #
-# Cutting $(B, T, D)$ into $(B, h, T, d)$ is a `reshape` to $(B, T, h, d)$ — head $j$ is the
+# Cutting $(B, T, D)$ into $(B, n_h, T, d)$ is a `reshape` to $(B, T, n_h, d)$ — head $j$ is the
 # slice of features $jd \dots (j+1)d$ — then a `transpose` that moves the head axis forward.
 # Neither copies: NumPy only changes the strides with which it reads the same buffer.
 # Merging back has to copy once, because the transposed array is not contiguous:
@@ -317,20 +317,20 @@ show(multihead.attention_heads_backward, multihead.multihead_attention_backward,
 # torch):
 #
 # $$
-# \mu = \frac1D\sum_k x_k,\quad \sigma = \sqrt{\frac1D\sum_k (x_k - \mu)^2 + \epsilon},\quad
-# \hat x = \frac{x - \mu}{\sigma},\quad y = \gamma \odot \hat x + \beta
+# \operatorname{mean}(x) = \frac1D\sum_k x_k,\quad \operatorname{sd}(x) = \sqrt{\frac1D\sum_k (x_k - \operatorname{mean}(x))^2 + \epsilon},\quad
+# \hat x = \frac{x - \operatorname{mean}(x)}{\operatorname{sd}(x)},\quad y = \gamma \odot \hat x + \beta
 # \tag{12.7}
 # $$
 #
 # Backward: $\bar\beta$ and $\bar\gamma$ sum over every row (every position of every
-# sentence shares them); $\bar{\hat x} = \bar y \odot \gamma$. Every $x_k$ moves $\mu$ and
-# $\sigma$, so $\bar x$ has three terms: the direct one, one through $\mu$
-# ($\partial\mu/\partial x_k = 1/D$) and one through $\sigma$
-# ($\partial\sigma/\partial x_k = \hat x_k / D$). Collected, with means over the $D$
+# sentence shares them); $\bar{\hat x} = \bar y \odot \gamma$. Every $x_k$ moves the mean and
+# the spread, so $\bar x$ has three terms: the direct one, one through the mean
+# ($\partial\operatorname{mean}(x)/\partial x_k = 1/D$) and one through the spread
+# ($\partial\operatorname{sd}(x)/\partial x_k = \hat x_k / D$). Collected, with means over the $D$
 # features of the row:
 #
 # $$
-# \bar x = \frac{1}{\sigma}\Bigl(\bar{\hat x} - \operatorname{mean}(\bar{\hat x})
+# \bar x = \frac{1}{\operatorname{sd}(x)}\Bigl(\bar{\hat x} - \operatorname{mean}(\bar{\hat x})
 # - \hat x \odot \operatorname{mean}(\bar{\hat x} \odot \hat x)\Bigr),\qquad
 # \bar\gamma = \sum_{\text{rows}} \bar y \odot \hat x,\qquad \bar\beta = \sum_{\text{rows}} \bar y
 # \tag{12.8}
@@ -338,14 +338,14 @@ show(multihead.attention_heads_backward, multihead.multihead_attention_backward,
 #
 # The two subtracted means say that $\bar x$ has no component along the directions that
 # layer norm throws away: adding a constant to a row, or scaling it, changes nothing (the
-# scale up to $\epsilon$'s small share of $\sigma$).
+# scale up to $\epsilon$'s small share of $\operatorname{sd}(x)$).
 
 # %%
 xs = rng.standard_normal((2, 3, 6)) * 5 + 3
 ys, cache = layernorm.layernorm_forward(xs, np.ones(6), np.zeros(6))
 print("row means", ys.mean(-1).round(12).ravel(), "\nrow std  ", ys.std(-1).round(5).ravel())
 dx, _, _ = layernorm.layernorm_backward(rng.standard_normal(ys.shape), cache)
-# dx . xhat is (1 - mean(xhat^2)) sum(dxhat xhat) / sigma: 0 but for eps's share of sigma
+# dx . xhat is (1 - mean(xhat^2)) sum(dxhat xhat) / sd: 0 but for eps's share of sd
 print("sum of dx over each row (the mean direction):", np.abs(dx.sum(-1)).max(),
       "| dx . xhat per row (the scale direction):", np.abs((dx * cache.xhat).sum(-1)).max())
 
@@ -353,7 +353,7 @@ print("sum of dx over each row (the mean direction):", np.abs(dx.sum(-1)).max(),
 # ### Exercise: `layernorm_backward`
 #
 # Write eq. 12.8. The grader runs `layernorm.layernorm_forward` on a $(3, 4, 5)$ input; its
-# cache, a `LayerNormCache`, holds `xhat`, `rstd` $= 1/\sigma$ per row, $(B, T, 1)$, and
+# cache, a `LayerNormCache`, holds `xhat`, `rstd` $= 1/\operatorname{sd}(x)$ per row, $(B, T, 1)$, and
 # `gamma`. Watch for: the means over the right axis, both subtracted terms, and
 # $\bar\gamma, \bar\beta$ summed over batch *and* time.
 
@@ -367,13 +367,13 @@ def layernorm_backward(dy, cache):
 
     dy: (B, T, D), the gradient of the loss with respect to y = gamma * xhat + beta.
     cache (minis2s.functional.layernorm.LayerNormCache, from layernorm_forward):
-        cache.xhat   (B, T, D)  the standardised input (x - mu) / sigma, row by row (eq. 12.7)
-        cache.rstd   (B, T, 1)  1 / sigma of each row
+        cache.xhat   (B, T, D)  the standardised input (x - mean) / sd, row by row (eq. 12.7)
+        cache.rstd   (B, T, 1)  1 / sd of each row
         cache.gamma  (D,)       the gain
     Returns dx (B, T, D), dgamma (D,), dbeta (D,).
     """
     raise NotImplementedError(
-        "write eq. 12.8 first: dxhat = dy * gamma, then dx = (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)) / sigma, means over the D features"
+        "write eq. 12.8 first: dxhat = dy * gamma, then dx = (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)) / sd, means over the D features"
     )
 
 
@@ -392,7 +392,7 @@ show(layernorm.layernorm_backward)
 # own, the same two-layer network at every $t$ (usually $F = 4D$):
 #
 # $$
-# \mathrm{FFN}(u) = \mathrm{act}(u W_1^{\top} + b_1)\, W_2^{\top} + b_2
+# \mathrm{FFN}(x) = \mathrm{act}(x W_1^{\top} + b_1)\, W_2^{\top} + b_2
 # \qquad\text{(dropout on the hidden layer in training)}
 # \tag{12.9}
 # $$
@@ -406,9 +406,9 @@ show(layernorm.layernorm_backward)
 # $$
 #
 # $$
-# \operatorname{gelu}(x) \approx \tfrac{x}{2}\bigl(1 + \tanh u\bigr),\quad
-# u = \sqrt{2/\pi}\,(x + 0.044715\,x^3),\qquad
-# \operatorname{gelu}'(x) = \tfrac12(1 + \tanh u) + \tfrac{x}{2}(1 - \tanh^2 u)\,\frac{du}{dx}
+# \operatorname{gelu}(x) \approx \tfrac{x}{2}\bigl(1 + \tanh a\bigr),\quad
+# a = \sqrt{2/\pi}\,(x + 0.044715\,x^3),\qquad
+# \operatorname{gelu}'(x) = \tfrac12(1 + \tanh a) + \tfrac{x}{2}(1 - \tanh^2 a)\,\frac{da}{dx}
 # \tag{12.11}
 # $$
 
@@ -483,45 +483,45 @@ show(positional.sinusoidal_table, positional.token_position_forward, positional.
 # %% [markdown]
 # ## 8. Residual connections, pre- and post-norm
 #
-# A Transformer stacks $N$ layers (6 in the original, dozens in large models). A sublayer
+# A Transformer stacks $n_{\text{layers}}$ layers (6 in the original, dozens in large models). A sublayer
 # $f$ (attention or the FFN) is wrapped in a **residual connection** — its output is added
 # to its input — and a layer norm, either after the sum (post-norm, Vaswani et al., torch's
 # default) or before the sublayer (pre-norm, `norm_first=True`, GPT-2 and most large models):
 #
 # $$
-# z = \mathrm{LN}\bigl(x + \mathrm{dropout}(f(x))\bigr)\qquad\text{(post-norm)}
+# y = \mathrm{LN}\bigl(x + \mathrm{dropout}(f(x))\bigr)\qquad\text{(post-norm)}
 # \tag{12.14}
 # $$
 #
 # $$
-# z = x + \mathrm{dropout}\bigl(f(\mathrm{LN}(x))\bigr)\qquad\text{(pre-norm)}
+# y = x + \mathrm{dropout}\bigl(f(\mathrm{LN}(x))\bigr)\qquad\text{(pre-norm)}
 # \tag{12.15}
 # $$
 #
 # An **encoder layer** is two sublayers: self-attention over the real positions (eq.
 # 12.1–12.4 with query = key = value), then the FFN (12.9). A **decoder layer** has three:
 # *causal* self-attention, cross-attention — queries from the decoder, keys and values from
-# the encoder's output, the memory, over its real positions — then the FFN:
+# the encoder's output, the memory $\mathrm{mem}$, over its real positions — then the FFN:
 #
 # $$
-# \text{encoder: } z = \mathrm{sub}_{\mathrm{FFN}}\bigl(\mathrm{sub}_{\mathrm{MHA}(u,u,u)}(x)\bigr),\qquad
-# \text{decoder: } z = \mathrm{sub}_{\mathrm{FFN}}\bigl(\mathrm{sub}_{\mathrm{MHA}(u,M,M)}
-# (\mathrm{sub}_{\mathrm{MHA}_{\text{causal}}(u,u,u)}(x))\bigr)
+# \text{encoder: } y = \mathrm{sub}_{\mathrm{FFN}}\bigl(\mathrm{sub}_{\mathrm{MHA}(x,x,x)}(x)\bigr),\qquad
+# \text{decoder: } y = \mathrm{sub}_{\mathrm{FFN}}\bigl(\mathrm{sub}_{\mathrm{MHA}(x,\mathrm{mem},\mathrm{mem})}
+# (\mathrm{sub}_{\mathrm{MHA}_{\text{causal}}(x,x,x)}(x))\bigr)
 # \tag{12.16}
 # $$
 #
 # Why the residual: the backward of a sum passes the upstream gradient to *both* terms,
 #
 # $$
-# z = x + g(x) \;\Rightarrow\; \bar x = \bar z + \Bigl(\frac{\partial g}{\partial x}\Bigr)^{\!\top}\bar z
+# y = x + f(x) \;\Rightarrow\; \bar x = \bar y + \Bigl(\frac{\partial f}{\partial x}\Bigr)^{\!\top}\bar y
 # \tag{12.17}
 # $$
 #
-# so through $N$ residual layers there is a path on which $\bar z$ reaches the first layer
-# unchanged — an identity, not a product of $N$ Jacobians that shrink or grow
+# so through $n_{\text{layers}}$ residual layers there is a path on which $\bar y$ reaches the first layer
+# unchanged — an identity, not a product of $n_{\text{layers}}$ Jacobians that shrink or grow
 # geometrically, which is exactly what happened to the plain RNN in lesson 03. Pre-norm keeps
 # that path clean (nothing sits on it); post-norm puts a layer norm on it at every layer.
-# Measured: the gradient norm at the input of a stack of $N$ layers, relative to the norm
+# Measured: the gradient norm at the input of a stack of $n_{\text{layers}}$ layers, relative to the norm
 # at its output, with no residual and no norm (attention then FFN, plain), post-norm and
 # pre-norm, at a standard initialisation:
 
@@ -717,16 +717,16 @@ if torch is not None:
 # already normalised row) still gives zero weight to the future. Why is it wrong anyway?
 # Say what the row sums to and what the backward of (12.5)–(12.6) then computes.
 #
-# **Q12.3.** In the table of gradients reaching the first of $N$ layers, the stack without
+# **Q12.3.** In the table of gradients reaching the first of $n_{\text{layers}}$ layers, the stack without
 # residuals lost about three orders of magnitude from 8 to 32 layers, the residual stacks
-# almost none. Which term of the derivative of $x + F(x)$ explains it, and why does pre-norm
+# almost none. Which term of the derivative of $x + f(x)$ explains it, and why does pre-norm
 # keep that term cleaner than post-norm?
 
 # %% [markdown]
 # ## Summary
 #
 # - Self-attention scores every position against every other in one product; multi-head
-#   attention (12.1–12.4) does it in $h$ subspaces cut out of the features by a view.
+#   attention (12.1–12.4) does it in $n_h$ subspaces cut out of the features by a view.
 # - The $1/\sqrt d$ keeps the scores at unit variance, out of the softmax's flat tails.
 # - Masks act on the scores before the softmax: padded keys and the future get exactly
 #   zero weight, and exactly zero gradient (12.5–12.6).

@@ -98,9 +98,9 @@ def _strip(out, eos_id) -> list:
 
 
 def length_penalty(length: int, alpha: float) -> float:
-    """GNMT length penalty lp(Y) = ((5 + |Y|) / 6)^alpha (Wu et al., 2016; eq. 10.5).
-    Hypotheses are ranked by log P(Y|X) / lp(Y): alpha = 0 is plain log-probability, larger
-    alpha favours longer outputs."""
+    """GNMT length penalty lp(y^) = ((5 + |y^|) / 6)^alpha (Wu et al., 2016; eq. 10.5, where
+    alpha is written omega). Hypotheses y^ are ranked by log P(y^ | x) / lp(y^): alpha = 0 is
+    plain log-probability, larger alpha favours longer outputs."""
     return ((5.0 + length) / 6.0) ** alpha
 
 
@@ -138,10 +138,10 @@ def beam_search(model, src, src_mask, sos_id: int, eos_id: int, beam: int = 5, a
 
 
 def _expand(scores, logp):
-    """Eq. 10.3 for every live hypothesis and every token: log P(h v | x) = log P(h | x) +
-    log p(v | h, x). scores: host (A, k), log P(h | x) of sentence a's slot j, -inf for an
+    """Eq. 10.3 for every live hypothesis and every token: log P(y^ y | x) = log P(y^ | x) +
+    log p(y | y^, x). scores: host (A, k), log P(y^ | x) of sentence a's slot j, -inf for an
     empty slot; logp: (A k, V) on the device, row a k + j. Returns (A, k V) on the device,
-    column j V + v the extension of slot j by token v."""
+    column j V + y the extension of slot j by token y."""
     A, k = scores.shape
     V = logp.shape[1]
     return (B.to_device_like(scores, logp).reshape(A, k, 1) + logp.reshape(A, k, V)).reshape(A, k * V)
@@ -150,7 +150,7 @@ def _expand(scores, logp):
 class _Beams:
     """Beam search's bookkeeping on the host, for B sentences of k live slots each.
 
-    scores (B, k): log P(h | x) of each live hypothesis (eq. 10.2), -inf for an empty slot or
+    scores (B, k): log P(y^ | x) of each live hypothesis y^ (eq. 10.2), -inf for an empty slot or
     a done sentence; back, toks: per step (B, k), the slot each live hypothesis extended and
     the token it added (a hypothesis's tokens are read back through them); finished: per
     sentence, its (score eq. 10.6, log P, tokens); done (B,): k finished hypotheses; alive:

@@ -4,20 +4,20 @@ Everything here runs on the host in plain Python; the inputs are already-tokeniz
 (tokens separated by whitespace) and Python numbers, never device arrays.
 
 BLEU (Papineni et al., 2002), the numbering lesson 10 uses. For every sentence, hypothesis
-``h`` and references ``r_1..r_K``, and every order ``n = 1..N`` (N = ``max_order``, 4):
+``y^`` (lesson 10's y-hat) and references ``y^(1)..y^(K)``, and every order ``n = 1..N`` (N = ``max_order``, 4):
 
-    count_clip(g) = min(count_h(g), max_k count_{r_k}(g))                       (eq. 10.7)
+    count_clip(g) = min(count_y^(g), max_k count_y^(k)(g))                      (eq. 10.7)
     p_n = sum over sentences and n-grams g of count_clip(g)
-          / sum over sentences and n-grams g of count_h(g)                       (eq. 10.8)
+          / sum over sentences and n-grams g of count_y^(g)                      (eq. 10.8)
 
 the *modified* (clipped) n-gram precision: a hypothesis n-gram is credited at most as often
 as it appears in one reference, so "the the the the" does not score on "the cat". Both sums
 run over the whole corpus before dividing -- corpus BLEU is not the mean of sentence BLEUs.
 Precision cannot see missing words, so short output is punished by the brevity penalty
 
-    BP = 1 if c >= r else exp(1 - r / c)                                         (eq. 10.9)
+    BP = 1 if |Y^| >= |Y| else exp(1 - |Y| / |Y^|)                             (eq. 10.9)
 
-with ``c`` the total hypothesis length and ``r`` the total *effective reference length*: per
+with ``|Y^|`` the total hypothesis length and ``|Y|`` the total *effective reference length*: per
 sentence, the reference length closest to the hypothesis length (ties go to the shorter).
 The score is the geometric mean of the precisions (uniform weights 1/N), times BP:
 

@@ -8,15 +8,15 @@ With parameter ``p``, gradient ``g``, learning rate ``lr`` and step count ``t = 
 
     g <- g + wd * p                                      (eq. 7.1, L2 penalty wd/2 |p|^2)
     SGD         p <- p - lr * g                          (eq. 6.8)
-    momentum    u <- mu * u + g,   p <- p - lr * u       (eq. 6.9)
-    Nesterov    u <- mu * u + g,   p <- p - lr * (g + mu * u)    (eq. 7.2)
+    momentum    m <- mu * m + g,   p <- p - lr * m       (eq. 6.9; m is ``u`` here)
+    Nesterov    m <- mu * m + g,   p <- p - lr * (g + mu * m)    (eq. 7.2)
     Adam        m <- b1 * m + (1 - b1) * g               (eq. 7.3, mean of g)
-                v <- b2 * v + (1 - b2) * g^2             (eq. 7.4, mean of g^2)
-                p <- p - lr / (1 - b1^t) * m / (sqrt(v / (1 - b2^t)) + eps)
+                nu <- b2 * nu + (1 - b2) * g^2           (eq. 7.4, mean of g^2; nu is ``v`` here)
+                p <- p - lr / (1 - b1^t) * m / (sqrt(nu / (1 - b2^t)) + eps)
                                                          (eq. 7.5, bias-corrected step)
     AdamW       p <- (1 - lr * wd) * p, then Adam without eq. 7.1    (eq. 7.6, decoupled)
 
-Adam's eq. 7.1 adds the decay to the gradient, so it is rescaled by ``1/sqrt(v)`` like any
+Adam's eq. 7.1 adds the decay to the gradient, so it is rescaled by ``1/sqrt(nu)`` like any
 gradient and heavily-updated weights decay less; AdamW shrinks every weight by the same
 factor instead (Loshchilov & Hutter). Both match ``torch.optim`` step for step, including
 where the bias corrections and ``eps`` enter.

@@ -442,3 +442,57 @@ def test_links_into_the_answers_resolve():
     assert len(links) >= len(NOTEBOOKS)
     missing = [(name, target) for name, target in links if target not in anchors]
     assert not missing, f"links to headings answers.md does not have: {missing}"
+
+
+# --------------------------------------------------------------------------- notation
+
+NOTATION_SECTION = re.compile(r"^## Notation\n(.*?)(?=^## )", re.DOTALL | re.MULTILINE)
+# usages the course retired when it gave each symbol one meaning (lessons/README.md#notation),
+# as (pattern, the lessons it must not appear in, what to write instead)
+RETIRED = [
+    (r"\bc_t\b|\\bar c\b|\\bar c_t", "08 09 10 11 12", r"the attention context is \mathrm{ctx}_t"),
+    (r"\bz_t\b|\\bar z_t", "06 07 08 09 10 11 12", r"the readout input is \zeta_t; z is the GRU's update gate"),
+    (r"count\}?_\{?h\b|count\}?_\{r_k\}|\\operatorname\{lp\}\(Y\)|P\(Y \\mid X\)|\bh\\,v\b|\br_i = h_j",
+     "10", r"a hypothesis is \hat y, a reference y, the source x"),
+    (r"\b[cr] \\ge [cr]\b|\b[cr] < [cr]\b|e\^\{\\,1 - r/c\}", "10", r"the brevity penalty's lengths are |\hat Y|, |Y|"),
+    (r"\bu \\leftarrow|\\mu\\, u\b", "06 07", "momentum's velocity is m"),
+    (r"\bv \\leftarrow|\\sqrt\{?v\b|\\sqrt v\b", "07", r"Adam's second moment is \nu"),
+    (r"\bm_t = 0|\bm_s\b|\bm_j\b|\bm_\{ts|\bm_\{b,t\}|\bm_\{bt\}|\\frac\{m\}\{1 - p\}", "02 03 04 05 06 07 08 09 10 11 12",
+     "a mask is M"),
+    (r"\\mu =|\\sigma =|\\sigma_\{\\max\}|\\gamma\^", "03 07 12", r"layer norm's mean(x), sd(x); ||W_h||_2; factor"),
+    (r"\$V\$|\(V, D\)|\\log V\b|\{V\}|k \\cdot V\b|\bV\^T", "00 01 02 03 04 05 06 07 08 09 10 11",
+     r"the vocabulary size is |\mathcal V|; V is lesson 12's values"),
+    (r"\^\{?\\alpha\}?\b|\\alpha = 0", "10", r"GNMT's exponent is \omega; \alpha is an attention weight"),
+]
+
+
+def _notation_symbols():
+    block = NOTATION_SECTION.search((LESSONS / "README.md").read_text()).group(1)
+    rows = [line for line in block.splitlines() if line.startswith("| $")]
+    cells = [row.split("|")[1].strip() for row in rows]
+    return cells, [part.strip() for cell in cells for part in cell.strip("$").split(",")]
+
+
+def test_course_notation_table_gives_each_symbol_one_meaning():
+    cells, symbols = _notation_symbols()
+    assert len(cells) >= 60, "lessons/README.md: the ## Notation table is missing or cut short"
+    twice = sorted({s for s in symbols if symbols.count(s) > 1})
+    assert not twice, f"lessons/README.md#notation lists {twice} more than once: one symbol, one meaning"
+
+
+def test_lesson_08_notation_agrees_with_the_course_table():
+    _, symbols = _notation_symbols()
+    lesson = (LESSONS / "08_attention.py").read_text()
+    for symbol in (r"\mathrm{ctx}_t", r"\alpha_s", r"\ell_s", r"\kappa", r"\tilde q", r"u_s", r"v_s", r"w"):
+        assert symbol in symbols, f"{symbol} is in lesson 08's table but not in the course's"
+        assert f"| ${symbol}" in lesson, f"lesson 08's notation table lost {symbol}"
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda nb: nb.name)
+def test_retired_notation_stays_retired(notebook):
+    lesson = notebook.name[:2]
+    markdown = "\n".join(c.source for c in nbformat.read(notebook, as_version=4).cells if c.cell_type == "markdown")
+    for pattern, lessons, instead in RETIRED:
+        if lesson in lessons.split():
+            found = re.findall(pattern, markdown)
+            assert not found, f"{notebook.name} writes {found[:3]} again: {instead} (lessons/README.md#notation)"

@@ -128,8 +128,8 @@ def _onehot(cache):
     return xp.arange(cache.logits.shape[-1]) == cache.targets[..., None]
 
 
-@mistake("softmax_cross_entropy", "dlogits is nonzero at padded positions: multiply by the mask m, "
-         "dlogits = dloss * (p - onehot(y)) * m / N (eq. 2.11)", ("padded", "mask"))
+@mistake("softmax_cross_entropy", "dlogits is nonzero at padded positions: multiply by the mask M, "
+         "dlogits = dloss * (p - onehot(y)) * M / N (eq. 2.11)", ("padded", "mask"))
 def ce_no_mask(dloss, cache):
     return (_probs(cache.logits) - _onehot(cache)) * (dloss / cache.n)
 
@@ -148,13 +148,13 @@ def ce_no_max_shift(dloss, cache):
 
 
 @mistake("softmax_cross_entropy", "dlogits misses the target term: subtract 1 at the target class, "
-         "dlogits = (p - onehot(y)) * m / N (eq. 2.11)", ("onehot", "target"))
+         "dlogits = (p - onehot(y)) * M / N (eq. 2.11)", ("onehot", "target"))
 def ce_no_onehot(dloss, cache):
     return _probs(cache.logits) * (cache.mask * (dloss / cache.n))[..., None]
 
 
 @mistake("softmax_cross_entropy", "dlogits ignores the upstream gradient dloss: multiply by it, "
-         "dlogits = dloss * (p - onehot(y)) * m / N (eq. 2.11)", ("dloss",))
+         "dlogits = dloss * (p - onehot(y)) * M / N (eq. 2.11)", ("dloss",))
 def ce_ignores_dloss(dloss, cache):
     return (_probs(cache.logits) - _onehot(cache)) * (cache.mask / cache.n)[..., None]
 
@@ -163,7 +163,7 @@ def ce_ignores_dloss(dloss, cache):
 
 
 def _ls_ce(dloss, cache, *, others=None, mask=True, divisor=None, smooth=True):
-    """(p - q) dloss m / N with one part changed. ``others``: the number of classes eps is spread
+    """(p - q) dloss M / N with one part changed. ``others``: the number of classes eps is spread
     over, the target excluded (V - 1); None is the library's q = (1 - eps) onehot(y) + eps / V."""
     V = cache.logits.shape[-1]
     eps = cache.eps if smooth else 0.0
@@ -182,7 +182,7 @@ def ls_ce_smooths_over_v_minus_1(dloss, cache):
 
 
 @mistake("label_smoothed_cross_entropy", "dlogits is nonzero at padded positions: the smoothing "
-         "term eps / V must be masked too, dlogits = dloss * (p - q) * m / N (eq. 2.11)",
+         "term eps / V must be masked too, dlogits = dloss * (p - q) * M / N (eq. 2.11)",
          ("padded", "masked"))
 def ls_ce_no_mask(dloss, cache):
     return _ls_ce(dloss, cache, mask=False)
@@ -198,7 +198,7 @@ def ls_ce_mean_over_all_positions(dloss, cache):
 
 @mistake("label_smoothed_cross_entropy", "dlogits uses onehot(y) as the target, ignoring the "
          "smoothing: the target distribution is q = (1 - eps) onehot(y) + eps / V (cache.eps), "
-         "so dlogits = dloss * (p - q) * m / N (eq. 2.9, 2.11)", ("ignoring the smoothing", "cache.eps"))
+         "so dlogits = dloss * (p - q) * M / N (eq. 2.9, 2.11)", ("ignoring the smoothing", "cache.eps"))
 def ls_ce_onehot_instead_of_q(dloss, cache):
     return _ls_ce(dloss, cache, smooth=False)
 
@@ -292,7 +292,7 @@ def bptt_dh_not_carried(dout, cache):
     return _bptt(dout, cache, carry=False)
 
 
-@mistake("rnn_sequence", "padded steps are treated as real: where m_t = 0 the output is the "
+@mistake("rnn_sequence", "padded steps are treated as real: where M_t = 0 the output is the "
          "constant 0, so dhs_t is ignored, the tanh gets no gradient and dh passes to t-1 "
          "unchanged (eq. 3.9, with eq. 3.8)", ("padded", "eq. 3.9"))
 def bptt_padding_not_masked(dout, cache):
@@ -509,22 +509,22 @@ def lstm_bptt_skips_first_step(dout, cache):
     return _lstm_bptt(dout, cache, first=1)
 
 
-@mistake("lstm_sequence", "dc is not carried through padded steps: where m_t = 0 the cell state is "
+@mistake("lstm_sequence", "dc is not carried through padded steps: where M_t = 0 the cell state is "
          "copied, c_t = c_(t-1), so dc passes that step unchanged, like dh (eq. 4.11) -- the step "
-         "backward of a padded row returns 0 for dc_prev, so add back (1 - m_t) dc",
+         "backward of a padded row returns 0 for dc_prev, so add back (1 - M_t) dc",
          ("dc", "unchanged", "eq. 4.11"))
 def lstm_bptt_dc_not_carried_through_padding(dout, cache):
     return _lstm_bptt(dout, cache, carry=("h",))
 
 
 @mistake("lstm_sequence", "dhs_t is added at padded steps: a padded output is the constant 0, so "
-         "its gradient goes nowhere -- add m_t dhs_t, not dhs_t, to the carried dh (eq. 4.11)",
+         "its gradient goes nowhere -- add M_t dhs_t, not dhs_t, to the carried dh (eq. 4.11)",
          ("padded output", "m_t dhs_t"))
 def lstm_bptt_dhs_added_at_padding(dout, cache):
     return _lstm_bptt(dout, cache, mask_dhs=False)
 
 
-@mistake("lstm_sequence", "padded steps are treated as real: where m_t = 0 the cell gets no "
+@mistake("lstm_sequence", "padded steps are treated as real: where M_t = 0 the cell gets no "
          "gradient, dhs_t is ignored and (dh, dc) pass to t-1 unchanged (eq. 4.11)",
          ("treated as real", "eq. 4.11"))
 def lstm_bptt_padding_not_masked(dout, cache):
@@ -553,22 +553,22 @@ def gru_bptt_skips_first_step(dout, cache):
     return _gru_bptt(dout, cache, first=1)
 
 
-@mistake("gru_sequence", "dh is not carried through padded steps: where m_t = 0 the state is "
+@mistake("gru_sequence", "dh is not carried through padded steps: where M_t = 0 the state is "
          "copied, h_t = h_(t-1), so dh passes that step unchanged (eq. 5.9) -- the step backward "
-         "of a padded row returns 0 for dh_prev, so add back (1 - m_t) dh",
+         "of a padded row returns 0 for dh_prev, so add back (1 - M_t) dh",
          ("not carried", "unchanged", "eq. 5.9"))
 def gru_bptt_dh_not_carried_through_padding(dout, cache):
     return _gru_bptt(dout, cache, carry=())
 
 
 @mistake("gru_sequence", "dhs_t is added at padded steps: a padded output is the constant 0, so "
-         "its gradient goes nowhere -- add m_t dhs_t, not dhs_t, to the carried dh (eq. 5.9)",
+         "its gradient goes nowhere -- add M_t dhs_t, not dhs_t, to the carried dh (eq. 5.9)",
          ("padded output", "m_t dhs_t"))
 def gru_bptt_dhs_added_at_padding(dout, cache):
     return _gru_bptt(dout, cache, mask_dhs=False)
 
 
-@mistake("gru_sequence", "padded steps are treated as real: where m_t = 0 the cell gets no "
+@mistake("gru_sequence", "padded steps are treated as real: where M_t = 0 the cell gets no "
          "gradient, dhs_t is ignored and dh passes to t-1 unchanged (eq. 5.9)",
          ("treated as real", "eq. 5.9"))
 def gru_bptt_padding_not_masked(dout, cache):
@@ -734,19 +734,19 @@ def _layernorm(dy, cache, *, axis=-1, mean_term=True, variance_term=True, sum_ax
 
 
 @mistake("layernorm", "the means in dx run over the wrong axis -- over the batch, as batch norm's "
-         "would: layer norm's mu and sigma are per row, over the D features, so "
+         "would: layer norm's mean and sd are per row, over the D features, so "
          "mean(..., axis=-1, keepdims=True) (eq. 12.8)", ("wrong axis", "axis=-1"))
 def layernorm_mean_over_batch(dy, cache):
     return _layernorm(dy, cache, axis=0)
 
 
-@mistake("layernorm", "dx misses the mean term: mu depends on every x_k of the row, so "
+@mistake("layernorm", "dx misses the mean term: the mean depends on every x_k of the row, so "
          "subtract mean(dxhat) (eq. 12.8)", ("mean term", "mean(dxhat)"))
 def layernorm_no_mean_term(dy, cache):
     return _layernorm(dy, cache, mean_term=False)
 
 
-@mistake("layernorm", "dx misses the variance term: sigma depends on every x_k of the row, so "
+@mistake("layernorm", "dx misses the variance term: sd depends on every x_k of the row, so "
          "subtract xhat * mean(dxhat * xhat) (eq. 12.8)", ("variance term", "xhat * mean(dxhat * xhat)"))
 def layernorm_no_variance_term(dy, cache):
     return _layernorm(dy, cache, variance_term=False)

@@ -180,7 +180,7 @@ def _adam(p, g, m, v, t, lr, beta1, beta2, eps, *, correct=True, t0=False, eps_i
     return p - lr * m_hat / denom, m, v
 
 
-@mistake("adam_step", "no bias correction: m and v start at 0, so early on they are too small by "
+@mistake("adam_step", "no bias correction: m and v (the lesson's nu) start at 0, so early on they are too small by "
          "the factors 1 - beta1^t and 1 - beta2^t; divide by them (eq. 7.5)",
          ("bias correction", "1 - beta1^t"))
 def adam_no_bias_correction(p, g, m, v, t, lr, beta1, beta2, eps):
@@ -201,7 +201,7 @@ def adam_eps_inside_sqrt(p, g, m, v, t, lr, beta1, beta2, eps):
 
 
 @mistake("adam_step", "v averages g, not g^2: eq. 7.4 is v = beta2 v + (1 - beta2) g^2, the "
-         "second moment (its square root is the gradient's scale)", ("g^2", "second moment"))
+         "second moment nu (its square root is the gradient's scale)", ("g^2", "second moment"))
 def adam_v_with_g(p, g, m, v, t, lr, beta1, beta2, eps):
     return _adam(p, g, m, v, t, lr, beta1, beta2, eps, square=False)
 
@@ -224,7 +224,7 @@ def _decoder_step(params, cfg, memory, states, e, *, query="s_prev", feed=True, 
 
 @mistake("decoder_step_forward", "your attention weights are those of the query s_t, the state after "
          "the step: the query is s_{t-1} = states[0][0], the state before it (eq. 8.1), and the "
-         "context it gives is used both in the cell's input and in z_t", ("s_{t-1}", "query"))
+         "context it gives is used both in the cell's input and in zeta_t", ("s_{t-1}", "query"))
 def decoder_query_s_t(params, cfg, memory, states, e):
     return _decoder_step(params, cfg, memory, states, e, query="s_t")
 
@@ -236,15 +236,15 @@ def decoder_query_cell_state(params, cfg, memory, states, e):
 
 
 @mistake("decoder_step_forward", "the context is missing from the cell's input: with input "
-         "feeding the cell reads x = [e_t; c_t], (B, D + Henc), which is what its Wx expects",
-         ("input feeding", "[e_t; c_t]"))
+         "feeding the cell reads x = [e_t; ctx_t], (B, D + Henc), which is what its Wx expects",
+         ("input feeding", "[e_t; ctx_t]"))
 def decoder_context_not_fed(params, cfg, memory, states, e):
     return _decoder_step(params, cfg, memory, states, e, feed=False)
 
 
-@mistake("decoder_step_forward", "z_t is concatenated in the wrong order: the readout reads "
-         "z_t = [s_t; c_t; e_t], state first, then the context, then the embedding",
-         ("order", "[s_t; c_t; e_t]"))
+@mistake("decoder_step_forward", "z is concatenated in the wrong order: the readout reads "
+         "zeta_t = [s_t; ctx_t; e_t], state first, then the context, then the embedding",
+         ("order", "[s_t; ctx_t; e_t]"))
 def decoder_z_order(params, cfg, memory, states, e):
     return _decoder_step(params, cfg, memory, states, e, order=("s", "e", "c"))
 
@@ -346,8 +346,8 @@ def bleu_mean_of_sentences(hypotheses, references, max_n=4):
 
 
 @mistake("corpus_bleu", "the n-gram counts are not clipped: a hypothesis n-gram is credited at "
-         "most as often as it occurs in the reference, min(count_h, count_r) (eq. 10.7)",
-         ("clipped", "min(count_h, count_r)"))
+         "most as often as it occurs in the reference, min(count_y^, count_y) (eq. 10.7)",
+         ("clipped", "min(count_y^, count_y)"))
 def bleu_unclipped(hypotheses, references, max_n=4):
     return _bleu(*_stats(hypotheses, references, max_n, clip=False))
 

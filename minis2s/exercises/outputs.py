@@ -216,7 +216,7 @@ ADAM_STEP = OutputExercise(
     run=_adam_run,
     fields={"p": "the parameter after each of the 5 steps, (step, ...) with step 0 the result of t = 1",
             "m": "the first moment m after each step (eq. 7.3)",
-            "v": "the second moment v after each step (eq. 7.4)"},
+            "v": "the second moment v (the lesson's nu) after each step (eq. 7.4)"},
     rtol=1e-6,
     atol=1e-12,
 )
@@ -260,8 +260,8 @@ DECODER_STEP_FORWARD = OutputExercise(
     library="minis2s.nn.decoder.step_forward",
     cases=_decoder_cases,
     run=_decoder_run,
-    fields={"z": "z_t = [s_t; c_t; e_t], (B, H + Henc + D): columns 0:H are s_t, H:H+Henc the "
-                 "context c_t, the last D the embedding e_t",
+    fields={"z": "zeta_t = [s_t; ctx_t; e_t], (B, H + Henc + D): columns 0:H are s_t, H:H+Henc the "
+                 "context ctx_t, the last D the embedding e_t",
             "h_t": "the new state s_t = h_t, (B, H)",
             "c_t": "the LSTM's new cell state, (B, H)",
             "weights": "the attention weights alpha, (B, S), 0 at padding"},
@@ -304,7 +304,7 @@ BEAM_SEARCH_STEP = OutputExercise(
     name="beam_search_step",
     lesson="10",
     equations="eq. 10.3-10.6",
-    first_step="write eq. 10.3 first: cand[j, v] = scores[j] + logp[j, v], then take the best "
+    first_step="write eq. 10.3 first: cand[j, y] = scores[j] + logp[j, y], then take the best "
                "over all k V entries together",
     library="minis2s.decode._expand, best_n and _Beams.retire_and_keep",
     cases=_beam_cases,

@@ -180,15 +180,15 @@ SOFTMAX_CROSS_ENTROPY = Exercise(
     lesson="02",
     equations="eq. 2.5, 2.9-2.11",
     first_step=("write eq. 2.5 (p = softmax(logits), max-shifted) and eq. 2.11: "
-                "dlogits = (p - onehot(y)) m / N"),
+                "dlogits = (p - onehot(y)) M / N"),
     forward=F_losses.softmax_cross_entropy_forward,
     make=_ce_inputs,
     wrt=("logits",),
-    formulas={"dlogits": "dlogits = dloss * (p - onehot(y)) * m / N per token (eq. 2.11)"},
+    formulas={"dlogits": "dlogits = dloss * (p - onehot(y)) * M / N per token (eq. 2.11)"},
     sizes=_ce_sizes,
     padded=lambda inputs, static: {
         "dlogits": B.host.broadcast_to((static["mask"] == 0)[..., None], inputs["logits"].shape)},
-    padded_note="padding gets no gradient: multiply by the mask m (eq. 2.11)",
+    padded_note="padding gets no gradient: multiply by the mask M (eq. 2.11)",
     stress=lambda rng: _ce_inputs(rng, offset=1000.0),
     stress_label="logits +-1000",
     stress_hint=OVERFLOW_HINT,
@@ -206,16 +206,16 @@ LABEL_SMOOTHED_CROSS_ENTROPY = Exercise(
     lesson="02",
     equations="eq. 2.9-2.11",
     first_step=("write eq. 2.9 first: q = (1 - eps) onehot(y) + eps / V, then eq. 2.11: "
-                "dlogits = (p - q) m / N"),
+                "dlogits = (p - q) M / N"),
     forward=F_losses.softmax_cross_entropy_forward,
     make=_ls_ce_inputs,
     wrt=("logits",),
-    formulas={"dlogits": "dlogits = dloss * (p - q) * m / N per token, with "
+    formulas={"dlogits": "dlogits = dloss * (p - q) * M / N per token, with "
                          "q = (1 - eps) onehot(y) + eps / V (eq. 2.9, 2.11)"},
     sizes=_ce_sizes,
     padded=lambda inputs, static: {
         "dlogits": B.host.broadcast_to((static["mask"] == 0)[..., None], inputs["logits"].shape)},
-    padded_note="padding gets no gradient: multiply by the mask m (eq. 2.11)",
+    padded_note="padding gets no gradient: multiply by the mask M (eq. 2.11)",
     stress=lambda rng: _ls_ce_inputs(rng, offset=1000.0),
     stress_label="logits +-1000",
     stress_hint=OVERFLOW_HINT,
@@ -282,7 +282,7 @@ RNN_SEQUENCE = Exercise(
     backward_name="rnn_backward",
     lesson="03",
     equations="eq. 3.7-3.9",
-    first_step=("write eq. 3.7 first: loop t from T-1 down to 0, dh = dh + m_t dhs_t, and send m_t dh through a step backward"),
+    first_step=("write eq. 3.7 first: loop t from T-1 down to 0, dh = dh + M_t dhs_t, and send M_t dh through a step backward"),
     forward=F_rnn.rnn_forward,
     make=_sequence_inputs,
     wrt=("x", "h0", "Wx", "Wh", "bx", "bh"),
@@ -391,8 +391,8 @@ LSTM_SEQUENCE = Exercise(
     backward_name="lstm_backward",
     lesson="04",
     equations="eq. 4.7-4.11",
-    first_step=("write eq. 4.11 first: loop t from T-1 down to 0, dh = dh + m_t dhs_t, send "
-                "(m_t dh, m_t dc) through a step backward, and pass (dh, dc) unchanged where m_t = 0"),
+    first_step=("write eq. 4.11 first: loop t from T-1 down to 0, dh = dh + M_t dhs_t, send "
+                "(M_t dh, M_t dc) through a step backward, and pass (dh, dc) unchanged where M_t = 0"),
     forward=F_lstm.lstm_forward,
     make=lambda rng: _gated_sequence_inputs(rng, "lstm"),
     wrt=("x", "h0", "c0", "Wx", "Wh", "bx", "bh"),
@@ -471,8 +471,8 @@ GRU_SEQUENCE = Exercise(
     backward_name="gru_backward",
     lesson="05",
     equations="eq. 5.5-5.9",
-    first_step=("write eq. 5.9 first: loop t from T-1 down to 0, dh = dh + m_t dhs_t, send m_t dh "
-                "through a step backward, and pass dh unchanged where m_t = 0"),
+    first_step=("write eq. 5.9 first: loop t from T-1 down to 0, dh = dh + M_t dhs_t, send M_t dh "
+                "through a step backward, and pass dh unchanged where M_t = 0"),
     forward=F_gru.gru_forward,
     make=lambda rng: _gated_sequence_inputs(rng, "gru"),
     wrt=("x", "h0", "Wx", "Wh", "bx", "bh"),
@@ -645,7 +645,7 @@ LAYERNORM = Exercise(
     lesson="12",
     equations="eq. 12.7-12.8",
     first_step="write eq. 12.8 first: dxhat = dy * gamma, then dx = (dxhat - mean(dxhat) - "
-               "xhat * mean(dxhat * xhat)) / sigma, means over the D features",
+               "xhat * mean(dxhat * xhat)) / sd, means over the D features",
     forward=F_layernorm.layernorm_forward,
     make=_layernorm_inputs,
     wrt=("x", "gamma", "beta"),

@@ -55,14 +55,14 @@ def softmax_cross_entropy_backward(dloss, cache):
                                    before exp (eq. 2.5) ...
         cache.logp      (B, T, V)  ... or read it off log p = log_softmax(z) (eq. 2.7)
         cache.targets   (B, T)     the target class ids y (0 at padding)
-        cache.mask      (B, T)     m: 1.0 on real tokens, 0.0 on padding
+        cache.mask      (B, T)     M: 1.0 on real tokens, 0.0 on padding
         cache.n         0-d        N, the number of real tokens (at least 1; eq. 2.10)
         cache.eps       float      label smoothing, 0 here: q = onehot(y)
         cache.nll_sum, cache.n_tokens  0-d  for perplexity; not needed here
-    Returns dlogits (B, T, V): dloss * (p - onehot(y)) * m / N per token (eq. 2.11).
+    Returns dlogits (B, T, V): dloss * (p - onehot(y)) * M / N per token (eq. 2.11).
     """
     raise NotImplementedError(
-        "write eq. 2.5 (p = softmax(logits), max-shifted) and eq. 2.11: dlogits = (p - onehot(y)) m / N"
+        "write eq. 2.5 (p = softmax(logits), max-shifted) and eq. 2.11: dlogits = (p - onehot(y)) M / N"
     )
 
 
@@ -75,16 +75,16 @@ def label_smoothed_cross_entropy_backward(dloss, cache):
         cache.logits    (B, T, V)  the raw scores z
         cache.logp      (B, T, V)  log p = log_softmax(z) (eq. 2.7): p = exp(logp)
         cache.targets   (B, T)     the target class ids y (0 at padding)
-        cache.mask      (B, T)     m: 1.0 on real tokens, 0.0 on padding
+        cache.mask      (B, T)     M: 1.0 on real tokens, 0.0 on padding
         cache.n         0-d        N, the number of real tokens (at least 1; eq. 2.10)
         cache.eps       float      label smoothing, > 0 here: eps / V of the mass goes to every
                                    class, the target included (eq. 2.9)
         cache.nll_sum, cache.n_tokens  0-d  for perplexity; not needed here
-    Returns dlogits (B, T, V): dloss * (p - q) * m / N per token, with
+    Returns dlogits (B, T, V): dloss * (p - q) * M / N per token, with
     q = (1 - eps) onehot(y) + eps / V (eq. 2.9, 2.11).
     """
     raise NotImplementedError(
-        "write eq. 2.9 first: q = (1 - eps) onehot(y) + eps / V, then eq. 2.11: dlogits = (p - q) m / N"
+        "write eq. 2.9 first: q = (1 - eps) onehot(y) + eps / V, then eq. 2.11: dlogits = (p - q) M / N"
     )
 
 
@@ -111,7 +111,7 @@ def rnn_backward(dout, cache):
     cache (minis2s.functional.rnn.RNNCache, from rnn_forward):
         cache.step(t)  step t's own RNNStepCache: pass it to a step backward (yours from the
                        previous exercise, or minis2s.exercises.solutions.rnn_step_backward)
-        cache.mask     (B, T, 1) bool  m_t: True on real tokens (each row real, then padded)
+        cache.mask     (B, T, 1) bool  M_t: True on real tokens (each row real, then padded)
         cache.x        (B, T, D)
         cache.h0       (B, H)
         cache.Wx       (H, D)
@@ -120,7 +120,7 @@ def rnn_backward(dout, cache):
     Returns dx (B, T, D), dh0 (B, H), dWx (H, D), dWh (H, H), dbx (H,), dbh (H,).
     """
     raise NotImplementedError(
-        "write eq. 3.7 first: loop t from T-1 down to 0, dh = dh + m_t dhs_t, and send m_t dh through a step backward"
+        "write eq. 3.7 first: loop t from T-1 down to 0, dh = dh + M_t dhs_t, and send M_t dh through a step backward"
     )
 
 def lstm_step_backward(dout, cache):
@@ -152,7 +152,7 @@ def lstm_backward(dout, cache):
     cache (minis2s.functional.lstm.LSTMCache, from lstm_forward):
         cache.step(t)  step t's own LSTMStepCache: pass it to a step backward (yours from the
                        previous exercise, or minis2s.exercises.solutions.lstm_step_backward)
-        cache.mask     (B, T, 1) bool  m_t: True on real tokens (each row real, then padded)
+        cache.mask     (B, T, 1) bool  M_t: True on real tokens (each row real, then padded)
         cache.x        (B, T, D)
         cache.h0       (B, H)
         cache.Wx       (4H, D)
@@ -162,8 +162,8 @@ def lstm_backward(dout, cache):
     Returns dx (B, T, D), dh0 (B, H), dc0 (B, H), dWx (4H, D), dWh (4H, H), dbx (4H,), dbh (4H,).
     """
     raise NotImplementedError(
-        "write eq. 4.11 first: loop t from T-1 down to 0, dh = dh + m_t dhs_t, send (m_t dh, m_t dc) "
-        "through a step backward, and pass (dh, dc) unchanged where m_t = 0"
+        "write eq. 4.11 first: loop t from T-1 down to 0, dh = dh + M_t dhs_t, send (M_t dh, M_t dc) "
+        "through a step backward, and pass (dh, dc) unchanged where M_t = 0"
     )
 
 
@@ -193,7 +193,7 @@ def gru_backward(dout, cache):
     cache (minis2s.functional.gru.GRUCache, from gru_forward):
         cache.step(t)  step t's own GRUStepCache: pass it to a step backward (yours from the
                        previous exercise, or minis2s.exercises.solutions.gru_step_backward)
-        cache.mask     (B, T, 1) bool  m_t: True on real tokens (each row real, then padded)
+        cache.mask     (B, T, 1) bool  M_t: True on real tokens (each row real, then padded)
         cache.x        (B, T, D)
         cache.h0       (B, H)
         cache.Wx       (3H, D)
@@ -203,8 +203,8 @@ def gru_backward(dout, cache):
     Returns dx (B, T, D), dh0 (B, H), dWx (3H, D), dWh (3H, H), dbx (3H,), dbh (3H,).
     """
     raise NotImplementedError(
-        "write eq. 5.9 first: loop t from T-1 down to 0, dh = dh + m_t dhs_t, send m_t dh through a "
-        "step backward, and pass dh unchanged where m_t = 0"
+        "write eq. 5.9 first: loop t from T-1 down to 0, dh = dh + M_t dhs_t, send M_t dh through a "
+        "step backward, and pass dh unchanged where M_t = 0"
     )
 
 
@@ -267,13 +267,13 @@ def layernorm_backward(dy, cache):
 
     dy: (B, T, D), the gradient of the loss with respect to y = gamma * xhat + beta.
     cache (minis2s.functional.layernorm.LayerNormCache, from layernorm_forward):
-        cache.xhat   (B, T, D)  the standardised input (x - mu) / sigma, row by row (eq. 12.7)
-        cache.rstd   (B, T, 1)  1 / sigma of each row
+        cache.xhat   (B, T, D)  the standardised input (x - mean) / sd, row by row (eq. 12.7)
+        cache.rstd   (B, T, 1)  1 / sd of each row
         cache.gamma  (D,)       the gain
     Returns dx (B, T, D), dgamma (D,), dbeta (D,).
     """
     raise NotImplementedError(
-        "write eq. 12.8 first: dxhat = dy * gamma, then dx = (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)) / sigma, means over the D features"
+        "write eq. 12.8 first: dxhat = dy * gamma, then dx = (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)) / sd, means over the D features"
     )
 
 
@@ -328,7 +328,7 @@ def adam_step(p, g, m, v, t, lr, beta1, beta2, eps):
     """One Adam update with bias correction (lesson 07, eq. 7.3-7.5).
 
     p, g, m, v: arrays of one shape: the parameter, its gradient, the first and second moments
-    (zeros before the first step). t: the number of this step, 1 on the first call.
+    (m and nu in the lesson, zeros before the first step). t: the number of this step, 1 on the first call.
     Returns the new p, m, v (new arrays, or the same ones updated in place):
         m = beta1 m + (1 - beta1) g                                     (eq. 7.3)
         v = beta2 v + (1 - beta2) g^2                                   (eq. 7.4)
@@ -352,7 +352,7 @@ def decoder_step_forward(params, cfg, memory, states, e):
                                                   memory.values, memory.mask)
         (h, c), _ = C.step_forward(cfg.cell, x, state, cells.weights(params, "dec.l0."))
     with attn = minis2s.nn.attention, C = minis2s.functional.cells, cells = minis2s.nn.cells.
-    Returns z (B, H + Henc + D) = [s_t; c_t; e_t], new_states [(h, c)], weights (B, S).
+    Returns z (B, H + Henc + D) = zeta_t = [s_t; ctx_t; e_t], new_states [(h, c)], weights (B, S).
     """
     raise NotImplementedError(
         "write the context first: attention with the query s_{t-1} = states[0][0] (eq. 8.1-8.5)"
@@ -362,21 +362,21 @@ def decoder_step_forward(params, cfg, memory, states, e):
 def beam_search_step(scores, logp, finished, t, eos_id, alpha):
     """One step of beam search for one sentence with k slots (lesson 10, eq. 10.3-10.6).
 
-    scores: (k,) log P(h | x) of the live hypotheses (eq. 10.2), -inf for an empty slot.
-    logp: (k, V) log p(v | h, x) of the next token for each slot.
+    scores: (k,) log P(y^ | x) of the live hypotheses y^ (eq. 10.2), -inf for an empty slot.
+    logp: (k, V) log p(y | y^, x) of the next token y for each slot.
     finished: a list of (score eq. 10.6, log P, length) of the hypotheses set aside so far,
         fewer than k of them; length counts the tokens with <eos>.
     t: the step, 0 for the first: a hypothesis that ends in <eos> now has length t + 1.
-    Walk the extensions of all slots together, best first, ties to the lower index j V + v
-    (eq. 10.3-10.4): an <eos> among the k best is appended to finished as
-    (log P / ((5 + length) / 6)^alpha, log P, length) (eq. 10.5-10.6); the first k extensions
-    that are not <eos> become the new live hypotheses.
+    Walk the extensions of all slots together, best first, ties to the lower index j V + y
+    (slot j, token y; eq. 10.3-10.4): an <eos> among the k best is appended to finished as
+    (log P / ((5 + length) / 6)^alpha, log P, length) (eq. 10.5-10.6, alpha the lesson's omega);
+    the first k extensions that are not <eos> become the new live hypotheses.
     Returns parents (k,) ints, tokens (k,) ints, new scores (k,), finished (the list, appended to).
     Unfilled slots: parent 0, token eos_id, score -inf. Once finished holds k hypotheses the
     sentence is done: every new score is -inf.
     """
     raise NotImplementedError(
-        "write eq. 10.3 first: cand[j, v] = scores[j] + logp[j, v], then take the best over all k V entries together"
+        "write eq. 10.3 first: cand[j, y] = scores[j] + logp[j, y], then take the best over all k V entries together"
     )
 
 

@@ -22,7 +22,7 @@ def sigmoid(x):
 
 
 def sequence_mask(x, mask, lengths, dims):
-    """The (B, T, 1) boolean "real token" mask m of a batch x: (B, T, ...), True where real.
+    """The (B, T, 1) boolean "real token" mask M of a batch x: (B, T, ...), True where real.
 
     mask: (B, T) bool or 0/1 numbers; lengths: (B,) ints. Either may be given (mask wins when
     both are); neither means every token is real. Host arrays are uploaded to the backend of

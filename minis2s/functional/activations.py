@@ -1,16 +1,16 @@
 """Pointwise nonlinearities and (log-)softmax (lessons 02-04), ReLU and GELU (lesson 12).
 
-    eq. 2.5   softmax(x)_k = exp(x_k - m) / sum_j exp(x_j - m),   m = max_j x_j (the shift
+    eq. 2.5   softmax(x)_k = exp(x_k - x*) / sum_j exp(x_j - x*),   x* = max_j x_j (the shift
               changes nothing mathematically and keeps exp from overflowing)
     eq. 2.6   d softmax:      dx = p * (dp - sum_k p_k dp_k)
-    eq. 2.7   log_softmax(x)_k = x_k - m - log sum_j exp(x_j - m)
+    eq. 2.7   log_softmax(x)_k = x_k - x* - log sum_j exp(x_j - x*)
     eq. 2.8   d log_softmax:  dx = dy - softmax(x) * sum_k dy_k
     eq. 3.3  tanh' = 1 - tanh^2
     eq. 4.3  sigmoid(x) = 1 / (1 + exp(-x)),  sigmoid' = s (1 - s)
     eq. 12.10 relu(x) = max(0, x),  relu' = [x > 0]  (0 at x = 0, as torch)
-    eq. 12.11 gelu(x) ~ x/2 (1 + tanh(u)),  u = sqrt(2/pi) (x + 0.044715 x^3)   (the tanh form:
+    eq. 12.11 gelu(x) ~ x/2 (1 + tanh(a)),  a = sqrt(2/pi) (x + 0.044715 x^3)   (the tanh form:
               NumPy has no erf; torch's gelu(approximate="tanh")),
-              gelu' = (1 + tanh(u)) / 2 + x/2 (1 - tanh(u)^2) sqrt(2/pi) (1 + 3 * 0.044715 x^2)
+              gelu' = (1 + tanh(a)) / 2 + x/2 (1 - tanh(a)^2) sqrt(2/pi) (1 + 3 * 0.044715 x^2)
 """
 
 from __future__ import annotations

@@ -8,9 +8,9 @@ rows (x W^T), as in the code; the lesson's symbols, with the code's names in bra
                                    [l: scores, w: v, tau: t, k': keys_proj]
     eq. 8.2  dot (Luong):          l_s = q . k_s        scaled dot: l_s = q . k_s / sqrt(H)
     eq. 8.3  general (Luong):      l_s = q W k_s^T = q~ . k_s,  q~ = q W   [q~: u]
-    eq. 8.4  masked softmax:       alpha_s = m_s exp(l_s - l*) / sum_j m_j exp(l_j - l*),  l* = max over real j
-    eq. 8.5  context:              c = sum_s alpha_s v_s    [v_s: values, alpha: weights]
-    eq. 8.6  backward of 8.5:      dalpha_s = dc . v_s,  dv_s = alpha_s dc    [dalpha: da]
+    eq. 8.4  masked softmax:       alpha_s = M_s exp(l_s - l*) / sum_j M_j exp(l_j - l*),  l* = max over real j
+    eq. 8.5  context:              ctx = sum_s alpha_s v_s    [v_s: values, alpha: weights]
+    eq. 8.6  backward of 8.5:      dalpha_s = dctx . v_s,  dv_s = alpha_s dctx    [dalpha: da, dctx: dcontext]
     eq. 8.7  backward of 8.4:      dl_s = alpha_s (dalpha_s - sum_j alpha_j dalpha_j)   (0 at padding,
                                    since alpha_s = 0)
     eq. 8.8  backward of 8.1:      du_s = dl_s w * (1 - tau_s^2),  dk'_s = du_s,  dq = (sum_s du_s) Wq,

@@ -2,7 +2,7 @@
 
     eq. 3.11  ||g|| = sqrt(sum over every parameter array of sum g^2)      (the global norm)
     eq. 3.12  g <- g * min(1, max_norm / (||g|| + 1e-6))                   (by global norm)
-    eq. 3.13  g <- clip(g, -c, c)                                          (by value)
+    eq. 3.13  g <- clip(g, -clip_value, clip_value)                    (by value)
 
 Both run on the device: the norm and the scale are 0-d arrays, never read back to the host
 (no ``float()``, no ``if`` on an array), so clipping costs no GPU synchronisation. Clipping by

@@ -1,7 +1,7 @@
 """Inverted dropout (lesson 07).
 
-    eq. 7.11  y = x * m / (1 - p),  m_k ~ Bernoulli(1 - p):  E[y] = x, so inference is the identity
-    eq. 7.12  dx = dy * m / (1 - p)
+    eq. 7.11  y = x * M / (1 - p),  M_k ~ Bernoulli(1 - p):  E[y] = x, so inference is the identity
+    eq. 7.12  dx = dy * M / (1 - p)
 
 The mask is drawn on the device from a seeded :class:`minis2s.backend.DeviceRNG`, so a seed
 fixes it (per backend) and no random numbers cross from the host in the training step.

@@ -16,7 +16,7 @@ Equations (the lessons use this numbering):
     eq. 5.7  dax_{r,z} = dah_{r,z} = d{r,z} * s (1 - s) with s the gate
     eq. 5.8  dx = dax Wx,  dh_prev = dh * z + dah Wh,  dWx = sum_t dax_t^T x_t,
              dWh = sum_t dah_t^T h_{t-1},  dbx = sum_t dax_t,  dbh = sum_t dah_t
-    eq. 5.9  padding (m_t = 0): h_t = h_{t-1}, output 0; backward dax_t = dah_t = 0 and dh
+    eq. 5.9  padding (M_t = 0): h_t = h_{t-1}, output 0; backward dax_t = dah_t = 0 and dh
              passes the step unchanged
 
 :func:`gru_gates_forward` / :func:`gru_gates_backward` (eq. 5.2-5.7) are the one implementation
@@ -67,7 +67,7 @@ class GRUStepCache(NamedTuple):
 class GRUCache(NamedTuple):
     """What :func:`gru_forward` saves for :func:`gru_backward`.
 
-    x: (B, T, D); h0: (B, H); Wx: (3H, D); Wh: (3H, H); mask: (B, T, 1) bool, m_t, True on real
+    x: (B, T, D); h0: (B, H); Wx: (3H, D); Wh: (3H, H); mask: (B, T, 1) bool, M_t, True on real
     tokens; h: (B, T, H), the state h_t after every step, carried over padding (eq. 5.9);
     gates: a list of T :class:`GRUGatesCache`, one per step.
     """

@@ -3,10 +3,10 @@
 Each row x (one position's D features) is standardised by its own mean and spread, then
 scaled and shifted feature by feature:
 
-    eq. 12.7  mu = mean_k x_k,  sigma = sqrt(mean_k (x_k - mu)^2 + eps),  x^ = (x - mu) / sigma,
-              y = gamma * x^ + beta                  [x^: xhat, 1 / sigma: rstd; eps = 1e-5 as torch]
+    eq. 12.7  mean = mean_k x_k,  sd = sqrt(mean_k (x_k - mean)^2 + eps),  x^ = (x - mean) / sd,
+              y = gamma * x^ + beta                  [x^: xhat, 1 / sd: rstd; eps = 1e-5 as torch]
     eq. 12.8  backward, in the compact form (dx^ = dy * gamma, means over the D features):
-              dx = (dx^ - mean(dx^) - x^ * mean(dx^ * x^)) / sigma,
+              dx = (dx^ - mean(dx^) - x^ * mean(dx^ * x^)) / sd,
               dgamma = sum over rows of dy * x^,  dbeta = sum over rows of dy
 
 The statistics are per row, so nothing mixes positions or batch entries: a padded row changes
@@ -26,7 +26,7 @@ EPS = 1e-5
 class LayerNormCache(NamedTuple):
     """What :func:`layernorm_forward` saves for :func:`layernorm_backward` (eq. 12.8).
 
-    xhat: (..., D), the standardised input x^; rstd: (..., 1), 1 / sigma per row;
+    xhat: (..., D), the standardised input x^; rstd: (..., 1), 1 / sd per row;
     gamma: (D,), the gain.
     """
 
@@ -36,7 +36,7 @@ class LayerNormCache(NamedTuple):
 
 
 def layernorm_forward(x, gamma, beta, eps: float = EPS):
-    """y = gamma * (x - mu) / sigma + beta over the last axis             (eq. 12.7)
+    """y = gamma * (x - mean) / sd + beta over the last axis             (eq. 12.7)
 
     x: (..., D), e.g. (B, T, D); gamma, beta: (D,). Returns (y (..., D), LayerNormCache).
     """

@@ -1,11 +1,12 @@
 """Softmax cross-entropy over padded batches, with label smoothing (lesson 02).
 
-With p = softmax(z) over V classes, target y and smoothing eps, each real token costs
+With p = softmax(a) over V classes (a: the logits), target y and smoothing eps, each real
+token costs
 
-    eq. 2.9   l = -(1 - eps) log p_y - (eps / V) sum_k log p_k  =  -sum_k q_k log p_k,
+    eq. 2.9   L_bt = -(1 - eps) log p_y - (eps / V) sum_k log p_k  =  -sum_k q_k log p_k,
               q = (1 - eps) onehot(y) + eps / V                    (PyTorch's definition)
-    eq. 2.10  L = (1 / N) sum over real tokens of l,   N = number of real tokens
-    eq. 2.11  dL/dz = (p - q) * m / N   per token, m = 1 on real tokens and 0 on padding
+    eq. 2.10  L = (1 / N) sum over real tokens of L_bt,   N = number of real tokens
+    eq. 2.11  dL/da = (p - q) * M / N   per token, M = 1 on real tokens and 0 on padding
 
 so padding contributes neither loss nor gradient, and the mean is over real tokens only.
 """
@@ -24,7 +25,7 @@ class CrossEntropyCache(NamedTuple):
 
     logits: (B, T, V) or (N, V), the raw scores z; logp: log p = log_softmax(z), same shape
     (eq. 2.7), from which the backward reads p = exp(logp); targets: y, (B, T) or (N,) ints,
-    0 at padded positions (where they are never read); mask: m, 1.0 on real tokens and 0.0 on
+    0 at padded positions (where they are never read); mask: M, 1.0 on real tokens and 0.0 on
     padding, in the logits' dtype; n: N, the number of real tokens but at least 1, the divisor
     of eq. 2.10 (0-d); eps: the label smoothing epsilon. nll_sum and n_tokens (0-d) are the
     summed unsmoothed -log p_y and the true count of real tokens, for perplexity
@@ -92,7 +93,7 @@ def softmax_cross_entropy_forward(logits, targets, mask=None, ignore_index=None,
 def softmax_cross_entropy_backward(dloss, cache):
     """dloss: a number or 0-d array. Returns dlogits, the shape of logits (eq. 2.11):
 
-        dz = m * (p - q) * dloss / N,   q = (1 - eps) onehot(y) + eps / V   (eq. 2.9)
+        da = M * (p - q) * dloss / N,   q = (1 - eps) onehot(y) + eps / V   (eq. 2.9)
 
     built in place in one buffer, term by term. The readout's gradient is the largest array of
     a training step; written as five temporaries of its size (one-hot, q, p - q, the product,

@@ -18,7 +18,7 @@ Equations (the lessons use this numbering):
              da_g = dg * (1 - g^2)
     eq. 4.10 dx = da Wx,  dh_prev = da Wh,  dWx = sum_t da_t^T x_t,  dWh = sum_t da_t^T h_{t-1},
              dbx = dbh = sum_t da_t
-    eq. 4.11 padding (m_t = 0): h_t = h_{t-1}, c_t = c_{t-1}, output 0; backward da_t = 0 and
+    eq. 4.11 padding (M_t = 0): h_t = h_{t-1}, c_t = c_{t-1}, output 0; backward da_t = 0 and
              (dh, dc) pass the step unchanged
 
 :func:`lstm_gates_forward` / :func:`lstm_gates_backward` (eq. 4.2-4.9) are the one
@@ -73,7 +73,7 @@ class LSTMStepCache(NamedTuple):
 class LSTMCache(NamedTuple):
     """What :func:`lstm_forward` saves for :func:`lstm_backward`.
 
-    x: (B, T, D); h0: (B, H); Wx: (4H, D); Wh: (4H, H); mask: (B, T, 1) bool, m_t, True on real
+    x: (B, T, D); h0: (B, H); Wx: (4H, D); Wh: (4H, H); mask: (B, T, 1) bool, M_t, True on real
     tokens; h: (B, T, H), the state h_t after every step, carried over padding (eq. 4.11);
     gates: a list of T :class:`LSTMGatesCache`, one per step.
     """

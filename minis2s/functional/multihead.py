@@ -7,7 +7,7 @@ values from the encoder's memory) are this one op with different inputs. Rows ar
 
     eq. 12.1  Q = x_q Wq^T + bq,  K = x_k Wk^T + bk,  V = x_v Wv^T + bv      (eq. 2.1, each (B, ., D)),
               each split into h heads of size d = D / h: Q_j (B, h, T, d), K_j, V_j (B, h, S, d)
-    eq. 12.2  l_ts = Q_t . K_s / sqrt(d)  where m_ts, the mask: key s is real (and s <= t if causal)
+    eq. 12.2  l_ts = Q_t . K_s / sqrt(d)  where M_ts, the mask: key s is real (and s <= t if causal)
     eq. 12.3  alpha_ts = masked softmax of l_t over s                         (eq. 8.4; [alpha: weights])
     eq. 12.4  alpha~ = dropout(alpha) (eq. 7.11),  C_j = alpha~ V_j,  C = heads of C_j side by side,
               y = C Wo^T + bo,  then y_t = 0 at a padded query position t
@@ -46,7 +46,7 @@ class AttentionHeadsCache(NamedTuple):
     """What :func:`attention_heads_forward` saves (eq. 12.5, 12.6).
 
     Q: (B, h, T, d), K, V: (B, h, S, d), the heads (views of the projections q, k, v);
-    weights: (B, h, T, S), alpha (eq. 12.3), exactly 0 where the mask m is False;
+    weights: (B, h, T, S), alpha (eq. 12.3), exactly 0 where the mask M is False;
     drop: the dropout cache of alpha~ (None when off); scale: 1 / sqrt(d).
     """
 
@@ -87,7 +87,7 @@ def merge_heads(x):
 
 
 def attention_mask(key_mask, T: int, causal: bool, like):
-    """The boolean mask m of (eq. 12.2), True where query t may attend to key s.
+    """The boolean mask M of (eq. 12.2), True where query t may attend to key s.
 
     key_mask: (B, S), 1 (or True) on real keys, or None (every key real); causal: also require
     s <= t (needs T == S). Returns (B, 1, T, S), (1, 1, T, S) or None (nothing masked); the

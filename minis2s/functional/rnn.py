@@ -11,7 +11,7 @@ Equations (the lessons use this numbering):
     eq. 3.5  dx_t = da_t Wx,   dh_{t-1} <- da_t Wh
     eq. 3.6  dWx = sum_t da_t^T x_t,  dWh = sum_t da_t^T h_{t-1},  dbx = dbh = sum_t da_t
     eq. 3.7  BPTT: dh_t = dy_t + da_{t+1} Wh                 h_t feeds y_t and step t+1
-    eq. 3.8  padding (m_t = 0): h_t = h_{t-1} and the output y_t = m_t h_t is 0
+    eq. 3.8  padding (M_t = 0): h_t = h_{t-1} and the output y_t = M_t h_t is 0
     eq. 3.9  padding: da_t = 0 and dh_{t-1} = dh_t           the carried state passes through
 
 Because the parameter gradients (eq. 3.6) are sums over time, the sequence backward stores
@@ -48,7 +48,7 @@ class RNNStepCache(NamedTuple):
 class RNNCache(NamedTuple):
     """What :func:`rnn_forward` saves for :func:`rnn_backward`.
 
-    x: (B, T, D); h0: (B, H); Wx: (H, D); Wh: (H, H); mask: (B, T, 1) bool, m_t, True on real
+    x: (B, T, D); h0: (B, H); Wx: (H, D); Wh: (H, H); mask: (B, T, 1) bool, M_t, True on real
     tokens; h: (B, T, H), the state h_t after every step, carried unchanged over padding
     (eq. 3.8) -- unlike the output hs, which is 0 there.
     """

@@ -5,13 +5,13 @@ feed-forward network -- each wrapped in a residual connection, dropout and a lay
 either after the residual sum (post-norm, Vaswani et al.; torch's default) or before the
 sublayer (pre-norm, ``norm_first=True``):
 
-    eq. 12.9  FFN(u) = dropout(act(u W1^T + b1)) W2^T + b2    (act: relu, eq. 12.10, or gelu, 12.11)
-    eq. 12.14 post-norm sublayer:  z = LN(x + dropout(f(x)))                     (LN: eq. 12.7)
-    eq. 12.15 pre-norm sublayer:   z = x + dropout(f(LN(x)))
-    eq. 12.16 encoder layer: f = self-attention MHA(u, u, u) (eq. 12.1-12.4) over the real
+    eq. 12.9  FFN(x) = dropout(act(x W1^T + b1)) W2^T + b2    (act: relu, eq. 12.10, or gelu, 12.11)
+    eq. 12.14 post-norm sublayer:  y = LN(x + dropout(f(x)))                     (LN: eq. 12.7)
+    eq. 12.15 pre-norm sublayer:   y = x + dropout(f(LN(x)))
+    eq. 12.16 encoder layer: f = self-attention MHA(x, x, x) (eq. 12.1-12.4) over the real
               positions, then f = FFN; decoder layer: causal self-attention, then
-              cross-attention MHA(u, memory, memory) over the real source positions, then FFN
-    eq. 12.17 backward of a residual sum x + g(x):  dx = dz + (dg/dx)^T dz -- the upstream
+              cross-attention MHA(x, memory, memory) over the real source positions, then FFN
+    eq. 12.17 backward of a residual sum x + f(x):  dx = dy + (df/dx)^T dy -- the upstream
               gradient passes to x unchanged, and the sublayer's path adds to it
 
 Padded positions of the layer's input (``mask`` 0) are never attended to, and the layer

@@ -6,13 +6,14 @@ reaches the decoder's first step.
 
 Decoder step t (Bahdanau et al., 2015; eq. 6.3 with lesson 08's attention, eq. 8.1-8.5):
 
-    c_t   = attention(query = s_{t-1}, keys, values = encoder outputs)   (context)
-    s_t   = cell([e_t; c_t], s_{t-1})    e_t the embedding of the token fed at t
-    z_t   = [s_t; c_t; e_t]              the readout, dropped out
-    logits_t = W_out z_t + b_out         (or, with tied embeddings, E (W_p z_t + b_p) + b_out)
+    ctx_t  = attention(query = s_{t-1}, keys, values = encoder outputs)   (the context, ctx)
+    s_t    = cell([e_t; ctx_t], s_{t-1})    e_t the embedding of the token fed at t
+    zeta_t = [s_t; ctx_t; e_t]              the readout input (z), dropped out
+    logits_t = W_out zeta_t + b_out         (or, with tied embeddings, E (W_p zeta_t + b_p) + b_out)
 
-"input feeding" puts c_t into the cell's input; without it c_t only reaches the readout.
-Without attention c_t is absent altogether and the bridge is the only path from the source.
+"input feeding" puts ctx_t into the cell's input; without it ctx_t only reaches the readout.
+Without attention ctx_t is absent altogether and the bridge is the only path from the source.
+(c_t is the LSTM's cell state, lesson 04; z_t the GRU's update gate, lesson 05.)
 
 The pairs, in the order the model runs them: :func:`bridge_forward`, :func:`make_memory` (the
 keys, once per batch), :func:`decoder_forward` (the T steps, each :func:`step_forward`) and
@@ -55,7 +56,7 @@ class DecoderStepCache(NamedTuple):
 
     attention: the attention's cache, None without attention; cells: per layer, the cell's
     step cache; drops: per layer, the dropout cache of its input (None for layer 0, whose input
-    [e_t; c_t] is not dropped out again).
+    [e_t; ctx_t] is not dropped out again).
     """
 
     attention: Any
@@ -225,29 +226,29 @@ def step_forward(params, cfg, memory, states, e, rng=None, train=False):
         new_states.append(state)
         cell_caches.append(cache)
         x = state[0]  # h_t, the next layer's input
-    z = xp.concatenate([x, ctx, e] if ctx is not None else [x, e], axis=1)  # z_t = [s_t; c_t; e_t]
+    z = xp.concatenate([x, ctx, e] if ctx is not None else [x, e], axis=1)  # zeta_t = [s_t; ctx_t; e_t]
     return (z, new_states, w), DecoderStepCache(attention, cell_caches, drops)
 
 
 def step_backward(dz, dstates, cache, cfg, dmemory, grads):
-    """dz: (B, R) gradient of the readout input z_t; dstates: per layer tuples of (B, H), the
+    """dz: (B, R) gradient of the readout input zeta_t; dstates: per layer tuples of (B, H), the
     gradient arriving from step t+1. Returns (de (B, D), dstates_prev) and adds this step's
     dkeys / dvalues into ``dmemory`` and parameter gradients into ``grads``."""
     H, D, Henc = cfg.hidden, cfg.emb, output_size(cfg)
     attends = cfg.attention != "none"
-    if attends:  # z_t = [s_t; c_t; e_t]
+    if attends:  # zeta_t = [s_t; ctx_t; e_t]
         dx, dctx, de = dz[:, :H], dz[:, H : H + Henc], dz[:, H + Henc :]
-    else:  # z_t = [s_t; e_t]
+    else:  # zeta_t = [s_t; e_t]
         dx, de = dz[:, :H], dz[:, H:]
     dprev = [None] * cfg.layers
-    for l in reversed(range(cfg.layers)):  # layer l's s_t feeds layer l+1 (the top one z_t) and step t+1
+    for l in reversed(range(cfg.layers)):  # layer l's s_t feeds layer l+1 (the top one zeta_t) and step t+1
         dh, *dc = dstates[l]
         dx, dprev[l], dweights = C.step_backward(cfg.cell, (dh + dx, *dc), cache.cells[l])
         cells.add_grads(grads, f"dec.l{l}.", dweights)
         dx = Fd.dropout_backward(dx, cache.drops[l])
     if not attends:
         return de + dx, dprev
-    if cfg.input_feeding:  # the cell read [e_t; c_t]
+    if cfg.input_feeding:  # the cell read [e_t; ctx_t]
         de = de + dx[:, :D]
         dctx = dctx + dx[:, D:]
     else:
@@ -322,7 +323,7 @@ def decoder_backward(dzs, cache, cfg, grads):
     dmemory = {"keys": xp.zeros_like(cache.memory.keys), "values": xp.zeros_like(cache.memory.values)}
     Bsz, T = dzs.shape[:2]
     de = xp.empty((Bsz, T, cfg.emb), dtype=dzs.dtype)
-    for t in reversed(range(T)):  # BPTT: step t gets dz_t and the gradient of s_t from t+1
+    for t in reversed(range(T)):  # BPTT: step t gets dzeta_t (dz) and the gradient of s_t from t+1
         de_t, dstates = step_backward(dzs[:, t], dstates, cache.steps[t], cfg, dmemory, grads)
         de[:, t] = de_t if cache.forced else Fd.dropout_backward(de_t, cache.emb_drop[t])
     if cache.forced:

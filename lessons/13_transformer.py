@@ -33,21 +33,21 @@
 #   and compared with subword-nmt.
 #
 # Shapes: B batch, S source length, T target length, D the model size ($d_{\text{model}}$),
-# h heads, L layers per side, V the vocabulary.
+# $n_h$ heads, $n_{\text{layers}}$ layers per side, $|\mathcal V|$ the vocabulary size.
 #
 # **Notation.** Rows are vectors, as in every lesson: a layer is $x W^{\top}$.
 #
 # | symbol | meaning | in the code |
 # |---|---|---|
-# | $E$ | the embedding table $(V, D)$, shared by the readout when tied | `dec.emb` |
-# | $P$ | the positions: sinusoids (eq. 12.12) or a learned table $(T_{\max}, D)$ | `_positions` |
+# | $E$ | the embedding table $(|\mathcal V|, D)$, shared by the readout when tied | `dec.emb` |
+# | $\mathrm{PE}$ | the positions: sinusoids (eq. 12.12) or a learned table $(T_{\max}, D)$ | `_positions` |
 # | $x^{(l)}$, $y^{(l)}$ | the encoder's / decoder's residual stream after layer $l$ $(B, \cdot, D)$ | `x`, `y` |
-# | $M$ | the memory, the encoder's output $(B, S, D)$ | `memory` |
-# | $z$ | the decoder's output $(B, T, D)$ | `z` |
+# | $\mathrm{mem}$ | the memory, the encoder's output $(B, S, D)$ | `memory` |
+# | $\zeta$ | the decoder's output, the readout's input $(B, T, D)$ | `z` |
 # | $K^{(l)}_{1..t}, V^{(l)}_{1..t}$ | layer $l$'s self-attention keys and values of positions $1..t$ | `states[l]` |
-# | $s$ | the optimizer step, from 1 | `t + 1` in `lr_at` |
-# | $w$, $n_w$ | a word as a sequence of symbols, and how often it occurs | `words` |
-# | $c(a, b)$ | how often symbol $b$ follows symbol $a$ in the corpus | `count` |
+# | $t$, $t_w$ | the optimizer step, from 1, and the warm-up length | `t + 1` and `warmup` in `lr_at` |
+# | $\mathrm{word}$, $n_{\mathrm{word}}$ | a word as a sequence of symbols, and how often it occurs | `words` |
+# | $\operatorname{count}(a, b)$ | how often symbol $b$ follows symbol $a$ in the corpus | `count` |
 # | $\bar x$ | the gradient of the loss with respect to $x$ | `dx` |
 
 # %%
@@ -83,7 +83,7 @@ rng = np.random.default_rng(0)
 # position (eq. 12.13), then dropout:
 #
 # $$
-# x^{(0)}_t = \operatorname{dropout}\!\left(\sqrt{D}\, E[\text{id}_t] + P[t]\right)
+# x^{(0)}_t = \operatorname{dropout}\!\left(\sqrt{D}\, E[\text{id}_t] + \mathrm{PE}[t]\right)
 # \tag{13.1}
 # $$
 #
@@ -95,28 +95,28 @@ rng = np.random.default_rng(0)
 # normalised already:
 #
 # $$
-# M = \operatorname{LN}_{\text{enc}}\!\left(x^{(L)}\right), \qquad
+# \mathrm{mem} = \operatorname{LN}_{\text{enc}}\!\left(x^{(n_{\text{layers}})}\right), \qquad
 # x^{(l)} = \operatorname{EncoderLayer}_l\!\left(x^{(l-1)}\right)
 # \tag{13.2}
 # $$
 #
 # $$
-# z = \operatorname{LN}_{\text{dec}}\!\left(y^{(L)}\right), \qquad
-# y^{(l)} = \operatorname{DecoderLayer}_l\!\left(y^{(l-1)}, M\right)
+# \zeta = \operatorname{LN}_{\text{dec}}\!\left(y^{(n_{\text{layers}})}\right), \qquad
+# y^{(l)} = \operatorname{DecoderLayer}_l\!\left(y^{(l-1)}, \mathrm{mem}\right)
 # \tag{13.3}
 # $$
 #
 # The readout is an affine map to the vocabulary. **Tied**, its weight *is* the target
-# embedding table — one $(V, D)$ matrix instead of two (Press and Wolf, 2017):
+# embedding table — one $(|\mathcal V|, D)$ matrix instead of two (Press and Wolf, 2017):
 #
 # $$
-# \text{logits} = z W^{\top} + b, \qquad W = E
+# \text{logits} = \zeta W^{\top} + b, \qquad W = E
 # \tag{13.4}
 # $$
 #
 # Why $\sqrt D$ in (13.1)? The table is initialised with entries of variance $1/D$, so a row
-# has norm about 1 — the right size for the tied readout, whose logits $z E^{\top}$ are then
-# of order 1 for a layer-normalised $z$ of norm $\sqrt D$. At the input, the same row must
+# has norm about 1 — the right size for the tied readout, whose logits $\zeta E^{\top}$ are then
+# of order 1 for a layer-normalised $\zeta$ of norm $\sqrt D$. At the input, the same row must
 # not be drowned by the position, whose sinusoids have norm $\sqrt{D/2}$; multiplied by
 # $\sqrt D$ it has norm about $\sqrt D$ as well. Measured on a fresh model:
 
@@ -142,12 +142,12 @@ show(Transformer._embed, Transformer.encoder_forward, Transformer.decoder_forwar
 # %% [markdown]
 # ## 2. The backward, and a whole-model check
 #
-# Two joints of the graph are new. The memory $M$ is read by the cross-attention of *every*
+# Two joints of the graph are new. The memory $\mathrm{mem}$ is read by the cross-attention of *every*
 # decoder layer, as its keys and values; a value read in several places gets the sum of
 # the gradients of each reading (lesson 03's rule for a shared weight):
 #
 # $$
-# \bar M = \sum_{l=1}^{L} \left(\bar K^{(l)}_{\text{cross}} + \bar V^{(l)}_{\text{cross}}\right)
+# \overline{\mathrm{mem}} = \sum_{l=1}^{n_{\text{layers}}} \left(\bar K^{(l)}_{\text{cross}} + \bar V^{(l)}_{\text{cross}}\right)
 # \tag{13.5}
 # $$
 #
@@ -161,7 +161,7 @@ show(Transformer._embed, Transformer.encoder_forward, Transformer.decoder_forwar
 # $$
 #
 # The code does both with `+=`, in the order the forward ran backwards: readout, decoder
-# stack (collecting $\bar M$), encoder stack.
+# stack (collecting $\overline{\mathrm{mem}}$), encoder stack.
 
 # %%
 show(Transformer._stack_backward)
@@ -258,15 +258,15 @@ for T_c in (32, 64, 128, 256) if FAST else (32, 64, 128, 256, 512, 1024):
 # ## 4. The training recipe: warm-up, Adam's $\beta_2$, label smoothing
 #
 # Vaswani et al. train with Adam, $\beta = (0.9, 0.98)$, and a learning rate that rises
-# linearly for `warmup` steps and then decays as $1/\sqrt{s}$:
+# linearly for `warmup` steps and then decays as $1/\sqrt{t}$:
 #
 # $$
-# \eta(s) = \eta_0 \min\!\left(\frac{s}{W},\ \sqrt{\frac{W}{s}}\right), \qquad s = 1, 2, \ldots
+# \eta(t) = \eta_0 \min\!\left(\frac{t}{t_w},\ \sqrt{\frac{t_w}{t}}\right), \qquad t = 1, 2, \ldots
 # \tag{13.7}
 # $$
 #
-# The two branches meet at $s = W$, the peak $\eta_0$. (The paper writes
-# $D^{-1/2}\min(s^{-1/2}, s W^{-3/2})$: the same curve with $\eta_0 = (D W)^{-1/2}$.)
+# The two branches meet at $t = t_w$, the peak $\eta_0$. (The paper writes
+# $D^{-1/2}\min(t^{-1/2}, t\, t_w^{-3/2})$: the same curve with $\eta_0 = (D\, t_w)^{-1/2}$.)
 
 # %%
 from minis2s import optim
@@ -453,11 +453,11 @@ model.kv_cache = True
 # repeatedly glue the most frequent adjacent pair of symbols into a new symbol. Frequent
 # words end up as one symbol, rare ones as a few pieces, and no word is ever unknown.
 #
-# With the words $w$ of the corpus, each occurring $n_w$ times and currently a sequence of
+# With the words $\mathrm{word}$ of the corpus, each occurring $n_{\mathrm{word}}$ times and currently a sequence of
 # symbols $w_1 \ldots w_{|w|}$, the count of a pair is
 #
 # $$
-# c(a, b) = \sum_{w} n_w \,\bigl|\{\, i : w_i = a,\ w_{i+1} = b \,\}\bigr|
+# \operatorname{count}(a, b) = \sum_{\mathrm{word}} n_{\mathrm{word}} \,\bigl|\{\, i : \mathrm{word}_i = a,\ \mathrm{word}_{i+1} = b \,\}\bigr|
 # \tag{13.9}
 # $$
 #
@@ -467,7 +467,7 @@ model.kv_cache = True
 # becomes `aa a`):
 #
 # $$
-# (a^*, b^*) = \arg\max_{(a, b)}\ \bigl(c(a, b),\ (a, b)\bigr), \qquad
+# (a^*, b^*) = \arg\max_{(a, b)}\ \bigl(\operatorname{count}(a, b),\ (a, b)\bigr), \qquad
 # \ldots a^*\, b^* \ldots \;\to\; \ldots a^*b^* \ldots
 # \tag{13.10}
 # $$

@@ -311,7 +311,7 @@ show(decode.length_penalty, decode.beam_search, decode._expand, decode._Beams, d
 # %%
 from minis2s import backend as B
 from minis2s.data import batches_for_inference, restore_order
-from minis2s.metrics import corpus_bleu
+from minis2s import metrics
 
 
 def translate_ids(model, source_ids, beam=1, alpha=0.6, batch_size=64):
@@ -345,7 +345,7 @@ else:
         hyps = [" ".join(task.tgt_vocab.decode(seq)) for seq in ids]
         hypotheses[label] = hyps
         length = sum(len(h.split()) for h in hyps) / n_ref
-        print(f"{label:22s} {corpus_bleu(hyps, refs).score:6.2f} {scores.mean():16.3f} {length:19.3f}")
+        print(f"{label:22s} {metrics.corpus_bleu(hyps, refs).score:6.2f} {scores.mean():16.3f} {length:19.3f}")
 
 # %% [markdown]
 # Beam search with $\omega = 0$ finds outputs of higher probability than greedy search —
@@ -600,7 +600,7 @@ else:
     for label, beam, alpha in (("greedy", 1, 0.0), ("beam 5, alpha 0.6", 5, 0.6)):
         ids, _ = translate_ids(model, test_ids, beam, alpha)
         test_hyps[label] = [" ".join(task.tgt_vocab.decode(seq)) for seq in ids]
-        print(f"{label:22s} {corpus_bleu(test_hyps[label], test_refs).score:6.2f} "
+        print(f"{label:22s} {metrics.corpus_bleu(test_hyps[label], test_refs).score:6.2f} "
               f"{100 * metrics.corpus_rouge_l(test_hyps[label], test_refs):10.2f} {test_ppl:11.2f}")
 
 # %% [markdown]

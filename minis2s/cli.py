@@ -309,6 +309,9 @@ def _plot_parser(sub, shared):
     p.add_argument("--run", dest="run_dir", metavar="DIR", help="curves: the run directory")
     p.add_argument("--checkpoint", metavar="DIR", help="attention: a run or checkpoint directory")
     p.add_argument("--sentence", help="attention: the source sentence")
+    p.add_argument("--by-sentence", action="store_true",
+                   help="attention: sum the weights over each sentence of the source (split after . and ?), "
+                   "e.g. to see which story sentence a QA answer came from")
     p.add_argument("--out", required=True, metavar="PNG", help="the image to write (its folder must exist)")
     p.set_defaults(run=_run("plot"))
 

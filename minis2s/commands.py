@@ -344,7 +344,8 @@ def plot(args) -> int:
     else:
         from .inference import Translator
 
-        path = plots.attention_heatmap(Translator.load(args.checkpoint), args.sentence, args.out)
+        draw = plots.sentence_attention_heatmap if getattr(args, "by_sentence", False) else plots.attention_heatmap
+        path = draw(Translator.load(args.checkpoint), args.sentence, args.out)
     print(f"saved {path}")
     return 0
 

@@ -26,21 +26,19 @@ class Chatbot:
 
     @classmethod
     def load(cls, path) -> "Chatbot":
+        """The best checkpoint of a dialogue run (or the checkpoint ``path``); a UserError for
+        any other kind of model, read from its config before the parameters are."""
+        from . import checkpoint as ckpt
         from .inference import Translator
 
-        try:
-            tr = Translator.load(path)
-        except UserError as exc:
-            if "language model" in str(exc):
-                raise UserError(f"{path} is a language model; chat reads dialogue checkpoints "
-                                f"(train --data chitchat), and generate reads this one") from None
-            raise
-        task = tr.config.get("task") or {}
+        where, config = ckpt.read_config(path, prefer="best")
+        task = config.get("task") or {}
         if task.get("kind") != "dialogue":
-            what = task.get("name") or task.get("kind") or "unknown"
-            raise UserError(f"{tr.path} was trained on {what!r}, not on dialogue: chat reads checkpoints of "
-                            "train --data chitchat; use translate with this one")
-        return cls(tr, task["turns"], task["max_context"])
+            what = task.get("name") or task.get("kind") or "an unknown task"
+            use = "generate" if task.get("kind") == "lm" else "translate"
+            raise UserError(f"{where} was trained on {what!r}, not on dialogue: chat reads checkpoints of "
+                            f"train --data chitchat; use {use} with this one")
+        return cls(Translator.load(where), task["turns"], task["max_context"])
 
     @property
     def path(self):

@@ -221,6 +221,23 @@ def test_chat_refuses_a_checkpoint_that_is_not_a_dialogue_model(toy_run):
     assert code == 2 and "not on dialogue" in one_line(err) and "train --data chitchat" in err
 
 
+def test_chat_refuses_a_language_model_pointing_to_generate(tmp_path):
+    import shutil
+
+    from minis2s.data import multi30k
+
+    corpus = tmp_path / "m30k"
+    corpus.mkdir()
+    for split in multi30k.SPLITS:
+        shutil.copy(ROOT / "datasets" / "fixtures" / "tiny.en", corpus / multi30k.file_name(split, "en"))
+    out = tmp_path / "lm"
+    code, _, err = run(["train", "--task", "lm", "--data", "multi30k", "--data-dir", str(corpus), "--out", str(out),
+                        "--max-steps", "2", "--emb", "8", "--hidden", "8", "--batch-size", "4", "--bptt", "8", "--quiet"])
+    assert code == 0, err
+    code, _, err = run(["chat", "--checkpoint", str(out)])
+    assert code == 2 and "not on dialogue" in one_line(err) and "use generate" in err
+
+
 @pytest.mark.parametrize("flags, message", [
     (["--sample", "--beam", "3"], "choose one of them"),
     (["--sample", "--temperature", "0"], "--temperature must be a positive number"),

@@ -22,6 +22,7 @@ class Chatbot:
     translator: object  # a minis2s.inference.Translator over a dialogue checkpoint
     turns: int
     max_context: int
+    max_response: int  # no reply is longer than the longest the model was trained on
     history: list = field(default_factory=list)  # token lists of the turns so far, oldest first
 
     @classmethod
@@ -38,7 +39,7 @@ class Chatbot:
             use = "generate" if task.get("kind") == "lm" else "translate"
             raise UserError(f"{where} was trained on {what!r}, not on dialogue: chat reads checkpoints of "
                             f"train --data chitchat; use {use} with this one")
-        return cls(Translator.load(where), task["turns"], task["max_context"])
+        return cls(Translator.load(where), task["turns"], task["max_context"], task["max_response"])
 
     @property
     def path(self):
@@ -57,13 +58,16 @@ class Chatbot:
         ``sample``: draw the response (softmax(logits / temperature), top_k / top_p) with
         ``rng`` (a :class:`minis2s.backend.DeviceRNG`); otherwise beam search of width ``beam``
         (1: greedy)."""
+        from .tasks import decode_tokens
+
         tr = self.translator
         self.history.append(tr.src_tokenizer.tokenize(text))
         src = self.context_tokens()
         if sample:
             out = self._sample(src, temperature, top_k, top_p, rng)
         else:
-            out = tr.translate_tokens([src], batch_size=1, beam=beam)[0]
+            out = decode_tokens(tr.model, tr.src_vocab, tr.tgt_vocab, [src], 1, beam=beam,
+                                max_len=self.max_response)[0]
         self.history.append(out)
         del self.history[: -self.turns]  # older turns are never read again
         return tr.tgt_tokenizer.detokenize(out)
@@ -76,7 +80,8 @@ class Chatbot:
         tr, model = self.translator, self.translator.model
         (batch,), _ = batches_for_inference([tr.src_vocab.encode(src)], 1)
         out = sample(model, B.to_device(batch.src), B.to_device(batch.src_mask, model.dtype), Vocab.sos_id,
-                     Vocab.eos_id, rng, temperature=temperature, top_k=top_k, top_p=top_p)
+                     Vocab.eos_id, rng, temperature=temperature, top_k=top_k, top_p=top_p,
+                     max_len=self.max_response)
         return tr.tgt_vocab.decode(out.ids[0])
 
 

@@ -66,17 +66,20 @@ def test_evaluate_gives_the_figures_train_reported(chat_run):
         assert figures[key] == pytest.approx(summary[f"test_{key}"], abs=1e-4)
 
 
-def test_the_context_window_is_carried_between_turns_and_reset_clears_it(chat_run):
+def test_the_context_window_is_carried_between_turns_and_reset_clears_it(chat_run, monkeypatch):
+    from minis2s import tasks
+
     bot = Chatbot.load(chat_run[0])
     seen, replies = [], []
-    decode = bot.translator.translate_tokens
+    decode = tasks.decode_tokens
 
-    def recording(tokens, **kw):
+    def recording(model, src_vocab, tgt_vocab, tokens, *args, **kw):
         seen.append(tokens[0])
-        replies.append(decode(tokens, **kw)[0])
+        replies.append(decode(model, src_vocab, tgt_vocab, tokens, *args, **kw)[0])
+        assert len(replies[-1]) <= bot.max_response
         return [replies[-1]]
 
-    bot.translator.translate_tokens = recording
+    monkeypatch.setattr(tasks, "decode_tokens", recording)
     bot.reply("Hello")
     assert seen[-1] == ["hello"]
     bot.reply("What do you do?")

@@ -11,7 +11,7 @@ from minis2s import plots
 from minis2s.cli import main
 from minis2s.inference import Translator
 
-STORY = "mary went to the kitchen . john moved to the garden . mary travelled to the office . where is mary ?"
+STORY = "where is mary ? mary went to the kitchen . john moved to the garden . mary travelled to the office ."
 
 
 def run(argv):
@@ -63,8 +63,8 @@ def test_plot_attention_by_sentence_on_a_qa_checkpoint(qa_run, tmp_path):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     ax = plots.sentence_attention_heatmap(Translator.load(qa_run[0]), STORY, ax=_axes())
     assert [t.get_text() for t in ax.get_yticklabels()] == [
-        "mary went to the kitchen .", "john moved to the garden .", "mary travelled to the office .",
-        "where is mary ?"]
+        "where is mary ?", "mary went to the kitchen .", "john moved to the garden .",
+        "mary travelled to the office ."]
 
 
 def _axes():

@@ -57,12 +57,12 @@ def test_the_simulator_refuses_what_the_story_does_not_allow_or_say():
 
 @pytest.mark.parametrize("name", ["qa-1", "qa-2", "qa-3", "qa-4"])
 def test_generated_stories_replay_to_their_answer(name):
-    """Every generated story is a sequence of sentences the simulator accepts, separated by
-    ``.``, then the question; replaying it gives the answer the generator stored."""
+    """Every generated input is the question, then sentences the simulator accepts, each ended
+    by ``.``; replaying them gives the answer the generator stored."""
     train, _ = make_splits(name, 200, 0, seed=3)
     for src, tgt in train:
-        story, question = src.rsplit(" . ", 1)
-        assert question.endswith(" ?") and len(tgt.split()) == 1
+        question, story = src.split(" ? ")
+        assert story.endswith(" .") and "?" not in story and len(tgt.split()) == 1
         assert answer(story, question) == tgt
 
 
@@ -71,7 +71,7 @@ def test_two_supporting_facts_are_needed_in_qa_2():
     it (a second sentence), and where that person is asked about the move is the last one."""
     train, _ = make_splits("qa-2", 500, 0, seed=0)
     for src, tgt in train:
-        story = src.split(" . ")[:-1]
+        story = src.split(" ? ")[1].removesuffix(" .").split(" . ")
         obj = src.split("where is the ")[1].split()[0]
         assert all(tgt not in s for s in story if obj in s)
         carriers = {s.split()[0] for s in story if obj in s}

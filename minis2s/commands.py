@@ -248,8 +248,9 @@ def _demo(args) -> int:
 
 def evaluate(args) -> int:
     """The figures of a checkpoint on a held-out split: BLEU and perplexity for Multi30k, exact
-    match for toy tasks, perplexity, BLEU, ROUGE-L and distinct-1/2 for dialogue. The sentences are decoded by :meth:`Translator.translate_tokens`,
-    the path ``translate`` takes, so ``translate`` prints the sentences scored here."""
+    match for toy tasks, perplexity, BLEU, ROUGE-L and distinct-1/2 for dialogue. The sentences
+    are decoded by :meth:`Translator.translate_tokens`, the path ``translate`` takes, so
+    ``translate`` prints the sentences scored here."""
     from .atomic import check_folder
     from .inference import Translator
     from .tasks import bleu_and_ppl, exact_match, loss_and_ppl

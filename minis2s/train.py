@@ -529,7 +529,8 @@ def build_run(task_cfg: dict, model_cfg: dict, train_cfg: TrainConfig, out, quie
     """Data, model and trainer for a run; the same inputs rebuild the same run on resume.
 
     task_cfg: ``{"kind": "toy", "name", "seed", "data"}``, ``{"kind": "translation", "src",
-    "tgt", "data_dir", "min_freq"}``, a dialogue corpus's (:func:`minis2s.tasks.dialogue_task`) or a language model's (:func:`_build_lm_run`); model_cfg: :class:`Seq2SeqConfig` fields besides the
+    "tgt", "data_dir", "min_freq"}``, a dialogue corpus's (:func:`minis2s.tasks.dialogue_task`) or
+    a language model's (:func:`_build_lm_run`); model_cfg: :class:`Seq2SeqConfig` fields besides the
     vocabulary sizes. Before anything large is made: a batch size above the number of training
     pairs is capped to it, and a training step that would not fit in the memory available is
     refused. Returns (task, trainer).

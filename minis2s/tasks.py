@@ -39,7 +39,8 @@ class Task:
 def toy_task(name: str, n_train: int, n_test: int, seed: int = 0, **params) -> Task:
     """A generated task, character- or word-level (its ``level``); val and test are disjoint
     halves of a held-out draw."""
-    from .data import TASKS as TOY, WhitespaceTokenizer
+    from .data import TASKS as TOY
+    from .data import WhitespaceTokenizer
 
     train, held_out = make_splits(name, n_train, 2 * n_test, seed=seed, **params)
     tok = WhitespaceTokenizer() if TOY[name].level == "word" else CharTokenizer()

@@ -112,7 +112,7 @@ class Terminal:
 
         self.proc = subprocess.Popen([sys.executable, "-m", "minis2s", "chat"] + argv, stdin=slave, stdout=slave,
                                      stderr=slave, cwd=ROOT, env=env, start_new_session=True,
-                                     preexec_fn=become_controlling_terminal)
+                                     preexec_fn=become_controlling_terminal)  # noqa: PLW1509 (no threads here)
         os.close(slave)
         self.master, self.seen = master, ""
 

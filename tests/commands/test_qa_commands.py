@@ -57,7 +57,7 @@ def test_sentence_attention_sums_each_sentence_columns():
 def test_plot_attention_by_sentence_on_a_qa_checkpoint(qa_run, tmp_path):
     pytest.importorskip("matplotlib")
     png = tmp_path / "a.png"
-    code, stdout, err = run(["plot", "attention", "--checkpoint", str(qa_run[0]), "--sentence", STORY,
+    code, _, err = run(["plot", "attention", "--checkpoint", str(qa_run[0]), "--sentence", STORY,
                              "--by-sentence", "--out", str(png)])
     assert code == 0, err
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -8,7 +8,14 @@ from pathlib import Path
 import pytest
 
 from minis2s.data import MosesLikeTokenizer
-from minis2s.data.dialogue import SEP, context, conversation_pairs, load_conversations, load_dialogue, split_conversations
+from minis2s.data.dialogue import (
+    SEP,
+    context,
+    conversation_pairs,
+    load_conversations,
+    load_dialogue,
+    split_conversations,
+)
 from minis2s.errors import DataError, UserError
 
 FIXTURE = Path(__file__).resolve().parents[2] / "datasets" / "fixtures" / "chitchat.json"

@@ -5,8 +5,7 @@ import random
 
 import pytest
 
-from minis2s.data import make_splits
-from minis2s.data import qa
+from minis2s.data import make_splits, qa
 from minis2s.data.qa import World
 from minis2s.errors import UserError
 from minis2s.tasks import toy_task

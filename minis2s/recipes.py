@@ -33,9 +33,9 @@ RECIPES = {
         train=dict(minutes=1.0, batch_size=64, lr=5e-3, eval_every=200, metric="exact_match", higher_is_better=True),
         data=dict(n_train=20000, n_test=2000),
     ),
-    # bAbI-style reading comprehension (minis2s/data/qa.py): the encoder reads story and
-    # question as one word sequence; a bidirectional encoder lets every word see the sentences
-    # after it (a later move overrides an earlier one), attention finds the supporting facts
+    # bAbI-style reading comprehension (minis2s/data/qa.py): the encoder reads the question,
+    # then the story, as one word sequence; qa-1 reaches 100% held-out exact match in about
+    # 2,000 steps, qa-2 stays near 75% after 3,000 (benchmarks/RESULTS.md)
     **{name: dict(
         model=dict(cell="gru", emb=32, hidden=64, bidirectional=True, attention="additive"),
         train=dict(minutes=2.0, batch_size=64, lr=3e-3, eval_every=200, metric="exact_match", higher_is_better=True),

@@ -12,7 +12,10 @@ question before the text: the encoder then knows whom or what to follow while it
 the last move of that person overrides the earlier ones as it goes. With the question last,
 the recipe's model sits for 2,500 steps at the score of answering with the last sentence's
 place (about 48% on qa-1) before it learns to match the person; with it first it reaches 100%
-by step 2,000 (benchmarks/RESULTS.md). Four families, each testing one skill:
+by step 2,000 (benchmarks/RESULTS.md). The price: the answer then travels in the encoder's
+forward state, and the attention goes to the story's end rather than to the supporting sentence,
+which a story-first model, once trained, picks out (``plot attention --by-sentence`` shows both).
+Four families, each testing one skill:
 
 ``qa-1``  single supporting fact   ``where is mary ?``                    one sentence answers it
 ``qa-2``  two supporting facts     ``where is the football ?``            who has it, and where they went

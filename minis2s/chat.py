@@ -131,6 +131,11 @@ def chat(args) -> int:
 
     if args.sample and args.beam > 1:
         raise UserError("--beam searches for the most likely reply; --sample draws one: choose one of them")
+    given = {"--temperature": args.temperature != 1.0, "--top-k": args.top_k is not None,
+             "--top-p": args.top_p is not None}
+    if not args.sample and any(given.values()):
+        flag = next(f for f, g in given.items() if g)
+        raise UserError(f"{flag} shapes sampled replies: add --sample")
     bot = Chatbot.load(args.checkpoint)
     check_generation_options("sample" if args.sample else "beam" if args.beam > 1 else "greedy", 1,
                              args.temperature, args.top_k, args.top_p, args.beam, None,

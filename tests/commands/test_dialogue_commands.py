@@ -245,6 +245,8 @@ def test_chat_refuses_a_language_model_pointing_to_generate(tmp_path):
     (["--sample", "--beam", "3"], "choose one of them"),
     (["--sample", "--temperature", "0"], "--temperature must be a positive number"),
     (["--sample", "--top-p", "1.5"], "--top-p must be in (0, 1]"),
+    (["--top-k", "5"], "--top-k shapes sampled replies: add --sample"),
+    (["--temperature", "0.5"], "--temperature shapes sampled replies: add --sample"),
 ])
 def test_chat_refuses_bad_decoding_options_before_talking(chat_run, flags, message):
     code, _, err = run(["chat", "--checkpoint", str(chat_run[0])] + flags)

@@ -168,6 +168,13 @@ def load_checkpoint(path, prefer: str = "latest") -> Checkpoint:
     return _read_checkpoint(locate_checkpoint(path, prefer))
 
 
+def read_config(path, prefer: str = "latest") -> tuple[Path, dict]:
+    """(the checkpoint directory, its config.json) without reading the parameters: enough to
+    tell what kind of model a checkpoint holds."""
+    where = locate_checkpoint(path, prefer)
+    return where, _read_json(where / "config.json")
+
+
 def locate_checkpoint(path, prefer: str = "latest") -> Path:
     """The checkpoint directory :func:`load_checkpoint` would read, found without reading it."""
     if prefer not in ("latest", "best"):

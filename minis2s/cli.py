@@ -99,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="command", parser_class=commands)
     shared = _shared_options()
     for add in (_gradcheck_parser, _train_parser, _translate_parser, _generate_parser, _evaluate_parser,
-                _data_parser, _plot_parser, _export_parser, _demo_parser):
+                _chat_parser, _data_parser, _plot_parser, _export_parser, _demo_parser):
         add(sub, shared)
     return parser
 
@@ -128,14 +128,14 @@ def _train_parser(sub, shared):
         "writes text with it). Flags left out take the task's recommended recipe "
         "(minis2s/recipes.py). Checkpoints, metrics.jsonl and TensorBoard events go to --out.",
     )
-    from .recipes import TASKS
+    from .recipes import CORPORA, TASKS
 
     src = p.add_mutually_exclusive_group()
-    src.add_argument("--task", choices=[t for t in TASKS if t != "multi30k"],
+    src.add_argument("--task", choices=[t for t in TASKS if t not in CORPORA],
                      help="a toy task generated from --seed, or lm: a language model on --data (see --lang)")
     src.add_argument("--resume", metavar="DIR", help="continue the run in DIR (its recipe, data order and RNG)")
-    p.add_argument("--data", choices=["multi30k"], help="a corpus: translation (see --src, --tgt, --data-dir), or "
-                   "the text of --task lm")
+    p.add_argument("--data", choices=list(CORPORA), help="a corpus: translation (see --src, --tgt, --data-dir), "
+                   "the text of --task lm, or chitchat: dialogue (the dialogue extra, or --data-dir FILE)")
     p.add_argument("--arch", choices=["recurrent", "transformer"],
                    help="the encoder-decoder: recurrent with attention (default) or the Transformer "
                    "(--layers, --d-model, --heads, --d-ff, --norm-first, --positional, ...)")
@@ -158,6 +158,8 @@ def _train_parser(sub, shared):
                    help="--data: learn N byte-pair merges on the training sentences (source and target "
                    "together) and train on subwords; the merges go into the checkpoint (a resumed run "
                    "reuses them), translate takes and prints words, and BLEU is scored on words")
+    d.add_argument("--turns", type=_positive_int, metavar="N",
+                   help="--data chitchat: previous turns the context holds (default 2)")
     d.add_argument("--train-size", type=_positive_int, metavar="N", help="toy task: training examples")
     d.add_argument("--test-size", type=_positive_int, metavar="N", help="toy task: validation and test examples each")
     _model_options(p.add_argument_group("model"))
@@ -272,13 +274,34 @@ def _generate_parser(sub, shared):
     p.set_defaults(run=_run("generate"))
 
 
+def _chat_parser(sub, shared):
+    p = sub.add_parser(
+        "chat", parents=[shared["backend"], shared["threads"], shared["json"]],
+        help="talk with a dialogue model (train --data chitchat) in the terminal",
+        description="Type a line, read the reply. The bot reads the last turns of the conversation, yours "
+        "and its own, as it was trained to (the checkpoint's --turns). /reset starts a new conversation; "
+        "/quit, Ctrl-D or Ctrl-C ends. Replies come from greedy search, --beam K or --sample. --json: "
+        "at the end, one line {checkpoint, exchanges}.",
+    )
+    p.add_argument("--checkpoint", required=True, metavar="DIR", help="a dialogue run or a checkpoint in it")
+    p.add_argument("--beam", type=_positive_int, default=1, metavar="K", help="beam search of width K (1: greedy)")
+    p.add_argument("--sample", action="store_true", help="draw each reply from softmax(logits / --temperature)")
+    p.add_argument("--temperature", type=float, default=1.0, metavar="T", help="--sample: > 0; below 1 is "
+                   "more conservative")
+    p.add_argument("--top-k", type=int, metavar="K", help="--sample: among the K most likely tokens only")
+    p.add_argument("--top-p", type=float, metavar="P", help="--sample: among the nucleus of probability P only")
+    p.add_argument("--seed", type=int, default=0, help="--sample: seed of the draws")
+    p.set_defaults(run=_run("chat"))
+
+
 def _evaluate_parser(sub, shared):
     p = sub.add_parser(
         "evaluate", parents=[shared["backend"], shared["threads"], shared["json"]],
         help="BLEU and perplexity of a checkpoint on a held-out split (exact match for toy tasks)",
         description="Multi30k: corpus BLEU (tokenized, lower-cased, as sacrebleu with tokenize='none'), "
         "teacher-forced perplexity, and the number of sentences. Toy tasks: exact match, token accuracy "
-        "and perplexity on the held-out sentences train reported on.\n\n"
+        "and perplexity on the held-out sentences train reported on. Dialogue: perplexity, BLEU and "
+        "ROUGE-L of the replies against the real ones, and distinct-1/2 (distinct n-grams / n-grams).\n\n"
         "The sentences scored are the ones `translate` prints for the split's source file with the same "
         "--beam and --batch-size (--hyps FILE writes them). " + _DECODE_NOTES,
     )
@@ -308,6 +331,9 @@ def _plot_parser(sub, shared):
     p.add_argument("--run", dest="run_dir", metavar="DIR", help="curves: the run directory")
     p.add_argument("--checkpoint", metavar="DIR", help="attention: a run or checkpoint directory")
     p.add_argument("--sentence", help="attention: the source sentence")
+    p.add_argument("--by-sentence", action="store_true",
+                   help="attention: sum the weights over each sentence of the source (split after . and ?), "
+                   "e.g. to see which story sentence a QA answer came from")
     p.add_argument("--out", required=True, metavar="PNG", help="the image to write (its folder must exist)")
     p.set_defaults(run=_run("plot"))
 
@@ -368,6 +394,10 @@ def _refuse_bad_combinations(parser, args) -> None:
             parser.error("give --task (a toy task, or lm with --data), --data or --resume")
         if lm and not args.data:
             parser.error("--task lm needs the text to model: --data multi30k (and --lang)")
+        if lm and args.data == "chitchat":
+            parser.error("--task lm models --data multi30k; --data chitchat trains a dialogue encoder-decoder")
+        if args.turns is not None and args.data != "chitchat":
+            parser.error("--turns belongs to --data chitchat")
         if args.task and not lm and args.data:
             parser.error(f"--data belongs to translation and --task lm, not to the toy task {args.task!r}")
         lm_only = [f for f in ("lang", "level", "lm_batches", "bptt") if getattr(args, f) is not None]

@@ -167,6 +167,11 @@ def _start_run(args):
                     "data_dir": _absolute(args.data_dir), "min_freq": data["min_freq"],
                     "batching": args.lm_batches or data["batching"], "bptt": args.bptt or data["bptt"]}
         model_flags = LM_MODEL_FLAGS
+    elif args.data == "chitchat":
+        r = recipe("chitchat")
+        turns = getattr(args, "turns", None) or r["data"]["turns"]
+        task_cfg = {"kind": "dialogue", "name": "chitchat", "data_dir": _absolute(args.data_dir), "seed": seed,
+                    **r["data"], "turns": turns}
     elif args.data:
         r = recipe(args.data, arch)
         task_cfg = {"kind": "translation", "name": args.data, "src": args.src, "tgt": args.tgt,
@@ -296,8 +301,9 @@ def _demo(args) -> int:
 
 def evaluate(args) -> int:
     """The figures of a checkpoint on a held-out split: BLEU and perplexity for Multi30k, exact
-    match for toy tasks. The sentences are decoded by :meth:`Translator.translate_tokens`,
-    the path ``translate`` takes, so ``translate`` prints the sentences scored here."""
+    match for toy tasks, perplexity, BLEU, ROUGE-L and distinct-1/2 for dialogue. The sentences
+    are decoded by :meth:`Translator.translate_tokens`, the path ``translate`` takes, so
+    ``translate`` prints the sentences scored here."""
     from .atomic import check_folder
     from .inference import Translator
     from .tasks import bleu_and_ppl, exact_match, loss_and_ppl
@@ -310,6 +316,10 @@ def evaluate(args) -> int:
     hyps = tr.translate_tokens([s for s, _ in pairs], batch_size=args.batch_size, beam=args.beam)
     if task.name.startswith("multi30k"):
         figures = bleu_and_ppl(tr.model, task, pairs, beam=args.beam, batch_size=args.batch_size, hyps=hyps)
+    elif tr.config["task"]["kind"] == "dialogue":
+        from .tasks import dialogue_figures
+
+        figures = dialogue_figures(tr.model, task, pairs, beam=args.beam, batch_size=args.batch_size, hyps=hyps)
     else:
         figures = {**exact_match(tr.model, task, pairs, hyps=hyps),
                    **loss_and_ppl(tr.model, task, pairs, batch_size=args.batch_size)}
@@ -335,6 +345,15 @@ def _evaluation_split(tr, args):
         task = Task(task_cfg["name"], tr.src_tokenizer, tr.tgt_tokenizer, tr.src_vocab, tr.tgt_vocab, [], [], pairs,
                     tr.bpe)
         return task, pairs, split
+    if task_cfg.get("kind") == "dialogue":
+        from .tasks import dialogue_task
+
+        if args.split == "test2016":
+            raise UserError(f"{tr.path} is a dialogue model, whose corpus has no test2016; use --split test or val")
+        # the same corpus, seed and settings give the same split by conversation train reported on
+        task = dialogue_task({**task_cfg, "data_dir": _absolute(args.data_dir) or task_cfg.get("data_dir")})
+        task.src_vocab, task.tgt_vocab = tr.src_vocab, tr.tgt_vocab
+        return task, (task.val if args.split == "val" else task.test), args.split
     if task_cfg.get("kind") != "toy":
         raise UserError(f"{tr.path} has no task in its config; evaluate reads checkpoints written by train")
     if args.split == "test2016":
@@ -380,7 +399,8 @@ def plot(args) -> int:
     else:
         from .inference import Translator
 
-        path = plots.attention_heatmap(Translator.load(args.checkpoint), args.sentence, args.out)
+        draw = plots.sentence_attention_heatmap if getattr(args, "by_sentence", False) else plots.attention_heatmap
+        path = draw(Translator.load(args.checkpoint), args.sentence, args.out)
     print(f"saved {path}")
     return 0
 
@@ -407,3 +427,14 @@ def export(args) -> int:
         print(f"wrote {path} ({summary['params']} parameters); "
               "load it with minis2s.torch_export.load(path) or torch.load(path, weights_only=True)")
     return 0
+
+
+# --------------------------------------------------------------------------- chat
+
+
+def chat(args) -> int:
+    """An interactive chat with a dialogue checkpoint (minis2s/chat.py)."""
+    from .chat import chat as run_chat
+
+    _use_backend(args)
+    return run_chat(args)

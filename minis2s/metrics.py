@@ -48,6 +48,10 @@ on lower-case tokens made only of ``a-z`` and ``0-9``. rouge-score's default tok
 lower-cases, turns every other character into a space (``"don't"`` -> ``don t``,
 ``"café"`` -> ``caf``) and drops punctuation tokens; here tokens are taken as given, so
 case and punctuation count.
+
+distinct-n (Li et al., 2016) measures how varied a system's outputs are, without references:
+the number of distinct n-grams over all outputs divided by the number of n-grams. A chatbot
+that answers "i don't know" to everything scores near 0; one that never repeats a phrase, 1.
 """
 
 from __future__ import annotations
@@ -310,3 +314,22 @@ def corpus_rouge_l(hypotheses, references) -> float:
     if not hypotheses:
         return 0.0
     return sum(rouge_l(h, r)[2] for h, r in zip(hypotheses, references)) / len(hypotheses)
+
+
+# --------------------------------------------------------------------------- distinct-n
+
+
+def distinct_n(hypotheses, n: int) -> float:
+    """Distinct n-grams / all n-grams, over every hypothesis (token lists or whitespace-
+    separated strings); n-grams do not cross hypotheses. 0.0 when there is no n-gram at all."""
+    if n < 1:
+        raise ValueError(f"distinct_n: n must be at least 1, got {n}")
+    if isinstance(hypotheses, str):
+        raise TypeError("distinct_n: hypotheses must be a list of outputs, not one string")
+    seen, total = set(), 0
+    for h in hypotheses:
+        tokens = h.split() if isinstance(h, str) else list(h)
+        grams = [tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1)]
+        seen.update(grams)
+        total += len(grams)
+    return len(seen) / total if total else 0.0

@@ -229,3 +229,53 @@ def attention_heatmap(translator, sentence: str, out=None, ax=None):
     if own_file:
         return _save(plt, fig, out)
     return ax
+
+
+# --------------------------------------------------------------------------- by sentence
+
+
+def sentence_attention(src_tokens: list, weights, ends=(".", "?")):
+    """Sum a (T, S) attention matrix over the tokens of each sentence of the source, a sentence
+    ending after any token of ``ends`` (the QA tasks' separators; <eos> joins the last one).
+    Returns (sentence texts, (T, n_sentences) host array): row t says how much of output t's
+    attention went to each sentence, which for a QA answer names its supporting fact."""
+    weights = B.to_host(weights)
+    spans, start = [], 0
+    for i, tok in enumerate(src_tokens):
+        if tok in ends:
+            spans.append((start, i + 1))
+            start = i + 1
+    if start < len(src_tokens):
+        if spans and all(t == "<eos>" for t in src_tokens[start:]):
+            spans[-1] = (spans[-1][0], len(src_tokens))
+        else:
+            spans.append((start, len(src_tokens)))
+    texts = [" ".join(t for t in src_tokens[a:b] if t != "<eos>") for a, b in spans]
+    summed = B.host.stack([weights[:, a:b].sum(axis=1) for a, b in spans], axis=1)
+    return texts, summed
+
+
+def sentence_attention_heatmap(translator, sentence: str, out=None, ax=None):
+    """:func:`attention_heatmap` with the source summed per sentence: rows are the story's
+    sentences (and the question), columns the output tokens."""
+    own_file = ax is None and out is not None
+    if own_file:
+        check_folder(out, "--out")
+    src, tgt, weights = attention_matrix(translator, sentence)
+    texts, summed = sentence_attention(src, weights)
+    plt = _pyplot()
+    own = ax is None
+    if own:
+        fig, ax = plt.subplots(figsize=(max(0.5 * len(tgt) + 0.07 * max(map(len, texts)) + 3, 5),
+                                        0.4 * len(texts) + 2))
+    image = ax.imshow(summed.T, cmap="viridis", aspect="auto", vmin=0.0, vmax=1.0)
+    ax.figure.colorbar(image, ax=ax, label="attention weight (summed over the sentence)", fraction=0.05, pad=0.03)
+    ax.set_xticks(range(len(tgt)), tgt)
+    ax.set_yticks(range(len(texts)), [shorten(t, 50) for t in texts])
+    ax.set_xlabel("output")
+    ax.set_ylabel("source sentence")
+    ax.set_title(attention_title(translator, sentence), fontsize=10)
+    if own_file:
+        fig.tight_layout()
+        return _save(plt, fig, out)
+    return ax

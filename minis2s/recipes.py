@@ -33,6 +33,14 @@ RECIPES = {
         train=dict(minutes=1.0, batch_size=64, lr=5e-3, eval_every=200, metric="exact_match", higher_is_better=True),
         data=dict(n_train=20000, n_test=2000),
     ),
+    # bAbI-style reading comprehension (minis2s/data/qa.py): the encoder reads the question,
+    # then the story, as one word sequence; qa-1 reaches 100% held-out exact match in about
+    # 2,000 steps, qa-2 stays near 75% after 3,000 (benchmarks/RESULTS.md)
+    **{name: dict(
+        model=dict(cell="gru", emb=32, hidden=64, bidirectional=True, attention="additive"),
+        train=dict(minutes=2.0, batch_size=64, lr=3e-3, eval_every=200, metric="exact_match", higher_is_better=True),
+        data=dict(n_train=20000, n_test=1000),
+    ) for name in ("qa-1", "qa-2", "qa-3", "qa-4")},
     # Multi30k: the reference shape (bidirectional LSTM 256 + attentive LSTM decoder) with tied
     # embeddings (a 256-d readout instead of a V-wide one: regularises and makes the step ~40%
     # cheaper), label smoothing, and the learning rate halved when validation BLEU stalls
@@ -42,6 +50,16 @@ RECIPES = {
         train=dict(minutes=60.0, batch_size=64, lr=1e-3, eval_every=1000, label_smoothing=0.1,
                    metric="bleu", higher_is_better=True, schedule="plateau"),
         data=dict(min_freq=2),
+    ),
+    # Chit-chat dialogue (train --data chitchat): context = the previous two turns joined by
+    # <sep> -> the next turn. A GRU encoder-decoder with attention, sized for a 2-core CPU
+    # (8,000-word vocabularies; tied decoder embeddings, so the readout is 128-wide). The
+    # best checkpoint is the one of lowest validation perplexity: validation decodes nothing
+    "chitchat": dict(
+        model=dict(cell="gru", emb=128, hidden=256, attention="additive", dropout=0.2, tie_embeddings=True),
+        train=dict(minutes=30.0, batch_size=64, lr=2e-3, eval_every=500, metric="ppl", higher_is_better=False),
+        data=dict(turns=2, max_context=50, max_response=30, held_out=0.05, max_held_out=1000, min_freq=2,
+                  max_vocab=8000),
     ),
     # A language model on one side of Multi30k (train --task lm --data multi30k --lang en):
     # one LSTM layer over a stream cut into windows of 35 tokens, the state carried across
@@ -70,6 +88,8 @@ TOY_TRANSFORMER = dict(model=dict(layers=2, d_model=64, heads=4, d_ff=128, dropo
                        train=dict(lr=1e-3, adam_beta2=0.98, schedule="inverse_sqrt", warmup=200))
 
 TASKS = tuple(RECIPES)
+# the recipes of corpora (train --data NAME) rather than of generated tasks (train --task NAME)
+CORPORA = ("multi30k", "chitchat")
 
 # Sentences decoded at once by translate, evaluate, demo and train's validation and test
 # figures. One value everywhere, because the batch is the one thing besides the checkpoint,

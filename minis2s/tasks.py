@@ -44,9 +44,13 @@ class Task:
 
 
 def toy_task(name: str, n_train: int, n_test: int, seed: int = 0, **params) -> Task:
-    """Character-level toy task; val and test are disjoint halves of a held-out draw."""
+    """A generated task, character- or word-level (its ``level``); val and test are disjoint
+    halves of a held-out draw."""
+    from .data import TASKS as TOY
+    from .data import WhitespaceTokenizer
+
     train, held_out = make_splits(name, n_train, 2 * n_test, seed=seed, **params)
-    tok = CharTokenizer()
+    tok = WhitespaceTokenizer() if TOY[name].level == "word" else CharTokenizer()
     src_tokens = [tok.tokenize(s) for s, _ in train]
     tgt_tokens = [tok.tokenize(t) for _, t in train]
     src_vocab, tgt_vocab = Vocab.build(src_tokens), Vocab.build(tgt_tokens)
@@ -284,5 +288,53 @@ def lm_loss_and_ppl(model, vocab: Vocab, sentences, batching: str = "stream", ba
 def lm_evaluator(task: LMTask, sentences, batching: str, batch_size: int, bptt: int):
     def evaluate(model) -> dict:
         return lm_loss_and_ppl(model, task.vocab, sentences, batching, batch_size, bptt)
+
+    return evaluate
+
+
+# --------------------------------------------------------------------------- dialogue
+
+
+def dialogue_task(task_cfg: dict, log_progress: bool = False) -> Task:
+    """The chitchat corpus as a Task: (context -> response) word pairs split by conversation
+    (:mod:`minis2s.data.dialogue`), word vocabularies from the training pairs. task_cfg: the
+    checkpoint's ``{"kind": "dialogue", "data_dir", "turns", "seed", "max_context", "max_response",
+    "held_out", "max_held_out", "min_freq", "max_vocab"}``; each held-out split keeps its first
+    ``max_held_out`` pairs, so validation while training stays quick."""
+    from .data import MosesLikeTokenizer
+    from .data.dialogue import load_dialogue
+
+    tok = MosesLikeTokenizer("en")
+    data = load_dialogue(task_cfg.get("data_dir"), tok, turns=task_cfg["turns"], seed=task_cfg["seed"],
+                         max_context=task_cfg["max_context"], max_response=task_cfg["max_response"],
+                         held_out=task_cfg["held_out"], progress=log_progress)
+    if not data.train:
+        raise UserError("the dialogue corpus gave no training pairs (every response longer than "
+                        f"max_response={task_cfg['max_response']} tokens?)")
+    src_vocab = Vocab.build([c for c, _ in data.train], min_freq=task_cfg["min_freq"], max_size=task_cfg["max_vocab"])
+    tgt_vocab = Vocab.build([r for _, r in data.train], min_freq=task_cfg["min_freq"], max_size=task_cfg["max_vocab"])
+    pairs = [(src_vocab.encode(c), tgt_vocab.encode(r)) for c, r in data.train]
+    n = task_cfg["max_held_out"]
+    return Task("chitchat", tok, tok, src_vocab, tgt_vocab, pairs, data.val[:n], data.test[:n])
+
+
+def dialogue_figures(model, task: Task, pairs, beam: int = 1, batch_size: int = DECODE_BATCH_SIZE,
+                     hyps=None) -> dict:
+    """Perplexity and loss (teacher-forced), then of the decoded responses: BLEU and ROUGE-L
+    against the real responses, and distinct-1/2 (how varied the responses are)."""
+    from .metrics import corpus_rouge_l, distinct_n
+
+    if hyps is None:
+        hyps = decode_tokens(model, task.src_vocab, task.tgt_vocab, [s for s, _ in pairs], batch_size, beam=beam)
+    return {**bleu_and_ppl(model, task, pairs, beam, batch_size, hyps),
+            "rouge_l": round(100 * corpus_rouge_l([" ".join(h) for h in hyps], [" ".join(t) for _, t in pairs]), 2),
+            "distinct_1": round(distinct_n(hyps, 1), 4), "distinct_2": round(distinct_n(hyps, 2), 4)}
+
+
+def dialogue_evaluator(task: Task, pairs, batch_size=DECODE_BATCH_SIZE):
+    """Validation while training: the teacher-forced loss and perplexity only (no decoding)."""
+
+    def evaluate(model) -> dict:
+        return loss_and_ppl(model, task, pairs, batch_size)
 
     return evaluate

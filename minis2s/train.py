@@ -541,10 +541,11 @@ def build_run(task_cfg: dict, model_cfg: dict, train_cfg: TrainConfig, out, quie
     """Data, model and trainer for a run; the same inputs rebuild the same run on resume.
 
     task_cfg: ``{"kind": "toy", "name", "seed", "data"}``, ``{"kind": "translation", "src",
-    "tgt", "data_dir", "min_freq"}`` (and ``"bpe"``: merges to learn) or a language model's
-    (:func:`_build_lm_run`); model_cfg: :class:`Seq2SeqConfig` fields besides the vocabulary
-    sizes; bpe: the learned :class:`~minis2s.data.BPE` of a resumed run, used instead of
-    learning ``task_cfg["bpe"]`` merges again. Before anything large is made: a batch size above the number of training
+    "tgt", "data_dir", "min_freq"}`` (and ``"bpe"``: merges to learn), a dialogue corpus's
+    (:func:`minis2s.tasks.dialogue_task`) or a language model's (:func:`_build_lm_run`); model_cfg:
+    :class:`Seq2SeqConfig` fields besides the vocabulary sizes; bpe: the learned
+    :class:`~minis2s.data.BPE` of a resumed run, used instead of learning ``task_cfg["bpe"]`` merges
+    again. Before anything large is made: a batch size above the number of training
     pairs is capped to it, and a training step that would not fit in the memory available is
     refused. Returns (task, trainer).
     """
@@ -553,7 +554,12 @@ def build_run(task_cfg: dict, model_cfg: dict, train_cfg: TrainConfig, out, quie
 
     if task_cfg["kind"] == "lm":
         return _build_lm_run(task_cfg, model_cfg, train_cfg, out, quiet)
-    if task_cfg["kind"] == "translation":
+    if task_cfg["kind"] == "dialogue":
+        from .tasks import dialogue_evaluator, dialogue_task
+
+        task = dialogue_task(task_cfg, log_progress=not quiet)
+        evaluate = dialogue_evaluator(task, task.val)
+    elif task_cfg["kind"] == "translation":
         log = None if quiet else (lambda msg: print(msg, file=sys.stderr))
         task = translation_task(task_cfg.get("data_dir"), task_cfg["src"], task_cfg["tgt"],
                                 min_freq=task_cfg.get("min_freq", 2), log=log,
@@ -616,7 +622,8 @@ def _build_lm_run(task_cfg: dict, model_cfg: dict, train_cfg: TrainConfig, out, 
 
 
 def held_out_summary(model, task, run_dir) -> dict:
-    """Held-out figures of the best checkpoint (exact match for toy tasks, BLEU for translation)."""
+    """Held-out figures of the best checkpoint (exact match for toy tasks, BLEU for translation,
+    perplexity, BLEU, ROUGE-L and distinct-n for dialogue)."""
     from .tasks import bleu, bleu_and_ppl, exact_match
 
     best = ckpt.load_checkpoint(run_dir, prefer="best")
@@ -629,6 +636,10 @@ def held_out_summary(model, task, run_dir) -> dict:
         for split, sentences in (("val", task.val), ("test", task.test)):
             for k, v in lm_loss_and_ppl(model, task.vocab, sentences, t["batching"], n_rows, t["bptt"]).items():
                 figures[f"{split}_{k}"] = v
+    elif best.config.get("task", {}).get("kind") == "dialogue":
+        from .tasks import dialogue_figures
+
+        figures = {f"test_{k}": v for k, v in dialogue_figures(model, task, task.test).items()}
     elif task.name.startswith("multi30k"):
         figures = {f"test_{k}": v for k, v in bleu_and_ppl(model, task, task.test).items()}
         # the headline figure is beam 5 (issue 5); the search costs seconds, training an hour

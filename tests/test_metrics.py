@@ -1,4 +1,4 @@
-"""BLEU, perplexity and ROUGE-L: hand-written, checked against sacrebleu and rouge-score."""
+"""BLEU, perplexity, ROUGE-L and distinct-n: hand-written, checked against sacrebleu, rouge-score and hand counts."""
 
 import math
 from pathlib import Path
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from minis2s import backend as B
-from minis2s.metrics import (BLEU, SMOOTH_DEFAULTS, corpus_bleu, corpus_rouge_l, perplexity,
+from minis2s.metrics import (BLEU, SMOOTH_DEFAULTS, corpus_bleu, corpus_rouge_l, distinct_n, perplexity,
                              rouge_l, sentence_bleu)
 
 MULTI30K = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "multi30k"
@@ -312,3 +312,25 @@ def test_rouge_l_keeps_case_and_punctuation_unlike_rouge_scores_tokenizer():
 
 def test_corpus_rouge_l_of_empty_corpus_is_zero():
     assert corpus_rouge_l([], []) == 0.0
+
+
+# --------------------------------------------------------------------------- distinct-n
+
+
+def test_distinct_n_by_hand():
+    hyps = ["i do not know", "i do not know", "i like the park"]
+    # unigrams: 12 in all; distinct: i do not know like the park = 7
+    assert distinct_n(hyps, 1) == pytest.approx(7 / 12)
+    # bigrams: 3 per output, 9 in all; distinct: (i do) (do not) (not know) (i like) (like the) (the park) = 6
+    assert distinct_n(hyps, 2) == pytest.approx(6 / 9)
+    # token lists count the same as strings, and n-grams do not cross outputs
+    assert distinct_n([["a", "b"], ["b", "a"]], 2) == 1.0
+    assert distinct_n(["a b", "a b"], 2) == 0.5
+
+
+def test_distinct_n_edge_cases():
+    assert distinct_n([], 1) == 0.0 and distinct_n(["a"], 2) == 0.0 and distinct_n(["", "a a a a"], 1) == 0.25
+    with pytest.raises(ValueError, match="at least 1"):
+        distinct_n(["a"], 0)
+    with pytest.raises(TypeError, match="not one string"):
+        distinct_n("a b c", 1)

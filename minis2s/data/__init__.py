@@ -1,4 +1,5 @@
-"""Data: vocabularies, tokenizers, byte-pair encoding, batching, toy tasks and Multi30k (lesson 01)."""
+"""Data: vocabularies, tokenizers, byte-pair encoding, batching, generated tasks (toy strings,
+dates, bAbI-style QA), Multi30k and the chit-chat dialogue corpus (lesson 01)."""
 
 from .batching import Batch, Batcher, batches_for_inference, make_batch, pad, restore_order
 from .bpe import BPE, learn_bpe

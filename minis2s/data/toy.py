@@ -8,6 +8,7 @@ and each probes something different:
 ``sort``      ``"hbdaf" -> "abdfh"``        the output order depends on every input
 ``addition``  ``"123+45" -> "168"``         carries run right to left, the output left to right
 ``dates``     ``"Sep 27, 1994" -> "1994-09-27"``  ten formats and three cases, one ISO target
+``qa-1..4``   a short story and a question -> a one-word answer (word-level; see :mod:`.qa`)
 
 :func:`make_splits` draws a training and a test set from disjoint seeds and drops every test
 source that also occurs in training, so the test set measures generalisation, not memory.
@@ -23,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..errors import UserError
+from . import qa
 
 Pair = tuple[str, str]
 
@@ -33,7 +35,8 @@ class Task:
 
     ``params`` holds the defaults that :meth:`generate` accepts as keywords (e.g.
     ``max_len`` for copy, reverse and sort). ``recommended_size`` and
-    ``recommended_test_size`` are data-set sizes that train a small model well.
+    ``recommended_test_size`` are data-set sizes that train a small model well. ``level``:
+    the model reads characters ("char") or the whitespace-separated words ("word").
     """
 
     name: str
@@ -42,6 +45,7 @@ class Task:
     params: dict = field(default_factory=dict)
     recommended_size: int = 20000
     recommended_test_size: int = 1000
+    level: str = "char"
 
     def generate(self, rng: random.Random | int, n: int, **params) -> list[Pair]:
         """``n`` pairs drawn with ``rng`` (a ``random.Random`` or an int seed)."""
@@ -63,6 +67,9 @@ def _check_settings(name: str, s: dict) -> None:
         raise UserError(f"task {name!r}: need 1 <= min_len <= max_len, got {s['min_len']} and {s['max_len']}")
     if "alphabet" in s and not s["alphabet"]:
         raise UserError(f"task {name!r}: the alphabet is empty")
+    if "max_sentences" in s and not 1 <= s["min_sentences"] <= s["max_sentences"]:
+        raise UserError(f"task {name!r}: need 1 <= min_sentences <= max_sentences, "
+                        f"got {s['min_sentences']} and {s['max_sentences']}")
     if "max_operand" in s and s["max_operand"] < 0:
         raise UserError(f"task {name!r}: max_operand must be >= 0, got {s['max_operand']}")
 
@@ -167,6 +174,7 @@ def _dates(rng, s):
 # --------------------------------------------------------------------------- registry
 
 _STRINGS = {"min_len": 1, "max_len": 20, "alphabet": string.ascii_lowercase}
+_STORIES = {"min_sentences": 2, "max_sentences": 8}
 
 TASKS: dict[str, Task] = {
     t.name: t
@@ -178,6 +186,13 @@ TASKS: dict[str, Task] = {
              recommended_size=50000),
         Task("dates", "human-written dates in ten formats -> ISO 8601 YYYY-MM-DD", _dates,
              recommended_size=30000),
+        Task("qa-1", "story of moves -> where is a person (one supporting fact)", qa.qa_single_fact,
+             dict(_STORIES), level="word"),
+        Task("qa-2", "story of moves and objects -> where is an object (two supporting facts)", qa.qa_two_facts,
+             dict(_STORIES), level="word"),
+        Task("qa-3", "story -> is a person in a place (yes/no)", qa.qa_yes_no, dict(_STORIES), level="word"),
+        Task("qa-4", "story -> how many objects a person carries (none .. three)", qa.qa_counting,
+             dict(_STORIES), level="word"),
     )
 }
 

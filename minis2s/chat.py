@@ -8,7 +8,9 @@ Its replies come from the library's decoders: greedy search, beam search or samp
 from __future__ import annotations
 
 import json
+import signal
 import sys
+import threading
 from dataclasses import dataclass, field
 
 from .data.dialogue import context
@@ -95,6 +97,10 @@ def run(bot: Chatbot, args, stdout=None) -> list:
     except ImportError:
         pass
     out = stdout or sys.stdout
+    if threading.current_thread() is threading.main_thread():
+        # Ctrl-C ends the chat even when it was started with SIGINT ignored (a parent that
+        # ignores it, as a non-interactive shell does for background jobs, passes that on)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     rng = B.DeviceRNG(args.seed)
     exchanges = []
     print(f"chatting with {bot.path} ({HELP})", file=out, flush=True)

@@ -141,7 +141,7 @@ class Terminal:
         rest = self.seen
         deadline = time.monotonic() + timeout
         while self.proc.poll() is None or select.select([self.master], [], [], 0)[0]:
-            assert time.monotonic() < deadline, "chat did not exit"
+            assert time.monotonic() < deadline, f"chat did not exit; the terminal shows {rest!r}"
             if select.select([self.master], [], [], 0.1)[0]:
                 try:
                     chunk = os.read(self.master, 4096)

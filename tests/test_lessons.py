@@ -496,3 +496,15 @@ def test_retired_notation_stays_retired(notebook):
         if lesson in lessons.split():
             found = re.findall(pattern, markdown)
             assert not found, f"{notebook.name} writes {found[:3]} again: {instead} (lessons/README.md#notation)"
+
+
+def test_every_lesson_has_graded_work():
+    """Issue 13: no lesson is read-only. Each notebook holds at least one exercise of
+    ``minis2s.exercises`` (its stub cell is checked elsewhere), and no exercise names a lesson
+    that does not exist."""
+    from minis2s.exercises.specs import EXERCISES
+
+    graded = {ex.lesson for ex in EXERCISES.values()}
+    lessons = {nb.name[:2] for nb in NOTEBOOKS}
+    assert lessons - graded == set(), f"lessons without an exercise: {sorted(lessons - graded)}"
+    assert graded <= lessons, f"exercises of missing lessons: {sorted(graded - lessons)}"

@@ -299,8 +299,7 @@ print([round(train.teacher_forcing_at(tc, k, 1000), 3) for k in (0, 250, 500, 10
 #
 # On this model plain SGD stalls: run with learning rates from 1 to 3, the loss still sat
 # near 2.6 nats after 2000 steps (try it below with `momentum=0.0`). **Momentum** (Polyak)
-# keeps a velocity $m$,
-# a running sum of past gradients that decays by $\mu$ per step:
+# keeps a velocity $m$, a running sum of past gradients that decays by $\mu$ per step:
 #
 # $$
 # m \leftarrow \mu\, m + g, \qquad \theta \leftarrow \theta - \eta\, m

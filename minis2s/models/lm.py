@@ -26,13 +26,12 @@ Parameters: ``emb`` (V, D); per layer ``l``: ``rnn.l{l}.Wx|Wh|bx|bh``; ``out.W``
 
 from __future__ import annotations
 
-import dataclasses
-import json
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from .. import backend as B
 from ..errors import UserError
+from .config import JSONConfig
 from ..functional import cells as C
 from ..functional import dropout as Fd
 from ..functional import linear as Fl
@@ -42,8 +41,10 @@ from ..nn import cells, decoder
 
 
 @dataclass
-class LMConfig:
+class LMConfig(JSONConfig):
     """Everything that fixes the language model's shape; saved as JSON in every checkpoint."""
+
+    what = "language-model config"
 
     vocab: int
     cell: str = "lstm"
@@ -62,21 +63,6 @@ class LMConfig:
         if not 0.0 <= self.dropout < 1.0:
             raise UserError(f"dropout must be in [0, 1), got {self.dropout}")
         return self
-
-    def to_json(self) -> dict:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_json(cls, d: dict) -> "LMConfig":
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(d) - known
-        if unknown:
-            raise UserError(f"language-model config has unknown fields {sorted(unknown)}; was it written by a "
-                            "newer minis2s?")
-        return cls(**d).validate()
-
-    def dumps(self) -> str:
-        return json.dumps(self.to_json(), indent=2)
 
 
 class LMCache(NamedTuple):

@@ -11,12 +11,11 @@ inference path that greedy and beam search use.
 
 from __future__ import annotations
 
-import dataclasses
-import json
 from dataclasses import dataclass
 
 from .. import backend as B
 from ..errors import UserError
+from .config import JSONConfig
 from ..functional import linear as Fl
 from ..functional import losses as Floss
 from ..functional.activations import log_softmax
@@ -26,7 +25,7 @@ from ..nn import decoder, encoder
 
 
 @dataclass
-class Seq2SeqConfig:
+class Seq2SeqConfig(JSONConfig):
     """Everything that fixes the model's shape; saved as JSON in every checkpoint."""
 
     src_vocab: int
@@ -54,20 +53,6 @@ class Seq2SeqConfig:
         if not 0.0 <= self.dropout < 1.0:
             raise UserError(f"dropout must be in [0, 1), got {self.dropout}")
         return self
-
-    def to_json(self) -> dict:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_json(cls, d: dict) -> "Seq2SeqConfig":
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(d) - known
-        if unknown:
-            raise UserError(f"model config has unknown fields {sorted(unknown)}; was it written by a newer minis2s?")
-        return cls(**d).validate()
-
-    def dumps(self) -> str:
-        return json.dumps(self.to_json(), indent=2)
 
 
 class Seq2Seq:

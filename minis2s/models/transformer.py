@@ -33,14 +33,13 @@ Parameters: ``enc.emb`` (V_src, D) (absent with a shared vocabulary: ``dec.emb``
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import math
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from .. import backend as B
 from ..errors import UserError
+from .config import JSONConfig
 from ..functional import dropout as Fd
 from ..functional import linear as Fl
 from ..functional import losses as Floss
@@ -55,8 +54,10 @@ POSITIONAL = ("sinusoidal", "learned")
 
 
 @dataclass
-class TransformerConfig:
+class TransformerConfig(JSONConfig):
     """Everything that fixes the Transformer's shape; saved as JSON in every checkpoint."""
+
+    what = "Transformer config"
 
     src_vocab: int
     tgt_vocab: int
@@ -90,21 +91,6 @@ class TransformerConfig:
             raise UserError(f"a shared vocabulary needs equal sizes, got source {self.src_vocab} and "
                             f"target {self.tgt_vocab}")
         return self
-
-    def to_json(self) -> dict:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_json(cls, d: dict) -> "TransformerConfig":
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(d) - known
-        if unknown:
-            raise UserError(f"Transformer config has unknown fields {sorted(unknown)}; was it written by a "
-                            "newer minis2s?")
-        return cls(**d).validate()
-
-    def dumps(self) -> str:
-        return json.dumps(self.to_json(), indent=2)
 
 
 def init_params(cfg: TransformerConfig, generator) -> dict:

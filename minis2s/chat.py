@@ -101,6 +101,7 @@ def run(bot: Chatbot, args, stdout=None) -> list:
         # Ctrl-C ends the chat even when it was started with SIGINT ignored (a parent that
         # ignores it, as a non-interactive shell does for background jobs, passes that on)
         signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # nor blocked (masks are inherited too)
     rng = B.DeviceRNG(args.seed)
     exchanges = []
     print(f"chatting with {bot.path} ({HELP})", file=out, flush=True)

@@ -6,6 +6,7 @@ import io
 import json
 import os
 import select
+import signal
 import subprocess
 import sys
 import time
@@ -194,7 +195,14 @@ def test_ctrl_d_and_ctrl_c_end_the_chat_cleanly(terminal, key):
     t.type("how are you?\r")
     t.expect("bot> ")
     t.expect("you> ")
-    t.type(key)
+    if key == "\x03":
+        # what the terminal driver does with a typed Ctrl-C: SIGINT to the foreground process
+        # group. Sent directly, because under a loaded parallel CI run the pty's own ^C
+        # sometimes never reached the child (not reproduced alone); the chat's handling of the
+        # signal is what this test is about.
+        os.killpg(t.proc.pid, signal.SIGINT)
+    else:
+        t.type(key)
     code, rest = t.close()
     assert code == 0 and "Traceback" not in rest and "KeyboardInterrupt" not in rest
 

@@ -414,3 +414,106 @@ def bpe_tie_to_first_found(words):
          ("symbols", "adjacent"))
 def bpe_merge_by_text(words):
     return _bpe_step(words, by_text=True)
+
+
+# --------------------------------------------------------------------------- distinct_n
+
+
+def _reply_ngrams(reply, n):
+    tokens = reply.split()
+    return [tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1)]
+
+
+@mistake("distinct_n", "your score is the mean of per-reply ratios: distinct-n is one ratio for the "
+         "whole set, the different n-grams of ALL replies over all their n-grams (eq. 15.3); a "
+         "reply repeated word for word must lower it, and a per-reply ratio never sees the repeat",
+         ("one ratio", "all replies"))
+def distinct_mean_per_reply(replies, n):
+    ratios = [len(set(g)) / len(g) for g in (_reply_ngrams(r, n) for r in replies) if g]
+    return sum(ratios) / len(ratios) if ratios else 0.0
+
+
+@mistake("distinct_n", "n-grams cross reply boundaries: the replies were joined into one token "
+         "list first, which invents n-grams made of one reply's end and the next one's start; "
+         "take the n-grams of each reply on its own", ("boundaries", "each reply"))
+def distinct_across_replies(replies, n):
+    tokens = " ".join(replies).split()
+    grams = [tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1)]
+    return len(set(grams)) / len(grams) if grams else 0.0
+
+
+@mistake("distinct_n", "the denominator counts tokens, not n-grams: a reply of L tokens has "
+         "L - n + 1 n-grams (none if L < n), so for n = 2 divide by the number of bigrams",
+         ("tokens, not n-grams", "l - n + 1"))
+def distinct_over_tokens(replies, n):
+    grams = [g for r in replies for g in _reply_ngrams(r, n)]
+    tokens = sum(len(r.split()) for r in replies)
+    return len(set(grams)) / tokens if grams else 0.0
+
+
+@mistake("distinct_n", "replies without a single n-gram divide 0 by 0: when the replies hold no "
+         "n-gram at all (every reply shorter than n), distinct-n is 0.0, as in the library",
+         ("0 by 0", "0.0"))
+def distinct_zero_division(replies, n):
+    grams = [g for r in replies for g in _reply_ngrams(r, n)]
+    return len(set(grams)) / len(grams)
+
+
+# --------------------------------------------------------------------------- rouge_l
+
+
+def _lcs(a, b, *, contiguous=False):
+    """The longest common subsequence of a and b, or with ``contiguous`` the longest common
+    run of adjacent tokens (a substring)."""
+    prev, best = [0] * (len(b) + 1), 0
+    for x in a:
+        row = [0]
+        for j, y in enumerate(b):
+            if contiguous:
+                row.append(prev[j] + 1 if x == y else 0)
+            else:
+                row.append(prev[j] + 1 if x == y else max(prev[j + 1], row[j]))
+        best = max(best, max(row))
+        prev = row
+    return best if contiguous else prev[-1]
+
+
+def _rouge(hypothesis, reference, *, contiguous=False, swap=False, mean=False, guard=True):
+    hyp, ref = hypothesis.split(), reference.split()
+    if guard and (not hyp or not ref):
+        return 0.0, 0.0, 0.0
+    lcs = _lcs(ref, hyp, contiguous=contiguous)
+    precision, recall = lcs / len(hyp), lcs / len(ref)
+    if swap:
+        precision, recall = recall, precision
+    if mean:
+        return precision, recall, (precision + recall) / 2
+    return precision, recall, (2 * precision * recall / (precision + recall) if precision + recall else 0.0)
+
+
+@mistake("rouge_l", "precision and recall are swapped: precision divides the LCS by the "
+         "HYPOTHESIS length (how much of the reply is matched), recall by the reference length "
+         "(eq. 10.14)", ("swapped", "hypothesis length"))
+def rouge_precision_recall_swapped(hypothesis, reference):
+    return _rouge(hypothesis, reference, swap=True)
+
+
+@mistake("rouge_l", "your LCS is the longest common run of ADJACENT tokens (a substring): a "
+         "subsequence keeps the order but may skip tokens, so on a mismatch take "
+         "max(L[i-1][j], L[i][j-1]) instead of starting again from 0 (eq. 10.13)",
+         ("subsequence", "skip"))
+def rouge_contiguous_substring(hypothesis, reference):
+    return _rouge(hypothesis, reference, contiguous=True)
+
+
+@mistake("rouge_l", "F1 is the arithmetic mean (P + R) / 2: ROUGE-L's F is the harmonic mean "
+         "2 P R / (P + R) (eq. 10.14), which stays low when either one is low",
+         ("harmonic", "2 p r / (p + r)"))
+def rouge_arithmetic_mean(hypothesis, reference):
+    return _rouge(hypothesis, reference, mean=True)
+
+
+@mistake("rouge_l", "an empty side divides by zero: when the hypothesis or the reference has no "
+         "token, precision, recall and F1 are all 0.0", ("empty", "0.0"))
+def rouge_empty_divides_by_zero(hypothesis, reference):
+    return _rouge(hypothesis, reference, guard=False)

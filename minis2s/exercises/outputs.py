@@ -452,5 +452,96 @@ BPE_MERGE_STEP = OutputExercise(
 )
 
 
+# --------------------------------------------------------------------------- lesson 15
+
+
+_REPLY_WORDS = ["i", "don't", "know", "you", "do", "like", "it", "the", "dog", "yes", "no", "that", "is", "fun"]
+
+
+def _reply(rng, lo, hi, words=_REPLY_WORDS):
+    return " ".join(str(w) for w in rng.choice(words, size=int(rng.integers(lo, hi + 1))))
+
+
+# without "don't": rouge-score's tokenizer splits it, and the tests compare with rouge-score
+_PLAIN_WORDS = [w for w in _REPLY_WORDS if w.isalnum()]
+
+
+def _distinct_cases(rng):
+    """Replies of different lengths (a mean of per-reply ratios differs from the corpus ratio),
+    a generic reply repeated (n-grams seen before), an empty reply and one of a single word
+    (fewer tokens than n), each reply's first word also ending the reply before it (so
+    n-grams that cross a boundary would be counted as new); and one set of one-word replies,
+    which has no bigram at all."""
+    cases = []
+    for k in (5, 7):
+        replies = [_reply(rng, 2, 7) for _ in range(k)]
+        replies[1] = replies[3] = "i don't know"
+        replies[2] = ""
+        replies[-1] = str(rng.choice(_REPLY_WORDS))
+        for i in range(1, len(replies)):
+            if replies[i] and replies[i - 1]:
+                replies[i - 1] += " " + replies[i].split()[0]
+        cases.append({"replies": replies})
+    cases.append({"replies": [str(w) for w in rng.choice(_REPLY_WORDS, size=4)] + [""]})
+    return cases
+
+
+def _distinct_run(fn, case):
+    return {f"distinct-{n}": fn(list(case["replies"]), n) for n in (1, 2)}
+
+
+DISTINCT_N = OutputExercise(
+    name="distinct_n",
+    lesson="15",
+    equations="eq. 15.3",
+    first_step="write the n-grams of one reply first: tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1)",
+    library="minis2s.metrics.distinct_n",
+    cases=_distinct_cases,
+    run=_distinct_run,
+    fields={"distinct-1": "different unigrams / all unigrams, over all replies (eq. 15.3)",
+            "distinct-2": "different bigrams / all bigrams, none crossing two replies; 0.0 without a bigram"},
+    rtol=1e-12,
+)
+
+
+def _rouge_cases(rng):
+    """Pairs of unequal lengths (precision differs from recall), with a common subsequence
+    longer than any common run of adjacent tokens (a shuffled, padded copy of the reference),
+    and one pair with an empty side."""
+    cases = []
+    for k in (4, 5):
+        pairs = []
+        for _ in range(k):
+            ref = _reply(rng, 4, 9, _PLAIN_WORDS).split()
+            hyp = [w for w in ref if rng.random() < 0.7]  # a subsequence of the reference...
+            for _ in range(int(rng.integers(1, 4))):  # ...with words slipped in between
+                hyp.insert(int(rng.integers(len(hyp) + 1)), str(rng.choice(_PLAIN_WORDS)))
+            pairs.append((" ".join(hyp), " ".join(ref)))
+        cases.append({"pairs": pairs})
+    cases.append({"pairs": [("", _reply(rng, 2, 4, _PLAIN_WORDS)), (_reply(rng, 3, 5, _PLAIN_WORDS), _reply(rng, 6, 8, _PLAIN_WORDS))]})
+    return cases
+
+
+def _rouge_run(fn, case):
+    scores = [fn(h, r) for h, r in case["pairs"]]
+    return {field: [float(s[i]) for s in scores] for i, field in enumerate(("precision", "recall", "F1"))}
+
+
+ROUGE_L = OutputExercise(
+    name="rouge_l",
+    lesson="15",
+    equations="eq. 10.13-10.14",
+    first_step="write eq. 10.13 first: L[i][j] = L[i-1][j-1] + 1 if a[i-1] == b[j-1] else max(L[i-1][j], L[i][j-1])",
+    library="minis2s.metrics.rouge_l and metrics._lcs_length",
+    cases=_rouge_cases,
+    run=_rouge_run,
+    fields={"precision": "per pair, LCS / hypothesis tokens (eq. 10.14)",
+            "recall": "per pair, LCS / reference tokens (eq. 10.14)",
+            "F1": "per pair, 2 P R / (P + R), 0 when either side is empty (eq. 10.14)"},
+    rtol=1e-12,
+)
+
+
 OUTPUT_EXERCISES = {e.name: e for e in (STABLE_SOFTMAX, NUMERICAL_GRADIENT, GREEDY_DECODE, ADAM_STEP, DECODER_STEP_FORWARD,
-                                        BEAM_SEARCH_STEP, CORPUS_BLEU, TOKEN_ACCURACY, BPE_MERGE_STEP)}
+                                        BEAM_SEARCH_STEP, CORPUS_BLEU, TOKEN_ACCURACY, BPE_MERGE_STEP,
+                                        DISTINCT_N, ROUGE_L)}

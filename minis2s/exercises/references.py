@@ -20,7 +20,8 @@ from ..nn import decoder as dec
 from ..optim import Adam
 
 __all__ = ["stable_softmax", "numerical_gradient", "greedy_decode", "adam_step", "decoder_step_forward",
-           "beam_search_step", "corpus_bleu", "token_accuracy", "bpe_merge_step"]
+           "beam_search_step", "corpus_bleu", "token_accuracy", "bpe_merge_step",
+           "distinct_n", "rouge_l"]
 
 
 def stable_softmax(x):
@@ -94,3 +95,13 @@ def token_accuracy(logits, targets, mask):
 def bpe_merge_step(words):
     """:func:`minis2s.data.bpe.merge_step`: (pair, its count, the words after the merge)."""
     return bpe.merge_step(words)
+
+
+def distinct_n(replies, n):
+    """:func:`minis2s.metrics.distinct_n`."""
+    return metrics.distinct_n(replies, n)
+
+
+def rouge_l(hypothesis, reference):
+    """:func:`minis2s.metrics.rouge_l`: (precision, recall, F1)."""
+    return metrics.rouge_l(hypothesis, reference)

@@ -423,3 +423,34 @@ def bpe_merge_step(words):
     raise NotImplementedError(
         "write eq. 13.9 first: count[(a, b)] += n for every adjacent (a, b) of every word, n its count"
     )
+
+
+def distinct_n(replies, n):
+    """distinct-n of a system's replies (lesson 15, eq. 15.3).
+
+    replies: a list of strings, tokens separated by spaces; a reply may be empty ("").
+    n: the n-gram order, 1 or more.
+    The n-grams of a reply are its runs of n consecutive tokens; none crosses from one reply
+    into the next. Collect them over ALL replies: the number of different n-grams divided by
+    the number of n-grams, repeats included -- one ratio for the whole set of replies, not a
+    mean of per-reply ratios. A set of replies without a single n-gram scores 0.0.
+    Returns a float in [0, 1].
+    """
+    raise NotImplementedError(
+        "write the n-grams of one reply first: tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1)"
+    )
+
+
+def rouge_l(hypothesis, reference):
+    """ROUGE-L of one reply against one reference (lesson 15; eq. 10.13-10.14 of lesson 10).
+
+    hypothesis, reference: strings, tokens separated by spaces.
+    LCS: the length of the longest common SUBSEQUENCE of the two token lists (tokens in the
+    same order, not necessarily adjacent), by the dynamic programme over prefixes (eq. 10.13).
+    precision = LCS / (hypothesis tokens), recall = LCS / (reference tokens), and F1 their
+    harmonic mean 2 P R / (P + R) (eq. 10.14), 0.0 when P + R = 0.
+    Returns (precision, recall, f1), floats; all three 0.0 when either side has no token.
+    """
+    raise NotImplementedError(
+        "write eq. 10.13 first: L[i][j] = L[i-1][j-1] + 1 if a[i-1] == b[j-1] else max(L[i-1][j], L[i][j-1])"
+    )

@@ -330,6 +330,6 @@ def distinct_n(hypotheses, n: int) -> float:
     for h in hypotheses:
         tokens = h.split() if isinstance(h, str) else list(h)
         grams = [tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1)]
-        seen.update(grams)
-        total += len(grams)
+        seen.update(grams)  # eq. 15.3: the union over all outputs, one set for the corpus
+        total += len(grams)  # eq. 15.3: every n-gram, repeats included
     return len(seen) / total if total else 0.0

@@ -251,7 +251,7 @@ def sentence_attention(src_tokens: list, weights, ends=(".", "?")):
         else:
             spans.append((start, len(src_tokens)))
     texts = [" ".join(t for t in src_tokens[a:b] if t != "<eos>") for a, b in spans]
-    summed = B.host.stack([weights[:, a:b].sum(axis=1) for a, b in spans], axis=1)
+    summed = B.host.stack([weights[:, a:b].sum(axis=1) for a, b in spans], axis=1)  # eq. 15.5
     return texts, summed
 
 

@@ -90,7 +90,7 @@ def exact_match(model, task: Task, pairs, batch_size=DECODE_BATCH_SIZE, beam: in
     output token lists when already decoded (``evaluate`` decodes once and also writes them)."""
     if hyps is None:
         hyps = decode_tokens(model, task.src_vocab, task.tgt_vocab, [s for s, _ in pairs], batch_size, beam=beam)
-    exact = sum(h == t for h, (_, t) in zip(hyps, pairs))
+    exact = sum(h == t for h, (_, t) in zip(hyps, pairs))  # eq. 15.4: the whole output, or nothing
     right = sum(sum(a == b for a, b in zip(h, t)) for h, (_, t) in zip(hyps, pairs))
     total = sum(len(t) for _, t in pairs)
     return {"exact_match": exact / max(len(pairs), 1), "token_accuracy": right / max(total, 1)}

@@ -79,9 +79,9 @@ def context(previous: list[list[str]], turns: int, max_context: int) -> list[str
     """The encoder's input: the last ``turns`` token lists of ``previous`` joined with
     :data:`SEP`, cut to its last ``max_context`` tokens."""
     tokens: list[str] = []
-    for turn in previous[-turns:]:
+    for turn in previous[-turns:]:  # eq. 15.1: the last n_turns turns, <sep> between them
         tokens += ([SEP] if tokens else []) + list(turn)
-    return tokens[-max_context:]
+    return tokens[-max_context:]  # eq. 15.1: cut from the left, so the latest turn survives
 
 
 def conversation_pairs(conversation: list[list[str]], turns: int, max_context: int, max_response: int) -> list:

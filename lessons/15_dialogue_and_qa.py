@@ -332,7 +332,8 @@ print("supporting fact: sentence", supporting_fact(tokens))
 #
 # %% [markdown]
 # We train the qa-1 recipe: a bidirectional GRU encoder and an attentive GRU decoder (lesson
-# 09), Adam at $3 \cdot 10^{-3}$, batches of 64.
+# 09), Adam at $3 \cdot 10^{-3}$, batches of 64 — 150 steps in fast mode (a few seconds, far
+# from trained), 2,000 without it (about a minute, 100% held-out exact match).
 
 # %%
 from minis2s.recipes import recipe
@@ -340,9 +341,9 @@ from minis2s.train import TrainConfig, build_run
 
 RUNS = pathlib.Path(tempfile.mkdtemp(prefix="minis2s-lesson15-"))
 r = recipe("qa-1")
-steps = 200 if FAST else 2000
+steps = 150 if FAST else 2000
 tc = TrainConfig(**{**r["train"], "minutes": None, "max_steps": steps, "eval_every": steps})
-data_cfg = {**r["data"], "n_train": 5000, "n_test": 200} if FAST else r["data"]
+data_cfg = {**r["data"], "n_train": 3000, "n_test": 200} if FAST else r["data"]
 task, trainer = build_run({"kind": "toy", "name": "qa-1", "seed": 0, "data": data_cfg}, r["model"], tc,
                           RUNS / "qa", quiet=True)
 summary = trainer.fit()
@@ -386,7 +387,7 @@ plt.show()
 # story's **last** sentence, and how often the supporting fact *is* the last sentence?
 
 # %%
-n_eval = 100 if FAST else 500
+n_eval = 60 if FAST else 500
 rows = []
 for src, tgt in task.test[:n_eval]:
     src_tokens, outputs, weights = plots.attention_matrix(translator, " ".join(src))
@@ -412,7 +413,11 @@ print(f"  attention on the supporting fact: {mass.mean():.2f} on average "
 # goes where that state is — mostly to the last sentence — whatever the supporting fact: the
 # top sentence is the supporting fact about as often as the supporting fact happens to be the
 # last sentence. In fast mode the model is, besides, barely trained: its exact match is
-# near the score of always naming the last sentence's place. The attention here is **not**
+# near the score of always naming the last sentence's place. The full run (2,000 steps, 73 s of
+# training in this notebook on a shared 2-core machine, 2026-11-30) answers all 1,000
+# held-out questions right, and its top sentence was the story's last in 500 of 500: it matched
+# the supporting fact exactly when the fact was the last sentence (38.8% of the stories),
+# with 0.39 of the answer's attention on the fact on average. The attention here is **not**
 # evidence of where the answer came from; it shows where the decoder read a vector that
 # already held it. Attention weights are a view of one computation, not an explanation of it
 # (Jain and Wallace, 2019): a model whose encoder has mixed the story before the decoder

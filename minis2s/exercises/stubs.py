@@ -423,3 +423,21 @@ def bpe_merge_step(words):
     raise NotImplementedError(
         "write eq. 13.9 first: count[(a, b)] += n for every adjacent (a, b) of every word, n its count"
     )
+
+
+def top_p_filter(scaled_logp, top_p):
+    """Nucleus (top-p) filtering of one step's next-token distribution (lesson 14, eq. 14.8).
+
+    scaled_logp: (B, V) log-probabilities already divided by the temperature (eq. 14.6), so
+        each row is a softmax's logits, not yet normalised.
+    top_p: the mass the nucleus must reach, 0 < top_p <= 1.
+    Per row: the probabilities p = softmax(scaled_logp); sorted from the most likely down,
+    p_(1) >= p_(2) >= ..., the nucleus is the smallest n whose mass p_(1) + ... + p_(n)
+    reaches top_p (the top token is always kept); keep every token at least as likely as
+    p_(n) -- a token tied with p_(n) is kept too -- and set the others to 0.
+    Returns (B, V): the kept probabilities renormalised to sum to 1 in every row.
+    """
+    raise NotImplementedError(
+        "write the softmax first, p = exp(scaled_logp - row max) / its sum, then sort each row "
+        "from the most likely down and take the cumulative sum"
+    )

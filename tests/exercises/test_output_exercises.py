@@ -81,6 +81,7 @@ WRONG = {  # a wrong answer no mistake explains -> the field the report must nam
     "corpus_bleu": (_with(R.corpus_bleu, lambda out: (out[0], [p + 1.0 for p in out[1]], out[2])), "precisions"),
     "token_accuracy": (_with(R.token_accuracy, lambda acc: acc + 0.01), "accuracy"),
     "bpe_merge_step": (_with(R.bpe_merge_step, lambda out: (out[0], out[1] + 1, out[2])), "count"),
+    "top_p_filter": (_with(R.top_p_filter, lambda p: p ** 1.01), "probs"),
 }
 
 

@@ -129,10 +129,10 @@ try:
     train_text = (root / file_name("train", "en")).read_text(encoding="utf-8").splitlines()
     val_text = (root / file_name("val", "en")).read_text(encoding="utf-8").splitlines()
     train_text, val_text = train_text[: 3000 if FAST else 29000], val_text[: 300 if FAST else 1014]
-    MIN_FREQ = 2
+    MIN_FREQ, FOUND = 2, True
     print(f"Multi30k (English) from {root}")
 except DataError as err:
-    train_text, val_text, MIN_FREQ = SAMPLE[:8], SAMPLE[8:], 1
+    train_text, val_text, MIN_FREQ, FOUND = SAMPLE[:8], SAMPLE[8:], 1, False
     print(f"Multi30k is not here ({err}).\nUsing the built-in sample of {len(SAMPLE)} sentences.")
 train = [line.split() for line in train_text if line.strip()]
 val = [line.split() for line in val_text if line.strip()]
@@ -268,8 +268,10 @@ from minis2s.optim import Adam
 
 EPOCHS, BPTT, ROWS = (2, 20, 32) if FAST else (4, 20, 32)
 batcher = StreamBatcher(join_stream([vocab.encode(s) for s in train]), ROWS, BPTT)
+if not FOUND:  # the built-in sample is one window: more epochs, to see something learned
+    EPOCHS = 30
 opt = Adam(model.params, lr=1e-2 if FAST else 3e-3)
-every = max(1, batcher.batches_per_epoch() // 3)
+every = max(1, EPOCHS * batcher.batches_per_epoch() // 6)
 history, state, step, run_nll, run_n = [(0, None, fresh["ppl"])], None, 0, 0.0, 0
 start = time.perf_counter()
 print(f"{batcher.batches_per_epoch()} windows of {ROWS} x {BPTT} per epoch")

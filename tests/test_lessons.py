@@ -39,7 +39,7 @@ BACKWARDS = {"functional.linear": None, "functional.activations": None, "functio
              "functional.transformer": "transformer", "functional.positional": "positional"}
 
 # the lessons that train, and so set one BLAS thread before NumPy loads
-TRAINING = ("06", "07", "08", "09", "10", "11", "13")
+TRAINING = ("06", "07", "08", "09", "10", "11", "13", "14")
 TAG = re.compile(r"\\tag\{(\d+\.\d+)\}")
 CITED = re.compile(r"eq\. (\d+)\.(\d+)(?:\s*-\s*(\d+)\.(\d+))?")
 DISPLAY = re.compile(r"\$\$(.*?)\$\$", re.DOTALL)
@@ -67,8 +67,8 @@ def _cited(text):
 # --------------------------------------------------------------------------- the notebooks
 
 
-def test_lessons_are_numbered_00_to_13_without_gaps():
-    assert [nb.name[:2] for nb in NOTEBOOKS] == [f"{i:02d}" for i in range(14)]
+def test_lessons_are_numbered_00_to_14_without_gaps():
+    assert [nb.name[:2] for nb in NOTEBOOKS] == [f"{i:02d}" for i in range(15)]
 
 
 def test_every_notebook_has_a_script_and_every_script_a_notebook():
@@ -311,6 +311,7 @@ OUTPUT_ANSWERS = {
     "corpus_bleu": ("metrics.corpus_bleu", "metrics._bleu_from_stats", "metrics._ngrams"),
     "token_accuracy": ("references.token_accuracy",),
     "bpe_merge_step": ("bpe.merge_step", "bpe.merge_pair", "bpe.learn_bpe"),
+    "top_p_filter": ("decode.filtered_probs", "decode.sample"),
 }
 ALIASES = {"activations": "minis2s.functional.activations", "G": "minis2s.gradcheck", "decode": "minis2s.decode", "optim": "minis2s.optim",
            "decoder": "minis2s.nn.decoder", "metrics": "minis2s.metrics", "references": "minis2s.exercises.references",

@@ -21,7 +21,7 @@
 #   probability turns "how likely is this text" into next-token predictions, trained with
 #   the cross-entropy you already have (eq. 14.1–14.2);
 # - perplexity as the exponential of the mean per-token loss, and what the number means
-#   (eq. 14.3, lesson 10's eq. 10.12 read for a text);
+#   (eq. 14.3, lesson 10's eq. 10.12 read for a text) — you will compute it for a padded batch;
 # - training on one long stream: rows of the stream, windows of $T$ tokens, the state carried
 #   from window to window but its gradient cut — what that loses and why it is fine
 #   (eq. 14.4–14.5);
@@ -164,6 +164,49 @@ model = LanguageModel(LMConfig(vocab=len(vocab), **SIZES), seed=0)
 fresh = lm_loss_and_ppl(model, vocab, val, "stream", 32, 20)
 print(f"a fresh model ({model.n_params:,} parameters): loss {fresh['loss']:.3f} nats per token, "
       f"log|V| = {np.log(len(vocab)):.3f}; perplexity {fresh['ppl']:.0f}, |V| = {len(vocab)}")
+
+# %% [markdown]
+# ### Exercise: `masked_perplexity`
+#
+# Before the library's version: the perplexity (14.3) of a padded batch from its per-token
+# losses. A readout computes a loss at *every* position, padding included, so what it hands
+# you is a $(B, T)$ array with numbers where there is no token, and rows of different
+# lengths. The grader compares your number with `metrics.perplexity` on three batches, each
+# with a full row and a row of a single token. Watch for what $N$ in (14.2) counts.
+#
+# The cell below holds the stub from `minis2s.exercises.stubs`; fill it in and run it.
+
+
+# %%
+def masked_perplexity(token_nll, mask):
+    """Perplexity of a padded batch from its per-token losses (lesson 14, eq. 14.3).
+
+    token_nll: (B, T) the negative log-likelihood -log p(x_{t+1} | x_<=t) of every position,
+        natural log; padded positions hold whatever the model computed there (not 0).
+    mask: (B, T) 1.0 on real tokens, 0.0 on padding; rows have different lengths.
+    Returns the perplexity, a Python float: exp of the mean loss per real token (eq. 14.2-14.3).
+    """
+    raise NotImplementedError(
+        "write the sum first: the total loss of the real tokens, (token_nll * mask).sum(), and "
+        "their number, mask.sum()"
+    )
+
+
+report = check(masked_perplexity)
+
+# %% [markdown]
+# The reference, graded the same way:
+
+# %%
+report = check(references.masked_perplexity)
+
+# %% [markdown]
+# The library's function takes the summed loss and the count, never a mean: the training loop
+# adds both up over many batches of different sizes and divides once, at the end — a mean of
+# batch means would weigh a short batch's tokens more than a long one's.
+
+# %%
+show(metrics.perplexity)
 
 # %% [markdown]
 # ## 2. One stream, windows, and a state carried but cut

@@ -312,6 +312,7 @@ OUTPUT_ANSWERS = {
     "token_accuracy": ("references.token_accuracy",),
     "bpe_merge_step": ("bpe.merge_step", "bpe.merge_pair", "bpe.learn_bpe"),
     "top_p_filter": ("decode.filtered_probs", "decode.sample"),
+    "masked_perplexity": ("metrics.perplexity",),
 }
 ALIASES = {"activations": "minis2s.functional.activations", "G": "minis2s.gradcheck", "decode": "minis2s.decode", "optim": "minis2s.optim",
            "decoder": "minis2s.nn.decoder", "metrics": "minis2s.metrics", "references": "minis2s.exercises.references",

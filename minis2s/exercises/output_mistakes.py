@@ -468,3 +468,28 @@ def top_p_sorted_ascending(scaled_logp, top_p):
          "p >= p_(n), the smallest probability kept, as the library does", ("tied", "p >= p_(n)"))
 def top_p_drops_ties(scaled_logp, top_p):
     return _nucleus(scaled_logp, top_p, by_position=True)
+
+
+# --------------------------------------------------------------------------- masked_perplexity
+
+
+@mistake("masked_perplexity", "the mean ran over all B T positions: the padding is masked out of the sum "
+         "but still counted in the number of tokens, which lowers the loss; divide by mask.sum(), the "
+         "real tokens only (eq. 14.2)", ("mask.sum()", "real tokens"))
+def perplexity_over_all_positions(token_nll, mask):
+    return math.exp(float((token_nll * mask).sum()) / mask.size)
+
+
+@mistake("masked_perplexity", "the padded positions' losses were summed in: a readout computes a loss "
+         "at every position, padding included; multiply by the mask before summing",
+         ("multiply by the mask", "padded"))
+def perplexity_unmasked_sum(token_nll, mask):
+    return math.exp(float(token_nll.sum()) / float(mask.sum()))
+
+
+@mistake("masked_perplexity", "the rows' mean losses were averaged: that gives a one-token sentence "
+         "the weight of a long one; perplexity is over tokens, so sum every real token's loss and divide "
+         "once by the number of real tokens (eq. 14.3)", ("weight", "divide once"))
+def perplexity_mean_of_row_means(token_nll, mask):
+    rows = (token_nll * mask).sum(axis=1) / mask.sum(axis=1)
+    return math.exp(float(rows.mean()))

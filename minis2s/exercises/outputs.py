@@ -486,6 +486,35 @@ TOP_P_FILTER = OutputExercise(
 )
 
 
+def _perplexity_cases(rng):
+    """Batches of rows of different lengths (one full, one of a single token), losses around
+    log 50 on real positions and larger ones on padding, as an unmasked readout leaves there."""
+    np = B.host
+    cases = []
+    for Bn, T in ((4, 7), (3, 10), (5, 5)):
+        lengths = rng.integers(2, T, size=Bn)
+        lengths[0], lengths[-1] = T, 1
+        mask = (np.arange(T)[None, :] < lengths[:, None]).astype("float64")
+        nll = rng.gamma(4.0, 1.0, size=(Bn, T))
+        nll = np.where(mask > 0, nll, nll + 5.0)
+        cases.append({"token_nll": nll, "mask": mask})
+    return cases
+
+
+MASKED_PERPLEXITY = OutputExercise(
+    name="masked_perplexity",
+    lesson="14",
+    equations="eq. 14.2-14.3",
+    first_step="write the sum first: the total loss of the real tokens, (token_nll * mask).sum(), and "
+               "their number, mask.sum()",
+    library="minis2s.metrics.perplexity",
+    cases=_perplexity_cases,
+    run=lambda fn, case: {"perplexity": fn(case["token_nll"], case["mask"])},
+    fields={"perplexity": "exp(sum of the real tokens' losses / number of real tokens), a number"},
+    rtol=1e-9,
+)
+
+
 OUTPUT_EXERCISES = {e.name: e for e in (STABLE_SOFTMAX, NUMERICAL_GRADIENT, GREEDY_DECODE, ADAM_STEP, DECODER_STEP_FORWARD,
                                         BEAM_SEARCH_STEP, CORPUS_BLEU, TOKEN_ACCURACY, BPE_MERGE_STEP,
-                                        TOP_P_FILTER)}
+                                        TOP_P_FILTER, MASKED_PERPLEXITY)}

@@ -20,7 +20,8 @@ from ..nn import decoder as dec
 from ..optim import Adam
 
 __all__ = ["stable_softmax", "numerical_gradient", "greedy_decode", "adam_step", "decoder_step_forward",
-           "beam_search_step", "corpus_bleu", "token_accuracy", "bpe_merge_step", "top_p_filter"]
+           "beam_search_step", "corpus_bleu", "token_accuracy", "bpe_merge_step", "top_p_filter",
+           "masked_perplexity"]
 
 
 def stable_softmax(x):
@@ -101,3 +102,8 @@ def top_p_filter(scaled_logp, top_p):
     normalises inside its inverse-CDF draw instead)."""
     p = D.filtered_probs(scaled_logp, top_p=top_p)
     return p / p.sum(axis=1, keepdims=True)
+
+
+def masked_perplexity(token_nll, mask):
+    """:func:`minis2s.metrics.perplexity` of the real tokens' summed loss and their number."""
+    return metrics.perplexity(float((token_nll * mask).sum()), int(mask.sum()))

@@ -441,3 +441,17 @@ def top_p_filter(scaled_logp, top_p):
         "write the softmax first, p = exp(scaled_logp - row max) / its sum, then sort each row "
         "from the most likely down and take the cumulative sum"
     )
+
+
+def masked_perplexity(token_nll, mask):
+    """Perplexity of a padded batch from its per-token losses (lesson 14, eq. 14.3).
+
+    token_nll: (B, T) the negative log-likelihood -log p(x_{t+1} | x_<=t) of every position,
+        natural log; padded positions hold whatever the model computed there (not 0).
+    mask: (B, T) 1.0 on real tokens, 0.0 on padding; rows have different lengths.
+    Returns the perplexity, a Python float: exp of the mean loss per real token (eq. 14.2-14.3).
+    """
+    raise NotImplementedError(
+        "write the sum first: the total loss of the real tokens, (token_nll * mask).sum(), and "
+        "their number, mask.sum()"
+    )

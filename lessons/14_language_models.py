@@ -242,8 +242,9 @@ show(metrics.perplexity)
 # model is never *trained* to keep information longer than about $T$ steps (it may still
 # *use* it). It is fine because (a) those far-back gradients are the ones lessons 03–04
 # measured shrinking geometrically anyway, (b) memory and time per step stay $O(T)$ however
-# long the text — backpropagating through 40,000 tokens is not an option — and (c) Multi30k
-# sentences are about 13 words, so a window of 20 spans a sentence and its neighbour.
+# long the text — backpropagating through a whole row, thousands of tokens, would keep every
+# window's cache alive until the row ends — and (c) Multi30k sentences are about 13 words,
+# so a window of 20 spans a sentence and its neighbour.
 #
 # A small stream to see (14.4) at work: three sentences, two rows, windows of 4.
 
@@ -309,11 +310,11 @@ from minis2s.data.lm import StreamBatcher
 from minis2s.functional.clip import clip_grad_norm
 from minis2s.optim import Adam
 
-EPOCHS, BPTT, ROWS = (2, 20, 32) if FAST else (4, 20, 32)
+EPOCHS, BPTT, ROWS = 2, 20, 32  # fast mode trains on fewer sentences, not fewer epochs
 batcher = StreamBatcher(join_stream([vocab.encode(s) for s in train]), ROWS, BPTT)
 if not FOUND:  # the built-in sample is one window: more epochs, to see something learned
     EPOCHS = 30
-opt = Adam(model.params, lr=1e-2 if FAST else 3e-3)
+opt = Adam(model.params, lr=1e-2 if FAST else 5e-3)
 every = max(1, EPOCHS * batcher.batches_per_epoch() // 6)
 history, state, step, run_nll, run_n = [(0, None, fresh["ppl"])], None, 0, 0.0, 0
 start = time.perf_counter()
@@ -344,7 +345,10 @@ plt.show()
 
 # %% [markdown]
 # From $|\mathcal V|$ to a few dozen: the model now hesitates between tens of words where it
-# hesitated between all of them. And now the carried state matters:
+# hesitated between all of them. Fast mode stops at 3,000 sentences and two epochs; the full
+# run (all 29,000 sentences, $H = 128$, two epochs: 1,272 steps, 89 s of training on a shared
+# CPU, 2026-11-30) reached a held-out perplexity of 29.3 over $|\mathcal V| = 5{,}921$ words.
+# And now the carried state matters:
 
 # %%
 compare_windows(model)

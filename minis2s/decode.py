@@ -344,9 +344,9 @@ def sample(model, src, src_mask, sos_id: int, eos_id: int, rng, temperature: flo
     xp = model.xp
 
     def choose(logp):
-        p = filtered_probs(logp / temperature, top_k, top_p)
+        p = filtered_probs(logp / temperature, top_k, top_p)  # eq. 14.6: log p / temperature, exp inside
         u = rng.uniform((p.shape[0], 1), p.dtype)
-        # inverse-CDF sampling: the first token whose cumulative mass exceeds u
+        # inverse-CDF sampling: the first token whose cumulative mass exceeds u (eq. 14.9)
         tok = (xp.cumsum(p, axis=1) < u * p.sum(axis=1, keepdims=True)).sum(axis=1)
         return xp.minimum(tok, p.shape[1] - 1)
 
@@ -359,11 +359,11 @@ def filtered_probs(scaled_logp, top_k=None, top_p=None):
     p = xp.exp(scaled_logp - scaled_logp.max(axis=1, keepdims=True))
     if top_k is not None and top_k < p.shape[1]:
         kth = -xp.partition(-p, top_k - 1, axis=1)[:, top_k - 1 : top_k]
-        p = xp.where(p >= kth, p, 0.0)
+        p = xp.where(p >= kth, p, 0.0)  # eq. 14.7: ties with the k-th are kept
     if top_p is not None and top_p < 1.0:
         sorted_p = -xp.sort(-p, axis=1)
         cum = xp.cumsum(sorted_p, axis=1) / sorted_p.sum(axis=1, keepdims=True)
-        # the nucleus: tokens up to and including the first that brings the mass to top_p
+        # the nucleus: tokens up to and including the first that brings the mass to top_p (eq. 14.8)
         n_keep = (cum < top_p).sum(axis=1, keepdims=True) + 1
         threshold = xp.take_along_axis(sorted_p, xp.minimum(n_keep, p.shape[1]) - 1, axis=1)
         p = xp.where(p >= threshold, p, 0.0)

@@ -265,7 +265,7 @@ def lm_task(data_dir=None, lang: str = "en", level: str = "word", min_freq: int 
 def lm_loss_and_ppl(model, vocab: Vocab, sentences, batching: str = "stream", batch_size: int = 32,
                     bptt: int = 35) -> dict:
     """Cross-entropy per predicted token (every word and every <eos>) and its perplexity
-    exp(mean NLL) (eq. 10.12) on token lists, read as the model was trained: one stream in
+    exp(mean NLL) (eq. 10.12, eq. 14.3) on token lists, read as the model was trained: one stream in
     windows with the state carried across, or sentence by sentence from zero state."""
     from .data.lm import join_stream, sentence_batch, stream_windows
 

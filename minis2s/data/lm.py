@@ -57,7 +57,7 @@ def join_stream(sentences, eos_id: int = Vocab.eos_id):
 def stream_rows(stream, n_rows: int, pad_id: int = Vocab.pad_id):
     """The (x, y) pairs of a stream as ``n_rows`` parallel rows: x, y (B, L) int64, mask (B, L).
 
-    Row b holds pairs b L .. (b + 1) L - 1 in order; the last row may end in padding. B is cut
+    Row b holds pairs b L .. (b + 1) L - 1 in order (eq. 14.4); the last row may end in padding. B is cut
     down where fewer rows already hold every pair, so no row is all padding.
     """
     n_pairs = len(stream) - 1
@@ -74,7 +74,7 @@ def stream_rows(stream, n_rows: int, pad_id: int = Vocab.pad_id):
 
 def stream_windows(stream, n_rows: int, bptt: int) -> list:
     """All windows of a stream, in order: :class:`LMBatch` of T = ``bptt`` columns (the last
-    may be shorter); every window but the first carries the state over."""
+    may be shorter); every window but the first carries the state over (eq. 14.4-14.5)."""
     x, y, mask = stream_rows(stream, n_rows)
     return [LMBatch(x[:, s : s + bptt], y[:, s : s + bptt], mask[:, s : s + bptt], s > 0,
                     int(mask[:, s : s + bptt].sum()))

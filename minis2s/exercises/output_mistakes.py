@@ -416,6 +416,85 @@ def bpe_merge_by_text(words):
     return _bpe_step(words, by_text=True)
 
 
+# --------------------------------------------------------------------------- top_p_filter
+
+
+def _nucleus(scaled_logp, top_p, *, before=True, descending=True, by_position=False, renormalise=True):
+    """The learner's usual route: softmax, sort, cumulative sum, keep, scatter back."""
+    xp = B.get_array_module(scaled_logp)
+    e = xp.exp(scaled_logp - scaled_logp.max(axis=1, keepdims=True))
+    p = e / e.sum(axis=1, keepdims=True)
+    order = xp.argsort(-p if descending else p, axis=1)
+    sorted_p = xp.take_along_axis(p, order, axis=1)
+    cum = xp.cumsum(sorted_p, axis=1)
+    if before:  # keep a token while the mass before it is below top_p
+        keep_sorted = cum - sorted_p < top_p
+    else:  # keep a token while the mass up to it stays within top_p, and the top one always
+        keep_sorted = cum <= top_p
+        keep_sorted[:, 0] = True
+    if by_position:  # exactly the n tokens argsort put first
+        keep = xp.zeros_like(keep_sorted)
+        xp.put_along_axis(keep, order, keep_sorted, axis=1)
+    else:  # every token at least as likely as the last one kept
+        n = keep_sorted.sum(axis=1, keepdims=True)
+        keep = p >= xp.take_along_axis(sorted_p, n - 1, axis=1)
+    p = xp.where(keep, p, 0.0)
+    return p / p.sum(axis=1, keepdims=True) if renormalise else p
+
+
+@mistake("top_p_filter", "the nucleus stopped one token early: keeping the tokens whose cumulative "
+         "mass stays <= top_p leaves out the token that brings the mass to top_p; keep a token while "
+         "the mass before it is still below top_p (eq. 14.8)", ("one token early", "before it"))
+def top_p_stops_one_early(scaled_logp, top_p):
+    return _nucleus(scaled_logp, top_p, before=False)
+
+
+@mistake("top_p_filter", "the rows do not sum to 1: the probabilities outside the nucleus were set "
+         "to 0 but the kept ones were not renormalised; divide by the kept mass, "
+         "p / p.sum(axis=1, keepdims=True)", ("renormalised", "sum to 1"))
+def top_p_not_renormalised(scaled_logp, top_p):
+    return _nucleus(scaled_logp, top_p, renormalise=False)
+
+
+@mistake("top_p_filter", "the cumulative sum ran from the least likely token up (argsort and sort are "
+         "ascending): the nucleus must hold the most likely tokens; sort descending, e.g. "
+         "xp.argsort(-p, axis=1)", ("ascending", "most likely"))
+def top_p_sorted_ascending(scaled_logp, top_p):
+    return _nucleus(scaled_logp, top_p, descending=False)
+
+
+@mistake("top_p_filter", "a token tied with the last one of the nucleus was dropped: keeping the first "
+         "n positions of argsort picks one of two equal probabilities arbitrarily; keep every token with "
+         "p >= p_(n), the smallest probability kept, as the library does", ("tied", "p >= p_(n)"))
+def top_p_drops_ties(scaled_logp, top_p):
+    return _nucleus(scaled_logp, top_p, by_position=True)
+
+
+# --------------------------------------------------------------------------- masked_perplexity
+
+
+@mistake("masked_perplexity", "the mean ran over all B T positions: the padding is masked out of the sum "
+         "but still counted in the number of tokens, which lowers the loss; divide by mask.sum(), the "
+         "real tokens only (eq. 14.2)", ("mask.sum()", "real tokens"))
+def perplexity_over_all_positions(token_nll, mask):
+    return math.exp(float((token_nll * mask).sum()) / mask.size)
+
+
+@mistake("masked_perplexity", "the padded positions' losses were summed in: a readout computes a loss "
+         "at every position, padding included; multiply by the mask before summing",
+         ("multiply by the mask", "padded"))
+def perplexity_unmasked_sum(token_nll, mask):
+    return math.exp(float(token_nll.sum()) / float(mask.sum()))
+
+
+@mistake("masked_perplexity", "the rows' mean losses were averaged: that gives a one-token sentence "
+         "the weight of a long one; perplexity is over tokens, so sum every real token's loss and divide "
+         "once by the number of real tokens (eq. 14.3)", ("weight", "divide once"))
+def perplexity_mean_of_row_means(token_nll, mask):
+    rows = (token_nll * mask).sum(axis=1) / mask.sum(axis=1)
+    return math.exp(float(rows.mean()))
+
+
 # --------------------------------------------------------------------------- distinct_n
 
 

@@ -452,6 +452,69 @@ BPE_MERGE_STEP = OutputExercise(
 )
 
 
+# --------------------------------------------------------------------------- lesson 14
+
+
+def _top_p_cases(rng):
+    """Rows of random logits (shifted: scaled log-probabilities are not normalised), a row whose
+    top token alone holds more than top_p, and a row whose nucleus ends on one of two tied
+    tokens (p_(1) = top_p - d, p_(2) = p_(3) = 2d): the library keeps both, so three tokens."""
+    np = B.host
+    cases = []
+    for Bn, V, top_p in ((4, 8, 0.9), (5, 6, 0.5), (3, 10, 0.75)):
+        logits = 1.5 * rng.standard_normal((Bn, V)) + rng.uniform(-5.0, 5.0, size=(Bn, 1))
+        d = (1.0 - top_p) / 4.0
+        tied = np.full(V, d / (V - 3))  # the rest of the mass, each below 2d
+        tied[:3] = (top_p - d, 2.0 * d, 2.0 * d)
+        logits[1] = np.log(tied)[rng.permutation(V)] + 3.0
+        logits[2] = 0.1 * rng.standard_normal(V)
+        logits[2, int(rng.integers(V))] = 8.0  # this row's top token holds > 0.99
+        cases.append({"scaled_logp": logits, "top_p": top_p})
+    return cases
+
+
+TOP_P_FILTER = OutputExercise(
+    name="top_p_filter",
+    lesson="14",
+    equations="eq. 14.8",
+    first_step="write the softmax first, p = exp(scaled_logp - row max) / its sum, then sort each row "
+               "from the most likely down and take the cumulative sum",
+    library="minis2s.decode.filtered_probs (top_p), renormalised",
+    cases=_top_p_cases,
+    run=lambda fn, case: {"probs": fn(case["scaled_logp"], case["top_p"])},
+    fields={"probs": "(B, V), the nucleus's probabilities renormalised to sum to 1, 0 elsewhere"},
+)
+
+
+def _perplexity_cases(rng):
+    """Batches of rows of different lengths (one full, one of a single token), losses around
+    log 50 on real positions and larger ones on padding, as an unmasked readout leaves there."""
+    np = B.host
+    cases = []
+    for Bn, T in ((4, 7), (3, 10), (5, 5)):
+        lengths = rng.integers(2, T, size=Bn)
+        lengths[0], lengths[-1] = T, 1
+        mask = (np.arange(T)[None, :] < lengths[:, None]).astype("float64")
+        nll = rng.gamma(4.0, 1.0, size=(Bn, T))
+        nll = np.where(mask > 0, nll, nll + 5.0)
+        cases.append({"token_nll": nll, "mask": mask})
+    return cases
+
+
+MASKED_PERPLEXITY = OutputExercise(
+    name="masked_perplexity",
+    lesson="14",
+    equations="eq. 14.2-14.3",
+    first_step="write the sum first: the total loss of the real tokens, (token_nll * mask).sum(), and "
+               "their number, mask.sum()",
+    library="minis2s.metrics.perplexity",
+    cases=_perplexity_cases,
+    run=lambda fn, case: {"perplexity": fn(case["token_nll"], case["mask"])},
+    fields={"perplexity": "exp(sum of the real tokens' losses / number of real tokens), a number"},
+    rtol=1e-9,
+)
+
+
 # --------------------------------------------------------------------------- lesson 15
 
 
@@ -544,4 +607,4 @@ ROUGE_L = OutputExercise(
 
 OUTPUT_EXERCISES = {e.name: e for e in (STABLE_SOFTMAX, NUMERICAL_GRADIENT, GREEDY_DECODE, ADAM_STEP, DECODER_STEP_FORWARD,
                                         BEAM_SEARCH_STEP, CORPUS_BLEU, TOKEN_ACCURACY, BPE_MERGE_STEP,
-                                        DISTINCT_N, ROUGE_L)}
+                                        TOP_P_FILTER, MASKED_PERPLEXITY, DISTINCT_N, ROUGE_L)}

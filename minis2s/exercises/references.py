@@ -20,8 +20,8 @@ from ..nn import decoder as dec
 from ..optim import Adam
 
 __all__ = ["stable_softmax", "numerical_gradient", "greedy_decode", "adam_step", "decoder_step_forward",
-           "beam_search_step", "corpus_bleu", "token_accuracy", "bpe_merge_step",
-           "distinct_n", "rouge_l"]
+           "beam_search_step", "corpus_bleu", "token_accuracy", "bpe_merge_step", "top_p_filter",
+           "masked_perplexity", "distinct_n", "rouge_l"]
 
 
 def stable_softmax(x):
@@ -95,6 +95,18 @@ def token_accuracy(logits, targets, mask):
 def bpe_merge_step(words):
     """:func:`minis2s.data.bpe.merge_step`: (pair, its count, the words after the merge)."""
     return bpe.merge_step(words)
+
+
+def top_p_filter(scaled_logp, top_p):
+    """:func:`minis2s.decode.filtered_probs` with ``top_p``, renormalised (the sampler
+    normalises inside its inverse-CDF draw instead)."""
+    p = D.filtered_probs(scaled_logp, top_p=top_p)
+    return p / p.sum(axis=1, keepdims=True)
+
+
+def masked_perplexity(token_nll, mask):
+    """:func:`minis2s.metrics.perplexity` of the real tokens' summed loss and their number."""
+    return metrics.perplexity(float((token_nll * mask).sum()), int(mask.sum()))
 
 
 def distinct_n(replies, n):

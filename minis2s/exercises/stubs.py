@@ -425,6 +425,38 @@ def bpe_merge_step(words):
     )
 
 
+def top_p_filter(scaled_logp, top_p):
+    """Nucleus (top-p) filtering of one step's next-token distribution (lesson 14, eq. 14.8).
+
+    scaled_logp: (B, V) log-probabilities already divided by the temperature (eq. 14.6), so
+        each row is a softmax's logits, not yet normalised.
+    top_p: the mass the nucleus must reach, 0 < top_p <= 1.
+    Per row: the probabilities p = softmax(scaled_logp); sorted from the most likely down,
+    p_(1) >= p_(2) >= ..., the nucleus is the smallest n whose mass p_(1) + ... + p_(n)
+    reaches top_p (the top token is always kept); keep every token at least as likely as
+    p_(n) -- a token tied with p_(n) is kept too -- and set the others to 0.
+    Returns (B, V): the kept probabilities renormalised to sum to 1 in every row.
+    """
+    raise NotImplementedError(
+        "write the softmax first, p = exp(scaled_logp - row max) / its sum, then sort each row "
+        "from the most likely down and take the cumulative sum"
+    )
+
+
+def masked_perplexity(token_nll, mask):
+    """Perplexity of a padded batch from its per-token losses (lesson 14, eq. 14.3).
+
+    token_nll: (B, T) the negative log-likelihood -log p(x_{t+1} | x_<=t) of every position,
+        natural log; padded positions hold whatever the model computed there (not 0).
+    mask: (B, T) 1.0 on real tokens, 0.0 on padding; rows have different lengths.
+    Returns the perplexity, a Python float: exp of the mean loss per real token (eq. 14.2-14.3).
+    """
+    raise NotImplementedError(
+        "write the sum first: the total loss of the real tokens, (token_nll * mask).sum(), and "
+        "their number, mask.sum()"
+    )
+
+
 def distinct_n(replies, n):
     """distinct-n of a system's replies (lesson 15, eq. 15.3).
 

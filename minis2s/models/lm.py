@@ -6,8 +6,8 @@ The model reads tokens x_1 .. x_T and at every step predicts the next one,
 
     h_t^(0) = E[x_t]                                  the embeddings (eq. 2.3)
     h_t^(l) = cell_l(dropout(h_t^(l-1)), h_{t-1}^(l)) each layer (eq. 3.1, 4.1-4.6 or the GRU's)
-    p(x_{t+1} | x_1..x_t) = softmax(W_out dropout(h_t^(L)) + b_out)
-    L = -(1 / N) sum over real positions of log p(y_t),  y_t = x_{t+1}   (eq. 2.10)
+    p(x_{t+1} | x_1..x_t) = softmax(W_out dropout(h_t^(L)) + b_out)   one factor of eq. 14.1
+    L = -(1 / N) sum over real positions of log p(y_t),  y_t = x_{t+1}   (eq. 2.10, eq. 14.2)
 
 with the encoder-decoder's own pieces: :mod:`minis2s.functional.cells` runs each layer over the
 window, the decoder's readout (:func:`minis2s.nn.decoder.readout_forward`) gives the logits and
@@ -17,7 +17,7 @@ Truncated backpropagation through time: a long text is cut into windows of T tok
 window starts from the state the previous one ended in -- ``forward_backward(..., state=...)``
 takes it and returns the new one. The state is a *constant* for the window: its gradient
 (which the cells compute anyway, as dh0) is dropped here, so no gradient reaches the previous
-window's graph, which is gone by then. That is the truncation (lesson 03, eq. 3.14). Each window
+window's graph, which is gone by then. That is the truncation (lesson 03, eq. 3.14; eq. 14.5). Each window
 costs O(T) memory, however long the text.
 
 Parameters: ``emb`` (V, D); per layer ``l``: ``rnn.l{l}.Wx|Wh|bx|bh``; ``out.W`` (V, H),
@@ -139,6 +139,7 @@ class LanguageModel:
         """
         cfg, p = self.cfg, self.params
         state = self.zero_state(x.shape[0]) if state is None else state
+        # the carried state enters as a constant, h_0 = sg(h_T of the previous window) (eq. 14.5)
         hs, final, cache_parts = layers_forward(p, cfg, x, mask, state, rng, train, ids_checked)
         hs, out_drop = Fd.dropout_forward(hs, cfg.dropout, rng, train)
         logits, readout = decoder.readout_forward(p, hs, real_rows)  # the decoder's readout, W_out h + b_out
@@ -239,9 +240,10 @@ def layers_backward(dhs, cache: LMCache, cfg, grads) -> None:
     """BPTT through the layers and into the embeddings (eq. 3.7 per layer). The final states
     feed the next window only as constants, so their gradient is zero, and the gradient of
     the initial states (dh0, dc0) is dropped: that is where truncated BPTT cuts the graph
-    (eq. 3.14)."""
+    (eq. 3.14, eq. 14.5)."""
     dx = dhs
     for l in reversed(range(cfg.layers)):
+        # dh0 (and dc0) come back in ddirection and are not passed on: the cut of eq. 14.5
         dx, ddirection = C.sequence_backward((dx, None), cache.layers[l])
         cells.add_grads(grads, f"rnn.l{l}.", ddirection)
         dx = Fd.dropout_backward(dx, cache.drops[l])

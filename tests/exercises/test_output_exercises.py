@@ -87,6 +87,8 @@ WRONG = {  # a wrong answer no mistake explains -> the field the report must nam
     "corpus_bleu": (_with(R.corpus_bleu, lambda out: (out[0], [p + 1.0 for p in out[1]], out[2])), "precisions"),
     "token_accuracy": (_with(R.token_accuracy, lambda acc: acc + 0.01), "accuracy"),
     "bpe_merge_step": (_with(R.bpe_merge_step, lambda out: (out[0], out[1] + 1, out[2])), "count"),
+    "top_p_filter": (_with(R.top_p_filter, lambda p: p ** 1.01), "probs"),
+    "masked_perplexity": (_with(R.masked_perplexity, lambda ppl: ppl * 1.01), "perplexity"),
     "distinct_n": (_distinct_1_off, "distinct-1"),
     "rouge_l": (_with(R.rouge_l, lambda out: (out[0], out[1], out[2] + 0.01 if out[2] else 0.0)), "F1"),
 }
@@ -195,7 +197,7 @@ def test_the_exercises_are_listed_in_lesson_order_with_both_kinds():
     lessons = [EXERCISES[n].lesson for n in names]
     assert lessons == sorted(lessons)
     assert {n for n in names if EXERCISES[n].kind == "output"} == set(NAMES)
-    assert {OUTPUT_EXERCISES[n].lesson for n in NAMES} == {"00", "01", "06", "07", "08", "10", "11", "13", "15"}
+    assert {OUTPUT_EXERCISES[n].lesson for n in NAMES} == {"00", "01", "06", "07", "08", "10", "11", "13", "14", "15"}
     assert all(stub(n) is getattr(stubs, n) and solution(n) is getattr(R, n) for n in NAMES)
 
 

@@ -64,17 +64,19 @@ class Checkpoint:
     params: dict
     optimizer: dict | None
     state: dict
+    state_arrays: dict | None = None
 
 
 # =========================================================================== saving
 
 
 def save_checkpoint(run_dir, name: str, *, config: dict, vocab: dict, params: dict,
-                    optimizer: dict | None, state: dict) -> Path:
+                    optimizer: dict | None, state: dict, state_arrays: dict | None = None) -> Path:
     """Write ``<run_dir>/checkpoints/<name>`` atomically, then point ``latest.json`` at it.
 
     ``params``/``optimizer``: name -> array (device or host; saved as host arrays, dtypes
-    kept). ``config``, ``vocab``, ``state``: anything JSON can hold. Re-saving an existing
+    kept). ``config``, ``vocab``, ``state``: anything JSON can hold. ``state_arrays``: training
+    state that is arrays, not JSON (a language model's carried recurrent state), or None. Re-saving an existing
     name replaces it. Returns the checkpoint directory.
     """
     run_dir = Path(run_dir)
@@ -95,6 +97,8 @@ def save_checkpoint(run_dir, name: str, *, config: dict, vocab: dict, params: di
         if optimizer is not None:
             files["optimizer.npz"] = _write_npz(tmp / "optimizer.npz", optimizer)
         files["state.json"] = _write_json(tmp / "state.json", state)
+        if state_arrays:
+            files["state_arrays.npz"] = _write_npz(tmp / "state_arrays.npz", state_arrays)
         # The manifest goes last: a directory holding one is complete by construction.
         _write_json(tmp / "manifest.json", {
             "format": FORMAT, "version": VERSION, "name": name, "created": time.time(),
@@ -254,6 +258,7 @@ def _read_checkpoint(d: Path) -> Checkpoint:
         params=_read_npz(d / "params.npz"),
         optimizer=_read_npz(d / "optimizer.npz") if "optimizer.npz" in files else None,
         state=_read_json(d / "state.json"),
+        state_arrays=_read_npz(d / "state_arrays.npz") if "state_arrays.npz" in files else None,
     )
 
 

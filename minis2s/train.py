@@ -263,7 +263,12 @@ class Trainer:
                 "batcher": self.batcher.state_dict(),
                 "schedule": self.schedule.state_dict() if self.schedule else None,
             },
+            state_arrays=self.state_arrays(),
         )
+
+    def state_arrays(self) -> dict | None:
+        """Training state held in arrays rather than JSON; none for translation."""
+        return None
 
     def restore(self, c) -> None:
         """Continue from a loaded :class:`minis2s.checkpoint.Checkpoint`."""
@@ -516,11 +521,24 @@ class LMTrainer(Trainer):
     :class:`~minis2s.data.lm.LMBatch`, and a window that continues the previous one's rows
     starts from the state that one ended in (truncated BPTT).
 
-    The carried state lives only in memory: a resumed run starts its first window from zero
-    state, so it is not bit-identical to an uninterrupted one (the parameters, optimizer and
-    window order are restored as for translation)."""
+    The carried state is saved with each checkpoint (``state_arrays.npz``), so a resumed run
+    continues the stream from the state it stopped in: on NumPy it is bit-identical to an
+    uninterrupted run, as for translation."""
 
     carried = None  # the final state of the last window, per layer, on the device
+
+    def state_arrays(self) -> dict | None:
+        if self.carried is None:
+            return None
+        return {f"carried.l{l}.{k}": s for l, layer in enumerate(self.carried) for k, s in enumerate(layer)}
+
+    def restore(self, c) -> None:
+        super().restore(c)
+        arrays = c.state_arrays or {}
+        if arrays:
+            layers = self.model.cfg.layers
+            self.carried = [tuple(B.to_device(arrays[f"carried.l{l}.{k}"], self.model.dtype)
+                                  for k in range(len(arrays) // layers)) for l in range(layers)]
 
     def _forward_backward(self, batch):
         model = self.model

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from minis2s import backend as B
+from minis2s import checkpoint as ckpt
 from minis2s.cli import main
 from minis2s.data import multi30k
 from minis2s.decode import filtered_probs, greedy, sample
@@ -67,12 +68,20 @@ def test_train_lm_reports_validation_and_test_perplexity_and_learns(lm_run):
     assert summary["val_ppl"] == pytest.approx(min(val), rel=1e-6)  # the best checkpoint's
 
 
-def test_train_lm_resumes_to_the_same_step_count(lm_run, corpus, tmp_path):
-    part = tmp_path / "part"
-    base = ["train", "--task", "lm", "--data", "multi30k", "--data-dir", str(corpus), "--out", str(part)]
-    assert run(base + ["--max-steps", "10"] + TINY)[0] == 0
+def test_train_lm_resumes_bit_identically_with_the_carried_state(corpus, tmp_path):
+    # windows 11-20 continue the rows of windows 1-10: the state they start from is saved with
+    # the checkpoint, so a resumed run is the uninterrupted one (dropout draws included)
+    base = ["train", "--task", "lm", "--data", "multi30k", "--data-dir", str(corpus), "--dropout", "0.2"] + TINY
+    whole, part = tmp_path / "whole", tmp_path / "part"
+    assert run(base + ["--out", str(whole), "--max-steps", "20"])[0] == 0
+    assert run(base + ["--out", str(part), "--max-steps", "10"])[0] == 0
+    saved = ckpt.load_checkpoint(part, prefer="latest")
+    assert saved.state_arrays and all(np.isfinite(a).all() and a.any() for a in saved.state_arrays.values())
     code, stdout, _ = run(["train", "--resume", str(part), "--max-steps", "20", "--quiet", "--json"])
     assert code == 0 and json.loads(stdout.strip().splitlines()[-1])["steps"] == 20
+    a, b = (ckpt.load_checkpoint(r, prefer="latest").params for r in (whole, part))
+    for k in a:
+        assert np.array_equal(a[k], b[k]), k
 
 
 def test_generate_prints_num_samples_that_start_with_the_prompt(lm_run):

@@ -160,7 +160,8 @@ class Corpus:
 
     def __init__(self, pairs, val_src, n_src, n_tgt, description):
         self.pairs, self.val_src = pairs, val_src
-        self.test_src, self.test_name = val_src, "validation"  # Multi30k's test set where there is one
+        # Multi30k's test set (ids, name, file of tokens) where there is one
+        self.test_src, self.test_name, self.test_path = val_src, "validation", None
         self.n_src, self.n_tgt, self.description = n_src, n_tgt, description
 
 
@@ -193,7 +194,7 @@ def load_corpus(data_dir=None, seed: int = 0) -> Corpus:
     test = root / "test_2016_flickr.lc.norm.tok.de"
     if test.exists():
         corpus.test_src = [src_vocab.encode(s) for s in read(test.name) if s]
-        corpus.test_name = "test_2016_flickr"
+        corpus.test_name, corpus.test_path = "test_2016_flickr", test
     return corpus
 
 
@@ -523,6 +524,10 @@ def decode_weights(args, corpus: Corpus, pair: Pair) -> str:
         if (cfg.src_vocab, cfg.tgt_vocab) != (corpus.n_src, corpus.n_tgt):
             raise SystemExit("--checkpoint: its vocabularies differ from this corpus's")
         pair.model.load_params(c.params)
+        if corpus.test_path is not None:  # the run's own vocabulary, whatever order this one's has
+            vocab = Vocab.from_json(c.vocab["src"])
+            lines = corpus.test_path.read_text(encoding="utf-8").splitlines()
+            corpus.test_src = [vocab.encode(line.split()) for line in lines if line.split()]
         weights = f"checkpoint {c.path}"
     elif train_steps:
         # a model fresh from initialisation never emits <eos> and decodes to the length cap;
@@ -606,6 +611,10 @@ def transformer_decode_weights(args, corpus: Corpus, pair: TransformerPair) -> s
         pair.cfg, pair.model = cfg, Transformer(cfg)
         pair.twin = to_torch(pair.model)
         pair.model.load_params(c.params)
+        if corpus.test_path is not None:  # the run's own vocabulary, whatever order this one's has
+            vocab = Vocab.from_json(c.vocab["src"])
+            lines = corpus.test_path.read_text(encoding="utf-8").splitlines()
+            corpus.test_src = [vocab.encode(line.split()) for line in lines if line.split()]
         weights = f"checkpoint {c.path}"
     else:
         steps = args.train_steps or (60 if args.quick else 200)

@@ -8,6 +8,12 @@
     python benchmarks/speed.py transformer [--steps 20]     the Transformer: training step against
                                                             torch's layers, and the key/value cache's
                                                             decoding speed-up
+    python benchmarks/speed.py transformer-decode           the Transformer's greedy and beam-5
+                            [--sentences N] [--checkpoint R] sentences/s with the key/value cache
+                                                            against the twin recomputing the prefix,
+                                                            and the share of identical outputs
+    python benchmarks/speed.py transformer-memory           peak bytes of its training step vs the
+                                                            analytic count (minis2s.memory)
     python benchmarks/speed.py all                          all of the above
 
 Every subcommand takes ``--quick`` (a ~20-second smoke run), ``--threads N`` (default: the
@@ -58,7 +64,7 @@ from minis2s.data import Batcher, Vocab, batches_for_inference, make_batch  # no
 from minis2s.decode import beam_search, greedy, max_target_length  # noqa: E402
 from minis2s.functional.cells import CELLS  # noqa: E402
 from minis2s.functional.clip import clip_grad_norm  # noqa: E402
-from minis2s.memory import activation_bytes  # noqa: E402  (the trainer's estimate, one implementation)
+from minis2s.memory import activation_bytes, activation_counts  # noqa: E402  (the trainer's estimate)
 from minis2s.models.seq2seq import Seq2Seq, Seq2SeqConfig  # noqa: E402
 from minis2s.optim import Adam  # noqa: E402
 from minis2s.train import batch_to_device, real_rows  # noqa: E402
@@ -154,6 +160,8 @@ class Corpus:
 
     def __init__(self, pairs, val_src, n_src, n_tgt, description):
         self.pairs, self.val_src = pairs, val_src
+        # Multi30k's test set (ids, name, file of tokens) where there is one
+        self.test_src, self.test_name, self.test_path = val_src, "validation", None
         self.n_src, self.n_tgt, self.description = n_src, n_tgt, description
 
 
@@ -180,9 +188,14 @@ def load_corpus(data_dir=None, seed: int = 0) -> Corpus:
     tgt_vocab = Vocab.build([tgt[i] for i in keep], min_freq=2)
     pairs = [(src_vocab.encode(src[i]), tgt_vocab.encode(tgt[i])) for i in keep]
     val_src = [src_vocab.encode(s) for s in read("val.lc.norm.tok.de") if s]
-    return Corpus(pairs, val_src, len(src_vocab), len(tgt_vocab),
-                  f"Multi30k de->en from {root} ({len(pairs)} training pairs, vocabularies "
-                  f"{len(src_vocab)} / {len(tgt_vocab)})")
+    corpus = Corpus(pairs, val_src, len(src_vocab), len(tgt_vocab),
+                    f"Multi30k de->en from {root} ({len(pairs)} training pairs, vocabularies "
+                    f"{len(src_vocab)} / {len(tgt_vocab)})")
+    test = root / "test_2016_flickr.lc.norm.tok.de"
+    if test.exists():
+        corpus.test_src = [src_vocab.encode(s) for s in read(test.name) if s]
+        corpus.test_name, corpus.test_path = "test_2016_flickr", test
+    return corpus
 
 
 def random_corpus(seed: int, n: int = 29000) -> Corpus:
@@ -499,7 +512,7 @@ def print_train(args, res: dict, tokens: int, probes: list) -> None:
 def decode_weights(args, corpus: Corpus, pair: Pair) -> str:
     """Give ``pair`` the weights to decode with (a checkpoint, a few training steps, or the
     initial ones) and say which."""
-    train_steps = 0 if args.quick else args.train_steps
+    train_steps = 0 if args.quick else (args.train_steps or 40)
     if args.checkpoint:
         from minis2s.checkpoint import load_checkpoint
 
@@ -511,6 +524,10 @@ def decode_weights(args, corpus: Corpus, pair: Pair) -> str:
         if (cfg.src_vocab, cfg.tgt_vocab) != (corpus.n_src, corpus.n_tgt):
             raise SystemExit("--checkpoint: its vocabularies differ from this corpus's")
         pair.model.load_params(c.params)
+        if corpus.test_path is not None:  # the run's own vocabulary, whatever order this one's has
+            vocab = Vocab.from_json(c.vocab["src"])
+            lines = corpus.test_path.read_text(encoding="utf-8").splitlines()
+            corpus.test_src = [vocab.encode(line.split()) for line in lines if line.split()]
         weights = f"checkpoint {c.path}"
     elif train_steps:
         # a model fresh from initialisation never emits <eos> and decodes to the length cap;
@@ -525,15 +542,11 @@ def decode_weights(args, corpus: Corpus, pair: Pair) -> str:
     return weights
 
 
-def bench_decode(args, corpus: Corpus) -> dict:
-    n = 32 if args.quick else args.sentences
-    pair = Pair(corpus.n_src, corpus.n_tgt, args.seed)
-    weights = decode_weights(args, corpus, pair)
+def decode_side_by_side(pair: Pair, batches, n: int) -> dict:
+    """Greedy and beam-5 on ``batches`` (n sentences in all) by minis2s and by its twin, which
+    goes first flipping every batch; sentences/s of each and the share of identical outputs."""
     sos, eos = Vocab.sos_id, Vocab.eos_id
-    batches, _ = batches_for_inference(corpus.val_src[:n], args.decode_batch)
-    res = {"sentences": n, "batch_size": args.decode_batch, "weights": weights}
-    print(f"\n== decoding {n} validation sentences in batches of {args.decode_batch}, longest first; "
-          f"weights: {weights}; length cap 2 S + 10")
+    res = {}
     for kind, beam in (("greedy", 1), ("beam5", 5)):
         t_ours = t_theirs = 0.0
         agree = out_tokens = 0
@@ -559,12 +572,80 @@ def bench_decode(args, corpus: Corpus) -> dict:
             agree += sum(x == y for x, y in zip(ours, theirs))
             out_tokens += sum(len(x) for x in ours)
         res[kind] = {"minis2s_sent_per_s": n / t_ours, "twin_sent_per_s": n / t_theirs,
-                     "speedup": t_theirs / t_ours, "identical_outputs": agree / n,
+                     "speedup": t_theirs / t_ours, "identical_outputs": agree / n, "identical_count": agree,
                      "mean_output_len": out_tokens / n}
         r = res[kind]
         print(f"{kind:7} minis2s {r['minis2s_sent_per_s']:7.1f} sent/s   twin {r['twin_sent_per_s']:7.1f} sent/s   "
-              f"speed-up {r['speedup']:.2f}x   identical outputs {100 * r['identical_outputs']:.0f}%   "
+              f"speed-up {r['speedup']:.2f}x   identical outputs {agree}/{n} "
+              f"({100 * r['identical_outputs']:.0f}%)   "
               f"mean output {r['mean_output_len']:.1f} tokens")
+    return res
+
+
+def bench_decode(args, corpus: Corpus) -> dict:
+    n = 32 if args.quick else args.sentences
+    pair = Pair(corpus.n_src, corpus.n_tgt, args.seed)
+    weights = decode_weights(args, corpus, pair)
+    batches, _ = batches_for_inference(corpus.val_src[:n], args.decode_batch)
+    res = {"sentences": n, "batch_size": args.decode_batch, "weights": weights}
+    print(f"\n== decoding {n} validation sentences in batches of {args.decode_batch}, longest first; "
+          f"weights: {weights}; length cap 2 S + 10")
+    res.update(decode_side_by_side(pair, batches, n))
+    return res
+
+
+def transformer_decode_weights(args, corpus: Corpus, pair: TransformerPair) -> str:
+    """:func:`decode_weights` for the Transformer: a checkpoint (any Transformer shape), or
+    minis2s trained a few hundred steps; the twin then gets the same weights."""
+    from minis2s.models.transformer import Transformer, TransformerConfig
+
+    if args.checkpoint:
+        from minis2s.checkpoint import load_checkpoint
+
+        c = load_checkpoint(args.checkpoint, prefer="best")
+        if c.config.get("arch") != "transformer":
+            raise SystemExit(f"--checkpoint {args.checkpoint}: not a Transformer run")
+        cfg = TransformerConfig.from_json(c.config["model"])
+        if (cfg.src_vocab, cfg.tgt_vocab) != (corpus.n_src, corpus.n_tgt):
+            raise SystemExit("--checkpoint: its vocabularies differ from this corpus's")
+        pair.cfg, pair.model = cfg, Transformer(cfg)
+        pair.twin = to_torch(pair.model)
+        pair.model.load_params(c.params)
+        if corpus.test_path is not None:  # the run's own vocabulary, whatever order this one's has
+            vocab = Vocab.from_json(c.vocab["src"])
+            lines = corpus.test_path.read_text(encoding="utf-8").splitlines()
+            corpus.test_src = [vocab.encode(line.split()) for line in lines if line.split()]
+        weights = f"checkpoint {c.path}"
+    else:
+        steps = args.train_steps or (60 if args.quick else 200)
+        size = 32 if args.quick else 64
+        # a Transformer fresh from initialisation emits one token whatever the source, to the
+        # length cap (and beam search <eos> at once); ~60 steps of batch 32 make hypotheses end
+        # (measured: 66 tokens each after 30 steps, 6 after 60), a few hundred make them differ
+        t0 = time.perf_counter()
+        for b in training_batches(corpus, size, steps, args.seed + 1):
+            pair.step_minis2s(Pair.inputs(b)[0])
+        weights = f"minis2s after {steps} training steps of batch {size} ({time.perf_counter() - t0:.0f} s)"
+    load_minis2s_params(pair.twin, pair.model.params)
+    pair.twin.eval()
+    return weights
+
+
+def bench_transformer_decode(args, corpus: Corpus) -> dict:
+    """Issue 14: the Transformer's greedy and beam-5 decoding, minis2s with its key/value cache
+    against the twin as PyTorch users write it (nn.TransformerDecoderLayer has no cache, so
+    every step runs the whole prefix again), same weights, same test sentences, same search."""
+    n = min(32 if args.quick else args.sentences, len(corpus.test_src))
+    pair = TransformerPair(corpus.n_src, corpus.n_tgt, args.seed)
+    weights = transformer_decode_weights(args, corpus, pair)
+    batches, _ = batches_for_inference(corpus.test_src[:n], args.decode_batch)
+    res = {"sentences": n, "set": corpus.test_name, "batch_size": args.decode_batch, "weights": weights,
+           "config": pair.cfg.to_json()}
+    print(f"\n== Transformer decoding: {n} {corpus.test_name} sentences in batches of {args.decode_batch}, "
+          f"longest first; weights: {weights}; length cap 2 S + 10")
+    print("minis2s: key/value cache (eq. 13.8), finished rows leave the batch; twin: the prefix recomputed "
+          "every step, all rows to the end; beam 5, alpha 0.6, the same finished-hypothesis rule")
+    res.update(decode_side_by_side(pair, batches, n))
     return res
 
 
@@ -586,7 +667,7 @@ def memory_worker(args) -> int:
     set_threads(args.threads)
     Bn, S, T = args.shape
     n_src, n_tgt = M30K_VOCAB
-    pair = Pair(n_src, n_tgt, 0)
+    pair = (TransformerPair if args.arch == "transformer" else Pair)(n_src, n_tgt, 0)
     small = Pair.inputs(fixed_batch(2, 3, 3, n_src, n_tgt))
     big = Pair.inputs(fixed_batch(Bn, S, T, n_src, n_tgt))
     step = pair.step_minis2s if args.framework == "minis2s" else pair.step_twin
@@ -652,6 +733,51 @@ def bench_memory(args) -> dict:
     return {"rows": rows}
 
 
+def bench_transformer_memory(args) -> dict:
+    """Issue 14: peak bytes of one Transformer training step (the Multi30k recipe's shape), each
+    framework in a fresh process as :func:`bench_memory` measures the recurrent model, against
+    ``minis2s.memory.training_step_bytes`` (its attention weights B x h x T x S per layer)."""
+    from minis2s.memory import training_step_bytes
+    from minis2s.models.transformer import TransformerConfig
+
+    shapes = [(64, 20, 20)] if args.quick else [(64, 14, 15), (64, 20, 20), (64, 30, 30), (128, 20, 20)]
+    cfg = TransformerConfig(*M30K_VOCAB, **TRANSFORMER_REFERENCE)
+    mb = 1 << 20
+    model = training_step_bytes(cfg, 0, 1, 1)
+    fixed = model["parameters"] + model["gradients"] + model["optimizer state"]
+    print(f"\n== Transformer training step memory ({TRANSFORMER_REFERENCE}), vocabularies %d / %d, no padding; "
+          "fresh process each, parameters, gradients and Adam state already allocated" % M30K_VOCAB)
+    print(f"analytic, fixed: parameters {model['parameters'] / mb:.1f} MB, gradients {model['gradients'] / mb:.1f} MB, "
+          f"Adam moments + scratch {model['optimizer state'] / mb:.1f} MB: {fixed / mb:.1f} MB")
+    print(f"{'B, S, T':>14} {'analytic':>9} {'minis2s':>9} {'(traced)':>9} {'twin':>9}   MB of forward + backward "
+          "(activations + backward transients); minis2s/analytic (traced, RSS), twin/analytic")
+    rows = []
+    for shape in shapes:
+        got = {}
+        for fw in ("minis2s", "twin"):
+            cmd = [sys.executable, __file__, "_memory", "--arch", "transformer", "--framework", fw,
+                   "--shape", *map(str, shape), "--threads", str(args.threads_used)]
+            r = subprocess.run(cmd, capture_output=True, text=True, check=True)
+            got[fw] = json.loads(r.stdout.strip().splitlines()[-1])
+        parts = training_step_bytes(cfg, *shape)
+        acts = {k: v * 4 for k, v in activation_counts(cfg, *shape).items()}
+        analytic = parts["activations"] + parts["backward transients"]
+        row = {"shape": shape, "analytic": analytic, "analytic_activations": acts,
+               "analytic_transients": parts["backward transients"], "analytic_fixed": fixed,
+               "minis2s_rss": got["minis2s"]["rss_peak_delta"], "minis2s_traced": got["minis2s"]["tracemalloc_peak"],
+               "twin_rss": got["twin"]["rss_peak_delta"]}
+        rows.append(row)
+        print(f"{str(shape):>14} {analytic / mb:9.1f} {row['minis2s_rss'] / mb:9.1f} {row['minis2s_traced'] / mb:9.1f} "
+              f"{row['twin_rss'] / mb:9.1f}   {row['minis2s_traced'] / analytic:.2f}x, "
+              f"{row['minis2s_rss'] / analytic:.2f}x; {row['twin_rss'] / analytic:.2f}x")
+    r0 = rows[0]
+    total = r0["analytic"]
+    print(f"analytic at {r0['shape']}: " + ", ".join(f"{k} {100 * v / total:.0f}%" for k, v in
+                                                  {**r0["analytic_activations"],
+                                                   "backward transients": r0["analytic_transients"]}.items()))
+    return {"rows": rows}
+
+
 def bench_scaling(args, corpus: Corpus) -> dict:
     steps = 1 if args.quick else 4
     n_src, n_tgt = corpus.n_src, corpus.n_tgt
@@ -707,8 +833,8 @@ def bench_profile(args, corpus: Corpus) -> dict:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("what", choices=["train", "decode", "memory", "scaling", "profile", "transformer", "all",
-                                     "_memory"])
+    ap.add_argument("what", choices=["train", "decode", "memory", "scaling", "profile", "transformer",
+                                     "transformer-decode", "transformer-memory", "all", "_memory"])
     ap.add_argument("--quick", action="store_true", help="a ~20-second smoke run")
     ap.add_argument("--threads", type=int, help="threads for NumPy's BLAS and for PyTorch (default: NumPy's)")
     ap.add_argument("--data-dir", help="Multi30k files (default: $MINIS2S_DATA, then ../shared/datasets/multi30k)")
@@ -718,12 +844,15 @@ def main(argv=None) -> int:
     ap.add_argument("--profile-steps", type=int, default=10)
     ap.add_argument("--sentences", type=int, default=1014, help="decode: validation sentences (1014: all)")
     ap.add_argument("--decode-batch", type=int, default=64)
-    ap.add_argument("--train-steps", type=int, default=40,
-                    help="decode: train minis2s this many steps first so hypotheses end at <eos>")
-    ap.add_argument("--checkpoint", help="decode: a trained reference-shape run instead")
+    ap.add_argument("--train-steps", type=int,
+                    help="decode, transformer-decode: train minis2s this many steps first so hypotheses end "
+                         "at <eos> (default 40 and 200; --quick: 0 and 60)")
+    ap.add_argument("--checkpoint", help="decode, transformer-decode: a trained run instead (decode: the "
+                                         "reference shape)")
     ap.add_argument("--json", action="store_true", help="last stdout line: the figures as JSON")
     ap.add_argument("--framework", choices=["minis2s", "twin"], help=argparse.SUPPRESS)
     ap.add_argument("--shape", type=int, nargs=3, help=argparse.SUPPRESS)
+    ap.add_argument("--arch", choices=["recurrent", "transformer"], default="recurrent", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.what == "_memory":
         return memory_worker(args)
@@ -732,12 +861,13 @@ def main(argv=None) -> int:
     info = machine_info(args.threads_used)
     print_machine(info)
     started = time.perf_counter()
-    needs_data = args.what != "memory"
+    needs_data = args.what not in ("memory", "transformer-memory")
     corpus = load_corpus(args.data_dir, args.seed) if needs_data else None
     if corpus is not None:
         print(f"data: {corpus.description}")
     results = {"machine": info}
-    todo = ["train", "decode", "memory", "scaling", "profile", "transformer"] if args.what == "all" else [args.what]
+    todo = (["train", "decode", "memory", "scaling", "profile", "transformer", "transformer-decode",
+             "transformer-memory"] if args.what == "all" else [args.what])
     if "train" in todo:
         results["train"] = bench_train(args, corpus, sgemm_peak())
     if "decode" in todo:
@@ -750,6 +880,10 @@ def main(argv=None) -> int:
         results["profile"] = bench_profile(args, corpus)
     if "transformer" in todo:
         results["transformer"] = bench_transformer(args, corpus)
+    if "transformer-decode" in todo:
+        results["transformer-decode"] = bench_transformer_decode(args, corpus)
+    if "transformer-memory" in todo:
+        results["transformer-memory"] = bench_transformer_memory(args)
     info["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
     print(f"\n{time.perf_counter() - started:.0f} s; load average {info['load_average_end'][0]} at the end "
           f"({info['cores']} cores, shared: rely on the ratios)")

@@ -63,7 +63,10 @@ def transformer_activation_counts(cfg, Bn: int, S: int, T: int) -> dict:
     heads and its output (about 6 D, the cross-attention's K, V over the S source positions),
     h x (keys) weights (twice with dropout: the mask), the layer norm's x^ and the residual
     sum (2 D), dropout masks (D each); the FFN its input, the F-wide pre-activation and hidden
-    layer (and mask)."""
+    layer (and mask). The loss keeps the logits beside the log-probabilities
+    (``CrossEntropyCache.logits``, which the lesson 02 exercises read): without them the count
+    was 0.65-0.89x the traced forward + backward peak of small models, where the readout weighs
+    most (tests/test_memory.py)."""
     D, F, h, L, V = cfg.d_model, cfg.d_ff, cfg.heads, cfg.layers, cfg.tgt_vocab
     drop = 2 if cfg.dropout > 0 else 1
     attn = 6 * D + 2 * D + (drop - 1) * D  # projections and output, LN and residual, output dropout
@@ -74,6 +77,7 @@ def transformer_activation_counts(cfg, Bn: int, S: int, T: int) -> dict:
         "decoder": L * Bn * T * (2 * attn + drop * h * (T + S) + ffn) + L * Bn * S * 2 * D,
         "readout input": Bn * T * D,
         "log-probs": Bn * T * V,
+        "logits": Bn * T * V,
     }
 
 

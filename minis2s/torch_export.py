@@ -127,7 +127,88 @@ class Attention(nn.Module):
         return torch.bmm(w.unsqueeze(1), values).squeeze(1), w  # eq. 8.5
 
 
-class TorchSeq2Seq(nn.Module):
+class _Search:
+    """Greedy and beam search over a module's ``start(src, src_mask) -> (memory, states)`` and
+    ``decode_step(memory, states, prev_ids) -> (log_probs (B, V), states, weights)``, where
+    memory is a tuple of (B, ...) tensors and states a list of tuples of (B, ...) tensors (rows
+    are picked by indexing). The recurrent twin's states are its cells'; the Transformer
+    twin's are the tokens fed so far, the whole prefix run again at every step."""
+
+    def _max_len(self, src, max_len):
+        """minis2s.decode's rule: ``max_len`` or 2 S + 10, at most the learned positions' table."""
+        max_len = max_len or int(2.0 * src.shape[1] + 10)
+        limit = getattr(self, "max_target_len", None)
+        return max_len if limit is None else min(max_len, limit)
+
+    @torch.inference_mode()
+    def greedy(self, src, src_mask, sos_id: int, eos_id: int, max_len: int | None = None):
+        """Greedy search as :func:`minis2s.decode.greedy`. Returns id lists without <eos>."""
+        max_len = self._max_len(src, max_len)
+        memory, states = self.start(src, src_mask)
+        prev = torch.full((src.shape[0],), sos_id, dtype=torch.long, device=src.device)
+        done = torch.zeros_like(prev, dtype=torch.bool)
+        out = []
+        for _ in range(max_len):
+            logp, states, _ = self.decode_step(memory, states, prev)
+            prev = logp.argmax(dim=-1).masked_fill(done, eos_id)
+            out.append(prev)
+            done |= prev == eos_id
+            if bool(done.all()):
+                break
+        rows = torch.stack(out, dim=1).tolist()
+        return [r[: r.index(eos_id)] if eos_id in r else r for r in rows]
+
+    @torch.inference_mode()
+    def beam_search(self, src, src_mask, sos_id: int, eos_id: int, beam: int = 5, alpha: float = 0.6,
+                    max_len: int | None = None):
+        """Batched beam search with the bookkeeping of :func:`minis2s.decode.beam_search`.
+
+        Every sentence keeps ``beam`` live hypotheses (B k rows through the decoder); each step
+        takes the top 2k of the k x V extensions, sets aside those ending in <eos> among the
+        best k as finished (GNMT length penalty, ``alpha``), and keeps k live ones. Returns the
+        best finished id list per sentence, without <eos>.
+        """
+        k, Bsz, device = beam, src.shape[0], src.device
+        max_len = self._max_len(src, max_len)
+        memory, states = self.start(src, src_mask)
+        rows = torch.arange(Bsz, device=device).repeat_interleave(k)
+        memory = tuple(m[rows] for m in memory)
+        states = [tuple(s[rows] for s in layer) for layer in states]
+        scores = torch.full((Bsz, k), float("-inf"), dtype=self.dec_emb.weight.dtype, device=device)
+        scores[:, 0] = 0.0
+        prev = torch.full((Bsz * k,), sos_id, dtype=torch.long, device=device)
+        hyps = [[[] for _ in range(k)] for _ in range(Bsz)]
+        finished = [[] for _ in range(Bsz)]
+        done = [False] * Bsz
+        for _ in range(max_len):
+            logp, states, _ = self.decode_step(memory, states, prev)
+            V = logp.shape[1]
+            top_scores, top = (scores.unsqueeze(2) + logp.view(Bsz, k, V)).view(Bsz, k * V).topk(2 * k, dim=1)
+            top_scores, src_beam, tok = top_scores.tolist(), (top // V).tolist(), (top % V).tolist()
+            live = []
+            for b in range(Bsz):
+                if done[b]:
+                    live.append(([0] * k, [eos_id] * k, [float("-inf")] * k, [[] for _ in range(k)]))
+                    continue
+                live.append(_extend(hyps[b], finished[b], top_scores[b], src_beam[b], tok[b], k, eos_id, alpha))
+                done[b] = len(finished[b]) >= k
+            beams, toks, live_scores, hyps = (list(x) for x in zip(*live))
+            scores = torch.tensor(live_scores, dtype=scores.dtype, device=device)
+            scores[torch.tensor(done, device=device)] = float("-inf")
+            if all(done):
+                break
+            pick = (torch.arange(Bsz, device=device).unsqueeze(1) * k + torch.tensor(beams, device=device)).view(-1)
+            states = [tuple(s[pick] for s in layer) for layer in states]
+            prev = torch.tensor(toks, device=device).view(-1)
+        for b in range(Bsz):
+            if not done[b]:  # the length cap came first: the live hypotheses compete too
+                for j, s in enumerate(scores[b].tolist()):
+                    if s != float("-inf"):
+                        finished[b].append((s / _length_penalty(len(hyps[b][j]), alpha), hyps[b][j]))
+        return [max(f, key=lambda x: x[0])[1] if f else [] for f in finished]
+
+
+class TorchSeq2Seq(_Search, nn.Module):
     """A :class:`minis2s.models.seq2seq.Seq2Seq` in PyTorch; see the module docstring."""
 
     def __init__(self, cfg: Seq2SeqConfig):
@@ -229,77 +310,14 @@ class TorchSeq2Seq(nn.Module):
         return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tgt_out.reshape(-1),
                                ignore_index=self.cfg.pad_id, label_smoothing=label_smoothing)
 
+    def start(self, src, src_mask):
+        """What greedy and beam search start from: :meth:`encode`'s (memory, states)."""
+        return self.encode(src, src_mask)
+
     def decode_step(self, memory, states, prev_ids):
         """prev_ids: (B,). Returns (log_probs (B, V), states, weights), as Seq2Seq.decode_step."""
         z, states, w = self.step(memory, states, self._embed(self.dec_emb, prev_ids))
         return torch.log_softmax(self.readout(z), dim=-1), states, w
-
-    @torch.inference_mode()
-    def greedy(self, src, src_mask, sos_id: int, eos_id: int, max_len: int | None = None):
-        """Greedy search as :func:`minis2s.decode.greedy`. Returns id lists without <eos>."""
-        max_len = max_len or int(2.0 * src.shape[1] + 10)
-        memory, states = self.encode(src, src_mask)
-        prev = torch.full((src.shape[0],), sos_id, dtype=torch.long, device=src.device)
-        done = torch.zeros_like(prev, dtype=torch.bool)
-        out = []
-        for _ in range(max_len):
-            logp, states, _ = self.decode_step(memory, states, prev)
-            prev = logp.argmax(dim=-1).masked_fill(done, eos_id)
-            out.append(prev)
-            done |= prev == eos_id
-            if bool(done.all()):
-                break
-        rows = torch.stack(out, dim=1).tolist()
-        return [r[: r.index(eos_id)] if eos_id in r else r for r in rows]
-
-    @torch.inference_mode()
-    def beam_search(self, src, src_mask, sos_id: int, eos_id: int, beam: int = 5, alpha: float = 0.6,
-                    max_len: int | None = None):
-        """Batched beam search with the bookkeeping of :func:`minis2s.decode.beam_search`.
-
-        Every sentence keeps ``beam`` live hypotheses (B k rows through the decoder); each step
-        takes the top 2k of the k x V extensions, sets aside those ending in <eos> among the
-        best k as finished (GNMT length penalty, ``alpha``), and keeps k live ones. Returns the
-        best finished id list per sentence, without <eos>.
-        """
-        k, Bsz, device = beam, src.shape[0], src.device
-        max_len = max_len or int(2.0 * src.shape[1] + 10)
-        memory, states = self.encode(src, src_mask)
-        rows = torch.arange(Bsz, device=device).repeat_interleave(k)
-        memory = tuple(m[rows] for m in memory)
-        states = [tuple(s[rows] for s in layer) for layer in states]
-        scores = torch.full((Bsz, k), float("-inf"), dtype=self.dec_emb.weight.dtype, device=device)
-        scores[:, 0] = 0.0
-        prev = torch.full((Bsz * k,), sos_id, dtype=torch.long, device=device)
-        hyps = [[[] for _ in range(k)] for _ in range(Bsz)]
-        finished = [[] for _ in range(Bsz)]
-        done = [False] * Bsz
-        for _ in range(max_len):
-            logp, states, _ = self.decode_step(memory, states, prev)
-            V = logp.shape[1]
-            top_scores, top = (scores.unsqueeze(2) + logp.view(Bsz, k, V)).view(Bsz, k * V).topk(2 * k, dim=1)
-            top_scores, src_beam, tok = top_scores.tolist(), (top // V).tolist(), (top % V).tolist()
-            live = []
-            for b in range(Bsz):
-                if done[b]:
-                    live.append(([0] * k, [eos_id] * k, [float("-inf")] * k, [[] for _ in range(k)]))
-                    continue
-                live.append(_extend(hyps[b], finished[b], top_scores[b], src_beam[b], tok[b], k, eos_id, alpha))
-                done[b] = len(finished[b]) >= k
-            beams, toks, live_scores, hyps = (list(x) for x in zip(*live))
-            scores = torch.tensor(live_scores, dtype=scores.dtype, device=device)
-            scores[torch.tensor(done, device=device)] = float("-inf")
-            if all(done):
-                break
-            pick = (torch.arange(Bsz, device=device).unsqueeze(1) * k + torch.tensor(beams, device=device)).view(-1)
-            states = [tuple(s[pick] for s in layer) for layer in states]
-            prev = torch.tensor(toks, device=device).view(-1)
-        for b in range(Bsz):
-            if not done[b]:  # the length cap came first: the live hypotheses compete too
-                for j, s in enumerate(scores[b].tolist()):
-                    if s != float("-inf"):
-                        finished[b].append((s / _length_penalty(len(hyps[b][j]), alpha), hyps[b][j]))
-        return [max(f, key=lambda x: x[0])[1] if f else [] for f in finished]
 
 
 def _length_penalty(length: int, alpha: float) -> float:
@@ -337,7 +355,7 @@ def _gelu_tanh(x):
     return F.gelu(x, approximate="tanh")
 
 
-class TorchTransformer(nn.Module):
+class TorchTransformer(_Search, nn.Module):
     """A :class:`minis2s.models.transformer.Transformer` in PyTorch (eq. 13.1-13.4)."""
 
     def __init__(self, cfg):
@@ -399,6 +417,34 @@ class TorchTransformer(nn.Module):
             y = self.dec_norm(y)
         W = self.dec_emb.weight if self.cfg.tie_embeddings else self.out.weight
         return F.linear(y, W, self.out_bias)
+
+    @property
+    def max_target_len(self) -> int | None:
+        """The longest output the position table allows (None: sinusoids; the buffer holds max_len)."""
+        return self.cfg.max_len
+
+    def start(self, src, src_mask):
+        """What greedy and beam search start from: memory ((B, S, D) encoder output, (B, S)
+        padding mask) and states [(the tokens fed so far (B, 0),)]."""
+        empty = torch.zeros((src.shape[0], 0), dtype=torch.long, device=src.device)
+        return (self.encode(src, src_mask), src_mask == 0), [(empty,)]
+
+    def decode_step(self, memory, states, prev_ids):
+        """One step as a PyTorch user writes it (the PyTorch translation tutorial's
+        ``greedy_decode``): ``nn.TransformerDecoderLayer`` has no key/value cache, so the whole
+        prefix, prev_ids appended, goes through the decoder again, and the last position's
+        log-probabilities are the step's. prev_ids: (B,). Returns (log_probs (B, V), states, None)."""
+        values, src_pad = memory
+        ids = torch.cat([states[0][0], prev_ids[:, None]], dim=1)
+        T = ids.shape[1]
+        causal = torch.triu(torch.ones(T, T, dtype=torch.bool, device=ids.device), diagonal=1)
+        y = self._embed("dec", ids)
+        for layer in self.decoder:  # no target padding mask: minis2s's cache keeps every fed token
+            y = layer(y, values, tgt_mask=causal, memory_key_padding_mask=src_pad)
+        if self.cfg.norm_first:
+            y = self.dec_norm(y)
+        W = self.dec_emb.weight if self.cfg.tie_embeddings else self.out.weight
+        return torch.log_softmax(F.linear(y[:, -1], W, self.out_bias), dim=-1), [(ids,)], None
 
     def loss(self, src, src_mask, tgt_in, tgt_out, label_smoothing: float = 0.0):
         """Mean cross-entropy over the real target tokens, as ``Transformer.forward_backward``."""

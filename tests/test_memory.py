@@ -115,3 +115,31 @@ def test_a_step_must_fit_with_headroom(monkeypatch):
         memory.check_step_fits(cfg, 16, pairs)
     monkeypatch.setattr(memory, "available_bytes", lambda: int(total * memory.HEADROOM) + 1)
     memory.check_step_fits(cfg, 16, pairs)
+
+
+@pytest.mark.parametrize("kw, shape", [
+    (dict(d_model=64, heads=4, d_ff=256, layers=2, dropout=0.1), (32, 20, 20)),
+    (dict(d_model=32, heads=8, d_ff=64, layers=3, dropout=0.0, norm_first=True), (16, 12, 40)),
+])
+def test_transformer_forward_backward_peak_is_its_activations_and_transients_within_a_quarter(kw, shape):
+    """The part ``benchmarks/speed.py transformer-memory`` measures: what forward + backward
+    add above the parameters and gradients (the attention weights B x h x T x S per layer
+    among them), traced, against the count's activations and backward transients."""
+    cfg = TransformerConfig(src_vocab=1500, tgt_vocab=2000, **kw)
+    Bn, S, T = shape
+    rng = np.random.default_rng(0)
+    batch = make_batch([list(rng.integers(4, cfg.src_vocab, S - 1)) for _ in range(Bn)],
+                       [list(rng.integers(4, cfg.tgt_vocab, T - 1)) for _ in range(Bn)])
+    with B.use("numpy"):
+        model = Transformer(cfg)
+        inputs = batch_to_device(batch, np.float32)
+        model.forward_backward(*inputs, rng=B.DeviceRNG(0), train=True)  # allocator and caches warm
+        tracemalloc.start()
+        try:
+            model.forward_backward(*inputs, rng=B.DeviceRNG(0), train=True)
+            traced = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    parts = memory.training_step_bytes(cfg, Bn, S, T)
+    estimate = parts["activations"] + parts["backward transients"]
+    assert 0.8 * traced <= estimate <= 1.25 * traced, (estimate / traced, estimate, traced)

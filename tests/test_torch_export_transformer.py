@@ -86,3 +86,51 @@ def test_export_command_writes_a_transformer_that_loads_back(tmp_path, capsys):
     module = te.load(tmp_path / "m.pt")
     assert isinstance(module, te.TorchTransformer) and summary["config"]["heads"] == 2
     assert torch.load(tmp_path / "m.pt", weights_only=True)["arch"] == "transformer"
+
+
+
+@pytest.fixture(scope="module")
+def trained():
+    """Per configuration, a float64 model after 25 Adam steps on reversing six sources of 1-6
+    tokens, and that batch's (src, src_mask): at initialisation a Transformer emits the same
+    token whatever the source, so its outputs would all end alike (or never)."""
+    from minis2s.data import make_batch
+    from minis2s.optim import Adam
+
+    rng = np.random.default_rng(0)
+    sources = [rng.integers(4, 11, size=n).tolist() for n in range(1, 7)]
+    b = make_batch(sources, [s[::-1] for s in sources])
+    mask, tgt_mask = b.src_mask.astype(np.float64), b.tgt_mask.astype(np.float64)
+    models = {}
+    for name, kw in CONFIGS.items():
+        with B.precision("float64"):
+            model = Transformer(_cfg(**kw), seed=0)
+        opt = Adam(model.params, lr=0.05)
+        for _ in range(25):
+            model.forward_backward(b.src, mask, b.tgt_in, b.tgt_out, tgt_mask, train=False)
+            opt.step(model.grads)
+        models[name] = model
+    return models, b.src, mask
+
+
+@pytest.mark.parametrize("name", CONFIGS)
+def test_torch_greedy_recomputing_the_prefix_equals_minis2s_greedy_with_the_cache(trained, name):
+    from minis2s.decode import greedy
+
+    models, src, mask = trained
+    ours = greedy(models[name], src, mask, 1, 2, max_len=9).ids
+    theirs = te.to_torch(models[name]).greedy(torch.from_numpy(src), torch.from_numpy(mask), 1, 2, max_len=9)
+    assert theirs == ours
+    assert len({len(x) for x in ours}) > 1, "the sentences must end at different steps"
+
+
+@pytest.mark.parametrize("name", CONFIGS)
+def test_torch_beam_search_equals_minis2s_beam_search(trained, name):
+    from minis2s.decode import beam_search, greedy
+
+    models, src, mask = trained
+    ours = beam_search(models[name], src, mask, 1, 2, beam=3, max_len=9).ids
+    theirs = te.to_torch(models[name]).beam_search(torch.from_numpy(src), torch.from_numpy(mask), 1, 2, beam=3,
+                                                   max_len=9)
+    assert theirs == ours
+    assert ours != greedy(models[name], src, mask, 1, 2, max_len=9).ids, "the beam must find what greedy misses"

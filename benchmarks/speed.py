@@ -467,12 +467,14 @@ def transformer_flops(cfg, Bn: int, S: int, T: int, readout_rows: int | None = N
     FFN; then the readout (B T or ``readout_rows``) D V (eq. 13.4). Backward: every product
     twice (the gradient of each of its two operands: input and weight, or both attention
     operands), so a step is 3x the forward. Padding counts except in the readout: minis2s's
-    readout runs on the real target rows only (``real_rows``), the twin's on all B T.
+    readout runs on the real target rows only (``real_rows``), the twin's on all B T. Without
+    ``readout_rows`` the total equals torch's FlopCounterMode count of the twin's forward and
+    backward (tests/test_benchmark_flops.py).
     """
     D, F, L, V = cfg.d_model, cfg.d_ff, cfg.layers, cfg.tgt_vocab
     rs, rt = Bn * S, Bn * T
     fwd = {
-        "projections": 2 * L * (4 * rs * D * D + 2 * rt * D * D + 2 * rs * D * D + 2 * rt * D * D),
+        "projections": 2 * L * (4 * rs * D * D + 4 * rt * D * D + 2 * rt * D * D + 2 * rs * D * D),
         "scores + sums": 2 * L * (2 * Bn * S * S * D + 2 * Bn * T * T * D + 2 * Bn * T * S * D),
         "feed-forward": 2 * L * (2 * rs * D * F + 2 * rt * D * F),
         "readout": 2 * (rt if readout_rows is None else readout_rows) * D * V,

@@ -194,9 +194,10 @@ def multihead_attention_forward(query, key, value, Wq, bq, Wk, bk, Wv, bv, Wo, b
     has one GEMM for the input's gradient and one for the stacked weights', and no sum of three
     (or two) input gradients: 45 of the Transformer step's 147 GEMM calls fewer. With two BLAS
     threads (benchmarks/speed.py transformer) the whole training step took 0.86x and 0.92x the
-    time (two runs, medians of 16 interleaved pairs, on a shared machine); with one thread the
-    attention alone gains nothing (self-attention 1.07x, cross 0.99x): what pays is fewer
-    multi-threaded calls, each of which waits for its slowest thread.
+    time (two runs, medians of 16 interleaved pairs, a shared machine at load 3+ on 2 cores;
+    less on a quiet one); with one thread the attention alone gains nothing (self-attention
+    1.07x, cross 0.99x): what pays is fewer multi-threaded calls, each of which waits for its
+    slowest thread.
     """
     _check(query, key, value, Wq, bq, Wk, bk, Wv, bv, Wo, bo, heads, key_mask, query_mask, causal)
     xp = B.get_array_module(query)

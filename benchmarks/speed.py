@@ -338,19 +338,56 @@ def bench_transformer(args, corpus: Corpus) -> dict:
     pair = TransformerPair(corpus.n_src, corpus.n_tgt, args.seed)
     check = pair.check(batches[0])
     items = [Pair.inputs(b) for b in batches]
-    t_ours, t_theirs = alternate(pair, items, warmup, 20.0 if args.quick else 150.0)
-    timed = batches[warmup : warmup + len(t_ours)]
+    # the machine's peak is the best GEMM rate seen at any point of the run (others' jobs come and go)
+    probes = [sgemm_peak()]
+    t_ours, t_theirs = alternate(pair, items, warmup, 20.0 if args.quick else 150.0,
+                                 between=lambda: probes.append(sgemm_peak(repeats=2)))
+    probes.append(sgemm_peak(repeats=3))
+    peak = max(probes)
+    n = len(t_ours)
+    timed = batches[warmup : warmup + n]
     tokens = sum(b.n_tgt_tokens for b in timed)
-    res = {"steps": len(t_ours), "batch_size": args.batch_size, "twin_check": check,
+    # each side is credited with the GEMM work it does: minis2s's readout skips padding
+    parts = {k: 0 for k in transformer_flops(pair.cfg, 1, 1, 1)}
+    twin_flops = 0
+    for b in timed:
+        shape = (pair.cfg, len(b), b.src.shape[1], b.tgt_in.shape[1])
+        for k, v in transformer_flops(*shape, b.n_tgt_tokens).items():
+            parts[k] += v
+        twin_flops += sum(transformer_flops(*shape).values())
+    total_flops = sum(parts.values())
+    res = {"steps": n, "batch_size": args.batch_size, "twin_check": check,
            "minis2s_ms_per_step": 1e3 * t_ours.mean(), "twin_ms_per_step": 1e3 * t_theirs.mean(),
+           "minis2s_ms_median": 1e3 * float(np.median(t_ours)), "twin_ms_median": 1e3 * float(np.median(t_theirs)),
            "minis2s_tokens_per_s": tokens / t_ours.sum(), "twin_tokens_per_s": tokens / t_theirs.sum(),
-           "speedup": t_theirs.sum() / t_ours.sum()}
-    print(f"\nTransformer training step ({TRANSFORMER_REFERENCE}), batch {args.batch_size}, {res['steps']} steps each")
+           "speedup": t_theirs.sum() / t_ours.sum(),
+           "speedup_median_per_batch": float(np.median(t_theirs / t_ours)),
+           "gflop_per_step": total_flops / n / 1e9,
+           "flop_share": {k: v / total_flops for k, v in parts.items()},
+           "twin_gflop_per_step": twin_flops / n / 1e9,
+           "minis2s_gflops": total_flops / t_ours.sum() / 1e9, "twin_gflops": twin_flops / t_theirs.sum() / 1e9,
+           "sgemm_peak_gflops": peak, "sgemm_probes_gflops": probes}
+    res["minis2s_peak_share"] = res["minis2s_gflops"] / peak
+    res["twin_peak_share"] = res["twin_gflops"] / peak
+    # at the median step, which others' bursts on a shared machine move least
+    res["minis2s_peak_share_median"] = res["gflop_per_step"] / (res["minis2s_ms_median"] / 1e3) / peak
+    res["twin_peak_share_median"] = res["twin_gflop_per_step"] / (res["twin_ms_median"] / 1e3) / peak
+    res["gemm_floor_ms"] = res["gflop_per_step"] / peak * 1e3
+    print(f"\nTransformer training step ({TRANSFORMER_REFERENCE}), batch {args.batch_size}, {n} steps each")
     print(f"same math: loss {check['loss_minis2s']:.6f} vs twin {check['loss_twin']:.6f}, "
           f"gradients max rel diff {check['grad_max_rel_diff']:.1e} (dropout off, batch 0)")
+    print(f"{'':10} {'ms/step':>9} {'median':>9} {'tgt tok/s':>10} {'GFLOP/s':>8} {'% peak':>7} {'at median':>9}")
     for who in ("minis2s", "twin"):
-        print(f"{who:10} {res[who + '_ms_per_step']:9.1f} ms/step {res[who + '_tokens_per_s']:10.0f} tgt tok/s")
-    print(f"speed-up minis2s / twin: {res['speedup']:.2f}x")
+        print(f"{who:10} {res[who + '_ms_per_step']:9.1f} {res[who + '_ms_median']:9.1f} "
+              f"{res[who + '_tokens_per_s']:10.0f} {res[who + '_gflops']:8.1f} {100 * res[who + '_peak_share']:6.1f}% "
+              f"{100 * res[who + '_peak_share_median']:8.1f}%")
+    print(f"speed-up minis2s / twin: {res['speedup']:.2f}x (total time), "
+          f"{res['speedup_median_per_batch']:.2f}x (median of per-batch ratios)   [target >= 1.2x]")
+    print(f"GEMM work: {res['gflop_per_step']:.1f} GFLOP per step for minis2s ("
+          + ", ".join(f"{k} {100 * v:.0f}%" for k, v in res["flop_share"].items())
+          + f"; the twin's, whose readout also runs on padding: {res['twin_gflop_per_step']:.1f}); "
+          f"float32 GEMM peak (NumPy 2048^3, best of {len(probes)} probes through the run, the worst "
+          f"{min(probes):.0f}): {peak:.1f} GFLOP/s; GEMM floor (all of it at the peak) {res['gemm_floor_ms']:.1f} ms/step")
     # decoding: the same weights with and without the cache, greedy to a fixed length
     n = 16 if args.quick else 64
     cached = pair.model
@@ -431,6 +468,33 @@ def train_flops(cfg, Bn: int, S: int, T: int, readout_rows: int | None = None) -
         "decoder cell": T * 2 * Bn * G * (E + Henc + H),
         "attention": T * (2 * Bn * H * A + 2 * Bn * S * A + 2 * Bn * S * Henc),
         "readout": 2 * (Bn * T if readout_rows is None else readout_rows) * R * V,
+    }
+    return {k: 3 * v for k, v in fwd.items()}
+
+
+def transformer_flops(cfg, Bn: int, S: int, T: int, readout_rows: int | None = None) -> dict:
+    """GEMM FLOPs (2 per multiply-add) of one Transformer training step on a padded (B, S) / (B, T)
+    batch, per kind of product, counted from the shapes (lesson 12-13's equations).
+
+    Forward, per encoder layer: Q, K, V and output projections 4 (B S) D^2 (eq. 12.1, 12.4), the
+    scores and the weighted sum 2 B S^2 D over all heads together (eq. 12.2, 12.4), the FFN
+    2 (B S) D F (eq. 12.9); per decoder layer: causal self-attention as the encoder's on T
+    (the masked half of the scores is computed all the same), cross-attention with Q and the
+    output on B T rows, K and V on the B S rows of the memory, scores and sum 2 B T S D, the
+    FFN; then the readout (B T or ``readout_rows``) D V (eq. 13.4). Backward: every product
+    twice (the gradient of each of its two operands: input and weight, or both attention
+    operands), so a step is 3x the forward. Padding counts except in the readout: minis2s's
+    readout runs on the real target rows only (``real_rows``), the twin's on all B T. Without
+    ``readout_rows`` the total equals torch's FlopCounterMode count of the twin's forward and
+    backward (tests/test_benchmark_flops.py).
+    """
+    D, F, L, V = cfg.d_model, cfg.d_ff, cfg.layers, cfg.tgt_vocab
+    rs, rt = Bn * S, Bn * T
+    fwd = {
+        "projections": 2 * L * (4 * rs * D * D + 4 * rt * D * D + 2 * rt * D * D + 2 * rs * D * D),
+        "scores + sums": 2 * L * (2 * Bn * S * S * D + 2 * Bn * T * T * D + 2 * Bn * T * S * D),
+        "feed-forward": 2 * L * (2 * rs * D * F + 2 * rt * D * F),
+        "readout": 2 * (rt if readout_rows is None else readout_rows) * D * V,
     }
     return {k: 3 * v for k, v in fwd.items()}
 

@@ -61,9 +61,10 @@ class AttentionHeadsCache(NamedTuple):
 class MultiheadAttentionCache(NamedTuple):
     """What :func:`multihead_attention_forward` saves (eq. 12.5, 12.6).
 
-    q_cache, k_cache, v_cache, o_cache: the (eq. 12.1) and output affine maps' caches;
-    heads: the :class:`AttentionHeadsCache` of the heads between them; qmask: (B, T, 1) bool,
-    True at real query positions, or None.
+    q_cache, k_cache, v_cache, o_cache: the (eq. 12.1) and output affine maps' caches; where
+    inputs are shared, the first of them holds the stacked map's cache and the others are None
+    (self-attention: q_cache; key = value: k_cache); heads: the :class:`AttentionHeadsCache` of
+    the heads between them; qmask: (B, T, 1) bool, True at real query positions, or None.
     """
 
     q_cache: Any
@@ -120,6 +121,8 @@ def _check_heads(q, k, v, heads, key_mask, query_mask, causal, names=("q", "k", 
 
 
 def _check(query, key, value, Wq, bq, Wk, bk, Wv, bv, Wo, bo, heads, key_mask, query_mask, causal):
+    key = query if key is None else key
+    value = key if value is None else value
     dims = _check_heads(query, key, value, heads, key_mask, query_mask, causal, ("query", "key", "value"))
     for name, W, b in (("Wq", Wq, bq), ("Wk", Wk, bk), ("Wv", Wv, bv), ("Wo", Wo, bo)):
         expect(name, W, ("D", "D"), dims)
@@ -176,19 +179,41 @@ def multihead_attention_forward(query, key, value, Wq, bq, Wk, bk, Wv, bv, Wo, b
                                 p: float = 0.0, rng=None, train: bool = True):
     """Multi-head attention (eq. 12.1-12.6), torch's ``nn.MultiheadAttention(batch_first=True)``.
 
-    query: (B, T, D); key, value: (B, S, D); Wq, Wk, Wv, Wo: (D, D); bq, bk, bv, bo: (D,);
+    query: (B, T, D); key, value: (B, S, D), or None for an input that is shared: key None is
+    self-attention (key = value = query), value None reads key as the value too (cross-attention
+    over a memory); Wq, Wk, Wv, Wo: (D, D); bq, bk, bv, bo: (D,);
     heads: h, dividing D; key_mask: (B, S), 1 on real keys (the opposite sense of torch's
     ``key_padding_mask``), or None; query_mask: (B, T), 1 on real queries, or None; causal:
     query t sees only the keys s <= t (self-attention, T == S); p, rng, train: dropout
     on the weights, as :func:`~minis2s.functional.dropout.dropout_forward`.
     Returns ((y (B, T, D), weights (B, h, T, S)), MultiheadAttentionCache). The weights are
     alpha before dropout (torch returns them after it; with p = 0 they agree).
+
+    A shared input's projections run as one GEMM with their weights stacked, as torch's
+    ``in_proj_weight``: (3D, D) for self-attention, (2D, D) for key = value; its backward then
+    has one GEMM for the input's gradient and one for the stacked weights', and no sum of three
+    (or two) input gradients: 45 of the Transformer step's 147 GEMM calls fewer. With two BLAS
+    threads (benchmarks/speed.py transformer) the whole training step took 0.86x and 0.92x the
+    time (two runs, medians of 16 interleaved pairs, a shared machine at load 3+ on 2 cores;
+    less on a quiet one); with one thread the attention alone gains nothing (self-attention
+    1.07x, cross 0.99x): what pays is fewer multi-threaded calls, each of which waits for its
+    slowest thread.
     """
     _check(query, key, value, Wq, bq, Wk, bk, Wv, bv, Wo, bo, heads, key_mask, query_mask, causal)
     xp = B.get_array_module(query)
-    q, q_cache = affine_forward(query, Wq, bq)  # eq. 12.1
-    k, k_cache = affine_forward(key, Wk, bk)
-    v, v_cache = affine_forward(value, Wv, bv)
+    D = query.shape[-1]
+    k_cache = v_cache = None
+    if key is None:  # self-attention: [Q K V] = x [Wq; Wk; Wv]^T + [bq bk bv]        (eq. 12.1)
+        qkv, q_cache = affine_forward(query, xp.concatenate([Wq, Wk, Wv]), xp.concatenate([bq, bk, bv]))
+        q, k, v = qkv[..., :D], qkv[..., D : 2 * D], qkv[..., 2 * D :]  # views, no copies
+    else:
+        q, q_cache = affine_forward(query, Wq, bq)  # eq. 12.1
+        if value is None:  # key = value: [K V] = memory [Wk; Wv]^T + [bk bv]
+            kv, k_cache = affine_forward(key, xp.concatenate([Wk, Wv]), xp.concatenate([bk, bv]))
+            k, v = kv[..., :D], kv[..., D:]
+        else:
+            k, k_cache = affine_forward(key, Wk, bk)
+            v, v_cache = affine_forward(value, Wv, bv)
     (C, weights), heads_cache = attention_heads_forward(q, k, v, heads, key_mask, query_mask, causal,
                                                         p, rng, train)  # eq. 12.2-12.4
     y, o_cache = affine_forward(C, Wo, bo)  # eq. 12.4
@@ -202,15 +227,29 @@ def multihead_attention_forward(query, key, value, Wq, bq, Wk, bk, Wv, bv, Wo, b
 
 def multihead_attention_backward(dout, cache):
     """dout = (dy (B, T, D), dweights (B, h, T, S) or None).
-    Returns dquery, dkey, dvalue, dWq, dbq, dWk, dbk, dWv, dbv, dWo, dbo (eq. 12.5, 12.8);
-    self-attention's dx is dquery + dkey + dvalue."""
+    Returns dquery, dkey, dvalue, dWq, dbq, dWk, dbk, dWv, dbv, dWo, dbo (eq. 12.5, 12.8).
+    A shared input gets its whole gradient in its first slot and None in the others: called as
+    self-attention (key None), dquery is dx and dkey, dvalue are None; with value None, dkey is
+    the memory's. (Called with the same array three times, self-attention's dx is dquery + dkey
+    + dvalue.)"""
     dy, dweights = dout
     c = cache
+    xp = B.get_array_module(dy)
     if c.qmask is not None:
         dy = dy * c.qmask  # y_t = 0 at padding: its upstream gradient reaches nothing
     dC, dWo, dbo = affine_backward(dy, c.o_cache)  # eq. 12.4 (eq. 2.2)
     dq, dk, dv = attention_heads_backward((dC, dweights), c.heads)  # eq. 12.5, 12.6
+    D = dq.shape[-1]
+    dkey = dvalue = None
+    if c.k_cache is None:  # self-attention: the stacked map's backward   (eq. 12.1 through eq. 2.2)
+        dquery, dW, db = affine_backward(xp.concatenate([dq, dk, dv], axis=-1), c.q_cache)
+        (dWq, dWk, dWv), (dbq, dbk, dbv) = (dW[:D], dW[D : 2 * D], dW[2 * D :]), (db[:D], db[D : 2 * D], db[2 * D :])
+        return dquery, dkey, dvalue, dWq, dbq, dWk, dbk, dWv, dbv, dWo, dbo
     dquery, dWq, dbq = affine_backward(dq, c.q_cache)  # eq. 12.1 (eq. 2.2)
-    dkey, dWk, dbk = affine_backward(dk, c.k_cache)
-    dvalue, dWv, dbv = affine_backward(dv, c.v_cache)
+    if c.v_cache is None:  # key = value: the stacked map's backward
+        dkey, dW, db = affine_backward(xp.concatenate([dk, dv], axis=-1), c.k_cache)
+        (dWk, dWv), (dbk, dbv) = (dW[:D], dW[D:]), (db[:D], db[D:])
+    else:
+        dkey, dWk, dbk = affine_backward(dk, c.k_cache)
+        dvalue, dWv, dbv = affine_backward(dv, c.v_cache)
     return dquery, dkey, dvalue, dWq, dbq, dWk, dbk, dWv, dbv, dWo, dbo

@@ -124,7 +124,7 @@ def _grads(prefix, names, values):
 
 def _self_attention(params, prefix, heads, mask, causal, p, rng, train):
     def f(u):
-        (y, _), cache = multihead_attention_forward(u, u, u, *_mha(params, prefix), heads,
+        (y, _), cache = multihead_attention_forward(u, None, None, *_mha(params, prefix), heads,
                                                     key_mask=mask, query_mask=mask, causal=causal,
                                                     p=p, rng=rng, train=train)
         return y, cache
@@ -133,8 +133,8 @@ def _self_attention(params, prefix, heads, mask, causal, p, rng, train):
 
 def _self_attention_backward(prefix):
     def f_backward(dy, cache):
-        dq, dk, dv, *dW = multihead_attention_backward((dy, None), cache)
-        return dq + dk + dv, _grads(prefix, MHA_PARAMS, dW)  # u is query, key and value
+        du, _, _, *dW = multihead_attention_backward((dy, None), cache)  # u is query, key and value
+        return du, _grads(prefix, MHA_PARAMS, dW)
     return f_backward
 
 
@@ -231,7 +231,7 @@ def decoder_layer_forward(x, memory, params: dict, heads: int, mask=None, memory
         expect("memory_mask", memory_mask, ("B", "S"), dims, kind="mask")
 
     def cross(u):
-        (y, _), c = multihead_attention_forward(u, memory, memory, *_mha(params, "ca_"), heads,
+        (y, _), c = multihead_attention_forward(u, memory, None, *_mha(params, "ca_"), heads,
                                                 key_mask=memory_mask, query_mask=mask, p=p, rng=rng,
                                                 train=train)
         return y, c
@@ -248,8 +248,8 @@ def decoder_layer_forward(x, memory, params: dict, heads: int, mask=None, memory
 
 
 def _cross_backward(dy, cache):
-    du, dk, dv, *dW = multihead_attention_backward((dy, None), cache)
-    return du, (dk + dv, _grads("ca_", MHA_PARAMS, dW))  # memory is both key and value
+    du, dmemory, _, *dW = multihead_attention_backward((dy, None), cache)  # memory is key and value
+    return du, (dmemory, _grads("ca_", MHA_PARAMS, dW))
 
 
 def decoder_layer_backward(dy, cache):

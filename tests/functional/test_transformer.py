@@ -104,6 +104,35 @@ def test_all_padding_source_row_gives_zero_weights_not_nan(backend):
     assert all(np.isfinite(_host(g)).all() for g in grads)
 
 
+@pytest.mark.parametrize("kind", ["self", "cross"])
+def test_shared_inputs_stacked_projection_equals_three_separate_ones(backend, kind):
+    # key None (self-attention) or value None (key = value) runs one stacked GEMM; the result,
+    # and the shared input's gradient (the sum of its slots' when passed separately), must not change
+    rng = np.random.default_rng(4)
+    query = _dev(rng.standard_normal((Bn, T, D)))
+    kv = query if kind == "self" else _dev(rng.standard_normal((Bn, T, D)))
+    params, mask = _mha_params(rng), _dev(_mask(T_LENGTHS, T))
+    dy, dweights = _dev(rng.standard_normal((Bn, T, D))), _dev(rng.standard_normal((Bn, HEADS, T, T)))
+    shared = (None, None) if kind == "self" else (kv, None)
+    kw = {"key_mask": mask, "query_mask": mask, "causal": kind == "self"}
+    (y1, w1), c1 = Fm.multihead_attention_forward(query, kv, kv, *params, HEADS, **kw)
+    (y2, w2), c2 = Fm.multihead_attention_forward(query, *shared, *params, HEADS, **kw)
+    g1 = [_host(g) for g in Fm.multihead_attention_backward((dy, dweights), c1)]
+    g2 = Fm.multihead_attention_backward((dy, dweights), c2)
+    np.testing.assert_allclose(_host(y2), _host(y1), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(_host(w2), _host(w1), rtol=1e-12, atol=1e-12)
+    if kind == "self":
+        assert g2[1] is None and g2[2] is None
+        np.testing.assert_allclose(_host(g2[0]), g1[0] + g1[1] + g1[2], rtol=1e-12, atol=1e-12)
+    else:
+        assert g2[2] is None
+        np.testing.assert_allclose(_host(g2[0]), g1[0], rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(_host(g2[1]), g1[1] + g1[2], rtol=1e-12, atol=1e-12)
+    for name, a, b in zip(Fm.MHA_GRADS[3:], g1[3:], g2[3:]):
+        assert b.shape == a.shape, name
+        np.testing.assert_allclose(_host(b), a, rtol=1e-10, atol=1e-12, err_msg=name)
+
+
 def test_weight_dropout_is_off_in_eval_and_seeded_in_training(backend):
     rng = np.random.default_rng(4)
     x = rng.standard_normal((Bn, T, D))

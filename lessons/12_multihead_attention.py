@@ -222,7 +222,9 @@ print("key padding: outputs moved by", np.abs(y2 - y).max(), "| padded outputs:"
 
 # %% [markdown]
 # The forward, in two parts: the heads between the projections (eq. 12.2–12.4), and the
-# whole layer around them (eq. 12.1, 12.4):
+# whole layer around them (eq. 12.1, 12.4). In self-attention the three projections read the
+# same input, so the layer stacks $[W_q; W_k; W_v]$ into one $(3D, D)$ product (`key=None`),
+# as torch's `in_proj_weight` does: the same numbers, in a third of the GEMM calls.
 
 # %%
 show(multihead.attention_heads_forward, multihead.multihead_attention_forward)

@@ -327,6 +327,31 @@ class TransformerPair(Pair):
         return {"loss_minis2s": B.to_float(loss), "loss_twin": t_loss.item(), "grad_max_rel_diff": worst}
 
 
+def step_figures(t_ours, t_theirs, tokens: int, parts: dict, twin_flops: float, peak: float, probes: list) -> dict:
+    """The training-step figures of both sides: times (s) per step, the target tokens of the
+    timed steps, minis2s's GEMM work per kind and the twin's total, the GEMM peak (GFLOP/s)."""
+    n, total_flops = len(t_ours), sum(parts.values())
+    res = {
+        "minis2s_ms_per_step": 1e3 * t_ours.mean(), "twin_ms_per_step": 1e3 * t_theirs.mean(),
+        "minis2s_ms_median": 1e3 * float(np.median(t_ours)), "twin_ms_median": 1e3 * float(np.median(t_theirs)),
+        "minis2s_tokens_per_s": tokens / t_ours.sum(), "twin_tokens_per_s": tokens / t_theirs.sum(),
+        "speedup": t_theirs.sum() / t_ours.sum(),
+        "speedup_median_per_batch": float(np.median(t_theirs / t_ours)),
+        "gflop_per_step": total_flops / n / 1e9,
+        "flop_share": {k: v / total_flops for k, v in parts.items()},
+        "twin_gflop_per_step": twin_flops / n / 1e9,
+        "minis2s_gflops": total_flops / t_ours.sum() / 1e9, "twin_gflops": twin_flops / t_theirs.sum() / 1e9,
+        "sgemm_peak_gflops": peak, "sgemm_probes_gflops": probes,
+    }
+    res["minis2s_peak_share"] = res["minis2s_gflops"] / peak
+    res["twin_peak_share"] = res["twin_gflops"] / peak
+    # at the median step, which others' bursts on a shared machine move least
+    res["minis2s_peak_share_median"] = res["gflop_per_step"] / (res["minis2s_ms_median"] / 1e3) / peak
+    res["twin_peak_share_median"] = res["twin_gflop_per_step"] / (res["twin_ms_median"] / 1e3) / peak
+    res["gemm_floor_ms"] = res["gflop_per_step"] / peak * 1e3
+    return res
+
+
 def bench_transformer(args, corpus: Corpus) -> dict:
     """The Transformer's training step against its torch twin (alternating, same batches), and
     greedy decoding with the key/value cache against recomputing the prefix every step."""
@@ -355,24 +380,8 @@ def bench_transformer(args, corpus: Corpus) -> dict:
         for k, v in transformer_flops(*shape, b.n_tgt_tokens).items():
             parts[k] += v
         twin_flops += sum(transformer_flops(*shape).values())
-    total_flops = sum(parts.values())
     res = {"steps": n, "batch_size": args.batch_size, "twin_check": check,
-           "minis2s_ms_per_step": 1e3 * t_ours.mean(), "twin_ms_per_step": 1e3 * t_theirs.mean(),
-           "minis2s_ms_median": 1e3 * float(np.median(t_ours)), "twin_ms_median": 1e3 * float(np.median(t_theirs)),
-           "minis2s_tokens_per_s": tokens / t_ours.sum(), "twin_tokens_per_s": tokens / t_theirs.sum(),
-           "speedup": t_theirs.sum() / t_ours.sum(),
-           "speedup_median_per_batch": float(np.median(t_theirs / t_ours)),
-           "gflop_per_step": total_flops / n / 1e9,
-           "flop_share": {k: v / total_flops for k, v in parts.items()},
-           "twin_gflop_per_step": twin_flops / n / 1e9,
-           "minis2s_gflops": total_flops / t_ours.sum() / 1e9, "twin_gflops": twin_flops / t_theirs.sum() / 1e9,
-           "sgemm_peak_gflops": peak, "sgemm_probes_gflops": probes}
-    res["minis2s_peak_share"] = res["minis2s_gflops"] / peak
-    res["twin_peak_share"] = res["twin_gflops"] / peak
-    # at the median step, which others' bursts on a shared machine move least
-    res["minis2s_peak_share_median"] = res["gflop_per_step"] / (res["minis2s_ms_median"] / 1e3) / peak
-    res["twin_peak_share_median"] = res["twin_gflop_per_step"] / (res["twin_ms_median"] / 1e3) / peak
-    res["gemm_floor_ms"] = res["gflop_per_step"] / peak * 1e3
+           **step_figures(t_ours, t_theirs, tokens, parts, twin_flops, peak, probes)}
     print(f"\nTransformer training step ({TRANSFORMER_REFERENCE}), batch {args.batch_size}, {n} steps each")
     print(f"same math: loss {check['loss_minis2s']:.6f} vs twin {check['loss_twin']:.6f}, "
           f"gradients max rel diff {check['grad_max_rel_diff']:.1e} (dropout off, batch 0)")
@@ -525,26 +534,13 @@ def bench_train(args, corpus: Corpus, peak: float) -> dict:
         for k, v in train_flops(pair.cfg, len(b), b.src.shape[1], b.tgt_in.shape[1], b.n_tgt_tokens).items():
             parts[k] += v
         twin_flops += sum(train_flops(pair.cfg, len(b), b.src.shape[1], b.tgt_in.shape[1]).values())
-    total_flops = sum(parts.values())
     res = {
         "steps": n, "warmup": warmup, "batch_size": args.batch_size,
         "mean_src_len": float(np.mean([b.src.shape[1] for b in timed])),
         "mean_tgt_len": float(np.mean([b.tgt_in.shape[1] for b in timed])),
         "twin_check": check,
-        "minis2s_ms_per_step": 1e3 * t_ours.mean(), "twin_ms_per_step": 1e3 * t_theirs.mean(),
-        "minis2s_ms_median": 1e3 * float(np.median(t_ours)), "twin_ms_median": 1e3 * float(np.median(t_theirs)),
-        "minis2s_tokens_per_s": tokens / t_ours.sum(), "twin_tokens_per_s": tokens / t_theirs.sum(),
-        "speedup": t_theirs.sum() / t_ours.sum(),
-        "speedup_median_per_batch": float(np.median(t_theirs / t_ours)),
-        "gflop_per_step": total_flops / n / 1e9,
-        "flop_share": {k: v / total_flops for k, v in parts.items()},
-        "twin_gflop_per_step": twin_flops / n / 1e9,
-        "minis2s_gflops": total_flops / t_ours.sum() / 1e9, "twin_gflops": twin_flops / t_theirs.sum() / 1e9,
-        "sgemm_peak_gflops": peak, "sgemm_probes_gflops": probes,
+        **step_figures(t_ours, t_theirs, tokens, parts, twin_flops, peak, probes),
     }
-    res["minis2s_peak_share"] = res["minis2s_gflops"] / peak
-    res["twin_peak_share"] = res["twin_gflops"] / peak
-    res["gemm_floor_ms"] = res["gflop_per_step"] / peak * 1e3
     print_train(args, res, tokens, probes)
     return res
 

@@ -113,16 +113,7 @@ from minis2s.models.lm import LanguageModel, LMConfig, layers_backward
 from minis2s.data.multi30k import file_name, find_data_dir
 from minis2s.errors import DataError
 
-SAMPLE = """a man in an orange hat starring at something .
-a boston terrier is running on lush green grass in front of a white fence .
-a girl in karate uniform breaking a stick with a front kick .
-five people in winter jackets and helmets stand in the snow , with snowmobiles in the background .
-people are fixing the roof of a house .
-a man in light colored clothing photographs a group of men wearing dark suits and hats standing around a woman .
-a group of people standing in front of an igloo .
-a boy in a red uniform is attempting to avoid getting out at home plate , while the catcher in the blue uniform is attempting to catch him .
-a guy working on a building .
-a man in a vest is sitting in a chair and holding magazines .""".splitlines()
+from course import SAMPLE_CAPTIONS as SAMPLE
 
 try:
     root = find_data_dir(langs=("en",))

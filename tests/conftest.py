@@ -25,3 +25,11 @@ def backend(request):
     """Run the test under each backend; yields the array module."""
     with B.use(request.param) as xp:
         yield xp
+
+
+@pytest.fixture
+def numpy_afterwards():
+    """For a test whose command line switches the backend (``--backend strict``): the rest of
+    the session runs on NumPy again, whether the test passed or not."""
+    yield
+    B.set_backend("numpy")

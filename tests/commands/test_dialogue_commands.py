@@ -285,18 +285,13 @@ def test_turns_belongs_to_chitchat_and_lm_to_multi30k(capsys):
         assert info.value.code == 2 and message in capsys.readouterr().err.strip().splitlines()[-1]
 
 
-def test_dialogue_training_and_evaluation_read_nothing_back_from_the_device(tmp_path):
+def test_dialogue_training_and_evaluation_read_nothing_back_from_the_device(tmp_path, numpy_afterwards):
     """On the strict backend, which refuses hidden host reads, a dialogue run trains and is scored."""
-    from minis2s import backend
-
     out = tmp_path / "strict"
-    try:
-        code, stdout, err = run(["train", "--backend", "strict", "--data", "chitchat", "--data-dir", str(FIXTURE),
-                                 "--out", str(out), "--max-steps", "3", "--json"] + TINY)
-        assert code == 0, err
-        assert json.loads(stdout.strip().splitlines()[-1])["steps"] == 3
-        code, stdout, err = run(["evaluate", "--backend", "strict", "--checkpoint", str(out), "--json"])
-    finally:
-        backend.set_backend("numpy")
+    code, stdout, err = run(["train", "--backend", "strict", "--data", "chitchat", "--data-dir", str(FIXTURE),
+                             "--out", str(out), "--max-steps", "3", "--json"] + TINY)
+    assert code == 0, err
+    assert json.loads(stdout.strip().splitlines()[-1])["steps"] == 3
+    code, stdout, err = run(["evaluate", "--backend", "strict", "--checkpoint", str(out), "--json"])
     assert code == 0, err
     assert json.loads(stdout.strip().splitlines()[-1])["ppl"] > 1.0

@@ -220,14 +220,9 @@ def test_char_level_lm_trains_and_generates_characters(corpus, tmp_path):
     assert code == 2 and "characters outside" in err and "'A'" in err
 
 
-def test_lm_training_step_reads_nothing_back_from_the_device(corpus, tmp_path):
+def test_lm_training_step_reads_nothing_back_from_the_device(corpus, tmp_path, numpy_afterwards):
     """The strict backend refuses hidden host reads: a step with a carried state makes none."""
-    from minis2s import backend
-
-    try:
-        code, stdout, err = run(["train", "--backend", "strict", "--task", "lm", "--data", "multi30k", "--data-dir",
-                                 str(corpus), "--out", str(tmp_path / "s"), "--max-steps", "4", "--json"] + TINY)
-    finally:
-        backend.set_backend("numpy")
+    code, stdout, err = run(["train", "--backend", "strict", "--task", "lm", "--data", "multi30k", "--data-dir",
+                             str(corpus), "--out", str(tmp_path / "s"), "--max-steps", "4", "--json"] + TINY)
     assert code == 0, err
     assert json.loads(stdout.strip().splitlines()[-1])["steps"] == 4

@@ -83,19 +83,14 @@ def test_an_unknown_task_is_refused_naming_the_qa_tasks(capsys):
     assert info.value.code == 2 and "invalid choice: 'qa-9'" in last and "'qa-1'" in last
 
 
-def test_qa_training_and_evaluation_read_nothing_back_from_the_device(tmp_path):
+def test_qa_training_and_evaluation_read_nothing_back_from_the_device(tmp_path, numpy_afterwards):
     """On the strict backend, which refuses hidden host reads, a QA run trains and is scored."""
-    from minis2s import backend
-
     out = tmp_path / "strict"
-    try:
-        code, stdout, err = run(["train", "--backend", "strict", "--task", "qa-2", "--train-size", "40",
-                                 "--test-size", "5", "--max-steps", "3", "--emb", "8", "--hidden", "8",
-                                 "--out", str(out), "--quiet", "--json"])
-        assert code == 0, err
-        assert json.loads(stdout.strip().splitlines()[-1])["steps"] == 3
-        code, stdout, err = run(["evaluate", "--backend", "strict", "--checkpoint", str(out), "--json"])
-    finally:
-        backend.set_backend("numpy")
+    code, stdout, err = run(["train", "--backend", "strict", "--task", "qa-2", "--train-size", "40",
+                             "--test-size", "5", "--max-steps", "3", "--emb", "8", "--hidden", "8",
+                             "--out", str(out), "--quiet", "--json"])
+    assert code == 0, err
+    assert json.loads(stdout.strip().splitlines()[-1])["steps"] == 3
+    code, stdout, err = run(["evaluate", "--backend", "strict", "--checkpoint", str(out), "--json"])
     assert code == 0, err
     assert 0.0 <= json.loads(stdout.strip().splitlines()[-1])["exact_match"] <= 100.0

@@ -106,9 +106,9 @@ class TorchTrainer(Trainer):
     def __init__(self, task, twin):
         super().__init__(task)
         self.twin, self.opt = twin, torch.optim.Adam(twin.parameters(), lr=LR)
+        twin.train()  # until torch_ppl scores it, after the training
 
     def train_on(self, b):
-        self.twin.train()
         x, y = torch.from_numpy(b.x).long(), torch.from_numpy(b.y).long()
         mask = torch.from_numpy(b.mask).float()
         # truncated BPTT: the carried state is a constant

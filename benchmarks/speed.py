@@ -569,6 +569,17 @@ def print_train(args, res: dict, tokens: int, probes: list) -> None:
           f"{res['twin_ms_per_step'] / 2:.1f} ms/step, {res['twin_ms_per_step'] / 2 / floor:.2f}x the floor")
 
 
+def check_checkpoint_vocab(c, cfg, corpus: Corpus) -> None:
+    """Refuse a checkpoint whose vocabulary sizes differ from the corpus's; encode the test
+    sentences with the run's own source vocabulary, whatever order this corpus's has."""
+    if (cfg.src_vocab, cfg.tgt_vocab) != (corpus.n_src, corpus.n_tgt):
+        raise SystemExit("--checkpoint: its vocabularies differ from this corpus's")
+    if corpus.test_path is not None:
+        vocab = Vocab.from_json(c.vocab["src"])
+        lines = corpus.test_path.read_text(encoding="utf-8").splitlines()
+        corpus.test_src = [vocab.encode(line.split()) for line in lines if line.split()]
+
+
 def decode_weights(args, corpus: Corpus, pair: Pair) -> str:
     """Give ``pair`` the weights to decode with (a checkpoint, a few training steps, or the
     initial ones) and say which."""
@@ -581,13 +592,8 @@ def decode_weights(args, corpus: Corpus, pair: Pair) -> str:
         want = Seq2SeqConfig(cfg.src_vocab, cfg.tgt_vocab, **REFERENCE)
         if cfg != want:
             raise SystemExit(f"--checkpoint {args.checkpoint}: not the reference shape ({cfg})")
-        if (cfg.src_vocab, cfg.tgt_vocab) != (corpus.n_src, corpus.n_tgt):
-            raise SystemExit("--checkpoint: its vocabularies differ from this corpus's")
+        check_checkpoint_vocab(c, cfg, corpus)
         pair.model.load_params(c.params)
-        if corpus.test_path is not None:  # the run's own vocabulary, whatever order this one's has
-            vocab = Vocab.from_json(c.vocab["src"])
-            lines = corpus.test_path.read_text(encoding="utf-8").splitlines()
-            corpus.test_src = [vocab.encode(line.split()) for line in lines if line.split()]
         weights = f"checkpoint {c.path}"
     elif train_steps:
         # a model fresh from initialisation never emits <eos> and decodes to the length cap;
@@ -666,15 +672,10 @@ def transformer_decode_weights(args, corpus: Corpus, pair: TransformerPair) -> s
         if c.config.get("arch") != "transformer":
             raise SystemExit(f"--checkpoint {args.checkpoint}: not a Transformer run")
         cfg = TransformerConfig.from_json(c.config["model"])
-        if (cfg.src_vocab, cfg.tgt_vocab) != (corpus.n_src, corpus.n_tgt):
-            raise SystemExit("--checkpoint: its vocabularies differ from this corpus's")
+        check_checkpoint_vocab(c, cfg, corpus)
         pair.cfg, pair.model = cfg, Transformer(cfg)
         pair.twin = to_torch(pair.model)
         pair.model.load_params(c.params)
-        if corpus.test_path is not None:  # the run's own vocabulary, whatever order this one's has
-            vocab = Vocab.from_json(c.vocab["src"])
-            lines = corpus.test_path.read_text(encoding="utf-8").splitlines()
-            corpus.test_src = [vocab.encode(line.split()) for line in lines if line.split()]
         weights = f"checkpoint {c.path}"
     else:
         steps = args.train_steps or (60 if args.quick else 200)

@@ -339,6 +339,17 @@ class DeviceRNG:
             return self._gen.random(shape, dtype=dtype)
         return to_device(self._gen.random(shape, dtype=dtype))
 
+    def keep_mask(self, shape, keep: float):
+        """A boolean mask, True with probability ``keep``: dropout's M (eq. 7.11).
+
+        NumPy and strict compare 16 random bits with keep * 2^16 rather than a float32 with
+        ``keep``: P(True) is ``keep`` rounded to a multiple of 2^-16 (off by at most 8e-6), and
+        a mask of 2^20 takes 1.00 ms instead of 1.77 (timeit); the Multi30k Transformer draws
+        about 10 million a step."""
+        if self._cupy:
+            return self._gen.random(shape, dtype=float_dtype()) < keep
+        return to_device(self._gen.integers(0, 1 << 16, size=shape, dtype=np.uint16) < round(keep * (1 << 16)))
+
     def get_state(self) -> dict:
         if self._cupy:
             return {"seed": self.seed}

@@ -93,6 +93,16 @@ def test_device_rng_state_round_trip(backend):
     assert np.array_equal(a, B.to_host(rng.uniform((4,))))
 
 
+@pytest.mark.parametrize("keep", [0.9, 0.5, 0.1])
+def test_keep_mask_keeps_with_the_asked_probability(backend, keep):
+    n = 1 << 20
+    mask = B.to_host(B.DeviceRNG(3).keep_mask((n,), keep))
+    assert mask.dtype == bool
+    # a binomial count: within 5 standard deviations of n * keep
+    assert abs(mask.sum() - n * keep) < 5 * (n * keep * (1 - keep)) ** 0.5
+    assert np.array_equal(mask, B.to_host(B.DeviceRNG(3).keep_mask((n,), keep)))
+
+
 def test_precision_context_switches_the_default_float():
     assert B.float_dtype() == np.float32
     with B.precision("float64"):

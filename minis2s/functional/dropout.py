@@ -9,6 +9,8 @@ fixes it (per backend) and no random numbers cross from the host in the training
 
 from __future__ import annotations
 
+from .. import backend as B
+
 
 def dropout_forward(x, p: float, rng, train: bool = True):
     """x: any shape; p: drop probability in [0, 1); rng: a :class:`minis2s.backend.DeviceRNG`.
@@ -22,9 +24,9 @@ def dropout_forward(x, p: float, rng, train: bool = True):
         return x, None
     if rng is None:
         raise ValueError("dropout_forward: training with p > 0 needs a DeviceRNG (rng=...)")
-    keep = rng.uniform(x.shape, x.dtype) >= p  # P(keep) = 1 - p
-    scale = keep.astype(x.dtype) * (1.0 / (1.0 - p))  # 0 or 1 / (1 - p), in x's dtype
-    return x * scale, scale
+    keep = rng.keep_mask(x.shape, 1.0 - p)  # M, P(M_k = 1) = 1 - p
+    scale = B.get_array_module(x).multiply(keep, 1.0 / (1.0 - p), dtype=x.dtype)  # M / (1 - p), in x's dtype
+    return x * scale, scale  # eq. 7.11
 
 
 def dropout_backward(dy, cache):

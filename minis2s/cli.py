@@ -207,6 +207,9 @@ def _training_options(t) -> None:
     t.add_argument("--adam-beta2", type=_probability, metavar="B", help="Adam's second-moment decay")
     t.add_argument("--clip", type=float, metavar="NORM", help="clip the global gradient norm (0: off)")
     t.add_argument("--label-smoothing", type=_probability, metavar="E")
+    t.add_argument("--ema", type=_probability, metavar="XI",
+                   help="validate, save and translate with a moving average of the weights, decay XI "
+                   "(e.g. 0.999; 0: off): smooths the jitter of a high learning rate")
     t.add_argument("--teacher-forcing", type=_unit, metavar="R", help="probability of feeding the gold token")
     t.add_argument("--teacher-forcing-final", type=_unit, metavar="R", help="anneal linearly to this ratio")
     t.add_argument("--seed", type=int, help="seed for data, initialisation, dropout (default 0)")

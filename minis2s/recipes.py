@@ -74,12 +74,15 @@ RECIPES = {
 
 # The Transformer on Multi30k (train --data multi30k --arch transformer): a small base model
 # (3 + 3 layers of width 256, 4 heads), the paper's schedule (eq. 13.7: linear warm-up to the
-# peak lr, then 1 / sqrt(step)), Adam with beta2 = 0.98 and label smoothing 0.1
+# peak lr, then 1 / sqrt(step)), Adam with beta2 = 0.98 and label smoothing 0.1; validated,
+# saved and translated with a moving average of the weights (eq. 13.11), which the paper's
+# checkpoint averaging stands for: the mean of two of the 30-minute run's checkpoints scored
+# 1.1 validation BLEU above the better one
 TRANSFORMER_RECIPES = {
     "multi30k": dict(
         model=dict(layers=3, d_model=256, heads=4, d_ff=1024, dropout=0.1, tie_embeddings=True),
         train=dict(minutes=60.0, batch_size=64, lr=1e-3, eval_every=1000, label_smoothing=0.1, adam_beta2=0.98,
-                   schedule="inverse_sqrt", warmup=2000, metric="bleu", higher_is_better=True),
+                   schedule="inverse_sqrt", warmup=2000, ema=0.999, metric="bleu", higher_is_better=True),
         data=dict(min_freq=2),
     ),
 }

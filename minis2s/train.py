@@ -30,7 +30,8 @@ from typing import Any, Callable, NamedTuple
 from . import backend as B
 from . import checkpoint as ckpt
 from . import memory, runs
-from .errors import UserError
+from .averaging import WeightAverage
+from .errors import CheckpointError, UserError
 from .functional.clip import clip_grad_norm
 from .models import build_model, config_class
 from .models.seq2seq import Seq2Seq
@@ -74,6 +75,9 @@ class CtrlC:
 
 
 SCHEDULES = ("none", "cosine", "step", "plateau", "inverse_sqrt")
+# prefixes of the arrays in a checkpoint's state_arrays.npz
+TRAINED = "trained."  # the trained weights, when params.npz holds their average (--ema)
+CARRIED = "carried."  # a language model's state carried across windows (truncated BPTT)
 
 
 @dataclass
@@ -93,6 +97,7 @@ class TrainConfig:
     warmup: int = 0
     adam_beta2: float = 0.999
     label_smoothing: float = 0.0
+    ema: float = 0.0  # validate and save a moving average of the weights, decay xi (eq. 13.11; 0: off)
     teacher_forcing: float = 1.0
     teacher_forcing_final: float | None = None  # linear schedule from teacher_forcing to this
     eval_every: int = 500
@@ -121,6 +126,8 @@ class TrainConfig:
             raise UserError("--schedule inverse_sqrt needs --warmup STEPS (the step of the peak learning rate)")
         if not 0.0 <= self.adam_beta2 < 1.0:
             raise UserError(f"--adam-beta2 must be in [0, 1), got {self.adam_beta2}")
+        if not 0.0 <= self.ema < 1.0:
+            raise UserError(f"--ema must be in [0, 1) (0: no weight averaging), got {self.ema}")
         return self
 
 
@@ -243,6 +250,8 @@ class Trainer:
         self.opt = make_optimizer(model.params, tc)
         self.schedule = make_schedule(self.opt, tc, self.total_steps)
         self.rng = B.DeviceRNG(tc.seed)
+        # the weights validated and saved, when averaged (eq. 13.11); the trained ones resume
+        self.average = WeightAverage(model.params, tc.ema) if tc.ema else None
         self.state = TrainState()
         self.threads = None  # a minis2s.threads.BlasThreads to re-measure while training
         self._tb = None
@@ -253,9 +262,12 @@ class Trainer:
         return {"model": self.model.cfg.to_json(), "train": asdict(self.tc), **self.extra}
 
     def save(self, name: str):
+        """With weight averaging, params.npz holds the average (what translate, evaluate and export
+        load) and state_arrays.npz the trained weights (what a resumed run continues from)."""
         return ckpt.save_checkpoint(
             self.out, name,
-            config=self.config_json(), vocab=self.vocab, params=self.model.params,
+            config=self.config_json(), vocab=self.vocab,
+            params=self.average.params if self.average else self.model.params,
             optimizer=self.opt.state_dict(),
             state={
                 "trainer": asdict(self.state),
@@ -267,12 +279,24 @@ class Trainer:
         )
 
     def state_arrays(self) -> dict | None:
-        """Training state held in arrays rather than JSON; none for translation."""
-        return None
+        """Training state held in arrays rather than JSON: the trained weights when params.npz
+        holds their average."""
+        if self.average is None:
+            return None
+        return {f"{TRAINED}{k}": v for k, v in self.model.params.items()}
 
     def restore(self, c) -> None:
         """Continue from a loaded :class:`minis2s.checkpoint.Checkpoint`."""
-        self.model.load_params(c.params)
+        arrays = c.state_arrays or {}
+        if self.average is not None:
+            trained = {k[len(TRAINED):]: v for k, v in arrays.items() if k.startswith(TRAINED)}
+            if not trained:
+                raise CheckpointError(f"{c.path}: the run averages its weights (--ema) but the checkpoint "
+                                      "holds no trained weights to resume from (state_arrays.npz)")
+            self.model.load_params(trained)
+            self.average.load(c.params)
+        else:
+            self.model.load_params(c.params)
         if c.optimizer is not None:
             self.opt.load_state_dict(c.optimizer)
         st = c.state
@@ -396,6 +420,8 @@ class Trainer:
         if tc.clip:
             clip_grad_norm(model.grads.values(), tc.clip)
         self.opt.step(model.grads)
+        if self.average is not None:
+            self.average.update(model.params, st.step + 1)
         if self.schedule is not None and not isinstance(self.schedule, ReduceOnPlateau):
             self.schedule.step()  # a plateau schedule steps on validation instead
         st.step += 1
@@ -489,7 +515,8 @@ class Trainer:
         t0 = time.perf_counter()
         record = {"step": st.step, "epoch": st.epoch, "train_seconds": round(st.train_seconds, 2)}
         if self.evaluate is not None:
-            record.update({f"val_{k}": v for k, v in self.evaluate(self.model).items()})
+            with self.average.swapped_in(self.model.params) if self.average else contextlib.nullcontext():
+                record.update({f"val_{k}": v for k, v in self.evaluate(self.model).items()})
         name = f"step-{st.step:08d}"
         metric = record.get(f"val_{tc.metric}")
         improved = False
@@ -528,17 +555,18 @@ class LMTrainer(Trainer):
     carried = None  # the final state of the last window, per layer, on the device
 
     def state_arrays(self) -> dict | None:
-        if self.carried is None:
-            return None
-        return {f"carried.l{l}.{k}": s for l, layer in enumerate(self.carried) for k, s in enumerate(layer)}
+        arrays = super().state_arrays() or {}
+        if self.carried is not None:
+            arrays.update({f"{CARRIED}l{l}.{k}": s for l, layer in enumerate(self.carried) for k, s in enumerate(layer)})
+        return arrays or None
 
     def restore(self, c) -> None:
         super().restore(c)
-        arrays = c.state_arrays or {}
-        if arrays:
+        carried = [k for k in c.state_arrays or {} if k.startswith(CARRIED)]
+        if carried:
             layers = self.model.cfg.layers
-            self.carried = [tuple(B.to_device(arrays[f"carried.l{l}.{k}"], self.model.dtype)
-                                  for k in range(len(arrays) // layers)) for l in range(layers)]
+            self.carried = [tuple(B.to_device(c.state_arrays[f"{CARRIED}l{l}.{k}"], self.model.dtype)
+                                  for k in range(len(carried) // layers)) for l in range(layers)]
 
     def _forward_backward(self, batch):
         model = self.model

@@ -68,20 +68,25 @@ def test_train_lm_reports_validation_and_test_perplexity_and_learns(lm_run):
     assert summary["val_ppl"] == pytest.approx(min(val), rel=1e-6)  # the best checkpoint's
 
 
-def test_train_lm_resumes_bit_identically_with_the_carried_state(corpus, tmp_path):
+@pytest.mark.parametrize("ema", [[], ["--ema", "0.9"]], ids=["trained", "averaged"])
+def test_train_lm_resumes_bit_identically_with_the_carried_state(corpus, tmp_path, ema):
     # windows 11-20 continue the rows of windows 1-10: the state they start from is saved with
-    # the checkpoint, so a resumed run is the uninterrupted one (dropout draws included)
-    base = ["train", "--task", "lm", "--data", "multi30k", "--data-dir", str(corpus), "--dropout", "0.2"] + TINY
+    # the checkpoint, so a resumed run is the uninterrupted one (dropout draws included); with
+    # --ema the trained weights are saved beside it and the average in params.npz
+    base = ["train", "--task", "lm", "--data", "multi30k", "--data-dir", str(corpus), "--dropout", "0.2"] + TINY + ema
     whole, part = tmp_path / "whole", tmp_path / "part"
     assert run(base + ["--out", str(whole), "--max-steps", "20"])[0] == 0
     assert run(base + ["--out", str(part), "--max-steps", "10"])[0] == 0
     saved = ckpt.load_checkpoint(part, prefer="latest")
     assert saved.state_arrays and all(np.isfinite(a).all() and a.any() for a in saved.state_arrays.values())
+    assert any(k.startswith("trained.") for k in saved.state_arrays) == bool(ema)
     code, stdout, _ = run(["train", "--resume", str(part), "--max-steps", "20", "--quiet", "--json"])
     assert code == 0 and json.loads(stdout.strip().splitlines()[-1])["steps"] == 20
-    a, b = (ckpt.load_checkpoint(r, prefer="latest").params for r in (whole, part))
-    for k in a:
-        assert np.array_equal(a[k], b[k]), k
+    a, b = (ckpt.load_checkpoint(r, prefer="latest") for r in (whole, part))
+    for k in a.params:
+        assert np.array_equal(a.params[k], b.params[k]), k
+    for k in a.state_arrays:
+        assert np.array_equal(a.state_arrays[k], b.state_arrays[k]), k
 
 
 def test_generate_prints_num_samples_that_start_with_the_prompt(lm_run):

@@ -333,8 +333,11 @@ def _read_npz(path: Path) -> dict:
 def _write_pointer(run_dir: Path, filename: str, name: str) -> None:
     data = (json.dumps({"format": FORMAT + "-pointer", "checkpoint": name}) + "\n").encode()
     tmp = run_dir / _temp_name(filename)
-    _write_bytes(tmp, data)
-    os.replace(tmp, run_dir / filename)
+    try:
+        _write_bytes(tmp, data)
+        os.replace(tmp, run_dir / filename)
+    finally:  # a failed write, or a second Ctrl-C between the two lines, leaves no temporary file
+        tmp.unlink(missing_ok=True)
     _fsync_dir(run_dir)
 
 

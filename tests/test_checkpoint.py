@@ -116,6 +116,20 @@ def test_latest_and_best_pointers(tmp_path):
         mark_best(tmp_path, "zz")
 
 
+def test_ctrl_c_while_a_pointer_is_written_leaves_no_temporary_file(tmp_path, monkeypatch):
+    save(tmp_path, "a", step=1)
+    save(tmp_path, "b", step=2)
+
+    def interrupted(src, dst):
+        raise KeyboardInterrupt  # the second Ctrl-C, between writing the file and renaming it
+
+    monkeypatch.setattr("minis2s.checkpoint.os.replace", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        mark_best(tmp_path, "a")
+    assert list(tmp_path.glob(".tmp-*")) == []
+    assert load_checkpoint(tmp_path, prefer="best").state["step"] == 2  # no best.json yet: latest
+
+
 def test_saving_an_existing_name_replaces_it(tmp_path):
     save(tmp_path, "a", step=1)
     save(tmp_path, "a", step=2)

@@ -35,6 +35,7 @@ import torch.nn.functional as F  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
 from minis2s import backend as B  # noqa: E402
+from minis2s.allocator import reuse_freed_memory  # noqa: E402
 from minis2s.data.lm import StreamBatcher, join_stream, stream_windows  # noqa: E402
 from minis2s.functional.clip import clip_grad_norm  # noqa: E402
 from minis2s.models.lm import LanguageModel, LMConfig  # noqa: E402
@@ -150,6 +151,7 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true", help="20 seconds each: a check of the script")
     ap.add_argument("--json", action="store_true", help="print one final JSON line of the figures")
     args = ap.parse_args(argv)
+    reuse_freed_memory()  # as the trainer does (minis2s/allocator.py), for both sides
     minutes = 1 / 3 if args.quick else args.minutes
     torch.set_num_threads(args.threads)
     task = lm_task(args.data_dir, "en")

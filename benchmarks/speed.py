@@ -60,6 +60,7 @@ import torch  # noqa: E402
 from threadpoolctl import ThreadpoolController, threadpool_info  # noqa: E402
 
 from minis2s import backend as B  # noqa: E402
+from minis2s.allocator import reuse_freed_memory  # noqa: E402
 from minis2s.data import Batcher, Vocab, batches_for_inference, make_batch  # noqa: E402
 from minis2s.decode import beam_search, greedy, max_target_length  # noqa: E402
 from minis2s.functional.cells import CELLS  # noqa: E402
@@ -915,6 +916,7 @@ def main(argv=None) -> int:
     ap.add_argument("--shape", type=int, nargs=3, help=argparse.SUPPRESS)
     ap.add_argument("--arch", choices=["recurrent", "transformer"], default="recurrent", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    reuse_freed_memory()  # as the trainer does (minis2s/allocator.py), for both sides
     if args.what == "_memory":
         return memory_worker(args)
     B.set_backend("numpy")

@@ -30,6 +30,7 @@ from typing import Any, Callable, NamedTuple
 from . import backend as B
 from . import checkpoint as ckpt
 from . import memory, runs
+from .allocator import reuse_freed_memory
 from .averaging import WeightAverage
 from .errors import CheckpointError, UserError
 from .functional.clip import clip_grad_norm
@@ -241,6 +242,7 @@ class Trainer:
     def __init__(self, model: Seq2Seq, batcher, tc: TrainConfig, out_dir, *, vocab: dict,
                  extra_config: dict | None = None, evaluate: Callable | None = None, quiet=False):
         self.model, self.batcher, self.tc = model, batcher, tc.validate()
+        reuse_freed_memory()  # every step frees and allocates the same large arrays (allocator.py)
         self.out = Path(out_dir)
         self.vocab, self.extra = vocab, extra_config or {}
         self.evaluate = evaluate

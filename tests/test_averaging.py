@@ -80,3 +80,15 @@ def test_a_run_validates_and_saves_the_average_and_resumes_from_the_trained_weig
         np.testing.assert_array_equal(a.params[k], b.params[k])
     for k in a.state_arrays:
         np.testing.assert_array_equal(a.state_arrays[k], b.state_arrays[k])
+
+
+def test_the_update_stays_on_the_device(monkeypatch):
+    reads = []
+    monkeypatch.setattr(B, "to_host", lambda a, real=B.to_host: reads.append(a) or real(a))
+    with B.use("strict"):  # the GPU stand-in: an implicit device -> host read raises
+        p = {"W": B.to_device(np.ones(4), "float32")}
+        avg = WeightAverage(p, decay=0.5)
+        p["W"][...] = B.to_device(np.full(4, 3.0), "float32")
+        avg.update(p, 1)  # xi_1 = 2/11
+        assert reads == []
+        np.testing.assert_allclose(B.to_host(avg.params["W"]), 1 + 2 * 9 / 11, rtol=1e-6)

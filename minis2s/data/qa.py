@@ -146,9 +146,21 @@ def _story(rng: random.Random, s: dict, moves_only: bool) -> tuple[list[str], Wo
     return sentences, world
 
 
-def _text(sentences: list[str], question: str) -> str:
-    """The encoder's input: the question, then the story (see the module docstring)."""
-    return f"{question} ? " + " ".join(f"{s} ." for s in sentences)
+#: how the encoder's input lays out question and story (the task option ``order``); the
+#: recipes use the default (the module docstring says why, benchmarks/RESULTS.md measures all three)
+ORDERS = ("question-first", "story-first", "question-both")
+
+
+def _text(sentences: list[str], question: str, order: str = "question-first") -> str:
+    """The encoder's input: the question then the story, the story then the question, or the
+    question on both sides of the story (so that both directions of a bidirectional encoder
+    read it before the story)."""
+    story = " ".join(f"{s} ." for s in sentences)
+    if order == "story-first":
+        return f"{story} {question} ?"
+    if order == "question-both":
+        return f"{question} ? {story} {question} ?"
+    return f"{question} ? {story}"
 
 
 def _ask(rng: random.Random, s: dict, moves_only: bool, questions) -> tuple[str, str]:
@@ -158,7 +170,7 @@ def _ask(rng: random.Random, s: dict, moves_only: bool, questions) -> tuple[str,
         options = questions(rng, world)
         if options:
             question = rng.choice(options)
-            return _text(sentences, question), world.answer(question)
+            return _text(sentences, question, s.get("order", "question-first")), world.answer(question)
 
 
 def _where_person(rng, world):

@@ -15,6 +15,9 @@ place (about 48% on qa-1) before it learns to match the person; with it first it
 by step 2,000 (benchmarks/RESULTS.md). The price: the answer then travels in the encoder's
 forward state, and the attention goes to the story's end rather than to the supporting sentence,
 which a story-first model, once trained, picks out (``plot attention --by-sentence`` shows both).
+The task option ``order`` (:data:`ORDERS`) lays the input out otherwise, story first or with the
+question on both sides of the story; the recipes keep the question first, because on qa-2 neither
+other order leaves the 70% plateau sooner (benchmarks/RESULTS.md).
 Four families, each testing one skill:
 
 ``qa-1``  single supporting fact   ``where is mary ?``                    one sentence answers it

@@ -15,6 +15,9 @@ place (about 48% on qa-1) before it learns to match the person; with it first it
 by step 2,000 (benchmarks/RESULTS.md). The price: the answer then travels in the encoder's
 forward state, and the attention goes to the story's end rather than to the supporting sentence,
 which a story-first model, once trained, picks out (``plot attention --by-sentence`` shows both).
+The task option ``order`` (:data:`ORDERS`) lays the input out otherwise, story first or with the
+question on both sides of the story; the recipes keep the question first, because on qa-2 neither
+other order leaves the 70% plateau sooner (benchmarks/RESULTS.md).
 Four families, each testing one skill:
 
 ``qa-1``  single supporting fact   ``where is mary ?``                    one sentence answers it
@@ -146,9 +149,21 @@ def _story(rng: random.Random, s: dict, moves_only: bool) -> tuple[list[str], Wo
     return sentences, world
 
 
-def _text(sentences: list[str], question: str) -> str:
-    """The encoder's input: the question, then the story (see the module docstring)."""
-    return f"{question} ? " + " ".join(f"{s} ." for s in sentences)
+#: how the encoder's input lays out question and story (the task option ``order``); the
+#: recipes use the default (the module docstring says why, benchmarks/RESULTS.md measures all three)
+ORDERS = ("question-first", "story-first", "question-both")
+
+
+def _text(sentences: list[str], question: str, order: str = "question-first") -> str:
+    """The encoder's input: the question then the story, the story then the question, or the
+    question on both sides of the story (so that both directions of a bidirectional encoder
+    read it before the story)."""
+    story = " ".join(f"{s} ." for s in sentences)
+    if order == "story-first":
+        return f"{story} {question} ?"
+    if order == "question-both":
+        return f"{question} ? {story} {question} ?"
+    return f"{question} ? {story}"
 
 
 def _ask(rng: random.Random, s: dict, moves_only: bool, questions) -> tuple[str, str]:
@@ -158,7 +173,7 @@ def _ask(rng: random.Random, s: dict, moves_only: bool, questions) -> tuple[str,
         options = questions(rng, world)
         if options:
             question = rng.choice(options)
-            return _text(sentences, question), world.answer(question)
+            return _text(sentences, question, s.get("order", "question-first")), world.answer(question)
 
 
 def _where_person(rng, world):

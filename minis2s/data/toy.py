@@ -70,6 +70,8 @@ def _check_settings(name: str, s: dict) -> None:
     if "max_sentences" in s and not 1 <= s["min_sentences"] <= s["max_sentences"]:
         raise UserError(f"task {name!r}: need 1 <= min_sentences <= max_sentences, "
                         f"got {s['min_sentences']} and {s['max_sentences']}")
+    if "order" in s and s["order"] not in qa.ORDERS:
+        raise UserError(f"task {name!r}: unknown input order {s['order']!r}; choose one of {', '.join(qa.ORDERS)}")
     if "max_operand" in s and s["max_operand"] < 0:
         raise UserError(f"task {name!r}: max_operand must be >= 0, got {s['max_operand']}")
 
@@ -174,7 +176,7 @@ def _dates(rng, s):
 # --------------------------------------------------------------------------- registry
 
 _STRINGS = {"min_len": 1, "max_len": 20, "alphabet": string.ascii_lowercase}
-_STORIES = {"min_sentences": 2, "max_sentences": 8}
+_STORIES = {"min_sentences": 2, "max_sentences": 8, "order": "question-first"}
 
 TASKS: dict[str, Task] = {
     t.name: t

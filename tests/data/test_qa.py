@@ -120,3 +120,19 @@ def test_the_generator_only_picks_up_objects_lying_where_the_person_is():
                 assert world.where.get(person) is not None
                 assert world.lying.get(obj, world.where[person]) == world.where[person]
             world.tell(sentence)
+
+
+def test_the_input_order_moves_the_question_and_keeps_the_story_and_the_answer():
+    """The same draw in each order: the same sentences and answer, the question (with its ``?``)
+    before the story, after it, or on both sides of it; an unknown order is one UserError line."""
+    first, _ = make_splits("qa-2", 50, 0, seed=1)
+    for order in qa.ORDERS:
+        pairs, _ = make_splits("qa-2", 50, 0, seed=1, order=order)
+        for (src, tgt), (plain, answer_) in zip(pairs, first):
+            question, story = plain.split(" ? ")
+            assert tgt == answer_
+            expected = {"question-first": f"{question} ? {story}", "story-first": f"{story} {question} ?",
+                        "question-both": f"{question} ? {story} {question} ?"}[order]
+            assert src == expected
+    with pytest.raises(UserError, match="unknown input order 'question-last'; choose one of question-first"):
+        make_splits("qa-2", 5, 5, order="question-last")

@@ -11,9 +11,10 @@ minimum rather than at it; their average lies nearer its centre. Vaswani et al. 
 checkpoints. The ramp of xi_t keeps the first updates from being swamped by the random
 initialisation: the average covers about the last tenth of the steps until that reaches
 1 / (1 - xi) steps. Its price: one pass over the weights a step (6 ms for the 8.6 million of
-the Multi30k Transformer, about 1% of its step). Measured on the Multi30k Transformer's 30-minute run: the mean of two
-checkpoints 330 steps apart scored 38.05 validation BLEU against 36.93 and 34.68 for the two
-(perplexity 4.87 against 5.19 and 5.14), so the jitter costs whole BLEU points.
+the Multi30k Transformer, about 1% of its step). Measured on the Multi30k Transformer's
+30-minute run: the mean of two checkpoints 330 steps apart scored 38.05 validation BLEU against
+36.93 and 34.68 for the two (perplexity 4.87 against 5.19 and 5.14), so the jitter costs whole
+BLEU points.
 """
 
 from __future__ import annotations

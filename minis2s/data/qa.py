@@ -154,7 +154,7 @@ def _story(rng: random.Random, s: dict, moves_only: bool) -> tuple[list[str], Wo
 ORDERS = ("question-first", "story-first", "question-both")
 
 
-def _text(sentences: list[str], question: str, order: str = "question-first") -> str:
+def _text(sentences: list[str], question: str, order: str) -> str:
     """The encoder's input: the question then the story, the story then the question, or the
     question on both sides of the story (so that both directions of a bidirectional encoder
     read it before the story)."""
@@ -173,7 +173,7 @@ def _ask(rng: random.Random, s: dict, moves_only: bool, questions) -> tuple[str,
         options = questions(rng, world)
         if options:
             question = rng.choice(options)
-            return _text(sentences, question, s.get("order", "question-first")), world.answer(question)
+            return _text(sentences, question, s["order"]), world.answer(question)
 
 
 def _where_person(rng, world):

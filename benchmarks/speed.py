@@ -273,7 +273,7 @@ class Pair:
 
     def check(self, batch) -> dict:
         """Dropout off: the twin's loss and gradients against minis2s's (same math?)."""
-        ours, theirs = self.inputs(batch)
+        ours, theirs = self.inputs(batch, next(self.twin.parameters()).device.type)
         loss, _, _ = self.model.forward_backward(*ours, train=False, label_smoothing=LABEL_SMOOTHING,
                                                  real_rows=real_rows(ours.tgt_mask))
         self.twin.eval()

@@ -320,46 +320,89 @@ def uniform_init(generator: np.random.Generator, shape, bound, dtype=None):
     return to_device(generator.uniform(-bound, bound, size=shape), dtype or float_dtype())
 
 
+_U64 = (1 << 64) - 1
+_GOLDEN = 0x9E3779B97F4A7C15  # 2^64 / golden ratio: SplitMix64's counter increment
+
+
+def _mix64(z):
+    """SplitMix64's finaliser (Steele, Lea & Flood 2014): a bijection of 64-bit words that turns
+    consecutive counters into independent-looking bits. Takes a uint64 array (wrapping
+    arithmetic) or a Python int."""
+    if isinstance(z, int):
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _U64
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _U64
+        return z ^ (z >> 31)
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EB
+    return z ^ (z >> 31)
+
+
+def counter_bits(module, key: int, draw: int, size: int):
+    """``size`` random 64-bit words (uint64, on ``module``'s device) for draw number ``draw``
+    of the stream ``key``: SplitMix64 run from a start point that depends on (key, draw). The
+    state of such a generator is two integers, so it saves and restores exactly."""
+    start = _mix64((key + _mix64(draw)) & _U64)
+    return _mix64(module.arange(size, dtype=module.uint64) * _GOLDEN + start)
+
+
 class DeviceRNG:
     """A seeded generator that draws on the device (dropout masks in the training step).
 
-    NumPy and strict draw from ``numpy.random.default_rng``; CuPy from its own generator,
-    so a mask is deterministic per backend and seed, not bit-equal across backends.
+    NumPy and strict draw from ``numpy.random.default_rng``. CuPy counts: draw n is
+    :func:`counter_bits` of (seed, n), computed where the mask is used, so the state that a
+    checkpoint saves is ``{"seed", "draws"}`` and a resumed run draws what an uninterrupted one
+    would have (CuPy's own generators keep megabytes of per-thread state on the device). A
+    mask is deterministic per backend and seed, not bit-equal across backends.
     """
 
     def __init__(self, seed: int):
         self.seed = seed
         module = xp()
-        self._cupy = module not in (np, strict)
-        self._gen = module.random.default_rng(seed) if self._cupy else np.random.default_rng(seed)
+        self._cupy = module if module not in (np, strict) else None
+        self._gen = None if self._cupy else np.random.default_rng(seed)
+        self.draws = 0
+
+    def _bits(self, shape):
+        n = int(np.prod(shape))
+        bits = counter_bits(self._cupy, _mix64(self.seed & _U64), self.draws, n).reshape(shape)
+        self.draws += 1
+        return bits
 
     def uniform(self, shape, dtype=None):
-        dtype = dtype or float_dtype()
+        """Uniform [0, 1) of the float dtype: the top 24 (float32) or 53 (float64) bits."""
+        dtype = np.dtype(dtype or float_dtype())
         if self._cupy:
-            return self._gen.random(shape, dtype=dtype)
+            bits = 24 if dtype == np.float32 else 53
+            return ((self._bits(shape) >> (64 - bits)).astype(dtype) * dtype.type(2.0 ** -bits))
         return to_device(self._gen.random(shape, dtype=dtype))
 
     def keep_mask(self, shape, keep: float):
         """A boolean mask, True with probability ``keep``: dropout's M (eq. 7.11).
 
-        NumPy and strict compare 16 random bits with keep * 2^16 rather than a float32 with
-        ``keep``: P(True) is ``keep`` rounded to a multiple of 2^-16 (off by at most 8e-6), and
-        a mask of 2^20 takes 1.00 ms instead of 1.77 (timeit); the Multi30k Transformer draws
+        It compares 16 random bits with keep * 2^16 rather than a float32 with ``keep``:
+        P(True) is ``keep`` rounded to a multiple of 2^-16 (off by at most 8e-6), and on NumPy a
+        mask of 2^20 takes 1.00 ms instead of 1.77 (timeit); the Multi30k Transformer draws
         about 10 million a step."""
+        threshold = round(keep * (1 << 16))
         if self._cupy:
-            return self._gen.random(shape, dtype=float_dtype()) < keep
-        return to_device(self._gen.integers(0, 1 << 16, size=shape, dtype=np.uint16) < round(keep * (1 << 16)))
+            return (self._bits(shape) >> 48) < threshold
+        return to_device(self._gen.integers(0, 1 << 16, size=shape, dtype=np.uint16) < threshold)
 
     def get_state(self) -> dict:
+        """JSON-ready: NumPy's bit-generator state, or CuPy's ``{"seed", "draws"}``."""
         if self._cupy:
-            return {"seed": self.seed}
+            return {"seed": self.seed, "draws": self.draws}
         return self._gen.bit_generator.state
 
     def set_state(self, state: dict) -> None:
+        """Continue from :meth:`get_state`'s dict. A state saved on the other kind of backend
+        restarts the stream from the seed (masks are not shared across backends anyway)."""
         if self._cupy:
-            self.__init__(state["seed"])
-        else:
+            self.seed, self.draws = state.get("seed", self.seed), state.get("draws", 0)
+        elif "bit_generator" in state:
             self._gen.bit_generator.state = state
+        else:
+            self.__init__(state.get("seed", self.seed))
 
 
 # --------------------------------------------------------------------------- ops that differ

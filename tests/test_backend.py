@@ -93,6 +93,24 @@ def test_device_rng_state_round_trip(backend):
     assert np.array_equal(a, B.to_host(rng.uniform((4,))))
 
 
+def test_counter_bits_are_uniform_and_independent_across_draws():
+    """The CuPy generator's bits (``counter_bits`` runs on any array module; here NumPy)."""
+    n = 1 << 16
+    a, b = B.counter_bits(np, 5, 0, n), B.counter_bits(np, 5, 1, n)
+    assert a.dtype == np.uint64 and np.array_equal(a, B.counter_bits(np, 5, 0, n))
+    assert not np.array_equal(a[:8], B.counter_bits(np, 6, 0, 8))  # another seed, another stream
+    for bits in (a, b):
+        counts = np.bincount((bits >> 60).astype(np.int64), minlength=16)  # top 4 bits
+        chi2 = ((counts - n / 16) ** 2 / (n / 16)).sum()
+        assert chi2 < 45, chi2  # 15 degrees of freedom: P(chi2 > 45) < 1e-4
+    for bit in (0, 31, 63):  # every bit position is a fair coin
+        ones = ((a >> np.uint64(bit)) & np.uint64(1)).sum()
+        assert abs(ones - n / 2) < 5 * (n / 4) ** 0.5, bit
+    x, y = (a >> 11) * 2.0 ** -53, (b >> 11) * 2.0 ** -53
+    assert abs(np.corrcoef(x, y)[0, 1]) < 5 / n ** 0.5  # draw 0 against draw 1
+    assert abs(np.corrcoef(x[:-1], x[1:])[0, 1]) < 5 / n ** 0.5  # neighbours within a draw
+
+
 @pytest.mark.parametrize("keep", [0.9, 0.5, 0.1])
 def test_keep_mask_keeps_with_the_asked_probability(backend, keep):
     n = 1 << 20

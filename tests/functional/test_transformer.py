@@ -175,7 +175,11 @@ def test_bad_shapes_name_the_argument(backend):
 def test_split_heads_is_a_view(backend):
     x = _dev(np.arange(2 * 3 * 4, dtype="float64").reshape(2, 3, 4))
     heads = Fm.split_heads(x, 2)
-    assert heads.shape == (2, 2, 3, 2) and np.shares_memory(_host(heads), _host(x))
+    if backend.__name__ == "cupy":  # to_host would copy
+        shared = backend.shares_memory(heads, x)
+    else:
+        shared = np.shares_memory(_host(heads), _host(x))
+    assert heads.shape == (2, 2, 3, 2) and shared
     np.testing.assert_array_equal(_host(Fm.merge_heads(heads)), _host(x))
 
 

@@ -278,8 +278,9 @@ class Pair:
                                                  real_rows=real_rows(ours.tgt_mask))
         self.twin.eval()
         self.twin.zero_grad(set_to_none=True)
-        t_loss = self.twin.loss(*theirs, label_smoothing=LABEL_SMOOTHING)
-        t_loss.backward()
+        with torch.backends.cudnn.flags(enabled=False):  # cuDNN's LSTM backward refuses eval mode
+            t_loss = self.twin.loss(*theirs, label_smoothing=LABEL_SMOOTHING)
+            t_loss.backward()
         worst = 0.0
         twin_params = dict(self.twin.named_parameters())
         for name, theirs in state_dict_names(self.cfg).items():

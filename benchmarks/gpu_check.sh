@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The GPU checks in one go (about 4 minutes on one GPU): the CuPy tests (the `gpu` marker),
+# The GPU checks in one go (104 s on one H200, 2026-11-30): the CuPy tests (the `gpu` marker),
 # then the CuPy-vs-PyTorch-CUDA training benchmark for both architectures.
 #   MINIS2S_DATA=/path/to/multi30k benchmarks/gpu_check.sh [LOGDIR]
 # Each part's output also goes to LOGDIR (default: no logs), so a part that fails or runs out of

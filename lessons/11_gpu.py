@@ -307,6 +307,19 @@ else:
     print(f"CuPy, loss read back every step: {synced * 1e3:7.1f} ms")
 
 # %% [markdown]
+# **What one GPU measured.** "As long as Python stays ahead" is a condition, not a promise.
+# On an NVIDIA H200 (2026-11-30, `benchmarks/gpu.py`, batch 64 of Multi30k) the reference
+# LSTM's step took 94.7 ms on CuPy against 27.5 ms for the same model in PyTorch with cuDNN,
+# and the Transformer's 77.5 against 20.3 ms. Python's time to *queue* one step — every
+# kernel launched, none waited for — was as long as the whole step: for this model size
+# the GPU finishes each kernel before Python has launched the next, so the GPU waits for
+# Python, not the other way round. PyTorch launches fewer, bigger kernels from C++ (cuDNN
+# runs a whole LSTM layer in one call). On a GPU, the number of kernels per step matters
+# as much as the arithmetic: fusing element-wise chains into one kernel, or updating all
+# parameters in one flat array, is what would pay here (`benchmarks/RESULTS.md` has the
+# profile).
+
+# %% [markdown]
 # ## 4. Where the time goes
 #
 # Profile one CPU training step with `cProfile` and sort the functions by their *own*

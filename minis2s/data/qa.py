@@ -48,13 +48,15 @@ class World:
     """Who is where and who holds what, after the sentences told so far.
 
     ``where``: person -> place (people not yet mentioned in a move are nowhere known);
-    ``holder``: object -> person carrying it; ``lying``: object -> place it was dropped at.
+    ``holder``: object -> person carrying it; ``lying``: object -> place it was dropped at;
+    ``handler``: object -> the last person who picked it up or dropped it.
     """
 
     def __init__(self):
         self.where: dict[str, str] = {}
         self.holder: dict[str, str] = {}
         self.lying: dict[str, str] = {}
+        self.handler: dict[str, str] = {}
 
     @classmethod
     def after(cls, sentences) -> "World":
@@ -75,11 +77,13 @@ class World:
             if thing in self.holder:
                 raise ValueError(f"{person} cannot pick up the {thing}: {self.holder[thing]} has it")
             self.holder[thing] = person
+            self.handler[thing] = person
             self.lying.pop(thing, None)
         elif verb in DROP:
             if self.holder.get(thing) != person:
                 raise ValueError(f"{person} cannot drop the {thing}: {person} does not have it")
             del self.holder[thing]
+            self.handler[thing] = person
             if person in self.where:
                 self.lying[thing] = self.where[person]
         else:
@@ -166,14 +170,21 @@ def _text(sentences: list[str], question: str, order: str) -> str:
     return f"{question} ? {story}"
 
 
-def _ask(rng: random.Random, s: dict, moves_only: bool, questions) -> tuple[str, str]:
-    """A story and one of ``questions(world)`` (the answerable ones), redrawn until one exists."""
+def _draw(rng: random.Random, s: dict, moves_only: bool, questions) -> tuple[str, str, World]:
+    """A story and one of ``questions(world)`` (the answerable ones), redrawn until one exists:
+    the encoder's input, the question, and the world after the story."""
     while True:
         sentences, world = _story(rng, s, moves_only)
         options = questions(rng, world)
         if options:
             question = rng.choice(options)
-            return _text(sentences, question, s["order"]), world.answer(question)
+            return _text(sentences, question, s["order"]), question, world
+
+
+def _ask(rng: random.Random, s: dict, moves_only: bool, questions) -> tuple[str, str]:
+    """(input, answer) of a story and one of ``questions(world)``."""
+    text, question, world = _draw(rng, s, moves_only, questions)
+    return text, world.answer(question)
 
 
 def _where_person(rng, world):
@@ -207,7 +218,15 @@ def qa_single_fact(rng, s):
 
 
 def qa_two_facts(rng, s):
-    return _ask(rng, s, False, _where_object)
+    """With the task option ``rationale`` the target is ``PERSON PLACE``: who last picked up or
+    dropped the object (the first supporting fact's subject), then the answer. The decoder then
+    takes two steps, each with its own attention: one to find the object's handler, one to find
+    where that person was; exact match still needs both words right."""
+    text, question, world = _draw(rng, s, False, _where_object)
+    answer = world.answer(question)
+    if s["rationale"]:
+        answer = f"{world.handler[question.split()[-1]]} {answer}"
+    return text, answer
 
 
 def qa_yes_no(rng, s):

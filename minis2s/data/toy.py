@@ -191,7 +191,7 @@ TASKS: dict[str, Task] = {
         Task("qa-1", "story of moves -> where is a person (one supporting fact)", qa.qa_single_fact,
              dict(_STORIES), level="word"),
         Task("qa-2", "story of moves and objects -> where is an object (two supporting facts)", qa.qa_two_facts,
-             dict(_STORIES), level="word"),
+             dict(_STORIES, rationale=False), level="word"),
         Task("qa-3", "story -> is a person in a place (yes/no)", qa.qa_yes_no, dict(_STORIES), level="word"),
         Task("qa-4", "story -> how many objects a person carries (none .. three)", qa.qa_counting,
              dict(_STORIES), level="word"),

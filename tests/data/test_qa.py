@@ -136,3 +136,18 @@ def test_the_input_order_moves_the_question_and_keeps_the_story_and_the_answer()
             assert src == expected
     with pytest.raises(UserError, match="unknown input order 'question-last'; choose one of question-first"):
         make_splits("qa-2", 5, 5, order="question-last")
+
+
+def test_the_rationale_names_the_objects_last_handler_before_the_same_answer():
+    """qa-2 with ``rationale=True``: the same stories, each target the subject of the last
+    sentence that picks up or drops the object asked about, then the plain answer."""
+    plain, _ = make_splits("qa-2", 300, 0, seed=2)
+    reasoned, _ = make_splits("qa-2", 300, 0, seed=2, rationale=True)
+    for (src, answer), (src_r, target) in zip(plain, reasoned):
+        assert src == src_r
+        question, story = src.split(" ? ")
+        thing = question.split()[-1]
+        handled = [s.split() for s in story.removesuffix(" .").split(" . ") if s.split()[-1] == thing]
+        assert target.split() == [handled[-1][0], answer]
+    with pytest.raises(UserError, match="has no option rationale"):
+        make_splits("qa-1", 5, 0, rationale=True)

@@ -36,7 +36,8 @@ def main() -> int:
     ap.add_argument("--src", default="de")
     ap.add_argument("--tgt", default="en")
     ap.add_argument("--arch", choices=["recurrent", "transformer"], default="recurrent")
-    ap.add_argument("--bpe", type=int, metavar="N", help="learn N joint BPE merges and train on subwords")
+    ap.add_argument("--bpe", type=int, metavar="N",
+                    help="learn N joint BPE merges and train on subwords (default: the recipe's; 0: words)")
     ap.add_argument("--minutes", type=float, default=60.0)
     ap.add_argument("--milestones", type=float, nargs="+", default=[15.0, 30.0, 60.0])
     ap.add_argument("--data-dir")
@@ -44,13 +45,14 @@ def main() -> int:
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
 
-    if args.bpe is not None and args.bpe < 1:
-        ap.error(f"--bpe must be a positive number of merges, got {args.bpe}")
+    if args.bpe is not None and args.bpe < 0:
+        ap.error(f"--bpe must be a number of merges >= 0 (0: words), got {args.bpe}")
     r = recipe("multi30k", args.arch)
     task_cfg = {"kind": "translation", "name": "multi30k", "src": args.src, "tgt": args.tgt,
                 "data_dir": args.data_dir, "min_freq": r["data"]["min_freq"]}
-    if args.bpe:
-        task_cfg["bpe"] = args.bpe
+    bpe = args.bpe if args.bpe is not None else r["data"].get("bpe", 0)  # the recipe's unless given
+    if bpe:
+        task_cfg["bpe"] = bpe
     model_cfg = {**r["model"], **({"arch": "transformer"} if args.arch == "transformer" else {})}
     tc = TrainConfig(**{**r["train"], "minutes": args.minutes, "keep_checkpoints": 1000})
     task, trainer = build_run(task_cfg, model_cfg, tc, args.out)
@@ -70,7 +72,7 @@ def main() -> int:
         rows.append({"minutes": m, "step": best["step"], "val_bleu_greedy": best["val_bleu"],
                      "val_ppl": round(best["val_ppl"], 2), "test_bleu_greedy": greedy["bleu"],
                      "test_bleu_beam5": beam5, "test_ppl": round(greedy["ppl"], 2)})
-    units = f"BPE {args.bpe} merges" if args.bpe else "words"
+    units = f"BPE {bpe} merges" if bpe else "words"
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores; {args.src}->{args.tgt}; {args.arch}, {units}; "
           f"{summary['steps']} steps, {summary['epochs']} epochs, {summary['tokens_per_s']:.0f} target tokens/s; "
           f"wall {time.time() - started:.0f} s")
@@ -79,7 +81,7 @@ def main() -> int:
         print(f"{row['minutes']:7.0f} {row['step']:6d} {row['val_bleu_greedy']:9.2f} {row['val_ppl']:8.2f} "
               f"{row['test_bleu_greedy']:12.2f} {row['test_bleu_beam5']:11.2f} {row['test_ppl']:9.2f}")
     if args.json:
-        print(json.dumps({"arch": args.arch, "bpe": args.bpe, "summary": summary, "milestones": rows}))
+        print(json.dumps({"arch": args.arch, "bpe": bpe, "summary": summary, "milestones": rows}))
     return 0
 
 

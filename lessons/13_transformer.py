@@ -600,10 +600,12 @@ else:
           f"{theirs == model_bpe.merges}; same segmentation of every sentence: {same_pieces}")
 
 # %% [markdown]
-# `python -m minis2s train --data multi30k --arch transformer --bpe 10000` learns 10,000
-# merges over both languages of the training sentences, stores them in the checkpoint and
-# trains on the pieces; BLEU is always computed on the words `BPE.decode` glues back
-# together.
+# `python -m minis2s train --data multi30k --arch transformer` learns 10,000 merges over both
+# languages of the training sentences (the recipe's default; `--bpe N` asks for N, `--bpe 0`
+# for words), stores them in the checkpoint and trains on the pieces; BLEU is always computed
+# on the words `BPE.decode` glues back together. On this project's 2-core CPU, 60 minutes of
+# training gave a test BLEU of 41.61 on pieces against 40.29 on words
+# (`benchmarks/RESULTS.md`).
 
 # %% [markdown]
 # ## 8. Averaging the weights

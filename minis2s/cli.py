@@ -31,6 +31,7 @@ def _number(cast, ok, expected):
 
 
 _positive_int = _number(int, lambda v: v >= 1, "a positive integer")
+_nonnegative_int = _number(int, lambda v: v >= 0, "an integer >= 0")
 _positive_float = _number(float, lambda v: v > 0, "a positive number")
 _probability = _number(float, lambda v: 0.0 <= v < 1.0, "a number in [0, 1)")
 _unit = _number(float, lambda v: 0.0 <= v <= 1.0, "a number in [0, 1]")
@@ -154,10 +155,11 @@ def _train_parser(sub, shared):
                    help="--task lm: one stream in windows of --bptt tokens, the state carried across "
                    "(truncated BPTT), or padded sentences each from zero state (default stream)")
     d.add_argument("--bptt", type=_positive_int, metavar="T", help="--task lm: window length (default 35)")
-    d.add_argument("--bpe", type=_positive_int, metavar="N",
+    d.add_argument("--bpe", type=_nonnegative_int, metavar="N",
                    help="--data: learn N byte-pair merges on the training sentences (source and target "
                    "together) and train on subwords; the merges go into the checkpoint (a resumed run "
-                   "reuses them), translate takes and prints words, and BLEU is scored on words")
+                   "reuses them), translate takes and prints words, and BLEU is scored on words. "
+                   "Default: the recipe's (10000 for --arch transformer on multi30k, else none); 0: words")
     d.add_argument("--turns", type=_positive_int, metavar="N",
                    help="--data chitchat: previous turns the context holds (default 2)")
     d.add_argument("--train-size", type=_positive_int, metavar="N", help="toy task: training examples")

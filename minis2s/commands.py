@@ -121,7 +121,7 @@ def _resume_run(args):
                         f"architecture (leave --arch out, or start a new run with --out)")
     if arch != "lm":
         _check_arch_flags(args, arch, f"the run in {args.resume}")
-    if args.bpe:
+    if args.bpe is not None:
         raise UserError(f"--bpe: the run in {args.resume} keeps the BPE model it learned (stored in its checkpoints); "
                         "leave --bpe out, or start a new run with --out")
     given = [f for f in set(MODEL_FLAGS + TRANSFORMER_FLAGS) if getattr(args, f, None) is not None]
@@ -176,8 +176,9 @@ def _start_run(args):
         r = recipe(args.data, arch)
         task_cfg = {"kind": "translation", "name": args.data, "src": args.src, "tgt": args.tgt,
                     "data_dir": _absolute(args.data_dir), "min_freq": r["data"]["min_freq"]}
-        if args.bpe:
-            task_cfg["bpe"] = args.bpe
+        bpe = args.bpe if args.bpe is not None else r["data"].get("bpe", 0)
+        if bpe:
+            task_cfg["bpe"] = bpe
     else:
         r = recipe(args.task, arch)
         data = dict(r["data"])

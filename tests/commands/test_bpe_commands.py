@@ -193,3 +193,19 @@ def test_export_carries_the_bpe_model_with_the_vocabularies(run, tmp_path, capsy
     vocab = torch.load(target, weights_only=True)["vocab"]
     assert BPE.from_json(vocab["bpe"]) == BPE.from_json(ckpt.load_checkpoint(run, prefer="best").vocab["bpe"])
     assert vocab["bpe_fingerprint"] == BPE.from_json(vocab["bpe"]).fingerprint
+
+
+@pytest.mark.parametrize("flags, merges", [([], 10000), (["--bpe", "0"], None), (["--bpe", "30"], 30)])
+def test_the_transformer_recipe_learns_its_merges_unless_told(corpus, tmp_path, flags, merges):
+    """The Multi30k Transformer recipe trains on 10,000 BPE merges (benchmarks/RESULTS.md: the
+    better 60-minute BLEU); --bpe 0 trains it on words, --bpe N on N merges. The run's config
+    records what it learned, and a words run holds no BPE model."""
+    out = tmp_path / "tfm"
+    _train(["--data", "multi30k", "--data-dir", str(corpus), "--out", str(out), "--arch", "transformer",
+            "--layers", "1", "--d-model", "16", "--heads", "2", "--d-ff", "32", "--max-steps", "1",
+            "--batch-size", "16", "--eval-every", "1", *flags])
+    c = ckpt.load_checkpoint(out)
+    assert c.config["task"].get("bpe") == merges
+    assert ("bpe" in c.vocab) == (merges is not None)
+    if merges == 30:
+        assert len(BPE.from_json(c.vocab["bpe"]).merges) == 30

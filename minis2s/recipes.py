@@ -46,7 +46,7 @@ RECIPES = {
         train=dict(minutes=2.0, batch_size=32 if name == "qa-2" else 64,
                    lr=5e-3 if name == "qa-2" else 3e-3, eval_every=200,
                    metric="exact_match", higher_is_better=True),
-        data=dict(n_train=20000, n_test=1000, **({"rationale": True} if name == "qa-2" else {})),
+        data=dict(n_train=20000, n_test=1000),
     ) for name in ("qa-1", "qa-2", "qa-3", "qa-4")},
     # Multi30k: the reference shape (bidirectional LSTM 256 + attentive LSTM decoder) with tied
     # embeddings (a 256-d readout instead of a V-wide one: regularises and makes the step ~40%

@@ -24,3 +24,13 @@ def test_a_four_megabyte_array_comes_from_the_heap_afterwards():
     a = np.ones(1 << 20, dtype=np.float32)  # 4 MiB: over glibc's default mmap threshold of 128 KiB
     start, end = _heap_range()
     assert start <= a.ctypes.data < end
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux") or platform.libc_ver()[0] != "glibc",
+                    reason="mallopt's thresholds are glibc's")
+def test_an_array_over_the_largest_mmap_threshold_comes_from_the_heap_too():
+    """48 MiB: more than glibc's 32 MiB ceiling on the mmap threshold, like a batch's logits."""
+    assert reuse_freed_memory()
+    a = np.ones(12 << 20, dtype=np.float32)
+    start, end = _heap_range()
+    assert start <= a.ctypes.data < end

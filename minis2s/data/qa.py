@@ -221,7 +221,9 @@ def qa_two_facts(rng, s):
     """With the task option ``rationale`` the target is ``PERSON PLACE``: who last picked up or
     dropped the object (the first supporting fact's subject), then the answer. The decoder then
     takes two steps, each with its own attention: one to find the object's handler, one to find
-    where that person was; exact match still needs both words right."""
+    where that person was; exact match still needs both words right. It leaves qa-2's 70%
+    plateau at once but stops at 82-85% in the recipe's 2 minutes, below plain answers
+    (benchmarks/RESULTS.md), so the recipe does not use it."""
     text, question, world = _draw(rng, s, False, _where_object)
     answer = world.answer(question)
     if s["rationale"]:

@@ -88,8 +88,9 @@ def main(argv=None) -> int:
     batches = speed.training_batches(corpus, args.batch_size, args.warmup + args.steps, args.seed)
     check = pair.check(batches[0])
     items = [speed.Pair.inputs(b, args.device) for b in batches]
-    t_ours, t_theirs = speed.alternate(pair, items, args.warmup, sync=_sync_for(args.device))
-    enqueue = _enqueue_ms(pair, items[args.warmup:args.warmup + 10], _sync_for(args.device))
+    sync = _sync_for(args.device)
+    t_ours, t_theirs = speed.alternate(pair, items, args.warmup, sync=sync)
+    enqueue = _enqueue_ms(pair, items[args.warmup:args.warmup + 10], sync)
     timed = batches[args.warmup:]
     tokens = sum(b.n_tgt_tokens for b in timed)
     dense = lambda b: sum(speed.train_flops(pair.cfg, len(b), b.src.shape[1], b.tgt_in.shape[1]).values())  # noqa: E731

@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from minis2s import checkpoint as ckpt  # noqa: E402
 from minis2s.train import build_run  # noqa: E402
-from minis2s.recipes import recipe  # noqa: E402
+from minis2s.recipes import bpe_merges, recipe  # noqa: E402
 from minis2s.tasks import bleu, bleu_and_ppl  # noqa: E402
 from minis2s.train import TrainConfig  # noqa: E402
 
@@ -50,7 +50,7 @@ def main() -> int:
     r = recipe("multi30k", args.arch)
     task_cfg = {"kind": "translation", "name": "multi30k", "src": args.src, "tgt": args.tgt,
                 "data_dir": args.data_dir, "min_freq": r["data"]["min_freq"]}
-    bpe = args.bpe if args.bpe is not None else r["data"].get("bpe", 0)  # the recipe's unless given
+    bpe = bpe_merges(r, args.bpe)
     if bpe:
         task_cfg["bpe"] = bpe
     model_cfg = {**r["model"], **({"arch": "transformer"} if args.arch == "transformer" else {})}

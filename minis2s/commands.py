@@ -15,7 +15,7 @@ from . import backend as B
 from . import checkpoint as ckpt
 from . import runs
 from .errors import CheckpointError, UserError
-from .recipes import recipe
+from .recipes import bpe_merges, recipe
 from .train import TrainConfig, build_run, held_out_summary
 
 LM_MODEL_FLAGS = ("cell", "emb", "hidden", "layers", "dropout")
@@ -176,7 +176,7 @@ def _start_run(args):
         r = recipe(args.data, arch)
         task_cfg = {"kind": "translation", "name": args.data, "src": args.src, "tgt": args.tgt,
                     "data_dir": _absolute(args.data_dir), "min_freq": r["data"]["min_freq"]}
-        bpe = args.bpe if args.bpe is not None else r["data"].get("bpe", 0)
+        bpe = bpe_merges(r, args.bpe)
         if bpe:
             task_cfg["bpe"] = bpe
     else:

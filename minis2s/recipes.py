@@ -110,6 +110,12 @@ CORPORA = ("multi30k", "chitchat")
 DECODE_BATCH_SIZE = 128
 
 
+def bpe_merges(r: dict, asked: int | None) -> int:
+    """The BPE merges a translation run learns: ``asked`` (``--bpe``; 0 means words) or, when
+    not asked, the recipe ``r``'s (none unless its data names some)."""
+    return asked if asked is not None else r["data"].get("bpe", 0)
+
+
 def recipe(task: str, arch: str = "recurrent") -> dict:
     """The recipe of ``task`` for the architecture ``arch`` ("recurrent" or "transformer")."""
     if arch != "transformer":

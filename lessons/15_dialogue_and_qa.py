@@ -26,7 +26,9 @@
 #   where the two disagree — you will write ROUGE-L too;
 # - **question answering** on a generated bAbI-style task: the attentive encoder-decoder
 #   trained on qa-1, held-out exact match (eq. 15.4), and the attention summed per story
-#   sentence (eq. 15.5) asked whether the answer came from the supporting fact — measured.
+#   sentence (eq. 15.5) asked whether the answer came from the supporting fact — measured;
+# - **two supporting facts** (qa-2), which reading word by word does not learn in two minutes
+#   and reading **one vector per sentence** (eq. 15.6) does — you will write its backward.
 #
 # Shapes: B batch, S source length, T output length.
 #
@@ -41,6 +43,10 @@
 # | $G_n(\hat y)$ | the list of $n$-grams of a reply $\hat y$, repeats included | `grams` |
 # | $\alpha^{\text{sent}}_{tj}$ | output $t$'s attention summed over the tokens of sentence $j$ | `summed` |
 # | $\mathcal D$ | a held-out set of (input, answer) pairs | `pairs` |
+# | $x_{sj}$ | word $j$ of story sentence $s$ (`<pad>` in an unused slot) | `ids[:, s, j]` |
+# | $J$ | the word slots of a sentence | `sentence_words` |
+# | $\Lambda_j$ | the learned weights of word slot $j$, a $D$-vector | `L[j]`, `enc.word_pos` |
+# | $o_s$ | the vector of sentence $s$, one memory position | `o[:, s]` |
 
 # %%
 import os
@@ -421,9 +427,184 @@ print(f"  attention on the supporting fact: {mass.mean():.2f} on average "
 # evidence of where the answer came from; it shows where the decoder read a vector that
 # already held it. Attention weights are a view of one computation, not an explanation of it
 # (Jain and Wallace, 2019): a model whose encoder has mixed the story before the decoder
-# looks can answer correctly while attending anywhere. Run `minis2s train --task qa-1` and
+# looks can answer correctly while attending anywhere. Run `minis2s train --task qa-1 --arch recurrent` and
 # `minis2s plot attention --by-sentence` on its checkpoint to see the trained picture; a
 # story-first model, once trained, does pick out the supporting fact.
+
+# %% [markdown]
+# ## 7. Two supporting facts: one vector per sentence
+#
+# In **qa-2** the question asks where an *object* is, and two sentences answer it: the last one
+# in which somebody picked the object up or dropped it, and where that person went — last
+# of all if they still carry it, last before the drop if they dropped it:
+#
+#     where is the milk ? john went to the office . mary got the milk .
+#     mary moved to the garden . john journeyed to the hallway .          ->  garden
+#
+# Word by word this is hard to learn. The recurrent recipe of section 5 and a Transformer
+# (lesson 13) reading the same words both sit at 70% for thousands of steps — the score of
+# the rule "the place of the last move before the object was handled, whoever moved" — and
+# the best recurrent recipe ends two minutes of training at 88.3% (benchmarks/RESULTS.md has
+# a dozen variants). The answer needs two *sentences* compared: the person who handled the
+# object with the person of each move. A word-level model must first learn which words make a
+# sentence, then compare them.
+#
+# So give the model sentences. Lay the story out as a grid, one row per sentence and $J$ word
+# slots per row (unused slots hold `<pad>`), and embed each row as **one** vector, the sum of
+# its words' vectors, each scaled feature by feature by a learned weight of its slot — the
+# "position encoding" of end-to-end memory networks (Sukhbaatar et al., 2015), learned:
+#
+# $$
+# o_s = \sqrt{D} \sum_{j=1}^{J} (1 + \Lambda_j) \odot E[x_{sj}] + P[s]
+# \tag{15.6}
+# $$
+#
+# $\Lambda$ starts at zero, so a sentence starts as the bag of its words; the slot weights let it
+# tell "mary got the milk" from "the milk got mary". The question is the first row, and
+# $P[s]$ (lesson 12's positions) tells the sentences' order. The Transformer (lesson 13) then
+# works on $S$ sentence positions instead of $S J$ token positions: its self-attention
+# compares whole facts, and a second layer can chain two of them. The backward is lesson 02's
+# embedding backward with the slot weights inside, and $P$ gets each sentence's gradient
+# where the sentence holds a word (an empty row is the zero vector, position included):
+#
+# $$
+# \bar E[v] \mathrel{+}= \sqrt{D}\,(1 + \Lambda_j) \odot \bar o_s \text{ for every slot } x_{sj} = v,\qquad
+# \bar \Lambda_j = \sqrt{D} \sum_{b, s} E[x_{sj}] \odot \bar o_s,\qquad \bar P[s] = \sum_b \bar o_s
+# $$
+#
+# The layout is a tokenizer's job (`SentenceGridTokenizer`, saved in the checkpoint, so
+# `translate` and `evaluate` read a story the way training did):
+
+# %%
+from minis2s.data import SentenceGridTokenizer
+from minis2s.functional import positional
+
+grid = SentenceGridTokenizer(words=6)
+story = "where is the milk ? mary got the milk . mary moved to the garden ."
+print(grid.tokenize(story))
+show(positional.SentencePositionCache, positional.sentence_position_forward)
+
+# %% [markdown]
+# ### Exercise: `sentence_position_backward`
+#
+# Write the backward of eq. 15.6. The grader embeds three stories of up to three sentences of
+# three slots (padded slots, a word read twice in one sentence, empty sentences ending two
+# stories) with `positional.sentence_position_forward`, and checks $\bar E$, $\bar \Lambda$ (`dL`) and
+# $\bar P$ numerically. Its cache, a `SentencePositionCache`, holds the word vectors, the slot
+# weights, the two lookups' caches, the scale and which sentences are real.
+# `embedding_backward` (lesson 02) does the scatter for $\bar E$ and
+# $\bar P$; watch for the slot weights in $\bar E$, the word vectors in $\bar \Lambda$, the
+# $\sqrt D$ of the word part only, and the empty sentences.
+
+# %%
+from minis2s.exercises import solutions
+from minis2s.functional.linear import embedding_backward  # noqa: F401 (for your backward)
+
+
+# %%
+def sentence_position_backward(do, cache):
+    """Backward of one vector per sentence, o_s = sqrt(D) sum_j (1 + L_j) * E[x_sj] + P[s]
+    (lesson 15, eq. 15.6).
+
+    do: (B, S, D), the gradient of the loss with respect to o.
+    cache (minis2s.functional.positional.SentencePositionCache, from sentence_position_forward):
+        cache.tok      (B, S, J, D)  the word vectors E[x_sj], zero in padded word slots
+        cache.L        (J, D)        the word-slot weights (Lambda)
+        cache.e_cache  EmbeddingCache of the word lookup (ids (B, S*J)): for embedding_backward
+        cache.p_cache  EmbeddingCache of the position lookup (ids (B, S))
+        cache.scale    float         sqrt(D), the word part's scale
+        cache.real     (B, S, 1)     False for a sentence of padding only, which the forward
+                                     set to the zero vector, position included
+    Returns dE (V, D), dL (J, D), dP (S_max, D). embedding_backward(dout, cache) (lesson 02)
+    adds each position's row of dout into the row of its id, and zeroes the padding row.
+    """
+    raise NotImplementedError(
+        "write eq. 15.6's backward first: every word slot j of sentence s gets sqrt(D) do_s, "
+        "then multiply by (1 + L_j) for dE and by E[x_sj] for dL"
+    )
+
+
+report = check(sentence_position_backward)
+
+# %%
+report = check(solutions.sentence_position_backward)
+
+# %%
+show(positional.sentence_position_backward)
+
+# %% [markdown]
+# Now train qa-2 with the library's recipe for it (`minis2s train --task qa-2` uses it when no
+# `--arch` is given): a Transformer of 2 + 2 pre-norm layers of width 64 reading sentences of
+# up to 8 words, no dropout, 100,000 generated stories (with 20,000 it learns them by heart and
+# stops near 98.8%). Measured with `python -m minis2s train --task qa-2` (2 minutes on this
+# 2-core machine, 2026-11-30, two runs sharing the cores): validation exact match 99.0% at step
+# 4,000 (37 s of training), **99.8%** held-out after 12,710 steps; qa-1, qa-3 and qa-4 with the
+# same recipe: 100%, 99.9% and 100%. Here: 150 steps in fast mode, 4,000 without it.
+
+# %%
+from minis2s.recipes import recipe as recipe_of
+
+r2 = recipe_of("qa-2", "transformer")
+steps2 = 150 if FAST else 4000
+tc2 = TrainConfig(**{**r2["train"], "minutes": None, "max_steps": steps2, "eval_every": steps2})
+data2 = {**r2["data"], "n_train": 3000, "n_test": 200} if FAST else r2["data"]
+task2, trainer2 = build_run({"kind": "toy", "name": "qa-2", "seed": 0, "data": data2},
+                            {**r2["model"], "arch": "transformer"}, tc2, RUNS / "qa2", quiet=True)
+summary2 = trainer2.fit()
+figures2 = tasks.exact_match(trainer2.model, task2, task2.test)
+print(f"{summary2['steps']} steps in {summary2['train_seconds']:.1f} s; held-out exact match "
+      f"{figures2['exact_match']:.1%} on {len(task2.test)} questions")
+
+# %% [markdown]
+# Where does the answer's attention go now? Each memory position is a sentence, so the
+# decoder's cross-attention is already per sentence, one matrix per layer and head (lesson
+# 13). Count, over held-out questions, how often the sentence of largest weight (heads
+# averaged) is each of the two supporting facts:
+
+# %%
+from minis2s.data import qa
+
+
+def supporting_facts(story):
+    """(handler, move): the sentence indices (0 is the question) of the object's last pick-up
+    or drop, and of where its handler then was -- last of all, or last before a drop."""
+    question, text = story.split(" ? ", 1)
+    obj = question.split()[-1]
+    sentences = [s.split() for s in text.split(" .") if s.strip()]
+    handler = max(j for j, s in enumerate(sentences, 1) if s[-1] == obj)
+    person, verb = sentences[handler - 1][0], " ".join(sentences[handler - 1][1:-2])
+    moves = [j for j, s in enumerate(sentences, 1) if s[0] == person and " ".join(s[1:-2]) in qa.MOVE
+             and (verb not in qa.DROP or j < handler)]
+    return handler, moves[-1]
+
+
+translator2 = Translator.load(RUNS / "qa2", prefer="latest")
+n_eval2 = 40 if FAST else 300
+top = []
+for src, tgt in task2.test[:n_eval2]:
+    story = translator2.src_tokenizer.detokenize(src)
+    labels, outputs, weights = plots.transformer_attention(translator2, story)  # (L, h, T, S)
+    handler, move = supporting_facts(story)
+    answer_row = weights[:, :, 0].mean(axis=1)  # (L, S): the answer's attention, per layer
+    top.append([(int(a.argmax()) == handler, int(a.argmax()) == move) for a in answer_row])
+top = np.array(top)  # (questions, L, 2)
+for l in range(top.shape[1]):
+    print(f"decoder layer {l + 1}: top sentence is the handler's {top[:, l, 0].mean():.1%}, "
+          f"the handler's move {top[:, l, 1].mean():.1%}")
+plots.attention_heatmap(translator2, story)  # the last layer, heads averaged: one column per sentence
+plt.show()
+
+# %% [markdown]
+# In fast mode the model is barely trained. The full run here, and the two-minute recipe
+# (`/tmp/qa2`, 99.8%, 300 held-out questions), give a clear picture: both decoder layers put
+# their largest weight on the handler's **move** — the sentence that names the answer's place
+# — in 98-100% of the questions, and on the handler sentence in none. The first fact is found
+# inside the encoder: in its second self-attention layer the move sentence's largest weight is
+# on the handler sentence in 63% of the stories (30% in the first layer). So this attention
+# *is* evidence of where the answer came from, unlike section 6's: the memory is made of
+# sentences, each still about its own fact, and the answer word sits in exactly one of them.
+# It is not the whole story — the chain's first link is drawn in the encoder, where the
+# decoder's weights cannot show it.
 
 # %% [markdown]
 # ## Questions
@@ -441,6 +622,10 @@ print(f"  attention on the supporting fact: {mass.mean():.2f} on average "
 # the decoder, and describe an experiment that would tell whether the attention weights are
 # needed for the answer at all.
 #
+# **Q15.4.** Eq. 15.6 sums a sentence's word vectors, each scaled by its slot's weights.
+# Why would a plain sum ($\Lambda = 0$ throughout) still solve qa-2, and which question of another
+# world would it fail — one where the same words can play two roles in a sentence?
+#
 # Answers: [answers.md](answers.md#lesson-15).
 
 # %% [markdown]
@@ -457,3 +642,5 @@ print(f"  attention on the supporting fact: {mass.mean():.2f} on average "
 # - qa-1 is learned by the attentive encoder-decoder; exact match (15.4) scores it. Attention
 #   summed per sentence (15.5) can be *measured* against the supporting fact — and for the
 #   question-first model it points to the story's end, not to the evidence.
+# - qa-2 needs two facts compared; read as one vector per sentence (15.6), a Transformer
+#   learns it in two minutes (99.8%), and its attention lands on the fact holding the answer.

@@ -115,7 +115,7 @@ def _gradcheck_parser(sub, shared):
     )
     p.add_argument("--model", action="store_true",
                    help="check whole models instead: the loss with respect to every parameter of six "
-                   "recurrent Seq2Seq and three Transformer configurations, tolerance 1e-6")
+                   "recurrent Seq2Seq and four Transformer configurations, tolerance 1e-6")
     p.add_argument("--only", nargs="+", metavar="NAME", help="run the cases whose name contains NAME")
     p.add_argument("--seed", type=int, default=0, help="seed for inputs and sampled coordinates")
     p.set_defaults(run=_run("gradcheck"))
@@ -196,6 +196,9 @@ def _model_options(m) -> None:
                    help="transformer: one vocabulary (built on both sides' training tokens) and embedding "
                    "table for source and target; with --bpe, whose merges are joint, words both languages "
                    "share get the same pieces")
+    m.add_argument("--sentence-words", type=_nonnegative_int, metavar="W",
+                   help="transformer, QA tasks: read the story one sentence at a time, each sentence of up to W "
+                   "words embedded as one vector (lesson 15, eq. 15.6); 0 reads word by word")
 
 
 def _training_options(t) -> None:

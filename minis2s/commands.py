@@ -15,18 +15,19 @@ from . import backend as B
 from . import checkpoint as ckpt
 from . import runs
 from .errors import CheckpointError, UserError
-from .recipes import bpe_merges, recipe
+from .recipes import DEFAULT_ARCH, bpe_merges, recipe
 from .train import TrainConfig, build_run, held_out_summary
 
 LM_MODEL_FLAGS = ("cell", "emb", "hidden", "layers", "dropout")
 MODEL_FLAGS = ("cell", "emb", "hidden", "layers", "bidirectional", "attention", "input_feeding",
                "tie_embeddings", "dropout")
 TRANSFORMER_FLAGS = ("layers", "d_model", "heads", "d_ff", "dropout", "activation", "norm_first", "positional",
-                     "max_len", "tie_embeddings", "share_vocab")
+                     "max_len", "tie_embeddings", "share_vocab", "sentence_words")
 #: flags that belong to one architecture only, refused with the other
 RECURRENT_ONLY = ("cell", "emb", "hidden", "bidirectional", "attention", "input_feeding", "teacher_forcing",
                   "teacher_forcing_final")
-TRANSFORMER_ONLY = ("d_model", "heads", "d_ff", "norm_first", "activation", "positional", "max_len", "share_vocab")
+TRANSFORMER_ONLY = ("d_model", "heads", "d_ff", "norm_first", "activation", "positional", "max_len", "share_vocab",
+                    "sentence_words")
 TRAIN_FLAGS = tuple(f.name for f in fields(TrainConfig))
 BUDGET_FLAGS = ("epochs", "max_steps", "minutes", "eval_every", "patience", "target")
 
@@ -109,7 +110,9 @@ def _check_arch_flags(args, arch: str, where: str) -> None:
     given = [f for f in other if getattr(args, f, None) is not None]
     if given:
         theirs = "the Transformer (--arch transformer)" if arch == "recurrent" else "the recurrent model"
-        raise UserError(f"{_flag(given[0])} belongs to {theirs}, but {where} is {arch}")
+        other_arch = "transformer" if arch == "recurrent" else "recurrent"
+        raise UserError(f"{_flag(given[0])} belongs to {theirs}, but {where} is {arch}"
+                        + (f"; add --arch {other_arch} to use it" if "recipe" in where else ""))
 
 
 def _resume_run(args):
@@ -155,9 +158,10 @@ def _resume_run(args):
 def _start_run(args):
     seed = args.seed if args.seed is not None else 0
     model_flags = MODEL_FLAGS
-    arch = args.arch or "recurrent"
+    by_recipe = not args.arch and not args.data and args.task in DEFAULT_ARCH
+    arch = DEFAULT_ARCH[args.task] if by_recipe else args.arch or "recurrent"
     if args.task != "lm":
-        _check_arch_flags(args, arch, "--arch")
+        _check_arch_flags(args, arch, f"the {args.task} recipe's architecture" if by_recipe else "--arch")
     if args.bpe and not args.data:
         raise UserError("--bpe belongs to --data multi30k (toy tasks have their own small vocabularies)")
     if args.task == "lm":
@@ -192,6 +196,9 @@ def _start_run(args):
     model_cfg = {**r["model"], **_overrides(args, model_flags)}
     if arch == "transformer":
         model_cfg["arch"] = arch
+    if model_cfg.get("sentence_words") and task_cfg["kind"] != "toy":
+        raise UserError("--sentence-words reads a story one sentence at a time: it belongs to the QA tasks "
+                        "(--task qa-1 .. qa-4), not to --data corpora")
     train_over = _overrides(args, TRAIN_FLAGS)
     if any(k in train_over for k in ("epochs", "max_steps", "minutes")):
         base = {k: v for k, v in r["train"].items() if k not in ("epochs", "max_steps", "minutes")}
@@ -363,7 +370,8 @@ def _evaluation_split(tr, args):
     if args.data_dir:
         raise UserError("--data-dir belongs to Multi30k checkpoints; a toy task is generated from its seed")
     # the same seed and sizes draw the same held-out sentences train reported on
-    task = toy_task(task_cfg["name"], seed=task_cfg["seed"], **task_cfg["data"])
+    task = toy_task(task_cfg["name"], seed=task_cfg["seed"], sentence_words=getattr(tr.model.cfg, "sentence_words", 0),
+                    **task_cfg["data"])
     task.src_vocab, task.tgt_vocab = tr.src_vocab, tr.tgt_vocab
     return task, (task.val if args.split == "val" else task.test), args.split
 

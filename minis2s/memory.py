@@ -42,6 +42,8 @@ def transformer_param_shapes(cfg) -> dict:
     shapes = {"dec.emb": (cfg.tgt_vocab, D)}
     if not cfg.share_vocab:
         shapes["enc.emb"] = (cfg.src_vocab, D)
+    if cfg.sentence_words:
+        shapes["enc.word_pos"] = (cfg.sentence_words, D)
     if cfg.positional == "learned":
         shapes.update({"enc.pos": (cfg.max_len, D), "dec.pos": (cfg.max_len, D)})
     for side, names in (("enc", ENCODER_PARAMS), ("dec", DECODER_PARAMS)):

@@ -129,26 +129,37 @@ def _save(plt, fig, out) -> Path:
         plt.close(fig)
 
 
-def attention_matrix(translator, sentence: str):
-    """Greedy-decode one sentence; returns (source tokens, output tokens, weights (T, S))."""
-    from .data import batches_for_inference
-    from .decode import greedy
+def _source(translator, sentence: str):
+    """One sentence as the model reads it: (labels, one per position it attends over -- its
+    tokens or BPE pieces, or the sentences of a model that reads sentences (eq. 15.6) -- then
+    <eos>; src (1, S) and src_mask on the device)."""
+    from .data import SentenceGridTokenizer, batches_for_inference
 
-    model = translator.model
-    tokens = translator.src_tokenizer.tokenize(sentence) if sentence.strip() else []
+    tokenizer = translator.src_tokenizer
+    tokens = tokenizer.tokenize(sentence) if sentence.strip() else []
     if getattr(translator, "bpe", None):  # the model attends over pieces: show those
         tokens = translator.bpe.encode(tokens)
     if not tokens:
         raise UserError("the sentence is empty: give some text to translate")
+    labels = tokens
+    if isinstance(tokenizer, SentenceGridTokenizer):
+        labels = [" ".join(s) for s in tokenizer.sentences(sentence)]
+    (batch,), _ = batches_for_inference([translator.src_vocab.encode(tokens)], 1)
+    return labels + ["<eos>"], B.to_device(batch.src), B.to_device(batch.src_mask, translator.model.dtype)
+
+
+def attention_matrix(translator, sentence: str):
+    """Greedy-decode one sentence; returns (source labels, output tokens, weights (T, S))."""
+    from .decode import greedy
+
+    model = translator.model
     if getattr(model.cfg, "attention", None) == "none":
         raise UserError("this model has no attention (trained with --attention none): nothing to plot")
-    (batch,), _ = batches_for_inference([translator.src_vocab.encode(tokens)], 1)
-    src = B.to_device(batch.src)
-    mask = B.to_device(batch.src_mask, model.dtype)
+    labels, src, mask = _source(translator, sentence)
     out = greedy(model, src, mask, translator.src_vocab.sos_id, translator.src_vocab.eos_id,
                  return_attention=True)
     outputs = translator.tgt_vocab.decode(out.ids[0]) + ["<eos>"]
-    return tokens + ["<eos>"], outputs, out.attention[0][: len(outputs), : len(tokens) + 1]
+    return labels, outputs, out.attention[0][: len(outputs), : len(labels)]
 
 
 def shorten(text: str, limit: int = 60) -> str:
@@ -172,16 +183,13 @@ def attention_title(translator, sentence: str) -> str:
 def transformer_attention(translator, sentence: str):
     """Greedy-decode one sentence with a Transformer, then read every decoder layer's
     cross-attention over that output: (source tokens, output tokens, weights (L, h, T, S))."""
-    from .data import batches_for_inference
-
-    src_tokens, outputs, _ = attention_matrix(translator, sentence)
+    src_labels, outputs, _ = attention_matrix(translator, sentence)
     model, vocab = translator.model, translator.tgt_vocab
-    (batch,), _ = batches_for_inference([translator.src_vocab.encode(src_tokens[:-1])], 1)
-    src, mask = B.to_device(batch.src), B.to_device(batch.src_mask, model.dtype)
+    _, src, mask = _source(translator, sentence)
     fed = [vocab.sos_id] + vocab.encode(outputs[:-1])  # the tokens the decoder read, <sos> first
     tgt_in = B.to_device(B.host.array([fed], dtype=B.host.int64))
     weights = B.host.stack([B.to_host(w)[0] for w in model.attention_weights(src, mask, tgt_in)])
-    return src_tokens, outputs, weights
+    return src_labels, outputs, weights[..., : len(src_labels)]
 
 
 def attention_grid(translator, sentence: str, out):
@@ -236,13 +244,15 @@ def attention_heatmap(translator, sentence: str, out=None, ax=None):
 
 def sentence_attention(src_tokens: list, weights, ends=(".", "?")):
     """Sum a (T, S) attention matrix over the tokens of each sentence of the source, a sentence
-    ending after any token of ``ends`` (the QA tasks' separators; <eos> joins the last one).
+    ending after any token of ``ends`` (the QA tasks' separators; <eos> joins the last one). A
+    model that reads sentences (eq. 15.6) attends over them already: each of its labels is a
+    sentence, and the sums are its own weights.
     Returns (sentence texts, (T, n_sentences) host array): row t says how much of output t's
     attention went to each sentence, which for a QA answer names its supporting fact."""
     weights = B.to_host(weights)
     spans, start = [], 0
     for i, tok in enumerate(src_tokens):
-        if tok in ends:
+        if tok.split()[-1:] and tok.split()[-1] in ends:
             spans.append((start, i + 1))
             start = i + 1
     if start < len(src_tokens):

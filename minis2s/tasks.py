@@ -43,20 +43,26 @@ class Task:
         return {"src": self.src_tokenizer.to_json(), "tgt": self.tgt_tokenizer.to_json()}
 
 
-def toy_task(name: str, n_train: int, n_test: int, seed: int = 0, **params) -> Task:
+def toy_task(name: str, n_train: int, n_test: int, seed: int = 0, sentence_words: int = 0, **params) -> Task:
     """A generated task, character- or word-level (its ``level``); val and test are disjoint
-    halves of a held-out draw."""
+    halves of a held-out draw. ``sentence_words``: lay a word-level source out as a grid of
+    sentences of that many word slots (:class:`~minis2s.data.SentenceGridTokenizer`), for a
+    Transformer that reads one vector per sentence; 0 reads tokens."""
     from .data import TASKS as TOY
-    from .data import WhitespaceTokenizer
+    from .data import SentenceGridTokenizer, WhitespaceTokenizer
+    from .data.toy import get_task
 
+    if sentence_words and get_task(name).level != "word":
+        raise UserError(f"--sentence-words needs a word-level task (qa-1 .. qa-4); {name!r} reads characters")
     train, held_out = make_splits(name, n_train, 2 * n_test, seed=seed, **params)
     tok = WhitespaceTokenizer() if TOY[name].level == "word" else CharTokenizer()
-    src_tokens = [tok.tokenize(s) for s, _ in train]
+    src_tok = SentenceGridTokenizer(sentence_words) if sentence_words else tok
+    src_tokens = [src_tok.tokenize(s) for s, _ in train]
     tgt_tokens = [tok.tokenize(t) for _, t in train]
     src_vocab, tgt_vocab = Vocab.build(src_tokens), Vocab.build(tgt_tokens)
     pairs = [(src_vocab.encode(s), tgt_vocab.encode(t)) for s, t in zip(src_tokens, tgt_tokens)]
-    held = [(tok.tokenize(s), tok.tokenize(t)) for s, t in held_out]
-    return Task(name, tok, tok, src_vocab, tgt_vocab, pairs, held[: len(held) // 2], held[len(held) // 2 :])
+    held = [(src_tok.tokenize(s), tok.tokenize(t)) for s, t in held_out]
+    return Task(name, src_tok, tok, src_vocab, tgt_vocab, pairs, held[: len(held) // 2], held[len(held) // 2 :])
 
 
 def decode_tokens(model, src_vocab, tgt_vocab, src_token_lists, batch_size=DECODE_BATCH_SIZE, beam=1,

@@ -370,6 +370,8 @@ class TorchTransformer(_Search, nn.Module):
         self.dec_emb = nn.Embedding(cfg.tgt_vocab, D, padding_idx=cfg.pad_id)
         if not cfg.share_vocab:
             self.enc_emb = nn.Embedding(cfg.src_vocab, D, padding_idx=cfg.pad_id)
+        if cfg.sentence_words:
+            self.enc_word_pos = nn.Parameter(torch.zeros(cfg.sentence_words, D))
         if cfg.positional == "learned":
             self.enc_pos = nn.Parameter(torch.zeros(cfg.max_len, D))
             self.dec_pos = nn.Parameter(torch.zeros(cfg.max_len, D))
@@ -386,19 +388,33 @@ class TorchTransformer(_Search, nn.Module):
         self.drop = nn.Dropout(cfg.dropout)
 
     def _embed(self, side, ids):
-        """eq. 13.1: sqrt(D) E[ids] + P, the zero vector at padding."""
+        """eq. 13.1: sqrt(D) E[ids] + P, the zero vector at padding; a source read as sentences
+        (``sentence_words``), one position per sentence by eq. 15.6."""
         emb = self.dec_emb if side == "dec" or self.cfg.share_vocab else self.enc_emb
         T = ids.shape[1]
         if self.cfg.positional == "learned":
             P = (self.dec_pos if side == "dec" else self.enc_pos)[:T]
         else:
             P = self.pe[:T].to(emb.weight.dtype)
+        if ids.ndim == 3:  # (B, S, W): sentences
+            x = (self.cfg.d_model ** 0.5) * (emb(ids) * (1 + self.enc_word_pos)).sum(dim=2) + P
+            return self.drop(x * (ids != self.cfg.pad_id).any(dim=2)[..., None])
         x = (self.cfg.d_model ** 0.5) * emb(ids) + P
         return self.drop(x * (ids != self.cfg.pad_id)[..., None])
 
+    def read_source(self, src, src_mask):
+        """(ids, padding): src and src_mask == 0, or with ``sentence_words`` W the sentences
+        (B, S, W) and True at the empty ones (minis2s's ``Transformer.read_source``)."""
+        W, pad = self.cfg.sentence_words, self.cfg.pad_id
+        if not W:
+            return src, src_mask == 0
+        ids = torch.where(src_mask != 0, src, pad)
+        ids = F.pad(ids, (0, -src.shape[1] % W), value=pad).reshape(src.shape[0], -1, W)
+        return ids, (ids == pad).all(dim=2)
+
     def encode(self, src, src_mask):
         """memory (B, S, D), eq. 13.2."""
-        pad = src_mask == 0
+        src, pad = self.read_source(src, src_mask)
         x = self._embed("enc", src)
         for layer in self.encoder:
             x = layer(x, src_key_padding_mask=pad)
@@ -410,7 +426,7 @@ class TorchTransformer(_Search, nn.Module):
         T = tgt_in.shape[1]
         causal = torch.triu(torch.ones(T, T, dtype=torch.bool, device=src.device), diagonal=1)
         y = self._embed("dec", tgt_in)
-        tgt_pad, src_pad = tgt_in == self.cfg.pad_id, src_mask == 0
+        tgt_pad, src_pad = tgt_in == self.cfg.pad_id, self.read_source(src, src_mask)[1]
         for layer in self.decoder:
             y = layer(y, memory, tgt_mask=causal, tgt_key_padding_mask=tgt_pad, memory_key_padding_mask=src_pad)
         if self.cfg.norm_first:
@@ -427,7 +443,7 @@ class TorchTransformer(_Search, nn.Module):
         """What greedy and beam search start from: memory ((B, S, D) encoder output, (B, S)
         padding mask) and states [(the tokens fed so far (B, 0),)]."""
         empty = torch.zeros((src.shape[0], 0), dtype=torch.long, device=src.device)
-        return (self.encode(src, src_mask), src_mask == 0), [(empty,)]
+        return (self.encode(src, src_mask), self.read_source(src, src_mask)[1]), [(empty,)]
 
     def decode_step(self, memory, states, prev_ids):
         """One step as a PyTorch user writes it (the PyTorch translation tutorial's
@@ -469,6 +485,8 @@ def transformer_state_dict(cfg, params: dict) -> dict:
     out = {"dec_emb.weight": t("dec.emb"), "out_bias": t("out.b")}
     if not cfg.share_vocab:
         out["enc_emb.weight"] = t("enc.emb")
+    if cfg.sentence_words:
+        out["enc_word_pos"] = t("enc.word_pos")
     if cfg.positional == "learned":
         out["enc_pos"], out["dec_pos"] = t("enc.pos"), t("dec.pos")
     if not cfg.tie_embeddings:
@@ -500,6 +518,8 @@ def transformer_grads(module: TorchTransformer) -> dict:
     out = {"dec.emb": g["dec_emb.weight"], "out.b": g["out_bias"]}
     if not cfg.share_vocab:
         out["enc.emb"] = g["enc_emb.weight"]
+    if cfg.sentence_words:
+        out["enc.word_pos"] = g["enc_word_pos"]
     if cfg.positional == "learned":
         out["enc.pos"], out["dec.pos"] = g["enc_pos"], g["dec_pos"]
     if not cfg.tie_embeddings:

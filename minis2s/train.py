@@ -615,7 +615,9 @@ def build_run(task_cfg: dict, model_cfg: dict, train_cfg: TrainConfig, out, quie
                                 shared=bool(model_cfg.get("share_vocab")))
         evaluate = translation_evaluator(task, task.val)
     else:
-        task = toy_task(task_cfg["name"], seed=task_cfg["seed"], **task_cfg["data"])
+        # a model that reads sentences (eq. 15.6) gets its source laid out as their grid
+        task = toy_task(task_cfg["name"], seed=task_cfg["seed"], sentence_words=model_cfg.get("sentence_words", 0),
+                        **task_cfg["data"])
         evaluate = toy_evaluator(task, task.val)
     if train_cfg.batch_size > len(task.train):
         print(f"note: the batch size {train_cfg.batch_size} is more than the {len(task.train)} training "

@@ -18,6 +18,7 @@ CONFIGS = {
     "post-relu-sinusoidal-tied": dict(),
     "pre-gelu-learned-untied": dict(norm_first=True, activation="gelu", positional="learned", tie_embeddings=False),
     "pre-shared-vocab": dict(src_vocab=13, norm_first=True, share_vocab=True),
+    "pre-sentences": dict(norm_first=True, sentence_words=2),  # the source read two words a position
 }
 
 

@@ -3,7 +3,7 @@ dates, bAbI-style QA), Multi30k and the chit-chat dialogue corpus (lesson 01).""
 
 from .batching import Batch, Batcher, batches_for_inference, make_batch, pad, restore_order
 from .bpe import BPE, learn_bpe
-from .tokenize import CharTokenizer, MosesLikeTokenizer, WhitespaceTokenizer, tokenizer_from_json
+from .tokenize import CharTokenizer, MosesLikeTokenizer, SentenceGridTokenizer, WhitespaceTokenizer, tokenizer_from_json
 from .toy import DATE_FORMATS, TASKS, Task, format_date, make_splits
 from .vocab import Vocab
 
@@ -15,6 +15,7 @@ __all__ = [
     "Batcher",
     "CharTokenizer",
     "MosesLikeTokenizer",
+    "SentenceGridTokenizer",
     "Task",
     "Vocab",
     "WhitespaceTokenizer",

@@ -1,12 +1,15 @@
 """Tokenizers: text -> list of token strings, and back (lesson 01).
 
-Three are enough for this library:
+Four are enough for this library:
 
 ``CharTokenizer``
     One token per character, spaces included. The toy tasks (copy, reverse, dates) use it.
 ``WhitespaceTokenizer``
     Splits on whitespace. For corpora that are already tokenized, like the Multi30k
     ``*.lc.norm.tok.*`` files.
+``SentenceGridTokenizer``
+    Whitespace tokens laid out as a grid of sentences, J word slots each: the story of a
+    bAbI-style question for a Transformer that reads one vector per sentence (lesson 15).
 ``MosesLikeTokenizer``
     Rule-based, for raw text a user types at a model trained on Multi30k: it reproduces
     that corpus's normalisation (Moses ``tokenizer.perl``, then lower-casing) so the
@@ -22,6 +25,7 @@ import re
 from collections.abc import Sequence
 
 from ..errors import DataError
+from .vocab import Vocab
 
 
 class CharTokenizer:
@@ -64,6 +68,56 @@ class WhitespaceTokenizer:
 
     def __repr__(self) -> str:
         return "WhitespaceTokenizer()"
+
+
+class SentenceGridTokenizer:
+    """Whitespace tokens, each sentence padded with ``<pad>`` to ``words`` slots, so that the
+    token list is a grid of sentences (rows) by word slots (columns), read row by row::
+
+        "where is mary ? mary went to the kitchen ."   (words = 6)
+        -> where is mary ? <pad> <pad> | mary went to the kitchen .
+
+    A sentence ends with one of ``ends`` (or with the text). A Transformer with
+    ``sentence_words = words`` reshapes the ids to (S, J) and embeds each row as one vector
+    (eq. 15.6). ``detokenize`` drops the padding.
+    """
+
+    name = "sentences"
+    PAD = Vocab.PAD  # the id the model reads as an empty slot
+
+    def __init__(self, words: int, ends: Sequence[str] = (".", "?")):
+        if int(words) < 1:
+            raise DataError(f"a sentence grid needs at least one word slot per sentence, got {words}")
+        self.words, self.ends = int(words), tuple(ends)
+
+    def sentences(self, text: str) -> list[list[str]]:
+        """The text's sentences, each a list of tokens ending with one of ``ends`` (but the last)."""
+        out: list[list[str]] = []
+        current: list[str] = []
+        for token in text.split():
+            current.append(token)
+            if token in self.ends:
+                out.append(current)
+                current = []
+        return out + [current] if current else out
+
+    def tokenize(self, text: str) -> list[str]:
+        tokens = []
+        for sentence in self.sentences(text):
+            if len(sentence) > self.words:
+                raise DataError(f"the sentence {' '.join(sentence)!r} has {len(sentence)} tokens, more than the "
+                                f"{self.words} word slots of this model's sentences; shorten it")
+            tokens += sentence + [self.PAD] * (self.words - len(sentence))
+        return tokens
+
+    def detokenize(self, tokens: Sequence[str]) -> str:
+        return " ".join(t for t in tokens if t != self.PAD)
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "words": self.words, "ends": list(self.ends)}
+
+    def __repr__(self) -> str:
+        return f"SentenceGridTokenizer(words={self.words}, ends={self.ends})"
 
 
 # --------------------------------------------------------------------------- Moses-like
@@ -266,6 +320,7 @@ _BY_NAME = {
     CharTokenizer.name: CharTokenizer,
     WhitespaceTokenizer.name: WhitespaceTokenizer,
     MosesLikeTokenizer.name: MosesLikeTokenizer,
+    SentenceGridTokenizer.name: SentenceGridTokenizer,
 }
 
 
@@ -274,6 +329,10 @@ def tokenizer_from_json(d):
     if not isinstance(d, dict) or d.get("name") not in _BY_NAME:
         name = d.get("name") if isinstance(d, dict) else d
         raise DataError(f"unknown tokenizer {name!r}: expected one of {', '.join(_BY_NAME)}")
+    if d["name"] == SentenceGridTokenizer.name:
+        if not isinstance(d.get("words"), int) or not isinstance(d.get("ends"), list):
+            raise DataError(f"malformed tokenizer JSON: a sentence grid needs 'words' and 'ends', got {d}")
+        return SentenceGridTokenizer(d["words"], d["ends"])
     if d["name"] != MosesLikeTokenizer.name:
         return _BY_NAME[d["name"]]()
     try:

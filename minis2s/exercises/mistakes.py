@@ -757,3 +757,52 @@ def layernorm_no_variance_term(dy, cache):
          ("batch and time", "axis=(0, 1)"))
 def layernorm_gain_not_summed_over_time(dy, cache):
     return _layernorm(dy, cache, sum_axes=0)
+
+
+# --------------------------------------------------------------------------- sentence embedding
+
+
+def _sentence(do, cache, *, weights=True, word_in_dL=True, scale=True, mask_empty=True):
+    xp = B.get_array_module(do)
+    if mask_empty:
+        do = do * cache.real
+    dsum = (cache.scale if scale else 1.0) * do[:, :, None, :]
+    V, D = cache.e_cache.E_shape
+    dE = xp.zeros((V, D), dtype=do.dtype)
+    rows = dsum * (1 + cache.L) if weights else xp.broadcast_to(dsum, cache.tok.shape)
+    B.scatter_add(dE, cache.e_cache.ids.reshape(-1), rows.reshape(-1, D))
+    dE[cache.e_cache.padding_idx] = 0
+    dL = (dsum * (cache.tok if word_in_dL else 1.0)).sum(axis=(0, 1))
+    if not word_in_dL:
+        dL = xp.broadcast_to(dL, cache.L.shape) * 1.0
+    S_max = cache.p_cache.E_shape[0]
+    dP = xp.zeros((S_max, D), dtype=do.dtype)
+    dP[: do.shape[1]] = do.sum(axis=0)
+    return dE, dL, dP
+
+
+@mistake("sentence_embedding", "dE misses the word-position weights: slot j reads E[x_sj] scaled by "
+         "(1 + L_j), so its word's gradient is sqrt(D) (1 + L_j) * do_s (eq. 15.6)", ("(1 + l_j)", "de"))
+def sentence_dE_without_weights(do, cache):
+    return _sentence(do, cache, weights=False)
+
+
+@mistake("sentence_embedding", "dL misses the word vectors: L_j multiplies E[x_sj], so dL_j = sqrt(D) sum "
+         "over stories and sentences of E[x_sj] * do_s, the vector of the word in slot j (eq. 15.6)",
+         ("dl", "e[x_sj] * do_s"))
+def sentence_dL_without_words(do, cache):
+    return _sentence(do, cache, word_in_dL=False)
+
+
+@mistake("sentence_embedding", "dE and dL miss the sqrt(D) scale: the forward multiplies the word part "
+         "by sqrt(D) (cache.scale), and so does its gradient; P's part is not scaled (eq. 15.6)",
+         ("sqrt(d)", "cache.scale"))
+def sentence_unscaled(do, cache):
+    return _sentence(do, cache, scale=False)
+
+
+@mistake("sentence_embedding", "an empty sentence passes gradient to P: the forward multiplies o by "
+         "cache.real, so a sentence of padding only is the zero vector, position included, and its do "
+         "reaches nothing -- multiply do by cache.real first (eq. 15.6)", ("empty sentence", "cache.real"))
+def sentence_empty_not_masked(do, cache):
+    return _sentence(do, cache, mask_empty=False)

@@ -21,6 +21,7 @@ from ..functional import linear as F_linear
 from ..functional import losses as F_losses
 from ..functional import lstm as F_lstm
 from ..functional import multihead as F_multihead
+from ..functional import positional as F_positional
 from ..functional import rnn as F_rnn
 from ..functional.cells import CELLS
 from . import solutions, stubs
@@ -660,10 +661,55 @@ LAYERNORM = Exercise(
 )
 
 
+# --------------------------------------------------------------------------- lesson 15
+
+
+def _sentence_inputs(rng, D=4):
+    """Three stories of up to 3 sentences of 3 word slots: short sentences (padded slots), a
+    word read twice in one sentence, and empty sentences ending two stories."""
+    ids = B.host.asarray([[[1, 4, 1], [2, 5, 0], [3, 0, 0]],
+                          [[5, 2, 6], [0, 0, 0], [0, 0, 0]],
+                          [[4, 4, 0], [6, 1, 2], [0, 0, 0]]])
+    return ({"E": rng.standard_normal((7, D)), "L": 0.5 * rng.standard_normal((3, D)),
+             "P": rng.standard_normal((4, D))}, {"ids": ids, "padding_idx": 0})
+
+
+def _sentence_padded(inputs, static):
+    np = B.host
+    pad = np.arange(inputs["E"].shape[0]) == static["padding_idx"]
+    unread = np.arange(inputs["P"].shape[0]) >= static["ids"].shape[1]
+    return {"dE": np.broadcast_to(pad[:, None], inputs["E"].shape),
+            "dP": np.broadcast_to(unread[:, None], inputs["P"].shape)}
+
+
+SENTENCE_EMBEDDING = Exercise(
+    name="sentence_embedding",
+    backward_name="sentence_position_backward",
+    lesson="15",
+    equations="eq. 15.6",
+    first_step=("write eq. 15.6's backward first: every word slot j of sentence s gets sqrt(D) do_s, "
+                "then multiply by (1 + L_j) for dE and by E[x_sj] for dL"),
+    forward=F_positional.sentence_position_forward,
+    make=_sentence_inputs,
+    wrt=("E", "L", "P"),
+    formulas={
+        "dE": "dE_v = sqrt(D) times the sum of (1 + L_j) * do_s over every word slot j of every sentence "
+              "s holding v, 0 for the padding row (eq. 15.6)",
+        "dL": "dL_j = sqrt(D) times the sum over stories and sentences of E[x_sj] * do_s (eq. 15.6)",
+        "dP": "dP_s = the sum over stories of do_s, taken only where sentence s holds a word (eq. 15.6)",
+    },
+    sizes=lambda inputs, static: {BATCH: static["ids"].shape[0], "sqrt(D)": inputs["E"].shape[1] ** 0.5,
+                                  "J, the word slots": static["ids"].shape[2]},
+    padded=_sentence_padded,
+    padded_note="the padding row is read as a constant zero vector, so dE[padding_idx] = 0; rows of P "
+                "past the longest story are never read, so they get 0 (eq. 15.6)",
+)
+
+
 EXERCISES = {e.name: e for e in (AFFINE, EMBEDDING, SOFTMAX_CROSS_ENTROPY, LABEL_SMOOTHED_CROSS_ENTROPY,
                                  RNN_STEP, RNN_SEQUENCE, LSTM_STEP, LSTM_SEQUENCE, GRU_STEP,
                                  GRU_SEQUENCE, ADDITIVE_ATTENTION, BRIDGE_STATE, ATTENTION_HEADS,
-                                 LAYERNORM)}
+                                 LAYERNORM, SENTENCE_EMBEDDING)}
 
 
 # the exercises checked by their output (forward passes, algorithms) share the table, each

@@ -277,6 +277,28 @@ def layernorm_backward(dy, cache):
     )
 
 
+def sentence_position_backward(do, cache):
+    """Backward of one vector per sentence, o_s = sqrt(D) sum_j (1 + L_j) * E[x_sj] + P[s]
+    (lesson 15, eq. 15.6).
+
+    do: (B, S, D), the gradient of the loss with respect to o.
+    cache (minis2s.functional.positional.SentencePositionCache, from sentence_position_forward):
+        cache.tok      (B, S, J, D)  the word vectors E[x_sj], zero in padded word slots
+        cache.L        (J, D)        the word-slot weights (Lambda)
+        cache.e_cache  EmbeddingCache of the word lookup (ids (B, S*J)): for embedding_backward
+        cache.p_cache  EmbeddingCache of the position lookup (ids (B, S))
+        cache.scale    float         sqrt(D), the word part's scale
+        cache.real     (B, S, 1)     False for a sentence of padding only, which the forward
+                                     set to the zero vector, position included
+    Returns dE (V, D), dL (J, D), dP (S_max, D). embedding_backward(dout, cache) (lesson 02)
+    adds each position's row of dout into the row of its id, and zeroes the padding row.
+    """
+    raise NotImplementedError(
+        "write eq. 15.6's backward first: every word slot j of sentence s gets sqrt(D) do_s, "
+        "then multiply by (1 + L_j) for dE and by E[x_sj] for dL"
+    )
+
+
 # --------------------------------------------------------------------------- checked by their output
 # These are graded by comparing what they return with the library's function on seeded inputs
 # (minis2s.exercises.outputs), not by a gradient check.

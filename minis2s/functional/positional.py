@@ -13,6 +13,18 @@ row of a table P, read like a token embedding (eq. 2.3):
 
 A padded position (its id is ``padding_idx``) embeds to the zero vector, position included,
 and contributes no gradient to E or P.
+
+A source can also be read one **sentence** at a time (lesson 15): the story of a bAbI-style
+question laid out as a grid of S sentences of J word slots each (padded), one vector per
+sentence, as the story sentences of an end-to-end memory network (Sukhbaatar et al., 2015):
+
+    eq. 15.6  o_s = sqrt(D) sum over j of (1 + L_j) * E[x_sj] + P[s]
+              (x_sj: word j of sentence s; L: a learned (J, D) table of word-slot weights, the
+              lesson's Lambda, zero at the start, so that a sentence starts as the bag of its
+              words and learns to tell "mary got the milk" from "the milk got mary"; * is
+              element-wise)
+    backward: dE[x_sj] += sqrt(D) (1 + L_j) * do_s,  dL_j = sqrt(D) sum over b, s of E[x_sj] * do_s,
+              dP[s] = sum over b of do_s
 """
 
 from __future__ import annotations
@@ -82,3 +94,51 @@ def token_position_backward(dx, cache):
     dE = embedding_backward(cache.scale * dx, cache.e_cache)
     dP = embedding_backward(dx, cache.p_cache)
     return dE, dP
+
+
+class SentencePositionCache(NamedTuple):
+    """What :func:`sentence_position_forward` saves (eq. 15.6): tok: (B, S, J, D), the word
+    vectors E[x_sj] (zero at padding); L: the word-slot weights (Lambda); e_cache, p_cache: the two
+    lookups' caches; scale: sqrt(D) or 1; real: (B, S, 1) bool, False for an all-padding sentence."""
+
+    tok: Any
+    L: Any
+    e_cache: Any
+    p_cache: Any
+    scale: float
+    real: Any
+
+
+def sentence_position_forward(ids, E, L, P, padding_idx: int = 0, scale: bool = True, ids_checked: bool = False):
+    """o_s = sqrt(D) sum_j (1 + L_j) * E[x_sj] + P[s]                      (eq. 15.6)
+
+    ids: (B, S, J) integer, S sentences of J word slots (``padding_idx`` in the unused ones);
+    E: (V, D); L: (J, D), the word-slot weights; P: (S_max, D) with S_max >= S. Returns
+    (o (B, S, D), SentencePositionCache); a sentence of padding only is the zero vector.
+    """
+    dims = expect("E", E, ("V", "D"))
+    expect("L", L, ("J", "D"), dims)
+    expect("P", P, ("S_max", "D"), dims)
+    expect("ids", ids, ("B", "S", "J"), dims, kind="int")
+    Bn, S, J = ids.shape
+    if S > dims["S_max"]:
+        raise ShapeError(f"P: the position table has {dims['S_max']} rows, too few for S={S} sentences")
+    xp = B.get_array_module(E)
+    tok, e_cache = embedding_forward(ids.reshape(Bn, S * J), E, padding_idx, ids_checked)
+    tok = tok.reshape(Bn, S, J, dims["D"])
+    positions = xp.broadcast_to(xp.arange(S)[None, :], (Bn, S))
+    pos, p_cache = embedding_forward(positions, P, ids_checked=True)
+    s = math.sqrt(dims["D"]) if scale else 1.0
+    real = (ids != padding_idx).any(axis=2)[:, :, None]
+    o = (s * (tok * (1 + L)).sum(axis=2) + pos) * real  # eq. 15.6; an empty sentence stays 0
+    return o, SentencePositionCache(tok, L, e_cache, p_cache, s, real)
+
+
+def sentence_position_backward(do, cache):
+    """Returns dE, dL, dP (eq. 15.6's backward)."""
+    do = do * cache.real
+    dsum = cache.scale * do[:, :, None, :]  # (B, S, 1, D): every word of sentence s gets sqrt(D) do_s
+    dE = embedding_backward(dsum * (1 + cache.L), cache.e_cache)
+    dL = (dsum * cache.tok).sum(axis=(0, 1))
+    dP = embedding_backward(do, cache.p_cache)
+    return dE, dL, dP

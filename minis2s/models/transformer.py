@@ -4,7 +4,10 @@
     tgt_in ─ embed ─ decoder layer x L (causal self, cross) ─ (LN) ─ readout ─ logits ─ loss
 
     eq. 13.1  x^(0) = dropout(sqrt(D) E[ids] + P[positions])   (eq. 12.13) for either side;
-              E is shared by source and target with a shared vocabulary
+              E is shared by source and target with a shared vocabulary. With
+              ``sentence_words`` J > 0 the source is a grid of sentences of J word slots
+              (:class:`~minis2s.data.SentenceGridTokenizer`) and each sentence is one position,
+              embedded by eq. 15.6: the encoder and the cross-attention then work on sentences
     eq. 13.2  memory = LN_enc(x^(L)),  x^(l) = EncoderLayer_l(x^(l-1))   (eq. 12.16; the final
               LN only with pre-norm, whose residual stream is otherwise never normalised)
     eq. 13.3  z = LN_dec(y^(L)),  y^(l) = DecoderLayer_l(y^(l-1), memory)  (causal; cross-attention
@@ -27,7 +30,8 @@ the (label-smoothed) cross-entropy of :mod:`minis2s.functional.losses` (eq. 2.9-
 
 Parameters: ``enc.emb`` (V_src, D) (absent with a shared vocabulary: ``dec.emb`` serves both),
 ``dec.emb`` (V_tgt, D); learned positions ``enc.pos``, ``dec.pos`` (max_len, D); per layer
-``enc.l{l}.*`` and ``dec.l{l}.*`` named as :mod:`minis2s.functional.transformer`; with pre-norm
+``enc.l{l}.*`` and ``dec.l{l}.*`` named as :mod:`minis2s.functional.transformer`; with sentences
+``enc.word_pos`` (J, D), the word-slot weights Lambda of eq. 15.6; with pre-norm
 ``enc.ln_g|b``, ``dec.ln_g|b``; ``out.W`` (V, D) unless tied, and ``out.b`` (V,).
 """
 
@@ -47,7 +51,8 @@ from ..functional import transformer as Ft
 from ..functional.activations import log_softmax
 from ..functional.layernorm import layernorm_backward, layernorm_forward
 from ..functional.multihead import attention_heads_forward
-from ..functional.positional import sinusoidal_table, token_position_backward, token_position_forward
+from ..functional.positional import (SentencePositionCache, sentence_position_backward, sentence_position_forward, sinusoidal_table,
+                                     token_position_backward, token_position_forward)
 
 ARCH = "transformer"
 POSITIONAL = ("sinusoidal", "learned")
@@ -72,12 +77,15 @@ class TransformerConfig(JSONConfig):
     max_len: int = 256
     tie_embeddings: bool = True
     share_vocab: bool = False
+    sentence_words: int = 0
     pad_id: int = 0
 
     def validate(self) -> "TransformerConfig":
         for name in ("src_vocab", "tgt_vocab", "layers", "d_model", "heads", "d_ff", "max_len"):
             if int(getattr(self, name)) < 1:
                 raise UserError(f"{name} must be a positive integer, got {getattr(self, name)}")
+        if int(self.sentence_words) < 0:
+            raise UserError(f"sentence_words must be >= 0 (0: the encoder reads tokens), got {self.sentence_words}")
         if self.d_model % self.heads:
             raise UserError(f"--heads {self.heads} does not divide --d-model {self.d_model}: each head gets "
                             f"d_model / heads features; choose heads among the divisors of {self.d_model}")
@@ -101,8 +109,8 @@ def init_params(cfg: TransformerConfig, generator) -> dict:
     def xavier(shape):
         return B.uniform_init(generator, shape, math.sqrt(6.0 / (shape[0] + shape[1])))
 
-    def zeros(n):
-        return B.to_device(B.host.zeros(n), B.float_dtype())
+    def zeros(shape):
+        return B.to_device(B.host.zeros(shape), B.float_dtype())
 
     def ones(n):
         return B.to_device(B.host.ones(n), B.float_dtype())
@@ -116,6 +124,8 @@ def init_params(cfg: TransformerConfig, generator) -> dict:
     p = {"dec.emb": emb(cfg.tgt_vocab)}
     if not cfg.share_vocab:
         p["enc.emb"] = emb(cfg.src_vocab)
+    if cfg.sentence_words:
+        p["enc.word_pos"] = zeros((cfg.sentence_words, D))  # eq. 15.6: each sentence starts as a bag of words
     if cfg.positional == "learned":
         p["enc.pos"] = B.uniform_init(generator, (cfg.max_len, D), math.sqrt(3.0 / D))
         p["dec.pos"] = B.uniform_init(generator, (cfg.max_len, D), math.sqrt(3.0 / D))
@@ -233,12 +243,35 @@ class Transformer:
         return {n: self.params[f"{side}.l{l}.{n}"] for n in names}
 
     def _embed(self, side, ids, rng, train, ids_checked, offset: int = 0):
-        """eq. 13.1 for ids (B, T) at positions offset .. offset + T - 1."""
-        P = self._positions(side, offset + ids.shape[1])
-        x, emb = token_position_forward(ids, self.params[self._emb_name(side)], P[offset:],
-                                        self.cfg.pad_id, ids_checked=ids_checked)
+        """eq. 13.1 for ids (B, T) at positions offset .. offset + T - 1; a source of sentences,
+        ids (B, S, J) (:meth:`read_source`), by eq. 15.6, one position per sentence."""
+        E = self.params[self._emb_name(side)]
+        if ids.ndim == 3:
+            x, emb = sentence_position_forward(ids, E, self.params["enc.word_pos"],
+                                               self._positions(side, ids.shape[1]), self.cfg.pad_id,
+                                               ids_checked=ids_checked)
+        else:
+            P = self._positions(side, offset + ids.shape[1])
+            x, emb = token_position_forward(ids, E, P[offset:], self.cfg.pad_id, ids_checked=ids_checked)
         x, drop = Fd.dropout_forward(x, self.cfg.dropout, rng, train)
         return x, emb, drop
+
+    def read_source(self, src, src_mask):
+        """What the encoder reads of src: (B, T) ids, src_mask: (B, T). Returns (ids, mask):
+        src and src_mask themselves, or with ``sentence_words`` J the sentences: ids (B, S, J),
+        S = ceil(T / J), row s the word slots of sentence s (src as a SentenceGridTokenizer laid
+        it out, then <eos> in a row of its own; masked tokens become <pad>), and mask (B, S),
+        1 at the sentences that hold a word. The memory and the cross-attention then have one
+        position per sentence."""
+        J, (Bn, T) = self.cfg.sentence_words, src.shape
+        if not J:
+            return src, src_mask
+        xp, pad = self.xp, self.cfg.pad_id
+        ids = xp.where(src_mask != 0, src, pad)
+        if -T % J:
+            ids = xp.concatenate([ids, xp.full((Bn, -T % J), pad, dtype=src.dtype)], axis=1)
+        ids = ids.reshape(Bn, -1, J)
+        return ids, (ids != pad).any(axis=2).astype(src_mask.dtype)
 
     def _final_norm(self, side, x, real):
         if not self.cfg.norm_first:
@@ -247,7 +280,8 @@ class Transformer:
         return y * real, ln  # a padded position stays exactly 0
 
     def encoder_forward(self, src, src_mask, rng=None, train=False, ids_checked=False):
-        """eq. 13.1-13.2. src: (B, S), src_mask: (B, S). Returns (memory (B, S, D), StackCache)."""
+        """eq. 13.1-13.2. src: (B, S) ids, or (B, S, J) sentences, and src_mask: (B, S), as
+        :meth:`read_source` gives them. Returns (memory (B, S, D), StackCache)."""
         cfg = self.cfg
         x, emb, drop = self._embed("enc", src, rng, train, ids_checked)
         caches = []
@@ -291,7 +325,12 @@ class Transformer:
                 dmemory = dmem[0] if dmemory is None else dmemory + dmem[0]  # eq. 13.5
             for n in names:
                 grads[f"{side}.l{l}.{n}"] += lgrads[n]
-        dE, dP = token_position_backward(Fd.dropout_backward(dx, cache.drop), cache.emb)
+        dx = Fd.dropout_backward(dx, cache.drop)
+        if isinstance(cache.emb, SentencePositionCache):
+            dE, dL, dP = sentence_position_backward(dx, cache.emb)  # eq. 15.6
+            grads["enc.word_pos"] += dL
+        else:
+            dE, dP = token_position_backward(dx, cache.emb)
         grads[self._emb_name(side)] += dE  # eq. 13.6: a shared table sums its paths
         if self.cfg.positional == "learned":
             grads[f"{side}.pos"] += dP
@@ -312,6 +351,7 @@ class Transformer:
         if teacher_forcing != 1.0:
             raise UserError("the Transformer reads the whole gold target at once; --teacher-forcing below 1 "
                             "(feeding its own predictions) is for the recurrent model")
+        src, src_mask = self.read_source(src, src_mask)
         memory, enc_cache = self.encoder_forward(src, src_mask, rng, train, ids_checked)
         z, dec_cache = self.decoder_forward(memory, src_mask, tgt_in, tgt_mask, rng, train, ids_checked)
         D = z.shape[-1]
@@ -346,6 +386,7 @@ class Transformer:
         """Eval-mode logits (B, T, V) of the whole gold prefix at once (no dropout)."""
         if tgt_mask is None:
             tgt_mask = self.xp.ones(tgt_in.shape, dtype=self.dtype)
+        src, src_mask = self.read_source(src, src_mask)
         memory, _ = self.encoder_forward(src, src_mask)
         z, _ = self.decoder_forward(memory, src_mask, tgt_in, tgt_mask)
         return Fl.affine_forward(z, self._readout_weight(), self.params["out.b"])[0]
@@ -353,6 +394,7 @@ class Transformer:
     def attention_weights(self, src, src_mask, tgt_in):
         """Cross-attention weights of every decoder layer and head for a gold prefix (eval mode):
         a list of L arrays (B, h, T, S) -- what ``plot attention`` draws."""
+        src, src_mask = self.read_source(src, src_mask)
         memory, _ = self.encoder_forward(src, src_mask)
         tgt_mask = self.xp.ones(tgt_in.shape, dtype=self.dtype)
         _, cache = self.decoder_forward(memory, src_mask, tgt_in, tgt_mask)
@@ -365,6 +407,7 @@ class Transformer:
         (k, v) of its self-attention, the projections of the tokens fed so far, (B, 0, D) at the
         start (eq. 13.8); without the cache, one entry holding the tokens fed so far, (B, 0)."""
         cfg, xp = self.cfg, self.xp
+        src, src_mask = self.read_source(src, src_mask)
         values, _ = self.encoder_forward(src, src_mask)
         mask = src_mask.astype(values.dtype)
         keys = []

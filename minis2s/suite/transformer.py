@@ -118,6 +118,15 @@ def _token_position(rng):
     return {"E": rng.standard_normal((7, D)), "P": rng.standard_normal((5, D))}, {"ids": ids, "padding_idx": 0}
 
 
+def _sentence_position(rng):
+    ids = rng.integers(1, 7, size=(3, 4, 3))
+    ids[0, :, 2] = 0  # short sentences: padded word slots
+    ids[1, 2:] = 0  # padded sentences: no gradient from them to E, L or P
+    ids[2, 1:] = 0
+    return ({"E": rng.standard_normal((7, D)), "L": 0.5 * rng.standard_normal((3, D)),
+             "P": rng.standard_normal((5, D))}, {"ids": ids, "padding_idx": 0})
+
+
 # ----------------------------------------------------------------------------- layers
 
 
@@ -205,6 +214,8 @@ CASES = [
     Case("feedforward gelu dropout p=0.3", *FFN, _ffn("gelu", p=0.3), wrt=FFN_WRT),
     Case("token+position embedding padded", Fp.token_position_forward, Fp.token_position_backward,
          _token_position, wrt=("E", "P")),
+    Case("sentence+position embedding padded", Fp.sentence_position_forward, Fp.sentence_position_backward,
+         _sentence_position, wrt=("E", "L", "P")),
     Case("encoder layer post-norm padded", *ENCODER, _encoder([4, 2, 3], 4, False), wrt=ENCODER_WRT),
     Case("encoder layer pre-norm padded", *ENCODER, _encoder([4, 2, 3], 4, True), wrt=ENCODER_WRT),
     Case("encoder layer pre-norm gelu dropout", *ENCODER, _encoder([3, 2], 3, True, "gelu", p=0.2),

@@ -228,8 +228,8 @@ def test_chat_json_prints_the_exchanges_last(chat_run, monkeypatch):
 @pytest.fixture(scope="module")
 def toy_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("runs") / "qa"
-    code, _, err = run(["train", "--task", "qa-1", "--train-size", "50", "--test-size", "5", "--max-steps", "2",
-                        "--emb", "8", "--hidden", "8", "--out", str(out), "--quiet"])
+    code, _, err = run(["train", "--task", "qa-1", "--arch", "recurrent", "--train-size", "50", "--test-size", "5",
+                        "--max-steps", "2", "--emb", "8", "--hidden", "8", "--out", str(out), "--quiet"])
     assert code == 0, err
     return out
 

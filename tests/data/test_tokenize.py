@@ -6,6 +6,7 @@ import pytest
 from minis2s.data.tokenize import (
     CharTokenizer,
     MosesLikeTokenizer,
+    SentenceGridTokenizer,
     WhitespaceTokenizer,
     tokenizer_from_json,
 )
@@ -25,6 +26,17 @@ def test_whitespace_tokenizer():
     t = WhitespaceTokenizer()
     assert t.tokenize("  a man &apos;s\tdog . ") == ["a", "man", "&apos;s", "dog", "."]
     assert t.detokenize(["a", "dog", "."]) == "a dog ."
+
+
+def test_sentence_grid_pads_each_sentence_to_its_slots_and_round_trips():
+    t = SentenceGridTokenizer(4)
+    text = "where is mary ? mary went to . john left"
+    assert t.tokenize(text) == ["where", "is", "mary", "?", "mary", "went", "to", ".",
+                                "john", "left", "<pad>", "<pad>"]
+    assert t.detokenize(t.tokenize(text)) == text
+    assert tokenizer_from_json(json.loads(json.dumps(t.to_json()))).tokenize(text) == t.tokenize(text)
+    with pytest.raises(DataError, match="has 6 tokens, more than the 4 word slots"):
+        t.tokenize("mary went to the kitchen .")
 
 
 def test_moses_example_from_the_brief_raw_and_escaped():

@@ -157,7 +157,7 @@ def test_accessors_for_notebooks():
     assert gradients == ["affine", "embedding", "softmax_cross_entropy", "label_smoothed_cross_entropy",
                          "rnn_step", "rnn_sequence", "lstm_step", "lstm_sequence", "gru_step",
                          "gru_sequence", "additive_attention", "bridge_state", "attention_heads",
-                         "layernorm"]
+                         "layernorm", "sentence_embedding"]
     assert stub("lstm_step").__name__ == "lstm_step_backward"
     assert stub("lstm_step_backward") is stub("lstm_step")
     assert solution("gru_step").__module__ == "minis2s.functional.gru"

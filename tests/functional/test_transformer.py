@@ -228,6 +228,25 @@ def test_token_position_embedding_scales_tokens_and_zeroes_padding(backend):
         Fp.token_position_forward(B.to_device(ids), _dev(E), _dev(P[:3]))
 
 
+def test_sentence_embedding_is_eq_15_6_by_hand_and_zeroes_empty_sentences(backend):
+    rng = np.random.default_rng(9)
+    ids = np.array([[[3, 1, 0], [2, 2, 4]], [[4, 0, 0], [0, 0, 0]]])  # (B=2, S=2, W=3), padding 0
+    E, L, P = rng.standard_normal((5, D)), rng.standard_normal((3, D)), rng.standard_normal((4, D))
+    E[0] = 0.0
+    m, cache = Fp.sentence_position_forward(B.to_device(ids), _dev(E), _dev(L), _dev(P), padding_idx=0)
+    m = _host(m)
+    by_hand = math.sqrt(D) * ((1 + L[0]) * E[2] + (1 + L[1]) * E[2] + (1 + L[2]) * E[4]) + P[1]
+    np.testing.assert_allclose(m[0, 1], by_hand, rtol=1e-13)
+    np.testing.assert_allclose(m[1, 0], math.sqrt(D) * (1 + L[0]) * E[4] + P[0], rtol=1e-13)
+    assert (m[1, 1] == 0).all()  # a sentence of padding only: the zero vector, position included
+    dE, dL, dP = (_host(g) for g in Fp.sentence_position_backward(_dev(np.ones((2, 2, D))), cache))
+    assert (dE[0] == 0).all() and (dP[2:] == 0).all()
+    np.testing.assert_allclose(dP[1], 1.0)  # only the first row's second sentence is real
+    np.testing.assert_allclose(dE[2], math.sqrt(D) * ((1 + L[0]) + (1 + L[1])), rtol=1e-13)  # read twice
+    with pytest.raises(ShapeError, match="too few for S=2"):
+        Fp.sentence_position_forward(B.to_device(ids), _dev(E), _dev(L), _dev(P[:1]))
+
+
 # ----------------------------------------------------------------------------- layers
 
 

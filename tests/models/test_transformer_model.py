@@ -71,11 +71,12 @@ def test_check_model_finds_a_wrong_transformer_gradient(monkeypatch):
     assert failed == ["dec.l1.ca_Wv"]
 
 
-def test_padding_changes_nothing_and_gets_exactly_zero_gradient():
+@pytest.mark.parametrize("sentence_words", [0, 2], ids=["tokens", "sentences"])
+def test_padding_changes_nothing_and_gets_exactly_zero_gradient(sentence_words):
     """Changing what sits in padded source and target positions leaves the loss and every
     gradient bit-identical (exact zeros at padding, masked keys)."""
     with B.precision("float64"):
-        model = Transformer(_cfg(dropout=0.0, positional="learned"))
+        model = Transformer(_cfg(dropout=0.0, positional="learned", sentence_words=sentence_words))
         rng = np.random.default_rng(0)
         src, sm, ti, to, tm = random_batch(rng, 9, 8)
         loss1 = model.forward_backward(src, sm, ti, to, tm)[0]
@@ -87,7 +88,9 @@ def test_padding_changes_nothing_and_gets_exactly_zero_gradient():
     for k in g1:
         assert np.array_equal(g1[k], model.grads[k]), k
     pos = model.grads["enc.pos"]
-    assert np.all(pos[sm.shape[1]:] == 0)  # positions past the longest source get nothing
+    positions = -(-sm.shape[1] // sentence_words) if sentence_words else sm.shape[1]
+    assert np.all(pos[positions:] == 0)  # positions past the longest source get nothing
+    assert np.any(pos[positions - 1] != 0)
 
 
 def _models(**kw):
@@ -95,10 +98,10 @@ def _models(**kw):
     return Transformer(cfg, seed=1), Transformer(cfg, seed=1, kv_cache=False)
 
 
-@pytest.mark.parametrize("norm_first", [False, True])
-def test_cached_decode_steps_equal_recomputing_the_prefix_and_the_full_pass(norm_first):
+@pytest.mark.parametrize("norm_first, sentence_words", [(False, 0), (True, 0), (True, 2)])
+def test_cached_decode_steps_equal_recomputing_the_prefix_and_the_full_pass(norm_first, sentence_words):
     with B.precision("float64"):
-        cached, full = _models(norm_first=norm_first)
+        cached, full = _models(norm_first=norm_first, sentence_words=sentence_words)
         src, sm, *_ = random_batch(np.random.default_rng(0), 9, 8)
         (m1, s1), (m2, s2) = cached.encode(src, sm), full.encode(src, sm)
         prev, fed = np.ones(3, dtype=src.dtype), []
@@ -156,3 +159,21 @@ def test_shared_vocabulary_has_one_table_for_both_sides():
     assert "enc.emb" not in model.params and "out.W" not in model.params
     with pytest.raises(UserError, match="shared vocabulary needs equal sizes"):
         _cfg(share_vocab=True).validate()
+
+
+def test_a_source_read_as_sentences_has_one_memory_position_per_sentence():
+    """Sources of 5, 2 and 3 tokens in rows of 2 words: 3, 1 and 2 sentences, so the memory is
+    (3, 3, D) and the cross-attention weights of the row with one sentence put all on it."""
+    with B.precision("float64"):
+        model = Transformer(_cfg(sentence_words=2, dropout=0.0))
+        src, sm, ti, *_ = random_batch(np.random.default_rng(0), 9, 8)
+        ids, mask = model.read_source(src, sm)
+        np.testing.assert_array_equal(mask, [[1, 1, 1], [1, 0, 0], [1, 1, 0]])
+        np.testing.assert_array_equal(ids[1], [[src[1, 0], src[1, 1]], [0, 0], [0, 0]])
+        memory, _ = model.encode(src, sm)
+        weights = model.attention_weights(src, sm, ti)
+    assert memory.values.shape == (3, 3, TRANSFORMER_SIZES["d_model"])
+    for w in weights:
+        assert w.shape[-1] == 3
+        np.testing.assert_allclose(w[1, :, :, 0], 1.0, rtol=1e-12)
+        assert np.all(w[2, :, :, 2] == 0)

@@ -14,6 +14,7 @@ from ...functional.linear import affine_backward, embedding_backward
 from ...functional.losses import softmax_cross_entropy_backward
 from ...functional.lstm import lstm_backward, lstm_step_backward
 from ...functional.multihead import attention_heads_backward
+from ...functional.positional import sentence_position_backward
 from ...functional.rnn import rnn_backward, rnn_step_backward
 
 # the label_smoothed_cross_entropy exercise is graded against softmax_cross_entropy_backward,
@@ -21,4 +22,4 @@ from ...functional.rnn import rnn_backward, rnn_step_backward
 __all__ = ["affine_backward", "softmax_cross_entropy_backward", "rnn_step_backward", "rnn_backward",
            "lstm_step_backward", "gru_step_backward", "additive_attention_backward",
            "embedding_backward", "lstm_backward", "gru_backward", "bridge_state_backward",
-           "attention_heads_backward", "layernorm_backward"]
+           "attention_heads_backward", "layernorm_backward", "sentence_position_backward"]

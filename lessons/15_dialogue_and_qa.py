@@ -536,10 +536,10 @@ show(positional.sentence_position_backward)
 # Now train qa-2 with the library's recipe for it (`minis2s train --task qa-2` uses it when no
 # `--arch` is given): a Transformer of 2 + 2 pre-norm layers of width 64 reading sentences of
 # up to 8 words, no dropout, 100,000 generated stories (with 20,000 it learns them by heart and
-# stops near 98.8%). Measured with `python -m minis2s train --task qa-2` (2 minutes on this
-# 2-core machine, 2026-11-30, two runs sharing the cores): validation exact match 99.0% at step
-# 4,000 (37 s of training), **99.8%** held-out after 12,710 steps; qa-1, qa-3 and qa-4 with the
-# same recipe: 100%, 99.9% and 100%. Here: 150 steps in fast mode, 4,000 without it.
+# stops near 98.8%). Measured with `python -m minis2s train --task qa-2` (2 minutes alone on
+# this 2-core machine, 2026-11-30): validation exact match 99.0% at step 4,000 (37 s of
+# training), **99.8%** held-out after 12,789 steps; qa-1, qa-3 and qa-4 with the same recipe:
+# 100% each. Here: 150 steps in fast mode, 4,000 without it.
 
 # %%
 from minis2s.recipes import recipe as recipe_of
@@ -595,8 +595,8 @@ plots.attention_heatmap(translator2, story)  # the last layer, heads averaged: o
 plt.show()
 
 # %% [markdown]
-# In fast mode the model is barely trained. The full run here, and the two-minute recipe
-# (`/tmp/qa2`, 99.8%, 300 held-out questions), give a clear picture: both decoder layers put
+# In fast mode the model is barely trained. A two-minute run of the recipe (99.8%; 300
+# held-out questions, benchmarks/RESULTS.md) gives a clear picture: both decoder layers put
 # their largest weight on the handler's **move** — the sentence that names the answer's place
 # — in 98-100% of the questions, and on the handler sentence in none. The first fact is found
 # inside the encoder: in its second self-attention layer the move sentence's largest weight is

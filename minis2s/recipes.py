@@ -40,7 +40,9 @@ RECIPES = {
     # order, cell, attention, depth, lr, curriculum), then climbs slowly; batches of 32 halve
     # the step (17-19 ms) and so fit 6,200-7,300 steps into its 2 minutes, and lr 5e-3 climbs
     # faster after the plateau: 85.7-88.7% held-out (two seeds; 83.4-83.6% at lr 3e-3) against
-    # 77.5% with batches of 64 (3,704 steps); not the 99% target (benchmarks/RESULTS.md)
+    # 77.5% with batches of 64 (3,704 steps); not the 99% target (benchmarks/RESULTS.md). The
+    # QA tasks' default since is QA_TRANSFORMER (below), which reads sentences: these recipes
+    # are `train --task qa-N --arch recurrent`'s
     **{name: dict(
         model=dict(cell="gru", emb=32, hidden=64, bidirectional=True, attention="additive"),
         train=dict(minutes=2.0, batch_size=32 if name == "qa-2" else 64,

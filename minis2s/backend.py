@@ -26,6 +26,7 @@ moved to the device, so one seed gives the same model on every backend.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import types
 
@@ -380,13 +381,16 @@ class DeviceRNG:
         """A boolean mask, True with probability ``keep``: dropout's M (eq. 7.11).
 
         It compares 16 random bits with keep * 2^16 rather than a float32 with ``keep``:
-        P(True) is ``keep`` rounded to a multiple of 2^-16 (off by at most 8e-6), and on NumPy a
-        mask of 2^20 takes 1.00 ms instead of 1.77 (timeit); the Multi30k Transformer draws
-        about 10 million a step."""
+        P(True) is ``keep`` rounded to a multiple of 2^-16 (off by at most 8e-6). On NumPy the
+        bits are the generator's raw 64-bit words cut in four: a mask of 2^20 takes 0.63 ms,
+        against 1.07 ms drawing 16-bit integers and 1.77 ms comparing float32s (medians of 50);
+        the Multi30k Transformer draws about 10 million a step."""
         threshold = round(keep * (1 << 16))
         if self._cupy:
             return (self._bits(shape) >> 48) < threshold
-        return to_device(self._gen.integers(0, 1 << 16, size=shape, dtype=np.uint16) < threshold)
+        n = math.prod(shape)
+        bits = self._gen.bit_generator.random_raw(-(-n // 4)).view(np.uint16)[:n]
+        return to_device((bits < threshold).reshape(shape))
 
     def get_state(self) -> dict:
         """JSON-ready: NumPy's bit-generator state, or CuPy's ``{"seed", "draws"}``."""

@@ -119,6 +119,15 @@ def test_keep_mask_keeps_with_the_asked_probability(backend, keep):
     # a binomial count: within 5 standard deviations of n * keep
     assert abs(mask.sum() - n * keep) < 5 * (n * keep * (1 - keep)) ** 0.5
     assert np.array_equal(mask, B.to_host(B.DeviceRNG(3).keep_mask((n,), keep)))
+    m = mask.astype(float)
+    for lag in (1, 2, 3, 4):  # NumPy cuts each 64-bit word in four: neighbours stay independent
+        assert abs(np.corrcoef(m[:-lag], m[lag:])[0, 1]) < 5 / n ** 0.5, lag
+
+
+def test_keep_mask_has_the_asked_shape_whatever_its_size(backend):
+    for shape in ((3, 5, 7), (1,), (2, 1, 3)):  # sizes that four do not divide
+        mask = B.to_host(B.DeviceRNG(0).keep_mask(shape, 0.5))
+        assert mask.shape == shape and mask.dtype == bool
 
 
 def test_precision_context_switches_the_default_float():

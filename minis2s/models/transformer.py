@@ -51,8 +51,8 @@ from ..functional import transformer as Ft
 from ..functional.activations import log_softmax
 from ..functional.layernorm import layernorm_backward, layernorm_forward
 from ..functional.multihead import attention_heads_forward
-from ..functional.positional import (SentencePositionCache, sentence_position_backward, sentence_position_forward, sinusoidal_table,
-                                     token_position_backward, token_position_forward)
+from ..functional.positional import (SentencePositionCache, sentence_position_backward, sentence_position_forward,
+                                     sinusoidal_table, token_position_backward, token_position_forward)
 
 ARCH = "transformer"
 POSITIONAL = ("sinusoidal", "learned")

@@ -154,6 +154,8 @@ def test_plots_of_a_sentence_model_have_one_column_per_sentence(sentence_run, tm
      "--sentence-words belongs to the Transformer (--arch transformer), but --arch is recurrent"),
     (["--task", "dates", "--arch", "transformer", "--sentence-words", "6"],
      "--sentence-words needs a word-level task (qa-1 .. qa-4); 'dates' reads characters"),
+    (["--data", "multi30k", "--arch", "transformer", "--sentence-words", "6"],
+     "--sentence-words reads a story one sentence at a time: it belongs to the QA tasks"),
     (["--task", "qa-2", "--sentence-words", "4", "--train-size", "20", "--test-size", "4"],
      "more than the 4 word slots of this model's sentences"),
 ])

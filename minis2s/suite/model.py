@@ -64,11 +64,13 @@ MODEL_CASES = [
               dict(label_smoothing=0.1), arch="transformer"),
     ModelCase("tfm-pre-shared-vocab", dict(src_vocab=8, norm_first=True, share_vocab=True, dropout=0.1),
               arch="transformer"),
-    # the source read two words to a position (eq. 15.6). With dropout 0.1 and ReLU the draw left
-    # enc.l1.sa_bq's gradient small enough for rounding to reach 1.0e-7 at the step of 3e-6 (1.6e-9
-    # at 1e-4: the error grows as the step shrinks); this draw's worst is 1.7e-8, and the torch
-    # twin agrees with every gradient of a sentence model to 1e-10 (tests/test_torch_export_transformer.py)
-    ModelCase("tfm-pre-gelu-sentences", dict(norm_first=True, sentence_words=2, dropout=0.2, activation="gelu"),
+    # the source read two words to a position (eq. 15.6). At D = 4 the figure depends on the draw:
+    # with ReLU and no dropout rounding reached 1.0e-7 at the step of 3e-6 (the error grows as the
+    # step shrinks), with dropout 0.2 a mask that zeroes most of a 4-wide row before a layer norm
+    # bent the loss enough for truncation to reach 4.6e-6 (falling with the step squared); this
+    # draw's worst is 3.5e-8, and the torch twin agrees with every gradient of a sentence model to
+    # 1e-10 (tests/test_torch_export_transformer.py)
+    ModelCase("tfm-pre-gelu-sentences", dict(norm_first=True, sentence_words=2, dropout=0.1, activation="gelu"),
               arch="transformer"),
 ]
 

@@ -599,9 +599,10 @@ plt.show()
 # here, 98.5% held-out) and in a two-minute run of the recipe (99.8%; 300 held-out questions,
 # benchmarks/RESULTS.md) the picture is clear: both decoder layers put their largest weight on
 # the handler's **move** — the sentence that names the answer's place — in 94-97% (4,000
-# steps) and 98-100% (two minutes) of the questions, and on the handler sentence in none. The first fact is found
-# inside the encoder: in its second self-attention layer the move sentence's largest weight is
-# on the handler sentence in 63% of the stories (30% in the first layer). So this attention
+# steps) and 98-100% (two minutes) of the questions, and on the handler sentence in none. The
+# first fact is found inside the encoder: in its second self-attention layer the move
+# sentence's largest weight is on the handler sentence in 63% of the stories (30% in the first
+# layer; the two-minute run). So this attention
 # *is* evidence of where the answer came from, unlike section 6's: the memory is made of
 # sentences, each still about its own fact, and the answer word sits in exactly one of them.
 # It is not the whole story — the chain's first link is drawn in the encoder, where the

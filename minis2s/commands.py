@@ -104,15 +104,16 @@ def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
-def _check_arch_flags(args, arch: str, where: str) -> None:
-    """One line for a flag of the other architecture (``where``: what fixed ``arch``)."""
+def _check_arch_flags(args, arch: str, where: str, by_recipe: bool = False) -> None:
+    """One line for a flag of the other architecture (``where``: what fixed ``arch``; when the
+    recipe did, the line says how to choose the other)."""
     other = TRANSFORMER_ONLY if arch == "recurrent" else RECURRENT_ONLY
     given = [f for f in other if getattr(args, f, None) is not None]
     if given:
         theirs = "the Transformer (--arch transformer)" if arch == "recurrent" else "the recurrent model"
         other_arch = "transformer" if arch == "recurrent" else "recurrent"
         raise UserError(f"{_flag(given[0])} belongs to {theirs}, but {where} is {arch}"
-                        + (f"; add --arch {other_arch} to use it" if "recipe" in where else ""))
+                        + (f"; add --arch {other_arch} to use it" if by_recipe else ""))
 
 
 def _resume_run(args):
@@ -161,7 +162,7 @@ def _start_run(args):
     by_recipe = not args.arch and not args.data and args.task in DEFAULT_ARCH
     arch = DEFAULT_ARCH[args.task] if by_recipe else args.arch or "recurrent"
     if args.task != "lm":
-        _check_arch_flags(args, arch, f"the {args.task} recipe's architecture" if by_recipe else "--arch")
+        _check_arch_flags(args, arch, f"the {args.task} recipe's architecture" if by_recipe else "--arch", by_recipe)
     if args.bpe and not args.data:
         raise UserError("--bpe belongs to --data multi30k (toy tasks have their own small vocabularies)")
     if args.task == "lm":

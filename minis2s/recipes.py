@@ -6,6 +6,8 @@ figures and the commands that produced them.
 
 from __future__ import annotations
 
+QA_TASKS = ("qa-1", "qa-2", "qa-3", "qa-4")
+
 # model fields go to Seq2SeqConfig, train fields to TrainConfig, data fields to the task
 RECIPES = {
     "copy": dict(
@@ -49,7 +51,7 @@ RECIPES = {
                    lr=5e-3 if name == "qa-2" else 3e-3, eval_every=200,
                    metric="exact_match", higher_is_better=True),
         data=dict(n_train=20000, n_test=1000),
-    ) for name in ("qa-1", "qa-2", "qa-3", "qa-4")},
+    ) for name in QA_TASKS},
     # Multi30k: the reference shape (bidirectional LSTM 256 + attentive LSTM decoder) with tied
     # embeddings (a 256-d readout instead of a V-wide one: regularises and makes the step ~40%
     # cheaper), label smoothing, and the learning rate halved when validation BLEU stalls
@@ -111,9 +113,9 @@ QA_TRANSFORMER = dict(
                eval_every=200, metric="exact_match", higher_is_better=True),
     data=dict(n_train=100000, n_test=1000),
 )
-TRANSFORMER_RECIPES.update({name: QA_TRANSFORMER for name in ("qa-1", "qa-2", "qa-3", "qa-4")})
+TRANSFORMER_RECIPES.update({name: QA_TRANSFORMER for name in QA_TASKS})
 #: the architecture ``train`` uses when --arch is not given
-DEFAULT_ARCH = {name: "transformer" for name in ("qa-1", "qa-2", "qa-3", "qa-4")}
+DEFAULT_ARCH = {name: "transformer" for name in QA_TASKS}
 
 #: a toy task's Transformer: the task's own budget and data, a small model, a short warm-up
 TOY_TRANSFORMER = dict(model=dict(layers=2, d_model=64, heads=4, d_ff=128, dropout=0.1),

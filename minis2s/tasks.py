@@ -48,14 +48,14 @@ def toy_task(name: str, n_train: int, n_test: int, seed: int = 0, sentence_words
     halves of a held-out draw. ``sentence_words``: lay a word-level source out as a grid of
     sentences of that many word slots (:class:`~minis2s.data.SentenceGridTokenizer`), for a
     Transformer that reads one vector per sentence; 0 reads tokens."""
-    from .data import TASKS as TOY
     from .data import SentenceGridTokenizer, WhitespaceTokenizer
     from .data.toy import get_task
 
-    if sentence_words and get_task(name).level != "word":
+    level = get_task(name).level
+    if sentence_words and level != "word":
         raise UserError(f"--sentence-words needs a word-level task (qa-1 .. qa-4); {name!r} reads characters")
     train, held_out = make_splits(name, n_train, 2 * n_test, seed=seed, **params)
-    tok = WhitespaceTokenizer() if TOY[name].level == "word" else CharTokenizer()
+    tok = WhitespaceTokenizer() if level == "word" else CharTokenizer()
     src_tok = SentenceGridTokenizer(sentence_words) if sentence_words else tok
     src_tokens = [src_tok.tokenize(s) for s, _ in train]
     tgt_tokens = [tok.tokenize(t) for _, t in train]

@@ -396,37 +396,37 @@ class TorchTransformer(_Search, nn.Module):
             P = (self.dec_pos if side == "dec" else self.enc_pos)[:T]
         else:
             P = self.pe[:T].to(emb.weight.dtype)
-        if ids.ndim == 3:  # (B, S, W): sentences
+        if ids.ndim == 3:  # (B, S, J): sentences
             x = (self.cfg.d_model ** 0.5) * (emb(ids) * (1 + self.enc_word_pos)).sum(dim=2) + P
             return self.drop(x * (ids != self.cfg.pad_id).any(dim=2)[..., None])
         x = (self.cfg.d_model ** 0.5) * emb(ids) + P
         return self.drop(x * (ids != self.cfg.pad_id)[..., None])
 
     def read_source(self, src, src_mask):
-        """(ids, padding): src and src_mask == 0, or with ``sentence_words`` W the sentences
-        (B, S, W) and True at the empty ones (minis2s's ``Transformer.read_source``)."""
-        W, pad = self.cfg.sentence_words, self.cfg.pad_id
-        if not W:
+        """(ids, padding): src and src_mask == 0, or with ``sentence_words`` J the sentences
+        (B, S, J) and True at the empty ones (minis2s's ``Transformer.read_source``)."""
+        J, pad = self.cfg.sentence_words, self.cfg.pad_id
+        if not J:
             return src, src_mask == 0
         ids = torch.where(src_mask != 0, src, pad)
-        ids = F.pad(ids, (0, -src.shape[1] % W), value=pad).reshape(src.shape[0], -1, W)
+        ids = F.pad(ids, (0, -src.shape[1] % J), value=pad).reshape(src.shape[0], -1, J)
         return ids, (ids == pad).all(dim=2)
 
     def encode(self, src, src_mask):
-        """memory (B, S, D), eq. 13.2."""
+        """(memory (B, S, D), eq. 13.2; its padding (B, S), True where attention skips)."""
         src, pad = self.read_source(src, src_mask)
         x = self._embed("enc", src)
         for layer in self.encoder:
             x = layer(x, src_key_padding_mask=pad)
-        return self.enc_norm(x) if self.cfg.norm_first else x
+        return (self.enc_norm(x) if self.cfg.norm_first else x), pad
 
     def forward(self, src, src_mask, tgt_in):
         """Teacher-forced logits (B, T, V), as minis2s's whole-prefix pass (eq. 13.1-13.4)."""
-        memory = self.encode(src, src_mask)
+        memory, src_pad = self.encode(src, src_mask)
         T = tgt_in.shape[1]
         causal = torch.triu(torch.ones(T, T, dtype=torch.bool, device=src.device), diagonal=1)
         y = self._embed("dec", tgt_in)
-        tgt_pad, src_pad = tgt_in == self.cfg.pad_id, self.read_source(src, src_mask)[1]
+        tgt_pad = tgt_in == self.cfg.pad_id
         for layer in self.decoder:
             y = layer(y, memory, tgt_mask=causal, tgt_key_padding_mask=tgt_pad, memory_key_padding_mask=src_pad)
         if self.cfg.norm_first:
@@ -443,7 +443,7 @@ class TorchTransformer(_Search, nn.Module):
         """What greedy and beam search start from: memory ((B, S, D) encoder output, (B, S)
         padding mask) and states [(the tokens fed so far (B, 0),)]."""
         empty = torch.zeros((src.shape[0], 0), dtype=torch.long, device=src.device)
-        return (self.encode(src, src_mask), self.read_source(src, src_mask)[1]), [(empty,)]
+        return self.encode(src, src_mask), [(empty,)]
 
     def decode_step(self, memory, states, prev_ids):
         """One step as a PyTorch user writes it (the PyTorch translation tutorial's

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from .. import backend as B
+from ..functional.linear import embedding_backward
 from .hints import OVERFLOW_HINT
 
 
@@ -763,22 +764,17 @@ def layernorm_gain_not_summed_over_time(dy, cache):
 
 
 def _sentence(do, cache, *, weights=True, word_in_dL=True, scale=True, mask_empty=True):
+    """The library's sentence_position_backward with one mistake switched on; the scatters are
+    the library's embedding_backward, as the learner's would be."""
     xp = B.get_array_module(do)
     if mask_empty:
         do = do * cache.real
     dsum = (cache.scale if scale else 1.0) * do[:, :, None, :]
-    V, D = cache.e_cache.E_shape
-    dE = xp.zeros((V, D), dtype=do.dtype)
     rows = dsum * (1 + cache.L) if weights else xp.broadcast_to(dsum, cache.tok.shape)
-    B.scatter_add(dE, cache.e_cache.ids.reshape(-1), rows.reshape(-1, D))
-    dE[cache.e_cache.padding_idx] = 0
     dL = (dsum * (cache.tok if word_in_dL else 1.0)).sum(axis=(0, 1))
     if not word_in_dL:
         dL = xp.broadcast_to(dL, cache.L.shape) * 1.0
-    S_max = cache.p_cache.E_shape[0]
-    dP = xp.zeros((S_max, D), dtype=do.dtype)
-    dP[: do.shape[1]] = do.sum(axis=0)
-    return dE, dL, dP
+    return embedding_backward(rows, cache.e_cache), dL, embedding_backward(do, cache.p_cache)
 
 
 @mistake("sentence_embedding", "dE misses the word-position weights: slot j reads E[x_sj] scaled by "

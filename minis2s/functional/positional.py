@@ -138,7 +138,7 @@ def sentence_position_backward(do, cache):
     """Returns dE, dL, dP (eq. 15.6's backward)."""
     do = do * cache.real
     dsum = cache.scale * do[:, :, None, :]  # (B, S, 1, D): every word of sentence s gets sqrt(D) do_s
-    dE = embedding_backward(dsum * (1 + cache.L), cache.e_cache)
-    dL = (dsum * cache.tok).sum(axis=(0, 1))
-    dP = embedding_backward(do, cache.p_cache)
+    dE = embedding_backward(dsum * (1 + cache.L), cache.e_cache)  # eq. 15.6: dE[x_sj] += sqrt(D) (1 + L_j) do_s
+    dL = (dsum * cache.tok).sum(axis=(0, 1))  # eq. 15.6: dL_j = sqrt(D) sum_b,s E[x_sj] do_s
+    dP = embedding_backward(do, cache.p_cache)  # eq. 15.6: dP[s] = sum_b do_s
     return dE, dL, dP

@@ -68,6 +68,8 @@ from minis2s.functional.clip import clip_grad_norm  # noqa: E402
 from minis2s.memory import activation_bytes, activation_counts  # noqa: E402  (the trainer's estimate)
 from minis2s.models.seq2seq import Seq2Seq, Seq2SeqConfig  # noqa: E402
 from minis2s.optim import Adam  # noqa: E402
+from minis2s.recipes import TRANSFORMER_RECIPES  # noqa: E402
+from minis2s.parallel import DataParallel, shard_bounds  # noqa: E402
 from minis2s.train import batch_to_device, real_rows  # noqa: E402
 from minis2s.torch_export import load_minis2s_params, state_dict_names, to_torch  # noqa: E402
 
@@ -298,16 +300,28 @@ class TransformerPair(Pair):
     """A minis2s Transformer and its twin, ``minis2s.torch_export.TorchTransformer`` (torch's
     ``nn.TransformerEncoderLayer`` / ``nn.TransformerDecoderLayer``), from the same weights."""
 
-    def __init__(self, n_src: int, n_tgt: int, seed: int = 0, device: str = "cpu"):
+    def __init__(self, n_src: int, n_tgt: int, seed: int = 0, device: str = "cpu", shards: int = 1):
         from minis2s.models.transformer import Transformer, TransformerConfig
 
         self.cfg = TransformerConfig(n_src, n_tgt, **TRANSFORMER_REFERENCE)
         self.model = Transformer(self.cfg, seed=seed)
+        # the recipe's step: the batch split across the cores (minis2s/parallel.py), before the
+        # optimizer, which then holds the shared parameters
+        self.parallel = DataParallel(self.model, shards, seed) if shards > 1 else None
         self.opt = Adam(self.model.params, lr=LR, betas=(0.9, 0.98))
         self.rng = B.DeviceRNG(seed)
         torch.manual_seed(seed)
         self.twin = to_torch(self.model).to(device)
         self.topt = torch.optim.Adam(self.twin.parameters(), lr=LR, betas=(0.9, 0.98))
+
+    def step_minis2s(self, ours, backward_only=False):
+        if self.parallel is None:
+            return super().step_minis2s(ours, backward_only)
+        self.parallel.forward_backward(*ours, rng=self.rng, train=True, label_smoothing=LABEL_SMOOTHING)
+        if backward_only:
+            return
+        clip_grad_norm(self.model.grads.values(), CLIP)
+        self.opt.step(self.model.grads)
 
     def check(self, batch) -> dict:
         from minis2s.torch_export import transformer_grads
@@ -362,7 +376,7 @@ def bench_transformer(args, corpus: Corpus) -> dict:
     steps = 4 if args.quick else args.steps
     warmup = 2
     batches = training_batches(corpus, args.batch_size, warmup + steps, args.seed)
-    pair = TransformerPair(corpus.n_src, corpus.n_tgt, args.seed)
+    pair = TransformerPair(corpus.n_src, corpus.n_tgt, args.seed, shards=args.shards)
     check = pair.check(batches[0])
     items = [Pair.inputs(b) for b in batches]
     # the machine's peak is the best GEMM rate seen at any point of the run (others' jobs come and go)
@@ -374,17 +388,23 @@ def bench_transformer(args, corpus: Corpus) -> dict:
     n = len(t_ours)
     timed = batches[warmup : warmup + n]
     tokens = sum(b.n_tgt_tokens for b in timed)
-    # each side is credited with the GEMM work it does: minis2s's readout skips padding
+    # each side is credited with the GEMM work it does: minis2s's readout skips padding, and so
+    # do its shards' trimmed columns
     parts = {k: 0 for k in transformer_flops(pair.cfg, 1, 1, 1)}
     twin_flops = 0
     for b in timed:
-        shape = (pair.cfg, len(b), b.src.shape[1], b.tgt_in.shape[1])
-        for k, v in transformer_flops(*shape, b.n_tgt_tokens).items():
-            parts[k] += v
-        twin_flops += sum(transformer_flops(*shape).values())
-    res = {"steps": n, "batch_size": args.batch_size, "twin_check": check,
+        twin_flops += sum(transformer_flops(pair.cfg, len(b), b.src.shape[1], b.tgt_in.shape[1]).values())
+        # minis2s's shards each drop the columns that are padding in all of their rows
+        for lo, hi in shard_bounds(len(b), args.shards):
+            S, T = int(b.src_mask[lo:hi].sum(1).max()), int(b.tgt_mask[lo:hi].sum(1).max())
+            for k, v in transformer_flops(pair.cfg, hi - lo, S, T, int(b.tgt_mask[lo:hi].sum())).items():
+                parts[k] += v
+    res = {"steps": n, "batch_size": args.batch_size, "shards": args.shards, "twin_check": check,
            **step_figures(t_ours, t_theirs, tokens, parts, twin_flops, peak, probes)}
     print(f"\nTransformer training step ({TRANSFORMER_REFERENCE}), batch {args.batch_size}, {n} steps each")
+    print(f"minis2s: " + (f"{args.shards} shards of the batch side by side, one process and one BLAS thread each "
+                          "(minis2s/parallel.py, the recipe's step)" if args.shards > 1 else
+                          f"one stream, {args.threads_used} BLAS threads") + f"; twin: {torch.get_num_threads()} torch threads")
     print(f"same math: loss {check['loss_minis2s']:.6f} vs twin {check['loss_twin']:.6f}, "
           f"gradients max rel diff {check['grad_max_rel_diff']:.1e} (dropout off, batch 0)")
     print(f"{'':10} {'ms/step':>9} {'median':>9} {'tgt tok/s':>10} {'GFLOP/s':>8} {'% peak':>7} {'at median':>9}")
@@ -904,6 +924,8 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--batch-size", type=int, default=64, help="training batch size (train, profile)")
     ap.add_argument("--steps", type=int, default=80, help="train: timed steps per framework")
+    ap.add_argument("--shards", type=int, default=TRANSFORMER_RECIPES["multi30k"]["train"].get("shards", 1),
+                    help="transformer: minis2s's batch split across this many processes (default: the recipe's)")
     ap.add_argument("--profile-steps", type=int, default=10)
     ap.add_argument("--sentences", type=int, default=1014, help="decode: validation sentences (1014: all)")
     ap.add_argument("--decode-batch", type=int, default=64)

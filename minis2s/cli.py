@@ -218,6 +218,9 @@ def _training_options(t) -> None:
     t.add_argument("--teacher-forcing", type=_unit, metavar="R", help="probability of feeding the gold token")
     t.add_argument("--teacher-forcing-final", type=_unit, metavar="R", help="anneal linearly to this ratio")
     t.add_argument("--seed", type=int, help="seed for data, initialisation, dropout (default 0)")
+    t.add_argument("--shards", type=_positive_int, metavar="N",
+                   help="split each batch into N blocks of sentences trained side by side, one CPU process each "
+                   "(NumPy backend; the same step however many cores --threads leaves free)")
 
 
 def _budget_options(b) -> None:
@@ -414,7 +417,7 @@ def _refuse_bad_combinations(parser, args) -> None:
         if lm:
             seq2seq_only = [f for f in ("bidirectional", "attention", "input_feeding", "tie_embeddings",
                                         "teacher_forcing", "teacher_forcing_final", "train_size", "test_size",
-                                        "arch", "bpe")
+                                        "arch", "bpe", "shards")
                             if getattr(args, f) is not None]
             if seq2seq_only:
                 parser.error(f"--{seq2seq_only[0].replace('_', '-')} belongs to encoder-decoders, not to --task lm")

@@ -32,11 +32,13 @@ from . import checkpoint as ckpt
 from . import memory, runs
 from .allocator import reuse_freed_memory
 from .averaging import WeightAverage
+from .data.batching import real_rows
 from .errors import CheckpointError, UserError
 from .functional.clip import clip_grad_norm
 from .models import build_model, config_class
 from .models.seq2seq import Seq2Seq
 from .optim import SGD, Adam, AdamW
+from .parallel import DataParallel
 from .schedules import CosineLR, InverseSqrtWarmup, LinearWarmup, ReduceOnPlateau, StepLR
 
 
@@ -109,6 +111,7 @@ class TrainConfig:
     keep_checkpoints: int = 2
     metric: str = "loss"  # the validation figure that picks the best checkpoint
     higher_is_better: bool = False
+    shards: int = 1  # each batch split across this many CPU processes (minis2s.parallel); 1: one stream
 
     def validate(self):
         if self.epochs is None and self.max_steps is None and self.minutes is None:
@@ -127,6 +130,8 @@ class TrainConfig:
             raise UserError("--schedule inverse_sqrt needs --warmup STEPS (the step of the peak learning rate)")
         if not 0.0 <= self.adam_beta2 < 1.0:
             raise UserError(f"--adam-beta2 must be in [0, 1), got {self.adam_beta2}")
+        if not 1 <= self.shards <= self.batch_size:
+            raise UserError(f"--shards must be between 1 and the batch size ({self.batch_size}), got {self.shards}")
         if not 0.0 <= self.ema < 1.0:
             raise UserError(f"--ema must be in [0, 1) (0: no weight averaging), got {self.ema}")
         return self
@@ -207,22 +212,6 @@ def batch_to_device(batch, dtype) -> DeviceBatch:
     )
 
 
-def real_rows(tgt_mask):
-    """The flat positions (N,) of the real tokens of a target mask (B, T), for
-    ``forward_backward(real_rows=...)``, or None to keep every row.
-
-    Work done only on the real rows of a padded batch is work saved: the readout's GEMMs over
-    the target vocabulary are three quarters of a translation step. On the host the positions
-    are free. On a device (CuPy, and the strict stand-in) their count is data-dependent, and
-    reading it back would stall the stream once per step, so there (and when nothing is
-    padding) the answer is None: the model keeps the dense rows, which the mask already zeroes.
-    """
-    if B.get_array_module(tgt_mask) is not B.host:
-        return None
-    rows = B.host.flatnonzero(tgt_mask.reshape(-1))
-    return None if rows.size == tgt_mask.size else rows
-
-
 class _LogWindow:
     """The steps since the last log line: their summed loss (on the device), how many, their
     target tokens, and when the window opened (time.perf_counter())."""
@@ -247,6 +236,9 @@ class Trainer:
         self.vocab, self.extra = vocab, extra_config or {}
         self.evaluate = evaluate
         self.quiet = quiet
+        # shards > 1: each batch split across CPU processes, the same math (minis2s.parallel); made
+        # before the optimizer, since the parameters move into shared memory
+        self.parallel = DataParallel(model, tc.shards, tc.seed) if tc.shards > 1 else None
         self.total_steps = tc.max_steps or (
             int(math.ceil(tc.epochs * batcher.batches_per_epoch())) if tc.epochs else None)
         self.opt = make_optimizer(model.params, tc)
@@ -274,6 +266,7 @@ class Trainer:
             state={
                 "trainer": asdict(self.state),
                 "rng": self.rng.get_state(),
+                "shard_rngs": self.parallel.get_state() if self.parallel else None,
                 "batcher": self.batcher.state_dict(),
                 "schedule": self.schedule.state_dict() if self.schedule else None,
             },
@@ -304,6 +297,8 @@ class Trainer:
         st = c.state
         self.state = TrainState(**st["trainer"])
         self.rng.set_state(st["rng"])
+        if self.parallel:
+            self.parallel.set_state(st.get("shard_rngs"))
         self.batcher.load_state_dict(st["batcher"])
         if self.schedule and st.get("schedule"):
             self.schedule.load_state_dict(st["schedule"])
@@ -437,6 +432,11 @@ class Trainer:
         tf = teacher_forcing_at(tc, self.state.step, self.total_steps)
         check_batch_ids(batch, model.cfg)  # on the host, so the step never synchronises
         arrays = batch_to_device(batch, model.dtype)
+        if self.parallel:
+            loss, _, _ = self.parallel.forward_backward(
+                *arrays, rng=self.rng, train=True, teacher_forcing=tf, label_smoothing=tc.label_smoothing,
+                ids_checked=True)
+            return loss
         loss, _, _ = model.forward_backward(
             *arrays, rng=self.rng, train=True, teacher_forcing=tf, label_smoothing=tc.label_smoothing,
             real_rows=real_rows(arrays.tgt_mask), ids_checked=True)
@@ -555,6 +555,11 @@ class LMTrainer(Trainer):
     uninterrupted run, as for translation."""
 
     carried = None  # the final state of the last window, per layer, on the device
+
+    def __init__(self, model, batcher, tc: TrainConfig, out_dir, **kwargs):
+        if tc.shards > 1:  # a shard would need the state its rows ended the last window in
+            raise UserError("--shards splits encoder-decoder batches; train a language model with --shards 1")
+        super().__init__(model, batcher, tc, out_dir, **kwargs)
 
     def state_arrays(self) -> dict | None:
         arrays = super().state_arrays() or {}

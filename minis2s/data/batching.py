@@ -74,6 +74,22 @@ class Batch:
         return self.src.shape[0]
 
 
+def real_rows(tgt_mask):
+    """The flat positions (N,) of the real tokens of a target mask (B, T), for
+    ``forward_backward(real_rows=...)``, or None to keep every row.
+
+    Work done only on the real rows of a padded batch is work saved: the readout's GEMMs over
+    the target vocabulary are three quarters of a translation step. On the host the positions
+    are free. On a device (CuPy, and the strict stand-in) their count is data-dependent, and
+    reading it back would stall the stream once per step, so there (and when nothing is
+    padding) the answer is None: the model keeps the dense rows, which the mask already zeroes.
+    """
+    if B.get_array_module(tgt_mask) is not B.host:
+        return None
+    rows = np.flatnonzero(tgt_mask.reshape(-1))
+    return None if rows.size == tgt_mask.size else rows
+
+
 def _check_ids(name: str, seqs, vocab: Vocab | None) -> None:
     if vocab is None:
         return

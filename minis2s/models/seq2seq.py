@@ -96,7 +96,7 @@ class Seq2Seq:
 
     def forward_backward(self, src, src_mask, tgt_in, tgt_out, tgt_mask, *, rng=None, train=True,
                          teacher_forcing=1.0, label_smoothing=0.0, backward=True, real_rows=None,
-                         ids_checked=False):
+                         ids_checked=False, loss_weight=1.0):
         """Loss of a batch and, with ``backward``, every gradient into :attr:`grads`.
 
         src: (B, S) ids, src_mask: (B, S); tgt_in: (B, T) = <sos> y, tgt_out: (B, T) = y <eos>,
@@ -112,6 +112,8 @@ class Seq2Seq:
         rows alone (None: all B T rows, the padded ones masked); ids_checked says the token ids
         were range-checked on the host, so no layer reads them back from a device.
 
+        loss_weight scales every gradient (not the loss returned): this batch's weight in a larger
+        objective, as when :class:`minis2s.parallel.DataParallel` splits a batch into shards.
         Returns (loss, nll_sum, n_tokens) as 0-d arrays -- no host synchronisation.
         """
         cfg, p, grads = self.cfg, self.params, self.grads
@@ -130,7 +132,7 @@ class Seq2Seq:
             return loss, nll_sum, n_tokens
         for g in grads.values():
             g.fill(0)
-        dlogits = Floss.softmax_cross_entropy_backward(1.0, loss_cache)
+        dlogits = Floss.softmax_cross_entropy_backward(loss_weight, loss_cache)
         dzs = decoder.readout_backward(dlogits, readout_cache, grads)
         dstates, dmemory = decoder.decoder_backward(dzs, dec_cache, cfg, grads)
         # eq. 9.6: the attention path (denc_out) and the bridge path (dfinals) add in the encoder's BPTT

@@ -340,12 +340,14 @@ class Transformer:
 
     def forward_backward(self, src, src_mask, tgt_in, tgt_out, tgt_mask, *, rng=None, train=True,
                          teacher_forcing=1.0, label_smoothing=0.0, backward=True, real_rows=None,
-                         ids_checked=False):
+                         ids_checked=False, loss_weight=1.0):
         """Loss of a batch and, with ``backward``, every gradient into :attr:`grads`.
 
         src: (B, S) ids, src_mask: (B, S); tgt_in: (B, T) = <sos> y, tgt_out: (B, T) = y <eos>,
         tgt_mask: (B, T). As :meth:`Seq2Seq.forward_backward`, except that the decoder reads the
         whole gold prefix at once (causal attention), so teacher forcing is always 1.
+        loss_weight scales every gradient (not the loss returned): this batch's weight in a larger
+        objective, as when :class:`minis2s.parallel.DataParallel` splits a batch into shards.
         Returns (loss, nll_sum, n_tokens) as 0-d arrays -- no host synchronisation.
         """
         if teacher_forcing != 1.0:
@@ -368,7 +370,7 @@ class Transformer:
         grads = self.grads
         for g in grads.values():
             g.fill(0)
-        dlogits = Floss.softmax_cross_entropy_backward(1.0, loss_cache)
+        dlogits = Floss.softmax_cross_entropy_backward(loss_weight, loss_cache)
         dzr, dW, db = Fl.affine_backward(dlogits, out_cache)  # eq. 2.2
         grads["dec.emb" if self.cfg.tie_embeddings else "out.W"] += dW  # eq. 13.6 when tied
         grads["out.b"] += db

@@ -18,6 +18,7 @@ of the better fixed setting under every load.
 from __future__ import annotations
 
 import math
+import multiprocessing
 import os
 import time
 from pathlib import Path
@@ -51,6 +52,20 @@ def read_proc_stat() -> str | None:
         return None
 
 
+def own_cpu_seconds() -> float:
+    """CPU seconds of this process and of its live multiprocessing children: the data-parallel
+    shards of :mod:`minis2s.parallel` are this run's own load, not another process's."""
+    t = os.times()
+    seconds = t.user + t.system
+    for child in multiprocessing.active_children():
+        try:  # utime and stime, fields 14 and 15 of /proc/PID/stat (after the command's ")")
+            fields = Path(f"/proc/{child.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        seconds += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return seconds
+
+
 def threads_for(others_busy: float, cores: int, share: float = 0.3) -> int:
     """The cores left when others keep ``others_busy`` cores busy; at least 1.
 
@@ -69,9 +84,9 @@ class BlasThreads:
     """
 
     def __init__(self, requested: int | str | None = "auto", interval: float = 5.0,
-                 read_stat=read_proc_stat, clock=time.monotonic):
+                 read_stat=read_proc_stat, clock=time.monotonic, own_seconds=own_cpu_seconds):
         self.auto = requested in (None, "auto")
-        self.interval, self._read, self._clock = interval, read_stat, clock
+        self.interval, self._read, self._clock, self._own = interval, read_stat, clock, own_seconds
         self._cpus = usable_cpus()
         self.cores = len(self._cpus)
         self._limiter = None
@@ -108,9 +123,8 @@ class BlasThreads:
         stat = self._read()
         if stat is None:
             return None
-        t = os.times()
         previous = self._last
-        self._last = (self._clock(), *busy_jiffies(stat, self._cpus), t.user + t.system)
+        self._last = (self._clock(), *busy_jiffies(stat, self._cpus), self._own())
         return previous
 
     def _measure(self) -> int | None:

@@ -1,13 +1,15 @@
 """BLAS threads that give way to other work (minis2s/threads.py)."""
 
+import multiprocessing
 import os
+import time
 
 import pytest
 
 threadpoolctl = pytest.importorskip("threadpoolctl")
 
 from minis2s.cli import main  # noqa: E402
-from minis2s.threads import BlasThreads, busy_jiffies, threads_for  # noqa: E402
+from minis2s.threads import BlasThreads, busy_jiffies, own_cpu_seconds, threads_for  # noqa: E402
 
 CPUS = sorted(os.sched_getaffinity(0))
 
@@ -69,6 +71,38 @@ def test_auto_gives_a_core_back_when_another_process_runs_and_takes_it_again_aft
         m.run(6.0, others_busy=0.0)
         assert t.update() == len(CPUS) and blas_threads() == len(CPUS)
     assert blas_threads() == before, "the previous setting is restored"
+
+
+@pytest.mark.skipif(len(CPUS) < 2, reason="needs two usable cores")
+def test_auto_counts_its_own_worker_processes_as_its_own_load():
+    # a busy core that our data-parallel shard (a child process) keeps busy is not taken by another
+    m, own = FakeMachine(), [0.0]
+
+    def run(seconds, ours):
+        m.run(seconds, others_busy=ours)
+        own[0] += seconds * ours
+
+    with BlasThreads("auto", interval=5.0, read_stat=m.stat, clock=lambda: m.now, own_seconds=lambda: own[0]) as t:
+        run(6.0, ours=1.0)
+        assert t.update() == len(CPUS)
+
+
+def test_own_cpu_seconds_include_a_live_child_process():
+    ctx = multiprocessing.get_context("spawn")
+    child = ctx.Process(target=_spin, args=(1.0,), daemon=True)
+    child.start()
+    try:
+        before = own_cpu_seconds()
+        time.sleep(0.8)
+        assert own_cpu_seconds() - before > 0.3  # the child's CPU time counts (this process slept)
+    finally:
+        child.terminate()
+
+
+def _spin(seconds):
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        pass
 
 
 def test_a_fixed_number_is_kept_whatever_the_load():

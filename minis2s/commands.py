@@ -139,7 +139,8 @@ def _resume_run(args):
         task_cfg["data_dir"] = _absolute(args.data_dir)
     for k in ("src_vocab", "tgt_vocab", "vocab"):  # the vocabularies' sizes come from the data again
         model_cfg.pop(k, None)
-    tc = TrainConfig(**{**config["train"], **_overrides(args, BUDGET_FLAGS)})
+    tc = TrainConfig(**_one_stream_on_a_device({**config["train"], **_overrides(args, BUDGET_FLAGS)},
+                                               _overrides(args, ("shards",))))
     out = Path(args.resume)
     if (out / "checkpoints").is_dir() is False:
         raise UserError(f"--resume needs the run directory (the one holding checkpoints/), got {out}")
@@ -205,8 +206,17 @@ def _start_run(args):
         base = {k: v for k, v in r["train"].items() if k not in ("epochs", "max_steps", "minutes")}
     else:
         base = r["train"]
-    tc = TrainConfig(**{**base, **train_over, "seed": seed})
+    tc = TrainConfig(**_one_stream_on_a_device({**base, **train_over, "seed": seed}, train_over))
     return build_run(task_cfg, model_cfg, tc, args.out, args.quiet)
+
+
+def _one_stream_on_a_device(train: dict, given: dict) -> dict:
+    """A recipe's (or a checkpoint's) shards split each batch across CPU processes
+    (minis2s/parallel.py); on a GPU one stream already keeps the device busy, so there they
+    become 1 unless --shards was given (which the trainer then refuses in one line)."""
+    if "shards" in given or B.xp() is B.host:
+        return {**train, **given}
+    return {**train, "shards": 1}
 
 
 # --------------------------------------------------------------------------- translate

@@ -6,9 +6,9 @@ splits each product between its threads, which wait for each other at the end of
 product; the small products of a d_model-256 Transformer are where that waiting costs most.
 Splitting the *batch* keeps every core busy through the whole step: shard k, a contiguous
 block of the batch's sentences, runs its forward and backward in a process of its own with one
-BLAS thread. Processes, not threads: two threads of the same step contend for Python's
-interpreter lock between NumPy calls, which cost each shard 12-23% of its time when measured
-(two processes side by side: 3.5%).
+BLAS thread (with more cores than shards, an equal share of them). Processes, not threads: two
+threads of one step contend for Python's interpreter lock between NumPy calls, which cost each
+half of the Multi30k Transformer's batch 12-23% of its time (two processes side by side: 3.5%).
 
 The math stays the batch's. The loss is the mean over the batch's N real target tokens, so
 shard k, holding n_k of them, enters with weight n_k / N:
@@ -31,8 +31,10 @@ trained. NumPy only: on a GPU one stream already keeps the device busy.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
 import signal
+import threading
 import weakref
 from itertools import pairwise
 
@@ -76,10 +78,8 @@ def _views(buffer, names, shapes, dtype) -> dict:
 
 def _worker(conn, model_class, cfg, dtype, names, shapes, params_buffer, grads_buffer, seed) -> None:
     """A shard's process: the model on the shared parameters, its gradients into its own block."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle
-    from threadpoolctl import threadpool_limits
-
-    threadpool_limits(limits=1, user_api="blas")
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # as it started (_sigint_ignored): Ctrl-C is the main process's
+    blas = _blas_controller()
     reuse_freed_memory()  # as the main process does (allocator.py): no fresh pages every step
     model = model_class(cfg, dtype=dtype)
     model.params.update(_views(params_buffer, names, shapes, dtype))
@@ -89,7 +89,8 @@ def _worker(conn, model_class, cfg, dtype, names, shapes, params_buffer, grads_b
         command, *args = conn.recv()
         try:
             if command == "step":
-                arrays, kwargs = args
+                arrays, kwargs, threads = args
+                blas.limit(limits=threads, user_api="blas")  # the cores' share of this shard
                 loss, nll_sum, n_tokens = model.forward_backward(*arrays, rng=rng, real_rows=real_rows(arrays[4]),
                                                                  **kwargs)
                 conn.send(("ok", (float(loss), float(nll_sum), float(n_tokens))))
@@ -135,7 +136,8 @@ class DataParallel:
             proc = ctx.Process(target=_worker, name=f"minis2s-shard-{k}", daemon=True,
                                args=(theirs, type(model), model.cfg, dtype.name, names, shapes,
                                      params_buffer, grads_buffer, shard_seed(seed, k)))
-            proc.start()
+            with _sigint_ignored():  # inherited through exec: a Ctrl-C is the main process's to handle
+                proc.start()
             theirs.close()
             self._conns.append(ours)
             self._procs.append(proc)
@@ -153,18 +155,19 @@ class DataParallel:
         tokens = [float(tgt_mask[a:b].sum()) for a, b in bounds]
         weights = [t / (sum(tokens) or 1.0) for t in tokens]
         parts = [trim(tuple(x[a:b] for x in (src, src_mask, tgt_in, tgt_out, tgt_mask))) for a, b in bounds]
-        side_by_side = self._cores() >= self.shards
-        if side_by_side:
+        cores = self._cores()
+        if cores >= self.shards:  # side by side, the cores shared out as BLAS threads
+            threads = cores // self.shards
             for k in range(1, self.shards):
-                self._send(k, ("step", parts[k], {**kwargs, "loss_weight": weights[k]}))
-            with self._blas.limit(limits=1, user_api="blas"):
+                self._send(k, ("step", parts[k], {**kwargs, "loss_weight": weights[k]}, threads))
+            with self._blas.limit(limits=threads, user_api="blas"):
                 first = self._run_first(parts[0], rng, weights[0], kwargs)
             rest = [self._receive(k) for k in range(1, self.shards)]
         else:  # fewer free cores than shards: one shard after another, the same math
             first = self._run_first(parts[0], rng, weights[0], kwargs)
             rest = []
             for k in range(1, self.shards):
-                self._send(k, ("step", parts[k], {**kwargs, "loss_weight": weights[k]}))
+                self._send(k, ("step", parts[k], {**kwargs, "loss_weight": weights[k]}, cores))
                 rest.append(self._receive(k))
         for worker_grads in self._grads:
             for name, g in self.model.grads.items():
@@ -238,6 +241,20 @@ def _stop(conns, procs) -> None:
             proc.terminate()
     for conn in conns:
         conn.close()
+
+
+@contextlib.contextmanager
+def _sigint_ignored():
+    """SIGINT ignored while a worker starts, so that it is ignored in the worker from its first
+    instruction (Python keeps an ignored SIGINT ignored); only the main thread may set it."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _blas_controller():

@@ -5,11 +5,16 @@ sharded run continues bit-identically, and misuse is one clear line."""
 import json
 import os
 import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 from threadpoolctl import threadpool_limits
 
+import minis2s
 from minis2s import backend as B
 from minis2s import checkpoint as ckpt
 from minis2s.cli import main
@@ -20,6 +25,7 @@ from minis2s.models.transformer import Transformer, TransformerConfig
 from minis2s.parallel import DataParallel, shard_bounds, trim
 from minis2s.train import batch_to_device, real_rows
 
+REPO = Path(minis2s.__file__).resolve().parents[1]
 V_SRC, V_TGT = 13, 11
 
 
@@ -189,3 +195,39 @@ def test_a_language_model_refuses_shards_in_one_line(tmp_path, capsys):
         main(["train", "--task", "lm", "--data", "multi30k", "--shards", "2", "--out", str(tmp_path / "lm")])
     err = capsys.readouterr().err
     assert "--shards belongs to encoder-decoders, not to --task lm" in err and not (tmp_path / "lm").exists()
+
+
+def test_ctrl_c_at_the_terminal_saves_the_step_and_no_worker_prints_a_traceback(tmp_path):
+    # a terminal's Ctrl-C reaches the whole process group: the main process and its shard's worker
+    out = tmp_path / "run"
+    argv = [sys.executable, "-m", "minis2s", "train", "--task", "copy", "--emb", "8", "--hidden", "8",
+            "--train-size", "200", "--test-size", "20", "--quiet", "--shards", "2", "--max-steps", "1000000",
+            "--eval-every", "50", "--out", str(out)]
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OPENBLAS_NUM_THREADS": "1"}
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env,
+                            start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not (out / "metrics.jsonl").exists():
+            assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read() if proc.poll() else ""
+            time.sleep(0.01)
+        os.killpg(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err
+    assert err.strip().splitlines()[-1].startswith("interrupted: saved ")
+    saved = ckpt.load_checkpoint(out, prefer="latest")
+    assert saved.config["train"]["shards"] == 2 and len(saved.state["shard_rngs"]) == 1
+
+
+def test_a_device_backend_trains_the_recipes_shards_as_one_stream_unless_shards_is_given():
+    from minis2s.commands import _one_stream_on_a_device
+
+    recipe_train = {"batch_size": 64, "shards": 2}
+    assert _one_stream_on_a_device(recipe_train, {})["shards"] == 2  # NumPy: the recipe's
+    with B.use("strict"):
+        assert _one_stream_on_a_device(recipe_train, {})["shards"] == 1
+        assert _one_stream_on_a_device(recipe_train, {"shards": 2})["shards"] == 2  # refused by the trainer

@@ -95,8 +95,9 @@ TRANSFORMER_RECIPES = {
         train=dict(minutes=60.0, batch_size=64, lr=1e-3, eval_every=1000, label_smoothing=0.1, adam_beta2=0.98,
                    schedule="inverse_sqrt", warmup=2000, ema=0.999, metric="bleu", higher_is_better=True,
                    shards=2),  # each batch split across 2 cores (minis2s/parallel.py)
-        # 10,000 joint BPE merges: test BLEU 41.61 (beam 5) after 60 minutes against 40.29 on words
-        # (benchmarks/RESULTS.md); `--bpe 0` trains on words
+        # 10,000 joint BPE merges: test BLEU 41.61 (beam 5) after 60 minutes against 40.29 on words,
+        # one stream; with the 2 shards 41.30 (40.23 at 30 minutes) (benchmarks/RESULTS.md);
+        # `--bpe 0` trains on words
         data=dict(min_freq=2, bpe=10000),
     ),
 }

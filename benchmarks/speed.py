@@ -68,7 +68,7 @@ from minis2s.functional.clip import clip_grad_norm  # noqa: E402
 from minis2s.memory import activation_bytes, activation_counts  # noqa: E402  (the trainer's estimate)
 from minis2s.models.seq2seq import Seq2Seq, Seq2SeqConfig  # noqa: E402
 from minis2s.optim import Adam  # noqa: E402
-from minis2s.recipes import TRANSFORMER_RECIPES  # noqa: E402
+from minis2s.recipes import RECIPES, TRANSFORMER_RECIPES  # noqa: E402
 from minis2s.parallel import DataParallel, shard_bounds  # noqa: E402
 from minis2s.train import batch_to_device, real_rows  # noqa: E402
 from minis2s.torch_export import load_minis2s_params, state_dict_names, to_torch  # noqa: E402
@@ -238,9 +238,12 @@ def fixed_batch(batch_size: int, S: int, T: int, n_src: int, n_tgt: int, seed: i
 class Pair:
     """minis2s and its twin, with optimizers, starting from the same weights."""
 
-    def __init__(self, n_src: int, n_tgt: int, seed: int = 0, device: str = "cpu"):
+    def __init__(self, n_src: int, n_tgt: int, seed: int = 0, device: str = "cpu", shards: int = 1):
         self.cfg = Seq2SeqConfig(n_src, n_tgt, **REFERENCE)
         self.model = Seq2Seq(self.cfg, seed=seed)
+        # shards > 1: the batch split across the cores (minis2s/parallel.py), made before the
+        # optimizer, which then holds the shared parameters
+        self.parallel = DataParallel(self.model, shards, seed) if shards > 1 else None
         self.opt = Adam(self.model.params, lr=LR)
         self.rng = B.DeviceRNG(seed)
         torch.manual_seed(seed)
@@ -257,8 +260,11 @@ class Pair:
         return ours, theirs
 
     def step_minis2s(self, ours, backward_only=False):
-        self.model.forward_backward(*ours, rng=self.rng, train=True, label_smoothing=LABEL_SMOOTHING,
-                                    real_rows=real_rows(ours.tgt_mask))
+        if self.parallel is not None:
+            self.parallel.forward_backward(*ours, rng=self.rng, train=True, label_smoothing=LABEL_SMOOTHING)
+        else:
+            self.model.forward_backward(*ours, rng=self.rng, train=True, label_smoothing=LABEL_SMOOTHING,
+                                        real_rows=real_rows(ours.tgt_mask))
         if backward_only:
             return
         clip_grad_norm(self.model.grads.values(), CLIP)
@@ -305,23 +311,13 @@ class TransformerPair(Pair):
 
         self.cfg = TransformerConfig(n_src, n_tgt, **TRANSFORMER_REFERENCE)
         self.model = Transformer(self.cfg, seed=seed)
-        # the recipe's step: the batch split across the cores (minis2s/parallel.py), before the
-        # optimizer, which then holds the shared parameters
+        # the recipe's step: the batch split across the cores (as in Pair)
         self.parallel = DataParallel(self.model, shards, seed) if shards > 1 else None
         self.opt = Adam(self.model.params, lr=LR, betas=(0.9, 0.98))
         self.rng = B.DeviceRNG(seed)
         torch.manual_seed(seed)
         self.twin = to_torch(self.model).to(device)
         self.topt = torch.optim.Adam(self.twin.parameters(), lr=LR, betas=(0.9, 0.98))
-
-    def step_minis2s(self, ours, backward_only=False):
-        if self.parallel is None:
-            return super().step_minis2s(ours, backward_only)
-        self.parallel.forward_backward(*ours, rng=self.rng, train=True, label_smoothing=LABEL_SMOOTHING)
-        if backward_only:
-            return
-        clip_grad_norm(self.model.grads.values(), CLIP)
-        self.opt.step(self.model.grads)
 
     def check(self, batch) -> dict:
         from minis2s.torch_export import transformer_grads
@@ -341,6 +337,30 @@ class TransformerPair(Pair):
             worst = max(worst, float(np.abs(g - tg).max() / max(np.abs(tg).max(), 1e-30)))
         self.twin.zero_grad(set_to_none=True)
         return {"loss_minis2s": B.to_float(loss), "loss_twin": t_loss.item(), "grad_max_rel_diff": worst}
+
+
+def recipe_shards(args, recipes) -> int:
+    """--shards, or the Multi30k recipe's for the model benchmarked."""
+    return args.shards or recipes["multi30k"]["train"].get("shards", 1)
+
+
+def shard_flops(flops, cfg, b, shards: int) -> dict:
+    """minis2s's GEMM work on batch b, per kind: each shard's rows, without the columns that are
+    padding in all of them (minis2s/parallel.py), and the readout on the real target tokens."""
+    total = {}
+    for lo, hi in shard_bounds(len(b), shards):
+        S, T = int(b.src_mask[lo:hi].sum(1).max()), int(b.tgt_mask[lo:hi].sum(1).max())
+        if shards == 1:
+            S, T = b.src.shape[1], b.tgt_in.shape[1]  # one stream keeps the batch's columns
+        for k, v in flops(cfg, hi - lo, S, T, int(b.tgt_mask[lo:hi].sum())).items():
+            total[k] = total.get(k, 0) + v
+    return total
+
+
+def describe_sides(shards: int, args) -> str:
+    ours = (f"{shards} shards of the batch side by side, one process and one BLAS thread each (minis2s/parallel.py)"
+            if shards > 1 else f"one stream, {args.threads_used} BLAS threads")
+    return f"minis2s: {ours}; twin: {torch.get_num_threads()} torch threads"
 
 
 def step_figures(t_ours, t_theirs, tokens: int, parts: dict, twin_flops: float, peak: float, probes: list) -> dict:
@@ -376,7 +396,8 @@ def bench_transformer(args, corpus: Corpus) -> dict:
     steps = 4 if args.quick else args.steps
     warmup = 2
     batches = training_batches(corpus, args.batch_size, warmup + steps, args.seed)
-    pair = TransformerPair(corpus.n_src, corpus.n_tgt, args.seed, shards=args.shards)
+    shards = recipe_shards(args, TRANSFORMER_RECIPES)
+    pair = TransformerPair(corpus.n_src, corpus.n_tgt, args.seed, shards=shards)
     check = pair.check(batches[0])
     items = [Pair.inputs(b) for b in batches]
     # the machine's peak is the best GEMM rate seen at any point of the run (others' jobs come and go)
@@ -395,16 +416,12 @@ def bench_transformer(args, corpus: Corpus) -> dict:
     for b in timed:
         twin_flops += sum(transformer_flops(pair.cfg, len(b), b.src.shape[1], b.tgt_in.shape[1]).values())
         # minis2s's shards each drop the columns that are padding in all of their rows
-        for lo, hi in shard_bounds(len(b), args.shards):
-            S, T = int(b.src_mask[lo:hi].sum(1).max()), int(b.tgt_mask[lo:hi].sum(1).max())
-            for k, v in transformer_flops(pair.cfg, hi - lo, S, T, int(b.tgt_mask[lo:hi].sum())).items():
-                parts[k] += v
-    res = {"steps": n, "batch_size": args.batch_size, "shards": args.shards, "twin_check": check,
+        for k, v in shard_flops(transformer_flops, pair.cfg, b, shards).items():
+            parts[k] += v
+    res = {"steps": n, "batch_size": args.batch_size, "shards": shards, "twin_check": check,
            **step_figures(t_ours, t_theirs, tokens, parts, twin_flops, peak, probes)}
     print(f"\nTransformer training step ({TRANSFORMER_REFERENCE}), batch {args.batch_size}, {n} steps each")
-    print(f"minis2s: " + (f"{args.shards} shards of the batch side by side, one process and one BLAS thread each "
-                          "(minis2s/parallel.py, the recipe's step)" if args.shards > 1 else
-                          f"one stream, {args.threads_used} BLAS threads") + f"; twin: {torch.get_num_threads()} torch threads")
+    print(describe_sides(shards, args))
     print(f"same math: loss {check['loss_minis2s']:.6f} vs twin {check['loss_twin']:.6f}, "
           f"gradients max rel diff {check['grad_max_rel_diff']:.1e} (dropout off, batch 0)")
     print(f"{'':10} {'ms/step':>9} {'median':>9} {'tgt tok/s':>10} {'GFLOP/s':>8} {'% peak':>7} {'at median':>9}")
@@ -538,7 +555,8 @@ def bench_train(args, corpus: Corpus, peak: float) -> dict:
     warmup = 2 if args.quick else 3
     budget = 8.0 if args.quick else 150.0
     batches = training_batches(corpus, args.batch_size, warmup + steps, args.seed)
-    pair = Pair(corpus.n_src, corpus.n_tgt, args.seed)
+    shards = recipe_shards(args, RECIPES)
+    pair = Pair(corpus.n_src, corpus.n_tgt, args.seed, shards=shards)
     check = pair.check(batches[0])
     items = [Pair.inputs(b) for b in batches]
     # the machine's peak is the best GEMM rate seen at any point of the run (others' jobs come and go)
@@ -553,11 +571,11 @@ def bench_train(args, corpus: Corpus, peak: float) -> dict:
     parts = {k: 0 for k in train_flops(pair.cfg, 1, 1, 1)}
     twin_flops = 0
     for b in timed:
-        for k, v in train_flops(pair.cfg, len(b), b.src.shape[1], b.tgt_in.shape[1], b.n_tgt_tokens).items():
+        for k, v in shard_flops(train_flops, pair.cfg, b, shards).items():
             parts[k] += v
         twin_flops += sum(train_flops(pair.cfg, len(b), b.src.shape[1], b.tgt_in.shape[1]).values())
     res = {
-        "steps": n, "warmup": warmup, "batch_size": args.batch_size,
+        "steps": n, "warmup": warmup, "batch_size": args.batch_size, "shards": shards,
         "mean_src_len": float(np.mean([b.src.shape[1] for b in timed])),
         "mean_tgt_len": float(np.mean([b.tgt_in.shape[1] for b in timed])),
         "twin_check": check,
@@ -571,6 +589,7 @@ def print_train(args, res: dict, tokens: int, probes: list) -> None:
     n, warmup, c, peak = res["steps"], res["warmup"], res["twin_check"], res["sgemm_peak_gflops"]
     print(f"\n== training step (forward, backward, clip 1.0, Adam) -- batch {args.batch_size}, "
           f"{n} steps each after {warmup} warm-up, alternating")
+    print(describe_sides(res["shards"], args))
     print(f"same math: loss minis2s {c['loss_minis2s']:.6f} vs twin {c['loss_twin']:.6f}, "
           f"gradients max rel diff {c['grad_max_rel_diff']:.1e} (dropout off, batch 0)")
     print(f"mean padded lengths: source {res['mean_src_len']:.1f}, target {res['mean_tgt_len']:.1f}; "
@@ -924,8 +943,9 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--batch-size", type=int, default=64, help="training batch size (train, profile)")
     ap.add_argument("--steps", type=int, default=80, help="train: timed steps per framework")
-    ap.add_argument("--shards", type=int, default=TRANSFORMER_RECIPES["multi30k"]["train"].get("shards", 1),
-                    help="transformer: minis2s's batch split across this many processes (default: the recipe's)")
+    ap.add_argument("--shards", type=int,
+                    help="train, transformer: minis2s's batch split across this many processes (minis2s/parallel.py; "
+                         "default: the model's Multi30k recipe's, 1 for the recurrent model and 2 for the Transformer)")
     ap.add_argument("--profile-steps", type=int, default=10)
     ap.add_argument("--sentences", type=int, default=1014, help="decode: validation sentences (1014: all)")
     ap.add_argument("--decode-batch", type=int, default=64)

@@ -89,12 +89,16 @@ def test_auto_counts_its_own_worker_processes_as_its_own_load():
 
 def test_own_cpu_seconds_include_a_live_child_process():
     ctx = multiprocessing.get_context("spawn")
-    child = ctx.Process(target=_spin, args=(1.0,), daemon=True)
+    child = ctx.Process(target=_spin, args=(60.0,), daemon=True)
+    before = own_cpu_seconds()
     child.start()
     try:
-        before = own_cpu_seconds()
-        time.sleep(0.8)
-        assert own_cpu_seconds() - before > 0.3  # the child's CPU time counts (this process slept)
+        # this process sleeps: only the child's CPU time can add 0.3 s (polled, so a busy
+        # machine that gives the child less of a core only takes longer)
+        deadline = time.monotonic() + 60
+        while own_cpu_seconds() - before < 0.3 and time.monotonic() < deadline and child.is_alive():
+            time.sleep(0.05)
+        assert own_cpu_seconds() - before >= 0.3
     finally:
         child.terminate()
 

@@ -13,11 +13,11 @@ Measured on the project's 2 cores (``python benchmarks/speed.py transformer``): 
 Transformer's step at 1.26-1.39x its PyTorch twin's with 2 shards, 1.13x with one stream.
 
 The math stays the batch's. The loss is the mean over the batch's N real target tokens, so
-shard k, holding n_k of them, enters with weight n_k / N:
+shard k, holding N_k of them, enters with weight N_k / N:
 
-    L = sum_k (n_k / N) L_k,        dL/dtheta = sum_k (n_k / N) dL_k/dtheta
+    L = sum_k (N_k / N) L_k,        dL/dtheta = sum_k (N_k / N) dL_k/dtheta      (eq. 13.12)
 
-Each shard's backward starts from its weight (``forward_backward(loss_weight=n_k / N)``), and
+Each shard's backward starts from its weight (``forward_backward(loss_weight=N_k / N)``), and
 the gradients are summed. A shard drops the columns that are padding in all of its rows
 (padding changes no real position's value or gradient), so short sentences cost less.
 
@@ -155,7 +155,7 @@ class DataParallel:
                             f"use --batch-size {self.shards} or more, or fewer --shards")
         bounds = shard_bounds(n, self.shards)
         tokens = [float(tgt_mask[a:b].sum()) for a, b in bounds]
-        weights = [t / (sum(tokens) or 1.0) for t in tokens]
+        weights = [t / (sum(tokens) or 1.0) for t in tokens]  # N_k / N of eq. 13.12
         parts = [trim(tuple(x[a:b] for x in (src, src_mask, tgt_in, tgt_out, tgt_mask))) for a, b in bounds]
         cores = self._cores()
         if cores >= self.shards:  # side by side, the cores shared out as BLAS threads
@@ -173,7 +173,7 @@ class DataParallel:
                 rest.append(self._receive(k))
         for worker_grads in self._grads:
             for name, g in self.model.grads.items():
-                g += worker_grads[name]  # dL/dtheta = sum_k (n_k / N) dL_k/dtheta
+                g += worker_grads[name]  # eq. 13.12: dL/dtheta = sum_k (N_k / N) dL_k/dtheta
         loss = weights[0] * first[0] + sum(w * r[0] for w, r in zip(weights[1:], rest))
         return loss, first[1] + sum(r[1] for r in rest), first[2] + sum(r[2] for r in rest)
 

@@ -88,7 +88,10 @@ def _worker(conn, model_class, cfg, dtype, names, shapes, params_buffer, grads_b
     model.grads.update(_views(grads_buffer, names, shapes, dtype))
     rng = B.DeviceRNG(seed)
     while True:
-        command, *args = conn.recv()
+        try:
+            command, *args = conn.recv()
+        except EOFError:  # the main process is gone (killed): nothing left to do
+            return
         try:
             if command == "step":
                 arrays, kwargs, threads = args

@@ -78,6 +78,12 @@ def _views(buffer, names, shapes, dtype) -> dict:
     return out
 
 
+def _shard_forward_backward(model, arrays, rng, kwargs):
+    """One shard's forward and backward, in whichever process holds it: its readout on its own
+    real rows, its gradients scaled by ``kwargs["loss_weight"]`` (N_k / N of eq. 13.12)."""
+    return model.forward_backward(*arrays, rng=rng, real_rows=real_rows(arrays[4]), **kwargs)
+
+
 def _worker(conn, model_class, cfg, dtype, names, shapes, params_buffer, grads_buffer, seed) -> None:
     """A shard's process: the model on the shared parameters, its gradients into its own block."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # as it started (_sigint_ignored): Ctrl-C is the main process's
@@ -96,8 +102,7 @@ def _worker(conn, model_class, cfg, dtype, names, shapes, params_buffer, grads_b
             if command == "step":
                 arrays, kwargs, threads = args
                 blas.limit(limits=threads, user_api="blas")  # the cores' share of this shard
-                loss, nll_sum, n_tokens = model.forward_backward(*arrays, rng=rng, real_rows=real_rows(arrays[4]),
-                                                                 **kwargs)
+                loss, nll_sum, n_tokens = _shard_forward_backward(model, arrays, rng, kwargs)
                 conn.send(("ok", (float(loss), float(nll_sum), float(n_tokens))))
             elif command == "get_state":
                 conn.send(("ok", rng.get_state()))
@@ -160,29 +165,28 @@ class DataParallel:
         tokens = [float(tgt_mask[a:b].sum()) for a, b in bounds]
         weights = [t / (sum(tokens) or 1.0) for t in tokens]  # N_k / N of eq. 13.12
         parts = [trim(tuple(x[a:b] for x in (src, src_mask, tgt_in, tgt_out, tgt_mask))) for a, b in bounds]
+        shard_kwargs = [{**kwargs, "loss_weight": w} for w in weights]
         cores = self._cores()
-        if cores >= self.shards:  # side by side, the cores shared out as BLAS threads
-            threads = cores // self.shards
+        side_by_side = cores >= self.shards
+        threads = cores // self.shards if side_by_side else cores  # BLAS threads per shard
+        steps = [("step", parts[k], shard_kwargs[k], threads) for k in range(self.shards)]
+        if side_by_side:  # the cores shared out, a shard each
             for k in range(1, self.shards):
-                self._send(k, ("step", parts[k], {**kwargs, "loss_weight": weights[k]}, threads))
+                self._send(k, steps[k])
             with self._blas.limit(limits=threads, user_api="blas"):
-                first = self._run_first(parts[0], rng, weights[0], kwargs)
+                first = _shard_forward_backward(self.model, parts[0], rng, shard_kwargs[0])
             rest = [self._receive(k) for k in range(1, self.shards)]
         else:  # fewer free cores than shards: one shard after another, the same math
-            first = self._run_first(parts[0], rng, weights[0], kwargs)
+            first = _shard_forward_backward(self.model, parts[0], rng, shard_kwargs[0])
             rest = []
             for k in range(1, self.shards):
-                self._send(k, ("step", parts[k], {**kwargs, "loss_weight": weights[k]}, cores))
+                self._send(k, steps[k])
                 rest.append(self._receive(k))
         for worker_grads in self._grads:
             for name, g in self.model.grads.items():
                 g += worker_grads[name]  # eq. 13.12: dL/dtheta = sum_k (N_k / N) dL_k/dtheta
         loss = weights[0] * first[0] + sum(w * r[0] for w, r in zip(weights[1:], rest))
         return loss, first[1] + sum(r[1] for r in rest), first[2] + sum(r[2] for r in rest)
-
-    def _run_first(self, arrays, rng, weight, kwargs):
-        return self.model.forward_backward(*arrays, rng=rng, real_rows=real_rows(arrays[4]),
-                                           loss_weight=weight, **kwargs)
 
     def _send(self, k: int, message) -> None:
         try:
